@@ -1,0 +1,39 @@
+/**
+ * `npm run bench -- --scope NAME [--json] [--quick]`: runs one benchmark scope and prints its
+ * results, or with `--json` one JSON object `{ scope, results }`.
+ *
+ * @module
+ */
+import type { BenchScope } from "./harness.ts";
+
+// Each scope lives in its own file; loaded lazily so a scope pays only for what it imports.
+const scopes: Record<string, () => Promise<BenchScope>> = {
+  pool: async () => (await import("./pool.ts")).default,
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const quick = argv.includes("--quick");
+  const at = argv.indexOf("--scope");
+  const scope = at >= 0 ? argv[at + 1] : undefined;
+  const load = scope === undefined ? undefined : scopes[scope];
+  if (load === undefined) {
+    process.stderr.write(
+      `bench: "--scope" must be one of ${Object.keys(scopes).join(", ")}; received ${scope === undefined ? "nothing" : JSON.stringify(scope)}\n`,
+    );
+    return 2;
+  }
+  const results = await (await load())({ quick });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ scope, results })}\n`);
+  } else {
+    for (const r of results) {
+      process.stdout.write(
+        `${r.name.padEnd(40)} ${Math.round(r.opsPerSec).toLocaleString("en").padStart(12)} ops/s  vs ${r.baseline}: ${Math.round(r.baselineOpsPerSec).toLocaleString("en").padStart(12)} ops/s  ratio ${r.ratio.toFixed(3)}${r.extra ? `  ${JSON.stringify(r.extra)}` : ""}\n`,
+      );
+    }
+  }
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

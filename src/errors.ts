@@ -1,0 +1,167 @@
+/**
+ * Error classes with stable `code`s. Every error apiary throws or rejects with is an
+ * {@link ApiaryError}; match on `code`, never on the message.
+ *
+ * @module
+ */
+
+/** Every stable error code apiary uses. */
+export type ApiaryErrorCode =
+  | "INVALID_OPTIONS"
+  | "INVALID_TASK"
+  | "QUEUE_FULL"
+  | "TASK_TIMEOUT"
+  | "TASK_FAILED"
+  | "TASK_CANCELLED"
+  | "WORKER_CRASHED"
+  | "NO_ELIGIBLE_AGENT"
+  | "TASKS_MODULE"
+  | "CIRCUIT_OPEN"
+  | "HIVE_STOPPED"
+  | "HIVE_NOT_STARTED";
+
+/** Options shared by every {@link ApiaryError}. */
+export interface ApiaryErrorOptions {
+  /** The underlying error or value, if any. */
+  cause?: unknown;
+  /** The task the error concerns, if any. */
+  taskId?: string;
+}
+
+/** Base class of every apiary error: a stable `code`, a message naming field and value. */
+export class ApiaryError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ApiaryErrorCode;
+  /** The task the error concerns, if any. */
+  readonly taskId: string | undefined;
+
+  constructor(code: ApiaryErrorCode, message: string, options: ApiaryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ApiaryError";
+    this.code = code;
+    this.taskId = options.taskId;
+  }
+}
+
+/** `createHive` (or another factory) received an invalid option. Code `INVALID_OPTIONS`. */
+export class InvalidOptionsError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("INVALID_OPTIONS", message, options);
+    this.name = "InvalidOptionsError";
+  }
+}
+
+/** A submitted task was invalid (shape, kind, input that cannot cross a thread). Code `INVALID_TASK`. */
+export class InvalidTaskError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("INVALID_TASK", message, options);
+    this.name = "InvalidTaskError";
+  }
+}
+
+/** The queue was full and the task was rejected (or shed). Code `QUEUE_FULL`. */
+export class QueueFullError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("QUEUE_FULL", message, options);
+    this.name = "QueueFullError";
+  }
+}
+
+/** A task attempt ran past its `timeoutMs`. Code `TASK_TIMEOUT`. */
+export class TaskTimeoutError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("TASK_TIMEOUT", message, options);
+    this.name = "TaskTimeoutError";
+  }
+}
+
+/**
+ * The task handler threw. `cause` carries the original `name`, `message` and `stack`.
+ * Code `TASK_FAILED`.
+ */
+export class TaskFailedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("TASK_FAILED", message, options);
+    this.name = "TaskFailedError";
+  }
+}
+
+/** The task was cancelled by its caller or by `stop()`. Code `TASK_CANCELLED`. */
+export class TaskCancelledError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("TASK_CANCELLED", message, options);
+    this.name = "TaskCancelledError";
+  }
+}
+
+/** The worker thread running the task died (exit, out of memory, forced termination). Code `WORKER_CRASHED`. */
+export class WorkerCrashedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("WORKER_CRASHED", message, options);
+    this.name = "WorkerCrashedError";
+  }
+}
+
+/** No agent has the capabilities a task requires. Code `NO_ELIGIBLE_AGENT`. */
+export class NoEligibleAgentError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("NO_ELIGIBLE_AGENT", message, options);
+    this.name = "NoEligibleAgentError";
+  }
+}
+
+/** The task handler module could not be loaded or has the wrong shape. Code `TASKS_MODULE`. */
+export class TasksModuleError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("TASKS_MODULE", message, options);
+    this.name = "TasksModuleError";
+  }
+}
+
+/** A circuit breaker is open and the call failed fast. Code `CIRCUIT_OPEN`. */
+export class CircuitOpenError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("CIRCUIT_OPEN", message, options);
+    this.name = "CircuitOpenError";
+  }
+}
+
+/** The hive is stopped (or stopping) and takes no more work. Code `HIVE_STOPPED`. */
+export class HiveStoppedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("HIVE_STOPPED", message, options);
+    this.name = "HiveStoppedError";
+  }
+}
+
+/** A method that needs a started hive was called before `start()`. Code `HIVE_NOT_STARTED`. */
+export class HiveNotStartedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("HIVE_NOT_STARTED", message, options);
+    this.name = "HiveNotStartedError";
+  }
+}
+
+/** True when `value` is an {@link ApiaryError}, optionally with the given `code`. */
+export function isApiaryError(value: unknown, code?: ApiaryErrorCode): value is ApiaryError {
+  return value instanceof ApiaryError && (code === undefined || value.code === code);
+}
+
+/** Renders a received value for an error message: short, one line, never throws. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "undefined";
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`;
+  if (typeof value === "symbol") return value.toString();
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value !== "object") return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    // fall through: cyclic or otherwise unserialisable
+  }
+  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}
