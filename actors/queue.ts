@@ -1,0 +1,167 @@
+/**
+ * The Supervisor's ready queue: tasks waiting for a free, eligible agent. Grouped by requirement
+ * signature (tasks with the same `requires` have the same eligible agents), five FIFO lanes per
+ * group, and aging: every `agingMs` a task waits lifts it one priority rank, so low priorities
+ * are not starved.
+ *
+ * Mutable on purpose: the Supervisor updates it inside `assign`, because copying a queue of
+ * thousands of tasks on every event would make each event O(n).
+ *
+ * @module
+ */
+import { isEligible } from "./allocation.ts";
+import { type Capabilities, PRIORITIES, type ReadyTask } from "./types.ts";
+
+/** A FIFO with O(1) push and shift. */
+class Lane {
+  /** Items from index `head` on are live (some may be lazily removed). */
+  items: ReadyTask[] = [];
+  head = 0;
+
+  push(task: ReadyTask): void {
+    this.items.push(task);
+  }
+
+  peek(): ReadyTask | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): void {
+    this.items[this.head] = undefined as unknown as ReadyTask;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+interface Group {
+  requires: Capabilities;
+  lanes: Lane[];
+  size: number;
+}
+
+/** Stable text key of a requirement set. */
+export function signatureOf(requires: Capabilities): string {
+  const names = Object.keys(requires);
+  if (names.length === 0) return "";
+  names.sort();
+  let key = "";
+  for (const n of names) key += `${n}=${requires[n]};`;
+  return key;
+}
+
+/** Tasks waiting for an agent, by requirement group and priority lane. */
+export class ReadyQueue {
+  /** Signature → group; a group is never deleted (there are few signatures). */
+  readonly #groups = new Map<string, Group>();
+  /** Ids removed while still in a lane; skipped (and forgotten) when they reach the head. */
+  readonly #removed = new Set<string>();
+  /** Live tasks: pushed − taken − removed. */
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(task: ReadyTask): void {
+    const key = signatureOf(task.requires);
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      group = { requires: task.requires, lanes: PRIORITIES.map(() => new Lane()), size: 0 };
+      this.#groups.set(key, group);
+    }
+    group.lanes[PRIORITIES.indexOf(task.priority)]!.push(task);
+    group.size++;
+    this.#size++;
+  }
+
+  /** Marks a queued task removed. Returns false when it is not queued. */
+  remove(id: string): boolean {
+    for (const group of this.#groups.values()) {
+      for (const lane of group.lanes) {
+        for (let i = lane.head; i < lane.items.length; i++) {
+          if (lane.items[i]?.id === id && !this.#removed.has(id)) {
+            this.#removed.add(id);
+            group.size--;
+            this.#size--;
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The head of a lane, dropping removed tasks on the way. */
+  #head(lane: Lane): ReadyTask | undefined {
+    for (;;) {
+      const task = lane.peek();
+      if (task === undefined || !this.#removed.has(task.id)) return task;
+      this.#removed.delete(task.id);
+      lane.shift();
+    }
+  }
+
+  /**
+   * Takes the most urgent task an agent with `capabilities` is eligible for: lowest aged rank
+   * (rank − waited ÷ agingMs), then longest waiting.
+   */
+  takeFor(capabilities: Capabilities, now: number, agingMs: number): ReadyTask | undefined {
+    let best: { task: ReadyTask; lane: Lane; group: Group; rank: number } | undefined;
+    for (const group of this.#groups.values()) {
+      if (group.size === 0 || !isEligible(capabilities, group.requires)) continue;
+      for (let r = 0; r < group.lanes.length; r++) {
+        const lane = group.lanes[r]!;
+        const task = this.#head(lane);
+        if (task === undefined) continue;
+        const rank = r - Math.floor(Math.max(0, now - task.enqueuedAt) / agingMs);
+        if (best === undefined || rank < best.rank || (rank === best.rank && task.enqueuedAt < best.task.enqueuedAt)) {
+          best = { task, lane, group, rank };
+        }
+      }
+    }
+    if (best === undefined) return undefined;
+    best.lane.shift();
+    best.group.size--;
+    this.#size--;
+    return best.task;
+  }
+
+  /** Queued tasks per priority. */
+  counts(): Record<(typeof PRIORITIES)[number], number> {
+    const out = { critical: 0, high: 0, normal: 0, low: 0, background: 0 };
+    for (const group of this.#groups.values()) {
+      group.lanes.forEach((lane, r) => {
+        for (let i = lane.head; i < lane.items.length; i++) {
+          const t = lane.items[i];
+          if (t && !this.#removed.has(t.id)) out[PRIORITIES[r]!]++;
+        }
+      });
+    }
+    return out;
+  }
+
+  /** Removes and returns every queued task. */
+  drainAll(): ReadyTask[] {
+    const out: ReadyTask[] = [];
+    for (const group of this.#groups.values()) {
+      for (const lane of group.lanes) {
+        for (let t = this.#head(lane); t !== undefined; t = this.#head(lane)) {
+          out.push(t);
+          lane.shift();
+        }
+      }
+      group.size = 0;
+    }
+    this.#size = 0;
+    this.#removed.clear();
+    return out;
+  }
+
+  /** Plain data for persisted snapshots and the inspector. */
+  toJSON(): { size: number; counts: Record<string, number> } {
+    return { size: this.#size, counts: this.counts() };
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The inline backend: runs handlers on the calling thread, in a microtask. For tests and tiny
+ * tasks. `ctx.signal` works, but a synchronous handler that never checks it cannot be stopped
+ * here (there is no thread to terminate): use a thread backend for untrusted work.
+ *
+ * @module
+ */
+import { ABORT_SLOTS, type TaskMessage } from "../../workers/protocol.ts";
+import { ThreadRuntime } from "../../workers/runtime.ts";
+import { TasksModuleError } from "../errors.ts";
+import { toResult } from "./outcome.ts";
+import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend } from "./types.ts";
+
+/** Runs attempts on the main thread. */
+export class InlineBackend implements ExecutionBackend {
+  readonly name = "inline" as const;
+  readonly #flagsBuffer = new SharedArrayBuffer(ABORT_SLOTS * 4);
+  readonly #flags = new Int32Array(this.#flagsBuffer);
+  readonly #runtime: ThreadRuntime;
+  /** Attempts not yet settled or aborted, by seq. */
+  readonly #live = new Map<number, { attempt: Attempt; done: AttemptCallback }>();
+  #queue: Attempt[] = [];
+  #scheduled = false;
+  #messages = 0;
+
+  constructor(options: { tasksUrl: string | null }) {
+    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer);
+  }
+
+  async start(): Promise<{ kinds: string[] }> {
+    try {
+      return await this.#runtime.describe();
+    } catch (error) {
+      throw new TasksModuleError(`Cannot start the inline backend: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  exec(attempt: Attempt, done: AttemptCallback): void {
+    this.#live.set(attempt.seq, { attempt, done });
+    this.#queue.push(attempt);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue.filter((a) => this.#live.has(a.seq));
+    this.#queue = [];
+    if (queue.length === 0) return;
+    this.#messages++;
+    const tasks: TaskMessage[] = queue.map((a) => ({ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }));
+    const deliver = (outcomes: Awaited<ReturnType<ThreadRuntime["run"]>>): void => {
+      for (let i = 0; i < queue.length; i++) {
+        const a = queue[i]!;
+        const entry = this.#live.get(a.seq);
+        if (entry === undefined) continue;
+        this.#live.delete(a.seq);
+        entry.done(toResult(a, outcomes[i]!));
+      }
+    };
+    const out = this.#runtime.run(tasks);
+    if (Array.isArray(out)) deliver(out);
+    else void out.then(deliver);
+  };
+
+  abort(seq: number): void {
+    if (!this.#live.delete(seq)) return;
+    const slot = seq % this.#flags.length;
+    Atomics.store(this.#flags, slot, seq);
+    Atomics.notify(this.#flags, slot);
+  }
+
+  stats(): BackendStats {
+    return { threads: 0, inFlight: this.#live.size, messages: this.#messages, threadRestarts: 0 };
+  }
+
+  async close(): Promise<void> {
+    this.#live.clear();
+    this.#queue = [];
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The Piscina backend: the default on Node. Attempts are micro-batched into pool messages;
+ * every pool call carries an AbortSignal, and an aborted attempt that does not stop within the
+ * grace period has its thread terminated (Piscina replaces it).
+ *
+ * @module
+ */
+import { Piscina } from "piscina";
+import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
+import { TasksModuleError } from "../errors.ts";
+import { BatchRunner } from "./runner.ts";
+import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend } from "./types.ts";
+import { workerFileUrl } from "./worker-file.ts";
+
+/** Options of the thread backends. */
+export interface ThreadBackendOptions {
+  /** URL of the user's task module, or null for the built-ins only. */
+  tasksUrl: string | null;
+  /** Worker threads. */
+  threads: number;
+  /** Most attempts carried by one message. */
+  maxBatch: number;
+  /** How long an aborted attempt may keep running before its thread is terminated, ms. */
+  abortGraceMs: number;
+  /** How long `start()` may take to load the task module, ms. */
+  startTimeoutMs: number;
+  /** Per-thread V8 limits; a thread over them dies and is replaced. */
+  resourceLimits?: { maxOldGenerationSizeMb?: number | undefined; maxYoungGenerationSizeMb?: number | undefined; stackSizeMb?: number | undefined } | undefined;
+}
+
+/** Runs attempts on a Piscina pool. */
+export class PiscinaBackend implements ExecutionBackend {
+  readonly name = "piscina" as const;
+  readonly #options: ThreadBackendOptions;
+  readonly #pool: Piscina<WorkerRequest, TaskOutcome[] | Description>;
+  readonly #runner: BatchRunner;
+  #poolErrors = 0;
+
+  constructor(options: ThreadBackendOptions) {
+    this.#options = options;
+    this.#runner = new BatchRunner(
+      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs },
+      (batch) => this.#pool.run({ op: "run", tasks: batch.tasks }, { signal: batch.controller.signal }) as Promise<TaskOutcome[]>,
+    );
+    const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags };
+    this.#pool = new Piscina({
+      filename: workerFileUrl("entry").href,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      idleTimeout: 60_000,
+      workerData,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    // A thread that dies with no task on it is reported here; Piscina replaces it.
+    this.#pool.on("error", () => {
+      this.#poolErrors++;
+    });
+  }
+
+  async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
+    const timeout = AbortSignal.timeout(this.#options.startTimeoutMs);
+    try {
+      const d = (await this.#pool.run({ op: "describe" }, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })) as Description;
+      return { kinds: d.kinds };
+    } catch (error) {
+      const detail = timeout.aborted ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
+      throw new TasksModuleError(`Cannot start the piscina backend: ${detail}`, { cause: error });
+    }
+  }
+
+  exec(attempt: Attempt, done: AttemptCallback): void {
+    this.#runner.exec(attempt, done);
+  }
+
+  abort(seq: number): void {
+    this.#runner.abort(seq);
+  }
+
+  stats(): BackendStats {
+    return { threads: this.#options.threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#runner.threadDeaths + this.#poolErrors };
+  }
+
+  async close(): Promise<void> {
+    this.#runner.clear();
+    await this.#pool.destroy();
+  }
+}

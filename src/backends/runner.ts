@@ -1,0 +1,196 @@
+/**
+ * What the thread backends share: micro-batching, the shared abort flags, settling each attempt
+ * exactly once, and recovery when a thread dies.
+ *
+ * Attempts handed over in the same tick are sent as few messages as keep every thread busy,
+ * which is how the hive beats a raw pool on tiny tasks. A batch whose thread dies is split up:
+ * its attempts re-run one per message, so only the culprit fails.
+ *
+ * @module
+ */
+import { ABORT_SLOTS, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
+import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
+import { toResult } from "./outcome.ts";
+import type { Attempt, AttemptCallback, AttemptResult } from "./types.ts";
+
+/** One attempt waiting for, or travelling in, a batch. */
+interface Pending {
+  attempt: Attempt;
+  done: AttemptCallback;
+  /** Run alone: set after its batch's thread died, to isolate a crashing task. */
+  solo: boolean;
+  /** The batch it travels in, once sent. */
+  batch: Batch | undefined;
+}
+
+/** A message in flight to a thread. */
+export interface Batch {
+  readonly entries: Pending[];
+  readonly tasks: TaskMessage[];
+  /** Aborting it makes the transport give up on the batch and kill its thread. */
+  readonly controller: AbortController;
+  /** Set once the transport answered or failed. */
+  settled: boolean;
+  /** Grace timers of attempts aborted inside this batch. */
+  timers: ReturnType<typeof setTimeout>[];
+}
+
+/** Sends one batch to a thread; rejects if the thread died or the batch's signal aborted. */
+export type Transport = (batch: Batch) => Promise<TaskOutcome[]>;
+
+/** Options of a {@link BatchRunner}. */
+export interface BatchRunnerOptions {
+  maxBatch: number;
+  /** At least this many messages per flush when there are enough attempts. */
+  spread: number;
+  abortGraceMs: number;
+}
+
+/** Collects attempts, sends them in batches through a transport, and settles each once. */
+export class BatchRunner {
+  readonly abortFlags: SharedArrayBuffer = new SharedArrayBuffer(ABORT_SLOTS * 4);
+  readonly #flags = new Int32Array(this.abortFlags);
+  readonly #options: BatchRunnerOptions;
+  readonly #transport: Transport;
+  /** Attempts handed over and neither settled nor aborted, by seq. */
+  readonly #live = new Map<number, Pending>();
+  /** Attempts waiting for the next flush, in arrival order. */
+  #queue: Pending[] = [];
+  #scheduled = false;
+  messages = 0;
+  /** Threads lost under a batch (crash, exit, out of memory, forced termination). */
+  threadDeaths = 0;
+
+  constructor(options: BatchRunnerOptions, transport: Transport) {
+    this.#options = options;
+    this.#transport = transport;
+  }
+
+  get inFlight(): number {
+    return this.#live.size;
+  }
+
+  exec(attempt: Attempt, done: AttemptCallback): void {
+    const entry: Pending = { attempt, done, solo: false, batch: undefined };
+    this.#live.set(attempt.seq, entry);
+    this.#enqueue(entry);
+  }
+
+  #enqueue(entry: Pending): void {
+    this.#queue.push(entry);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    const rest: Pending[] = [];
+    for (const e of queue) {
+      if (this.#live.get(e.attempt.seq) !== e) continue; // aborted before it left
+      if (e.solo) this.#send([e]);
+      else rest.push(e);
+    }
+    if (rest.length === 0) return;
+    const size = Math.min(this.#options.maxBatch, Math.max(1, Math.ceil(rest.length / this.#options.spread)));
+    for (let i = 0; i < rest.length; i += size) this.#send(rest.slice(i, i + size));
+  };
+
+  #send(entries: Pending[]): void {
+    const tasks: TaskMessage[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const a = entries[i]!.attempt;
+      tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt };
+    }
+    const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [] };
+    for (const e of entries) e.batch = batch;
+    this.messages++;
+    let sent: Promise<TaskOutcome[]>;
+    try {
+      sent = this.#transport(batch);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    sent.then(
+      (outcomes) => {
+        this.#done(batch);
+        for (let i = 0; i < entries.length; i++) {
+          const e = entries[i]!;
+          const outcome = outcomes[i];
+          this.#settle(e, outcome ? toResult(e.attempt, outcome) : crashed(e, new Error("no outcome in the reply")));
+        }
+      },
+      (error: unknown) => {
+        this.#done(batch);
+        this.#failed(batch, error);
+      },
+    );
+  }
+
+  #done(batch: Batch): void {
+    batch.settled = true;
+    for (const t of batch.timers) clearTimeout(t);
+  }
+
+  #settle(e: Pending, result: AttemptResult): void {
+    if (this.#live.get(e.attempt.seq) !== e) return;
+    this.#live.delete(e.attempt.seq);
+    e.done(result);
+  }
+
+  #failed(batch: Batch, error: unknown): void {
+    const live = batch.entries.filter((e) => this.#live.get(e.attempt.seq) === e);
+    if (error instanceof Error && error.name === "DataCloneError") {
+      for (const e of live) {
+        this.#settle(e, { ok: false, error: new InvalidTaskError(`Cannot run task ${e.attempt.id}: "input" cannot cross threads: ${error.message}`, { cause: error, taskId: e.attempt.id }) });
+      }
+      return;
+    }
+    this.threadDeaths++;
+    if (batch.entries.length > 1) {
+      // Innocent attempts shared a thread with the one that killed it: re-run each alone.
+      for (const e of live) {
+        e.solo = true;
+        e.batch = undefined;
+        this.#enqueue(e);
+      }
+      return;
+    }
+    for (const e of live) this.#settle(e, crashed(e, error));
+  }
+
+  /** Aborts an attempt: fires its signal now, terminates its thread after the grace period. */
+  abort(seq: number): void {
+    const e = this.#live.get(seq);
+    if (e === undefined) return;
+    this.#live.delete(seq);
+    const slot = seq % this.#flags.length;
+    Atomics.store(this.#flags, slot, seq);
+    Atomics.notify(this.#flags, slot);
+    const batch = e.batch;
+    if (batch === undefined || batch.settled) return;
+    const timer = setTimeout(() => {
+      // Still running past the grace period: only terminating the thread stops it.
+      if (!batch.settled) batch.controller.abort(new Error(`attempt ${seq} did not stop within ${this.#options.abortGraceMs} ms`));
+    }, this.#options.abortGraceMs);
+    (timer as { unref?: () => void }).unref?.();
+    batch.timers.push(timer);
+  }
+
+  /** Drops every attempt (the backend is closing); their callbacks are not called. */
+  clear(): void {
+    this.#live.clear();
+    this.#queue = [];
+  }
+}
+
+function crashed(e: Pending, error: unknown): AttemptResult {
+  const detail = error instanceof Error ? error.message : String(error);
+  return {
+    ok: false,
+    error: new WorkerCrashedError(`The worker thread running task ${e.attempt.id} (${e.attempt.kind}) died: ${detail}`, { cause: error, taskId: e.attempt.id }),
+  };
+}

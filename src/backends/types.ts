@@ -1,0 +1,54 @@
+/**
+ * The one interface every execution backend implements (piscina, comlink, inline, and later
+ * simulated). The Worker actor drives it; backends know nothing of actors.
+ *
+ * @module
+ */
+import type { ApiaryError } from "../errors.ts";
+
+/** Names of the execution backends. */
+export type BackendName = "piscina" | "comlink" | "inline";
+
+/** One task attempt handed to a backend. */
+export interface Attempt {
+  id: string;
+  /** Unique per hive; identifies the attempt for abort. */
+  seq: number;
+  kind: string;
+  input: unknown;
+  attempt: number;
+}
+
+/** How an attempt ended, as the backend reports it. */
+export type AttemptResult = { ok: true; value: unknown } | { ok: false; error: ApiaryError };
+
+/** Called exactly once per attempt, unless the attempt was aborted first. */
+export type AttemptCallback = (result: AttemptResult) => void;
+
+/** Counters a backend keeps. */
+export interface BackendStats {
+  threads: number;
+  /** Attempts handed to the backend and not yet settled. */
+  inFlight: number;
+  /** Messages posted to threads (one may carry a batch of attempts). */
+  messages: number;
+  /** Threads that died (exit, crash, forced termination) and were replaced. */
+  threadRestarts: number;
+}
+
+/** An execution backend: runs attempts on threads (or inline) and reports each outcome once. */
+export interface ExecutionBackend {
+  readonly name: BackendName;
+  /** Starts the threads and loads the task module; resolves to the task kinds on offer. */
+  start(signal?: AbortSignal): Promise<{ kinds: string[] }>;
+  /** Runs an attempt; `done` is called once with its outcome (never after `abort(seq)`). */
+  exec(attempt: Attempt, done: AttemptCallback): void;
+  /**
+   * Aborts an attempt: its `ctx.signal` fires at once; if it has not returned after the grace
+   * period, the thread running it is terminated (and replaced). `done` is not called after this.
+   */
+  abort(seq: number): void;
+  stats(): BackendStats;
+  /** Stops the threads. Attempts still running are abandoned. */
+  close(): Promise<void>;
+}

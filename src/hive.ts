@@ -1,0 +1,458 @@
+/**
+ * The hive: wires the Queen, Supervisor, Agents and Workers to an execution backend, and turns
+ * the Queen's lifecycle events into the promises and events callers see.
+ *
+ * @module
+ */
+import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
+import { type Actor, createActor } from "xstate";
+import * as hdr from "hdr-histogram-js";
+import { agentMachine } from "../actors/agent.ts";
+import { queenMachine, type QueenEmitted, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
+import { type AllocationDecided, supervisorMachine } from "../actors/supervisor.ts";
+import type { Capabilities, Priority } from "../actors/types.ts";
+import { workerMachine } from "../actors/worker.ts";
+import { findUncloneable } from "../workers/cloneable.ts";
+import { ComlinkBackend } from "./backends/comlink.ts";
+import { InlineBackend } from "./backends/inline.ts";
+import { PiscinaBackend } from "./backends/piscina.ts";
+import type { BackendName, BackendStats, ExecutionBackend } from "./backends/types.ts";
+import { isDeno } from "./backends/worker-file.ts";
+import { type HiveClock, realClock } from "./clock.ts";
+import { HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
+import { createPort } from "./port.ts";
+import { createRandom } from "./random.ts";
+import { hiveOptionsSchema, type ParsedHiveOptions, parseOrThrow, taskSchema } from "./schema.ts";
+
+/** A swarm agent: what it can do and how many attempts it runs at once. */
+export interface AgentOptions {
+  /** Unique id. */
+  id: string;
+  /** Capability name → level in [0, 1]. @default {} */
+  capabilities?: Capabilities;
+  /** Attempts it runs at once. @default 1 */
+  concurrency?: number;
+}
+
+/** Options of {@link createHive}. */
+export interface HiveOptions {
+  /**
+   * The task handler module (worker side): a URL, or a path resolved against the working
+   * directory. Its default export maps task kind → handler. The built-ins (`energy`,
+   * `montecarlo`, `burn`, `echo`) are always available. On Node the module must be JavaScript
+   * unless Node can strip types (>= 22.18).
+   */
+  tasks?: URL | string;
+  /** The swarm. At least one agent. */
+  agents: AgentOptions[];
+  /** Execution backend. @default "piscina" on Node, "comlink" on Deno */
+  backend?: BackendName;
+  /** Worker threads. @default the number of CPUs */
+  threads?: number;
+  /** Most attempts one message to a thread carries. @default 32 */
+  maxBatch?: number;
+  /** How long an aborted attempt may run on before its thread is terminated, ms. @default 1000 */
+  abortGraceMs?: number;
+  /** How long `start()` may take to load the task module, ms. @default 30000 */
+  startTimeoutMs?: number;
+  /** V8 limits per worker thread (Piscina backend). */
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; stackSizeMb?: number };
+  /** Defaults for tasks that do not say. */
+  defaults?: {
+    /** Attempt timeout, ms. Every attempt has one. @default 30000 */
+    timeoutMs?: number;
+    /** Further attempts after a failed one. @default 0 */
+    retries?: number;
+    /** @default "normal" */
+    priority?: Priority;
+  };
+  /** The ready queue. */
+  queue?: {
+    /** Most tasks waiting (not running); over it a task is rejected with QUEUE_FULL. @default 100000 */
+    maxQueued?: number;
+    /** Every `agingMs` a waiting task rises one priority rank, ms. @default 5000 */
+    agingMs?: number;
+  };
+  /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
+  clock?: { now?: () => number; setTimeout: (fn: (...args: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void };
+  /** Seed for tie-breaks. @default 1 */
+  seed?: number;
+  /** An XState inspect observer (e.g. from `@statelyai/inspect`). */
+  inspect?: unknown;
+}
+
+/** A task to submit. */
+export interface TaskOptions<I = unknown> {
+  /** Handler name in the task module. */
+  kind: string;
+  /** The handler's input; must be structured-cloneable (no functions or symbols). */
+  input?: I;
+  /** Capability name → minimum level an agent needs. @default {} */
+  requires?: Capabilities;
+  /** @default the hive's `defaults.priority` */
+  priority?: Priority;
+  /** Attempt timeout, ms. @default the hive's `defaults.timeoutMs` */
+  timeoutMs?: number;
+  /** Further attempts after a failed one (re-allocated, preferring another agent). */
+  retries?: number;
+  /** Task id; must not be in use by an unfinished task. @default generated */
+  id?: string;
+  /** Aborting it cancels the task. */
+  signal?: AbortSignal;
+}
+
+/** What `submit` returns. */
+export interface TaskHandle<O = unknown> {
+  /** The task id. */
+  readonly id: string;
+  /** Resolves to the handler's output; rejects with an {@link ApiaryError}. */
+  readonly result: Promise<O>;
+  /** Cancels the task (queued or running); its result rejects with TASK_CANCELLED. */
+  cancel(reason?: string): void;
+}
+
+/** Events `hive.on` delivers. */
+export type HiveEvent = QueenEmitted | AllocationDecided | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] };
+
+/** Event type names. */
+export type HiveEventType = HiveEvent["type"];
+
+/** Latency percentiles, ms. */
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** One agent in {@link HiveStats}. */
+export interface AgentStats {
+  id: string;
+  state: string;
+  busy: number;
+  concurrency: number;
+  completed: number;
+  failed: number;
+  successRate: number;
+  latencyMs: number;
+}
+
+/** What `hive.stats()` returns. */
+export interface HiveStats {
+  state: "created" | "starting" | "running" | "stopping" | "stopped";
+  backend: BackendName;
+  tasks: TaskCounts;
+  /** Completed tasks per second since start. */
+  throughputPerSec: number;
+  /** Submit-to-completion latency of completed tasks. */
+  latencyMs: LatencySummary;
+  agents: AgentStats[];
+  pool: BackendStats;
+  uptimeMs: number;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Creates a hive. Validates every option; nothing runs until {@link Hive.start}. */
+export function createHive(options: HiveOptions): Hive {
+  const parsed = parseOrThrow(hiveOptionsSchema, options, "create hive", (m) => new InvalidOptionsError(m));
+  return new Hive(parsed);
+}
+
+/** Resolves the `tasks` option to a URL string. */
+function tasksUrl(tasks: URL | string | undefined): string | null {
+  if (tasks === undefined) return null;
+  if (tasks instanceof URL) return tasks.href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(tasks) && !/^[a-z]:[\\/]/i.test(tasks)) return new URL(tasks).href;
+  return pathToFileURL(tasks).href;
+}
+
+/** An apiary hive. Create it with {@link createHive}. */
+export class Hive implements AsyncDisposable {
+  readonly #options: ParsedHiveOptions;
+  readonly #clock: HiveClock;
+  readonly #backend: ExecutionBackend;
+  #state: HiveStats["state"] = "created";
+  #actor: Actor<typeof queenMachine> | undefined;
+  #kinds = new Set<string>();
+  /** Callers waiting on a task's result, by id; removed when the task ends. */
+  readonly #waiters = new Map<string, Waiter>();
+  /** Listeners by event type ("*" for all). */
+  readonly #listeners = new Map<string, Set<(event: HiveEvent) => void>>();
+  readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  #nextId = 0;
+  #startedAt = 0;
+  #drainWaiters: (() => void)[] = [];
+  #stopped: Promise<void> | undefined;
+
+  /** @internal Use {@link createHive}. */
+  constructor(options: ParsedHiveOptions) {
+    this.#options = options;
+    const clock = options.clock;
+    this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    const name = options.backend ?? (isDeno ? "comlink" : "piscina");
+    const url = tasksUrl(options.tasks);
+    const threads = options.threads ?? Math.max(1, availableParallelism());
+    const threadOptions = {
+      tasksUrl: url,
+      threads,
+      maxBatch: options.maxBatch,
+      abortGraceMs: options.abortGraceMs,
+      startTimeoutMs: options.startTimeoutMs,
+      resourceLimits: options.resourceLimits,
+    };
+    this.#backend = name === "inline" ? new InlineBackend({ tasksUrl: url }) : name === "comlink" ? new ComlinkBackend(threadOptions) : new PiscinaBackend(threadOptions);
+  }
+
+  /** Starts the threads, loads the task module and the actors. @throws TasksModuleError */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.#state !== "created") throw new HiveStoppedError(`Cannot start the hive: it is ${this.#state}`);
+    this.#state = "starting";
+    let kinds: string[];
+    try {
+      ({ kinds } = await this.#backend.start(signal));
+    } catch (error) {
+      this.#state = "stopped";
+      await this.#backend.close().catch(() => {});
+      throw error;
+    }
+    this.#kinds = new Set(kinds);
+    const worker = workerMachine.provide({ actors: { port: createPort(this.#backend, this.#clock) } });
+    const agent = agentMachine.provide({ actors: { worker } });
+    const supervisor = supervisorMachine.provide({ actors: { agent } });
+    const queen = queenMachine.provide({ actors: { supervisor } });
+    const o = this.#options;
+    const actor = createActor(queen, {
+      systemId: "queen",
+      clock: this.#clock as never,
+      input: {
+        agents: o.agents.map((a) => ({ id: a.id, capabilities: a.capabilities, concurrency: a.concurrency })),
+        random: createRandom(o.seed),
+        maxQueued: o.queue.maxQueued,
+        agingMs: o.queue.agingMs,
+      },
+      ...(o.inspect !== undefined ? { inspect: o.inspect as never } : {}),
+    });
+    actor.on("*", (event) => this.#onQueen(event as QueenEmitted));
+    actor.start();
+    actor.system.get("supervisor")?.on("allocation.decided", (event: AllocationDecided) => this.#publish(event));
+    this.#actor = actor;
+    this.#startedAt = this.#clock.now();
+    this.#state = "running";
+    this.#publish({ type: "hive.started", at: this.#startedAt, backend: this.#backend.name, kinds });
+  }
+
+  #onQueen(event: QueenEmitted): void {
+    switch (event.type) {
+      case "task.completed": {
+        this.#latency.recordValue(Math.max(1, Math.round(event.latencyMs * 1_000)));
+        const w = this.#waiters.get(event.taskId);
+        this.#waiters.delete(event.taskId);
+        w?.resolve(event.value);
+        break;
+      }
+      case "task.failed":
+      case "task.cancelled":
+      case "task.rejected": {
+        const w = this.#waiters.get(event.taskId);
+        this.#waiters.delete(event.taskId);
+        w?.reject(event.error);
+        break;
+      }
+      case "hive.drained":
+        event = { ...event, at: this.#clock.now() };
+        for (const resolve of this.#drainWaiters.splice(0)) resolve();
+        break;
+      case "hive.stopped":
+        event = { ...event, at: this.#clock.now() };
+        break;
+    }
+    this.#publish(event);
+  }
+
+  #publish(event: HiveEvent): void {
+    if (this.#listeners.size === 0) return;
+    for (const key of [event.type, "*"]) {
+      const set = this.#listeners.get(key);
+      if (set === undefined) continue;
+      for (const listener of set) {
+        try {
+          listener(event);
+        } catch {
+          // A listener that throws must not break the hive or the other listeners.
+        }
+      }
+    }
+  }
+
+  /**
+   * Submits a task. Invalid tasks throw at once (INVALID_TASK); a full queue, a failure, a
+   * timeout or a cancel reject `result`.
+   *
+   * @throws InvalidTaskError when the task is malformed, names an unknown kind, or its input cannot cross threads
+   * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
+   */
+  submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
+    const t = parseOrThrow(taskSchema, task, "submit task", (m) => new InvalidTaskError(m));
+    const actor = this.#actor;
+    if (this.#state !== "running" || actor === undefined) {
+      if (this.#state === "created" || this.#state === "starting") throw new HiveNotStartedError(`Cannot submit task: the hive is ${this.#state}; await hive.start() first`);
+      throw new HiveStoppedError(`Cannot submit task: the hive is ${this.#state}`);
+    }
+    if (!this.#kinds.has(t.kind)) {
+      throw new InvalidTaskError(`Cannot submit task: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
+    }
+    const bad = findUncloneable(t.input);
+    if (bad !== null) throw new InvalidTaskError(`Cannot submit task: "${bad.path}" cannot cross threads, received ${bad.reason}`);
+    const o = this.#options;
+    const id = t.id ?? `t${++this.#nextId}`;
+    if (this.#waiters.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    const spec: TaskSpec = {
+      id,
+      kind: t.kind,
+      input: t.input,
+      requires: t.requires ?? {},
+      priority: t.priority ?? o.defaults.priority,
+      timeoutMs: t.timeoutMs ?? o.defaults.timeoutMs,
+      retries: t.retries ?? o.defaults.retries,
+    };
+    const result = new Promise<O>((resolve, reject) => {
+      this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    // A caller that never looks at `result` must not crash the process with an unhandled rejection.
+    result.catch(() => {});
+    const cancel = (reason = "cancelled by the caller"): void => {
+      this.#actor?.send({ type: "queen.cancel", id, reason, at: this.#clock.now() });
+    };
+    const signal = t.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.#waiters.get(id)!.reject(new TaskCancelledError(`Task ${id} was cancelled: its signal was already aborted`, { taskId: id }));
+        this.#waiters.delete(id);
+        return { id, result, cancel: () => {} };
+      }
+      const onAbort = (): void => cancel(`its signal aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ""}`);
+      signal.addEventListener("abort", onAbort, { once: true });
+      const off = (): void => signal.removeEventListener("abort", onAbort);
+      result.then(off, off);
+    }
+    actor.send({ type: "queen.submit", task: spec, at: this.#clock.now() });
+    return { id, result, cancel };
+  }
+
+  /** Submits a task and resolves to its output. Rejects (never throws) on invalid input. */
+  async run<O = unknown, I = unknown>(task: TaskOptions<I>): Promise<O> {
+    return this.submit<O, I>(task).result;
+  }
+
+  /**
+   * Listens to hive events (`"*"` for all). A listener that throws is isolated.
+   * @returns a function that removes the listener (also `Symbol.dispose`-able)
+   */
+  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void): (() => void) & Disposable {
+    let set = this.#listeners.get(type);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(type, set);
+    }
+    const fn = listener as (event: HiveEvent) => void;
+    set.add(fn);
+    const off = (): void => {
+      set.delete(fn);
+      if (set.size === 0) this.#listeners.delete(type);
+    };
+    return Object.assign(off, { [Symbol.dispose]: off });
+  }
+
+  /** Counts, latencies, agents and pool figures. */
+  stats(): HiveStats {
+    const counts = this.#actor?.getSnapshot().context.counts;
+    const tasks: TaskCounts = counts ? { ...counts } : { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, retried: 0, queued: 0, running: 0 };
+    const uptimeMs = this.#state === "created" || this.#state === "starting" ? 0 : this.#clock.now() - this.#startedAt;
+    const h = this.#latency;
+    const n = h.totalCount;
+    const latencyMs: LatencySummary = {
+      count: n,
+      mean: n === 0 ? 0 : h.mean / 1_000,
+      p50: n === 0 ? 0 : h.getValueAtPercentile(50) / 1_000,
+      p95: n === 0 ? 0 : h.getValueAtPercentile(95) / 1_000,
+      p99: n === 0 ? 0 : h.getValueAtPercentile(99) / 1_000,
+      max: n === 0 ? 0 : h.maxValue / 1_000,
+    };
+    return {
+      state: this.#state,
+      backend: this.#backend.name,
+      tasks,
+      throughputPerSec: uptimeMs > 0 ? (tasks.completed * 1_000) / uptimeMs : 0,
+      latencyMs,
+      agents: this.#agentStats(),
+      pool: this.#backend.stats(),
+      uptimeMs,
+    };
+  }
+
+  #agentStats(): AgentStats[] {
+    const supervisor = this.#actor?.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
+    if (supervisor === undefined) return this.#options.agents.map((a) => ({ id: a.id, state: "stopped", busy: 0, concurrency: a.concurrency, completed: 0, failed: 0, successRate: 1, latencyMs: 0 }));
+    const snap = supervisor.getSnapshot();
+    const out: AgentStats[] = [];
+    for (const [id, entry] of snap.context.agents) {
+      const child = snap.children[id] as { getSnapshot(): { value: unknown } } | undefined;
+      const v = entry.view;
+      out.push({
+        id,
+        state: child ? String(child.getSnapshot().value) : "stopped",
+        busy: v.busy,
+        concurrency: v.concurrency,
+        completed: v.health.completed,
+        failed: v.health.failed,
+        successRate: v.health.successRate,
+        latencyMs: v.health.latencyMs,
+      });
+    }
+    return out;
+  }
+
+  /** Resolves once every accepted task has ended. Submits while draining are rejected (HIVE_STOPPED). */
+  async drain(signal?: AbortSignal): Promise<void> {
+    const actor = this.#actor;
+    if (actor === undefined || this.#state !== "running") return;
+    if (actor.getSnapshot().context.tasks.size === 0) return;
+    await new Promise<void>((resolve, reject) => {
+      this.#drainWaiters.push(resolve);
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      actor.send({ type: "queen.drain" });
+    });
+  }
+
+  /** Stops: unfinished tasks are cancelled (TASK_CANCELLED), threads are stopped. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    const prior = this.#state;
+    this.#state = "stopping";
+    const actor = this.#actor;
+    if (actor !== undefined && prior === "running") {
+      actor.send({ type: "queen.stop", at: this.#clock.now() });
+      actor.stop();
+    }
+    for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
+    this.#waiters.clear();
+    await this.#backend.close();
+    this.#state = "stopped";
+  }
+
+  /** `await using hive = createHive(...)` stops it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

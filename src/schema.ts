@@ -1,0 +1,156 @@
+/**
+ * zod schemas for every public input, and the one place their failures become clear
+ * {@link ApiaryError}s naming the field and the value received.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { PRIORITIES, type Priority } from "../actors/types.ts";
+import { describeValue } from "./errors.ts";
+
+const intAtLeast = (min: number, max?: number) => {
+  const message = max === undefined ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`;
+  const base = z.number({ error: message }).int({ error: message }).min(min, { error: message });
+  return max === undefined ? base : base.max(max, { error: message });
+};
+
+const positiveMs = (max = 2_147_483_647) => intAtLeast(1, max);
+
+const capabilities = z.record(
+  z.string({ error: "must be a capability name" }).min(1, { error: "must be a non-empty capability name" }),
+  z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }),
+  { error: "must be an object of capability name to level (0..1)" },
+);
+
+const priority = z.enum(PRIORITIES as [Priority, ...Priority[]], { error: `must be one of ${PRIORITIES.join(", ")}` });
+
+/** Schema of one agent in `createHive({ agents })`. */
+export const agentSchema = z.strictObject(
+  {
+    id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }),
+    capabilities: capabilities.default({}),
+    concurrency: intAtLeast(1, 100_000).default(1),
+  },
+  { error: "must be an object { id, capabilities, concurrency }" },
+);
+
+const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void }>(
+  (v) => typeof v === "object" && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === "function" && typeof (v as { clearTimeout?: unknown }).clearTimeout === "function",
+  { error: "must be a clock with setTimeout and clearTimeout (for example XState's SimulatedClock)" },
+);
+
+const inspectSchema = z.custom<unknown>(
+  (v) => typeof v === "function" || (typeof v === "object" && v !== null && typeof (v as { next?: unknown }).next === "function"),
+  { error: "must be an XState inspect callback or observer" },
+);
+
+const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
+
+/** Schema of `createHive` options. */
+export const hiveOptionsSchema = z.strictObject(
+  {
+    tasks: tasksSchema.optional(),
+    agents: z
+      .array(agentSchema, { error: "must be an array of agents" })
+      .min(1, { error: "must list at least one agent" })
+      .superRefine((agents, ctx) => {
+        const seen = new Set<string>();
+        agents.forEach((a, i) => {
+          if (seen.has(a.id)) ctx.addIssue({ code: "custom", path: [i, "id"], message: "must be unique among agents" });
+          seen.add(a.id);
+        });
+      }),
+    backend: z.enum(["piscina", "comlink", "inline"], { error: "must be one of piscina, comlink, inline" }).optional(),
+    threads: intAtLeast(1, 512).optional(),
+    maxBatch: intAtLeast(1, 4096).default(32),
+    abortGraceMs: positiveMs().default(1_000),
+    startTimeoutMs: positiveMs().default(30_000),
+    resourceLimits: z
+      .strictObject({
+        maxOldGenerationSizeMb: intAtLeast(1).optional(),
+        maxYoungGenerationSizeMb: intAtLeast(1).optional(),
+        stackSizeMb: intAtLeast(1).optional(),
+      }, { error: "must be an object of V8 resource limits" })
+      .optional(),
+    defaults: z
+      .strictObject({
+        timeoutMs: positiveMs().default(30_000),
+        retries: intAtLeast(0, 100).default(0),
+        priority: priority.default("normal"),
+      }, { error: "must be an object { timeoutMs, retries, priority }" })
+      .default({ timeoutMs: 30_000, retries: 0, priority: "normal" }),
+    queue: z
+      .strictObject({
+        maxQueued: intAtLeast(1).default(100_000),
+        agingMs: positiveMs().default(5_000),
+      }, { error: "must be an object { maxQueued, agingMs }" })
+      .default({ maxQueued: 100_000, agingMs: 5_000 }),
+    clock: clockSchema.optional(),
+    seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
+    inspect: inspectSchema.optional(),
+  },
+  { error: "must be an options object" },
+);
+
+/** Parsed `createHive` options. */
+export type ParsedHiveOptions = z.output<typeof hiveOptionsSchema>;
+
+/** Schema of a submitted task. */
+export const taskSchema = z.strictObject(
+  {
+    kind: z.string({ error: "must be a non-empty string naming a task handler" }).min(1, { error: "must be a non-empty string naming a task handler" }),
+    input: z.unknown().optional(),
+    requires: capabilities.optional(),
+    priority: priority.optional(),
+    timeoutMs: positiveMs().optional(),
+    retries: intAtLeast(0, 100).optional(),
+    id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
+    signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
+  },
+  { error: "must be a task object { kind, input, ... }" },
+);
+
+/** Parsed task. */
+export type ParsedTask = z.output<typeof taskSchema>;
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/**
+ * Parses `value` with `schema`, or throws the error `make` builds from a message like
+ * `Cannot create hive: "agents[0].concurrency" must be an integer >= 1, received 0`.
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  action: string,
+  make: (message: string) => Error,
+  prefix: readonly PropertyKey[] = [],
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  if (issue.code === "unrecognized_keys") {
+    const keys = (issue as { keys: string[] }).keys;
+    const where = pathText([...prefix, ...issue.path]);
+    throw make(`Cannot ${action}: ${keys.map((k) => JSON.stringify(where ? `${where}.${k}` : k)).join(", ")} ${keys.length === 1 ? "is not a known option" : "are not known options"}`);
+  }
+  const path = pathText([...prefix, ...issue.path]);
+  const received = describeValue(valueAt(value, issue.path));
+  throw make(`Cannot ${action}: ${path ? `"${path}" ` : ""}${issue.message}, received ${received}`);
+}

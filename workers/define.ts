@@ -1,0 +1,38 @@
+/**
+ * Worker-side helpers for task handler modules.
+ *
+ * @example
+ * ```ts
+ * import { defineTasks } from "apiary/worker";
+ * export default defineTasks({
+ *   double: (input: { n: number }) => input.n * 2,
+ * });
+ * ```
+ *
+ * @module
+ */
+
+/** What a handler receives besides its input. */
+export interface TaskContext {
+  /** The task id, stable across attempts. */
+  readonly taskId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /**
+   * Aborted when the attempt times out or is cancelled. `signal.aborted` can be polled from a
+   * synchronous CPU loop: it reads a shared flag, no event-loop turn needed.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** A task handler: sync or async; what it returns (or throws) crosses back to the caller. */
+// deno-lint-ignore no-explicit-any
+export type TaskHandler<I = any, O = unknown> = (input: I, ctx: TaskContext) => O | Promise<O>;
+
+/** A task module's default export: task kind → handler. */
+export type TaskHandlers = Record<string, TaskHandler>;
+
+/** Identity helper that types a task module's default export. */
+export function defineTasks<T extends TaskHandlers>(handlers: T): T {
+  return handlers;
+}

@@ -1,0 +1,17 @@
+/**
+ * The Piscina worker module (Node and Deno `node:worker_threads`): its default export receives a
+ * {@link WorkerRequest} and answers it with the thread's {@link ThreadRuntime}.
+ *
+ * @module
+ */
+import { workerData } from "node:worker_threads";
+import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "./protocol.ts";
+import { ThreadRuntime } from "./runtime.ts";
+
+const init = workerData as WorkerInit | undefined;
+const runtime = new ThreadRuntime(init?.tasksUrl ?? null, init?.abortFlags ?? null);
+
+/** Handles one message from the pool. */
+export default function handle(request: WorkerRequest): TaskOutcome[] | Promise<TaskOutcome[]> | Promise<Description> {
+  return request.op === "run" ? runtime.run(request.tasks) : runtime.describe();
+}

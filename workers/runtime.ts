@@ -1,0 +1,214 @@
+/**
+ * The thread-side dispatcher: loads the task module once, runs batches of attempts, and turns
+ * whatever a handler returns or throws into a {@link TaskOutcome}. Shared by the Piscina entry
+ * (`entry.ts`) and the comlink Web Worker entry (`web-entry.ts`). Imports nothing from `actors/`.
+ *
+ * @module
+ */
+import { builtins } from "./builtins.ts";
+import { findUncloneable } from "./cloneable.ts";
+import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
+import type { Description, SerializedError, TaskMessage, TaskOutcome } from "./protocol.ts";
+
+/** Serialises any thrown value into the shape that crosses back to the main thread. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const out: SerializedError = { name: error.name, message: error.message };
+    if (error.stack !== undefined) out.stack = error.stack;
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string") out.code = code;
+    return out;
+  }
+  return { name: "Error", message: typeof error === "string" ? error : `non-error thrown: ${String(error)}` };
+}
+
+/** The per-attempt context a handler receives; its `signal` is created on first use. */
+class AttemptContext implements TaskContext {
+  readonly taskId: string;
+  readonly attempt: number;
+  /** Attempt sequence; the shared flag slot `seq % flags.length` equals `seq` once aborted. */
+  readonly #seq: number;
+  readonly #flags: Int32Array | null;
+  #controller: AbortController | undefined;
+  /** Set when the attempt has settled; a pending abort watcher then stops. */
+  done = false;
+
+  constructor(message: TaskMessage, flags: Int32Array | null) {
+    this.taskId = message.id;
+    this.attempt = message.attempt;
+    this.#seq = message.seq;
+    this.#flags = flags;
+  }
+
+  #flagged(): boolean {
+    const flags = this.#flags;
+    return flags !== null && Atomics.load(flags, this.#seq % flags.length) === this.#seq;
+  }
+
+  #abort(): void {
+    const c = this.#controller;
+    if (c && !c.signal.aborted) {
+      const reason = new Error(`task ${this.taskId} attempt ${this.attempt} was aborted (timeout or cancel)`);
+      reason.name = "AbortError";
+      c.abort(reason);
+    }
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const signal = controller.signal;
+    const flags = this.#flags;
+    if (flags === null) return signal;
+    // A synchronous CPU loop never yields to the event loop, so `aborted` reads the shared flag.
+    Object.defineProperty(signal, "aborted", {
+      get: () => {
+        if (!controller.signal.reason && this.#flagged()) this.#abort();
+        return controller.signal.reason !== undefined;
+      },
+    });
+    Object.defineProperty(signal, "throwIfAborted", {
+      value: () => {
+        if (signal.aborted) throw signal.reason;
+      },
+    });
+    if (this.#flagged()) {
+      this.#abort();
+    } else {
+      this.#watch(flags);
+    }
+    return signal;
+  }
+
+  /** Async handlers get the abort event without polling: wait on the shared slot. */
+  #watch(flags: Int32Array): void {
+    const index = this.#seq % flags.length;
+    const current = Atomics.load(flags, index);
+    const waitAsync = (Atomics as unknown as { waitAsync?: (a: Int32Array, i: number, v: number) => { async: boolean; value: unknown } }).waitAsync;
+    if (typeof waitAsync !== "function") return;
+    const result = waitAsync(flags, index, current);
+    const check = (): void => {
+      if (this.done) return;
+      if (this.#flagged()) this.#abort();
+      else this.#watch(flags);
+    };
+    if (result.async) (result.value as Promise<unknown>).then(check, () => {});
+    else check();
+  }
+
+  /** Settles the attempt: wakes its watcher so it can stop. */
+  finish(): void {
+    this.done = true;
+    const flags = this.#flags;
+    if (this.#controller && flags !== null) Atomics.notify(flags, this.#seq % flags.length);
+  }
+}
+
+/** Loads a task module and runs attempts against it. One per thread. */
+export class ThreadRuntime {
+  readonly #tasksUrl: string | null;
+  readonly #flags: Int32Array | null;
+  /** Resolved handlers once loaded; undefined before. */
+  #handlers: TaskHandlers | undefined;
+  #loading: Promise<TaskHandlers> | undefined;
+
+  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null) {
+    this.#tasksUrl = tasksUrl;
+    this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
+  }
+
+  /** Loads (once) and returns the handler table: the built-ins overlaid with the user's module. */
+  load(): Promise<TaskHandlers> {
+    this.#loading ??= this.#load();
+    return this.#loading;
+  }
+
+  async #load(): Promise<TaskHandlers> {
+    if (this.#tasksUrl === null) return (this.#handlers = builtins);
+    let mod: { default?: unknown };
+    try {
+      mod = (await import(this.#tasksUrl)) as { default?: unknown };
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      const hint = /\.ts$/.test(this.#tasksUrl) && /extension|Unknown file/i.test(detail)
+        ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)"
+        : "";
+      throw new Error(`tasks module ${this.#tasksUrl} could not be loaded: ${detail}${hint}`);
+    }
+    const table = mod.default;
+    if (table === null || typeof table !== "object") {
+      throw new Error(`tasks module ${this.#tasksUrl} must default-export an object of task handlers; received ${table === null ? "null" : typeof table}`);
+    }
+    const handlers: TaskHandlers = { ...builtins };
+    for (const [kind, handler] of Object.entries(table)) {
+      if (typeof handler !== "function") {
+        throw new Error(`tasks module ${this.#tasksUrl}: handler "${kind}" must be a function; received ${typeof handler}`);
+      }
+      handlers[kind] = handler as TaskHandler;
+    }
+    return (this.#handlers = handlers);
+  }
+
+  /** The task kinds this thread offers. */
+  async describe(): Promise<Description> {
+    return { kinds: Object.keys(await this.load()).sort() };
+  }
+
+  /** Runs a batch; synchronous handlers run in order, async ones concurrently. */
+  run(tasks: readonly TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
+    const handlers = this.#handlers;
+    if (handlers === undefined) return this.load().then(() => this.run(tasks));
+    const outcomes: TaskOutcome[] = new Array(tasks.length);
+    let pending: Promise<void>[] | undefined;
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
+      const handler = handlers[task.kind];
+      if (handler === undefined) {
+        outcomes[i] = {
+          ok: false,
+          kind: "unknown-kind",
+          error: { name: "Error", message: `unknown task kind ${JSON.stringify(task.kind)}` },
+        };
+        continue;
+      }
+      const ctx = new AttemptContext(task, this.#flags);
+      try {
+        const value = handler(task.input, ctx);
+        if (value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function") {
+          (pending ??= []).push(
+            (value as Promise<unknown>).then(
+              (v) => {
+                ctx.finish();
+                outcomes[i] = settle(v);
+              },
+              (e: unknown) => {
+                ctx.finish();
+                outcomes[i] = { ok: false, kind: "handler", error: serializeError(e) };
+              },
+            ),
+          );
+        } else {
+          ctx.finish();
+          outcomes[i] = settle(value);
+        }
+      } catch (error) {
+        ctx.finish();
+        outcomes[i] = { ok: false, kind: "handler", error: serializeError(error) };
+      }
+    }
+    return pending === undefined ? outcomes : Promise.all(pending).then(() => outcomes);
+  }
+}
+
+function settle(value: unknown): TaskOutcome {
+  const bad = findUncloneable(value, "result");
+  if (bad !== null) {
+    return {
+      ok: false,
+      kind: "result",
+      error: { name: "DataCloneError", message: `the handler's result cannot cross threads: ${bad.path} is ${bad.reason}` },
+    };
+  }
+  return { ok: true, value };
+}

@@ -1,0 +1,39 @@
+/**
+ * The comlink worker module: a module Web Worker on Deno and in browsers, or a
+ * `node:worker_threads` worker on Node. Exposes `init`, `run` and `describe`.
+ *
+ * @module
+ */
+import * as Comlink from "comlink";
+import { nodeEndpoint, type NodePort } from "./node-endpoint.ts";
+import type { Description, TaskMessage, TaskOutcome, WorkerInit } from "./protocol.ts";
+import { ThreadRuntime } from "./runtime.ts";
+
+let runtime: ThreadRuntime | undefined;
+
+/** The API a comlink-wrapped worker offers. */
+export const api = {
+  init(init: WorkerInit): void {
+    runtime = new ThreadRuntime(init.tasksUrl, init.abortFlags);
+  },
+  run(tasks: TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
+    if (runtime === undefined) throw new Error("worker used before init");
+    return runtime.run(tasks);
+  },
+  describe(): Promise<Description> {
+    if (runtime === undefined) throw new Error("worker used before init");
+    return runtime.describe();
+  },
+};
+
+/** The type the main thread wraps. */
+export type WebWorkerApi = typeof api;
+
+const scope = globalThis as { postMessage?: unknown; addEventListener?: unknown };
+if (typeof scope.postMessage === "function" && typeof scope.addEventListener === "function") {
+  Comlink.expose(api);
+} else {
+  const { parentPort } = await import("node:worker_threads");
+  if (parentPort === null) throw new Error("web-entry must run in a worker");
+  Comlink.expose(api, nodeEndpoint(parentPort as unknown as NodePort));
+}
