@@ -1,13 +1,13 @@
 /**
- * The Agent actor: one swarm agent. Holds its capabilities and concurrency slots, starts a
- * Worker per slot when first needed (an idle agent costs no Worker actors), and reports each
- * attempt's end to its Supervisor. Its state says how loaded it is.
+ * The Agent actor: one swarm agent. Holds its capabilities and concurrency slots, starts its
+ * Worker on first use (an idle agent that never ran anything costs one actor), and reports
+ * attempts' ends to its Supervisor. Its state says how loaded it is.
  *
  * @module
  */
 import { type ActorRefFrom, enqueueActions, sendParent, setup } from "xstate";
 import type { Capabilities, ReadyTask } from "./types.ts";
-import { type AttemptDoneEvent, type WorkerEvent, workerMachine } from "./worker.ts";
+import { type AttemptEnd, type AttemptsDoneEvent, type WorkerAttempt, type WorkerEvent, workerMachine } from "./worker.ts";
 
 /** Input of {@link agentMachine}. */
 export interface AgentInput {
@@ -21,27 +21,32 @@ export interface AgentContext {
   id: string;
   capabilities: Capabilities;
   concurrency: number;
-  /** Attempts running now; equals the number of slots in use. */
+  /** Attempts running now (slots in use). */
   busy: number;
-  /** Worker actor per slot, started on first use. */
-  workers: ActorRefFrom<typeof workerMachine>[];
-  /** Slot indices with a started, idle Worker. */
-  free: number[];
-  /** Task id → slot, for every running attempt. Mutated in place (hot path). */
-  running: Record<string, { slot: number; seq: number }>;
+  /** Its Worker, started on first use. */
+  worker: ActorRefFrom<typeof workerMachine> | null;
+  /** Task id → attempt seq for each running attempt (mutated in place: hot path). */
+  running: Map<string, number>;
+}
+
+/** One placement the Supervisor hands an Agent. */
+export interface Assignment {
+  task: ReadyTask;
+  seq: number;
 }
 
 /** Events an Agent accepts. */
 export type AgentEvent =
-  | { type: "agent.assign"; task: ReadyTask; seq: number; at: number }
-  | { type: "agent.cancel"; id: string; reason: string; at: number }
-  | AttemptDoneEvent
-  | { type: "agent.stop" };
+  | { type: "agent.assign"; assignments: Assignment[]; at: number }
+  | { type: "agent.cancel"; ids: string[]; reason: string; at: number }
+  | AttemptsDoneEvent;
 
-/** What an Agent tells its Supervisor when an attempt ends. */
-export interface AgentAttemptDone extends Omit<AttemptDoneEvent, "type" | "slot"> {
-  type: "supervisor.attemptDone";
+/** What an Agent tells its Supervisor when attempts end. */
+export interface AgentDoneEvent {
+  type: "supervisor.done";
   agentId: string;
+  ends: AttemptEnd[];
+  at: number;
 }
 
 /** The Agent machine: idle → busy → saturated as slots fill, back as they free. */
@@ -57,58 +62,36 @@ export const agentMachine = setup({
     isSaturated: ({ context }) => context.busy >= context.concurrency,
   },
   actions: {
-    assignToSlot: enqueueActions(({ context, event, enqueue }) => {
+    assignWork: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "agent.assign") return;
-      let slot = context.free.pop();
-      if (slot === undefined) {
-        slot = context.workers.length;
-        const index = slot;
-        enqueue.assign({
-          workers: ({ spawn }) => [...context.workers, spawn("worker", { id: `w${index}`, input: { agentId: context.id, slot: index } })],
-        });
+      if (context.worker === null) {
+        enqueue.assign({ worker: ({ spawn }) => spawn("worker", { id: "worker", input: { agentId: context.id } }) });
       }
-      const target = slot;
-      context.running[event.task.id] = { slot: target, seq: event.seq };
-      enqueue.assign({ busy: context.busy + 1 });
-      enqueue.sendTo(
-        ({ context: c }) => c.workers[target]!,
-        {
-          type: "worker.run",
-          at: event.at,
-          attempt: {
-            id: event.task.id,
-            seq: event.seq,
-            kind: event.task.kind,
-            input: event.task.input,
-            attempt: event.task.attempt,
-            timeoutMs: event.task.timeoutMs,
-          },
-        } satisfies WorkerEvent,
-      );
+      const attempts: WorkerAttempt[] = new Array(event.assignments.length);
+      for (let i = 0; i < event.assignments.length; i++) {
+        const { task, seq } = event.assignments[i]!;
+        context.running.set(task.id, seq);
+        attempts[i] = { id: task.id, seq, kind: task.kind, input: task.input, attempt: task.attempt, timeoutMs: task.timeoutMs };
+      }
+      enqueue.assign({ busy: context.busy + attempts.length });
+      enqueue.sendTo(({ context: c }) => c.worker!, { type: "worker.run", attempts, at: event.at } satisfies WorkerEvent);
     }),
-    releaseSlot: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== "agent.attemptDone") return;
-      const entry = context.running[event.id];
-      if (entry !== undefined && entry.seq === event.seq) delete context.running[event.id];
-      context.free.push(event.slot);
-      enqueue.assign({ busy: context.busy - 1 });
-      enqueue(
-        sendParent({
-          type: "supervisor.attemptDone",
-          agentId: context.id,
-          id: event.id,
-          seq: event.seq,
-          result: event.result,
-          durationMs: event.durationMs,
-          at: event.at,
-        } satisfies AgentAttemptDone),
-      );
+    report: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "agent.done") return;
+      for (const end of event.ends) {
+        if (context.running.get(end.id) === end.seq) context.running.delete(end.id);
+      }
+      enqueue.assign({ busy: context.busy - event.ends.length });
+      enqueue(sendParent({ type: "supervisor.done", agentId: context.id, ends: event.ends, at: event.at } satisfies AgentDoneEvent));
     }),
-    cancelAttempt: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== "agent.cancel") return;
-      const entry = context.running[event.id];
-      if (entry === undefined) return;
-      enqueue.sendTo(context.workers[entry.slot]!, { type: "worker.abort", seq: entry.seq, reason: event.reason, at: event.at } satisfies WorkerEvent);
+    cancelWork: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "agent.cancel" || context.worker === null) return;
+      const seqs: number[] = [];
+      for (const id of event.ids) {
+        const seq = context.running.get(id);
+        if (seq !== undefined) seqs.push(seq);
+      }
+      if (seqs.length > 0) enqueue.sendTo(context.worker, { type: "worker.abort", seqs, reason: event.reason, at: event.at } satisfies WorkerEvent);
     }),
   },
 }).createMachine({
@@ -118,36 +101,23 @@ export const agentMachine = setup({
     capabilities: input.capabilities,
     concurrency: input.concurrency,
     busy: 0,
-    workers: [],
-    free: [],
-    running: {},
+    worker: null,
+    running: new Map(),
   }),
   initial: "idle",
   on: {
-    "agent.cancel": { actions: "cancelAttempt" },
-    "agent.stop": ".stopped",
+    "agent.assign": { target: ".check", actions: "assignWork" },
+    "agent.done": { target: ".check", actions: "report" },
+    "agent.cancel": { actions: "cancelWork" },
   },
   states: {
-    idle: {
-      on: { "agent.assign": { target: "busy", actions: "assignToSlot" } },
-    },
-    busy: {
-      always: [
-        { guard: "isIdle", target: "idle" },
-        { guard: "isSaturated", target: "saturated" },
-      ],
-      on: {
-        "agent.assign": { actions: "assignToSlot", target: "busy", reenter: false },
-        "agent.attemptDone": { actions: "releaseSlot" },
-      },
-    },
-    saturated: {
-      always: { guard: ({ context }) => context.busy < context.concurrency, target: "busy" },
-      on: { "agent.attemptDone": { actions: "releaseSlot" } },
-    },
-    stopped: {
-      // Attempts still running report here; their results travel up so nothing is lost.
-      on: { "agent.attemptDone": { actions: "releaseSlot" } },
+    idle: {},
+    busy: {},
+    saturated: {},
+    /** Transient: routes to the state the slot count says. */
+    check: {
+      always: [{ guard: "isIdle", target: "idle" }, { guard: "isSaturated", target: "saturated" }, { target: "busy" }],
     },
   },
 });
+

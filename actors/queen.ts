@@ -1,17 +1,20 @@
 /**
  * The Queen actor (systemId `queen`): the hive's intake and the keeper of every task's
  * lifecycle. A task is `queued` once accepted, `running` while an attempt runs, and ends in
- * exactly one of `completed`, `failed`, `cancelled` (or `rejected` when it was never accepted).
- * Failed attempts are retried (on another agent where possible) until `retries` runs out.
- * The Queen invokes the Supervisor, which places the work.
+ * exactly one of `completed`, `failed`, `cancelled` — or is `rejected` and never accepted.
+ * Failed attempts are retried (placed on another agent where possible) until `retries` runs
+ * out. The Queen invokes the Supervisor, which places the work.
+ *
+ * Lifecycle events leave the Queen as one `queen.events` emission per handled event, so a
+ * batch of a thousand tasks costs one emission, not a thousand.
  *
  * @module
  */
 import { type ActorRefFrom, emit, enqueueActions, sendTo, setup } from "xstate";
 import { HiveStoppedError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
-import { type AgentSpec, type SupervisorEvent, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
-import type { AttemptResult, Capabilities, Priority, ReadyTask } from "./types.ts";
+import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
+import type { Capabilities, Priority, ReadyTask } from "./types.ts";
 
 /** A validated task as the Queen receives it. */
 export interface TaskSpec {
@@ -29,6 +32,7 @@ export interface TaskSpec {
 export interface TaskRecord extends TaskSpec {
   state: "queued" | "running";
   attempt: number;
+  /** Agent of the current (or last) attempt. */
   agentId: string | undefined;
   submittedAt: number;
 }
@@ -42,7 +46,7 @@ export interface QueenInput {
   agingMs: number;
 }
 
-/** Counters of the task lifecycle. `accepted = completed + failed + cancelled + queued + running`. */
+/** Counters of the task lifecycle. Always `accepted = completed + failed + cancelled + queued + running`. */
 export interface TaskCounts {
   submitted: number;
   accepted: number;
@@ -67,14 +71,14 @@ export interface QueenContext {
 
 /** Events the Queen accepts. */
 export type QueenEvent =
-  | { type: "queen.submit"; task: TaskSpec; at: number }
+  | { type: "queen.submit"; tasks: TaskSpec[]; at: number }
   | { type: "queen.cancel"; id: string; reason: string; at: number }
-  | { type: "queen.drain" }
+  | { type: "queen.drain"; at: number }
   | { type: "queen.stop"; at: number }
   | SupervisorToQueen;
 
-/** Lifecycle events the Queen emits; the hive turns them into results and public events. */
-export type QueenEmitted =
+/** One task lifecycle event. */
+export type LifecycleEvent =
   | { type: "task.queued"; taskId: string; kind: string; priority: Priority; at: number }
   | { type: "task.rejected"; taskId: string; kind: string; error: Error; at: number }
   | { type: "task.started"; taskId: string; kind: string; agentId: string; attempt: number; at: number }
@@ -84,6 +88,11 @@ export type QueenEmitted =
   | { type: "task.cancelled"; taskId: string; kind: string; error: Error; at: number }
   | { type: "hive.drained"; at: number }
   | { type: "hive.stopped"; at: number };
+
+/** What the Queen emits: the lifecycle events one handled event produced, in order. */
+export type QueenEmitted = { type: "queen.events"; events: LifecycleEvent[] };
+
+export type { Decision };
 
 const RETRIABLE = new Set(["TASK_FAILED", "WORKER_CRASHED", "TASK_TIMEOUT"]);
 
@@ -101,6 +110,44 @@ function toReady(record: TaskRecord, at: number): ReadyTask {
   };
 }
 
+/** Applies ended attempts to the records; returns lifecycle events and tasks to retry. */
+function applyFinished(context: QueenContext, finished: readonly Finished[], at: number, out: LifecycleEvent[], retry: ReadyTask[]): void {
+  const counts = context.counts;
+  for (const f of finished) {
+    const record = context.tasks.get(f.id);
+    // Ended already (cancelled, or a superseded attempt): nothing finishes twice.
+    if (record === undefined || (f.attempt !== 0 && f.attempt !== record.attempt)) continue;
+    if (record.state === "running") counts.running--;
+    else counts.queued--;
+    const result = f.result;
+    if (result.ok) {
+      context.tasks.delete(record.id);
+      counts.completed++;
+      out.push({ type: "task.completed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, value: result.value, durationMs: f.durationMs, latencyMs: at - record.submittedAt, at });
+      continue;
+    }
+    const code = result.error.code ?? "";
+    if (RETRIABLE.has(code) && record.attempt <= record.retries) {
+      record.attempt++;
+      record.state = "queued";
+      if (f.agentId !== undefined) record.agentId = f.agentId;
+      counts.queued++;
+      counts.retried++;
+      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, attempt: record.attempt, error: result.error, at });
+      retry.push(toReady(record, at));
+      continue;
+    }
+    context.tasks.delete(record.id);
+    if (code === "TASK_CANCELLED") {
+      counts.cancelled++;
+      out.push({ type: "task.cancelled", taskId: record.id, kind: record.kind, error: result.error, at });
+    } else {
+      counts.failed++;
+      out.push({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, at });
+    }
+  }
+}
+
 /** The Queen machine: accepting ⇄ draining, then stopping → stopped. */
 export const queenMachine = setup({
   types: {
@@ -116,76 +163,63 @@ export const queenMachine = setup({
   actions: {
     accept: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.submit") return;
-      const { task, at } = event;
+      const { at } = event;
       const counts = context.counts;
-      counts.submitted++;
-      if (context.tasks.has(task.id)) {
-        counts.rejected++;
-        enqueue(emit({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new HiveStoppedError(`Cannot accept task: "id" ${JSON.stringify(task.id)} is already in use by a task that has not ended`, { taskId: task.id }) }));
-        return;
+      const out: LifecycleEvent[] = [];
+      const ready: ReadyTask[] = [];
+      for (const task of event.tasks) {
+        counts.submitted++;
+        if (context.tasks.has(task.id)) {
+          counts.rejected++;
+          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new HiveStoppedError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
+          continue;
+        }
+        if (counts.queued >= context.maxQueued) {
+          counts.rejected++;
+          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued})`, { taskId: task.id }) });
+          continue;
+        }
+        const record: TaskRecord = { ...task, state: "queued", attempt: 1, agentId: undefined, submittedAt: at };
+        context.tasks.set(task.id, record);
+        counts.accepted++;
+        counts.queued++;
+        out.push({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at });
+        ready.push(toReady(record, at));
       }
-      if (counts.queued >= context.maxQueued) {
-        counts.rejected++;
-        enqueue(emit({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full (${context.maxQueued} tasks waiting, "queue.maxQueued")`, { taskId: task.id }) }));
-        return;
-      }
-      const record: TaskRecord = { ...task, state: "queued", attempt: 1, agentId: undefined, submittedAt: at };
-      context.tasks.set(task.id, record);
-      counts.accepted++;
-      counts.queued++;
-      enqueue(emit({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at }));
-      enqueue(sendTo("supervisor", { type: "supervisor.enqueue", task: toReady(record, at), at } satisfies SupervisorEvent));
+      if (ready.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: ready, at } satisfies SupervisorEvent));
+      enqueue(emit({ type: "queen.events", events: out }));
     }),
     refuse: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.submit") return;
-      context.counts.submitted++;
-      context.counts.rejected++;
-      enqueue(emit({ type: "task.rejected", taskId: event.task.id, kind: event.task.kind, at: event.at, error: new HiveStoppedError(`Cannot accept task ${event.task.id}: the hive is not accepting work (draining or stopped)`, { taskId: event.task.id }) }));
+      const out: LifecycleEvent[] = [];
+      for (const task of event.tasks) {
+        context.counts.submitted++;
+        context.counts.rejected++;
+        out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at: event.at, error: new HiveStoppedError(`Cannot accept task ${task.id}: the hive is not accepting work (draining or stopped)`, { taskId: task.id }) });
+      }
+      enqueue(emit({ type: "queen.events", events: out }));
     }),
     started: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.started") return;
-      const record = context.tasks.get(event.id);
-      if (record === undefined || record.state !== "queued") return;
-      record.state = "running";
-      record.agentId = event.agentId;
-      context.counts.queued--;
-      context.counts.running++;
-      enqueue(emit({ type: "task.started", taskId: record.id, kind: record.kind, agentId: event.agentId, attempt: record.attempt, at: event.at }));
+      const out: LifecycleEvent[] = [];
+      for (const s of event.started) {
+        const record = context.tasks.get(s.id);
+        if (record === undefined || record.state !== "queued" || record.attempt !== s.attempt) continue;
+        record.state = "running";
+        record.agentId = s.agentId;
+        context.counts.queued--;
+        context.counts.running++;
+        out.push({ type: "task.started", taskId: record.id, kind: record.kind, agentId: s.agentId, attempt: record.attempt, at: event.at });
+      }
+      if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
     }),
     finished: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.finished") return;
-      const record = context.tasks.get(event.id);
-      // Ended already (cancelled, or an attempt that was superseded): nothing finishes twice.
-      if (record === undefined || (event.attempt !== 0 && event.attempt !== record.attempt)) return;
-      const counts = context.counts;
-      if (record.state === "running") counts.running--;
-      else counts.queued--;
-      const result: AttemptResult = event.result;
-      if (result.ok) {
-        context.tasks.delete(record.id);
-        counts.completed++;
-        enqueue(emit({ type: "task.completed", taskId: record.id, kind: record.kind, agentId: event.agentId, attempts: record.attempt, value: result.value, durationMs: event.durationMs, latencyMs: event.at - record.submittedAt, at: event.at }));
-        return;
-      }
-      const code = result.error.code ?? "";
-      if (RETRIABLE.has(code) && record.attempt <= record.retries) {
-        record.attempt++;
-        record.state = "queued";
-        if (event.agentId !== undefined) record.agentId = event.agentId;
-        counts.queued++;
-        counts.retried++;
-        enqueue(emit({ type: "task.retrying", taskId: record.id, kind: record.kind, attempt: record.attempt, error: result.error, at: event.at }));
-        enqueue(sendTo("supervisor", { type: "supervisor.enqueue", task: toReady(record, event.at), at: event.at } satisfies SupervisorEvent));
-        return;
-      }
-      context.tasks.delete(record.id);
-      if (code === "TASK_CANCELLED") {
-        counts.cancelled++;
-        enqueue(emit({ type: "task.cancelled", taskId: record.id, kind: record.kind, error: result.error, at: event.at }));
-      } else {
-        counts.failed++;
-        enqueue(emit({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: event.agentId, attempts: record.attempt, error: result.error, at: event.at }));
-      }
+      const out: LifecycleEvent[] = [];
+      const retry: ReadyTask[] = [];
+      applyFinished(context, event.finished, event.at, out, retry);
+      if (retry.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: retry, at: event.at } satisfies SupervisorEvent));
+      if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.cancel") return;
@@ -195,9 +229,11 @@ export const queenMachine = setup({
       if (record.state === "running") context.counts.running--;
       else context.counts.queued--;
       context.counts.cancelled++;
-      enqueue(emit({ type: "task.cancelled", taskId: record.id, kind: record.kind, at: event.at, error: new TaskCancelledError(`Task ${record.id} (${record.kind}) was cancelled: ${event.reason}`, { taskId: record.id }) }));
+      const error = new TaskCancelledError(`Task ${record.id} (${record.kind}) was cancelled: ${event.reason}`, { taskId: record.id });
       enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason: event.reason, at: event.at } satisfies SupervisorEvent));
+      enqueue(emit({ type: "queen.events", events: [{ type: "task.cancelled", taskId: record.id, kind: record.kind, at: event.at, error }] }));
     }),
+    drained: emit(({ event }) => ({ type: "queen.events", events: [{ type: "hive.drained", at: (event as { at?: number }).at ?? 0 }] }) as const),
   },
 }).createMachine({
   id: "queen",
@@ -228,7 +264,7 @@ export const queenMachine = setup({
       },
     },
     draining: {
-      always: { guard: "isEmpty", target: "accepting", actions: emit(() => ({ type: "hive.drained", at: 0 }) as const) },
+      always: { guard: "isEmpty", target: "accepting", actions: "drained" },
       on: {
         "queen.submit": { actions: "refuse" },
         "queen.stop": "stopping",
@@ -241,7 +277,7 @@ export const queenMachine = setup({
     },
     stopped: {
       type: "final",
-      entry: emit(() => ({ type: "hive.stopped", at: 0 }) as const),
+      entry: emit(({ event }) => ({ type: "queen.events", events: [{ type: "hive.stopped", at: (event as { at?: number }).at ?? 0 }] }) as const),
     },
   },
 });

@@ -1,15 +1,15 @@
 /**
  * The Supervisor actor: keeps the agent registry and the ready queue, and places every attempt
- * on the eligible agent with the best capability score (see `allocation.ts`). Each decision is
- * emitted as an `allocation.decided` event with every term of the winner's and runner-up's
- * scores.
+ * on the eligible agent with the best capability score (see `allocation.ts`). Work travels in
+ * batches: one event from the Queen may carry many tasks, and each Agent gets one event per
+ * batch. Every decision is explained (winner, runner-up, each term of both scores).
  *
  * @module
  */
-import { type ActorRefFrom, emit, enqueueActions, sendParent, setup } from "xstate";
+import { type ActorRefFrom, emit, enqueueActions, sendParent, sendTo, setup } from "xstate";
 import { NoEligibleAgentError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
-import { type AgentEvent, type AgentAttemptDone, agentMachine } from "./agent.ts";
+import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } from "./agent.ts";
 import { type AgentView, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
 import type { AttemptResult, Capabilities, ReadyTask } from "./types.ts";
@@ -38,10 +38,12 @@ interface AgentEntry {
 /** Context of {@link supervisorMachine}. Registry and queue are mutated in place (hot path). */
 export interface SupervisorContext {
   agents: Map<string, AgentEntry>;
+  /** The same views as `agents`, as an array for allocation scans. */
+  views: AgentView[];
   queue: ReadyQueue;
-  /** Task id → agent id and attempt seq, for each running attempt. */
+  /** Task id → agent, seq and attempt number of its running attempt. */
   running: Map<string, { agentId: string; seq: number; attempt: number }>;
-  /** Next attempt sequence number. */
+  /** Last attempt sequence number handed out. */
   seq: number;
   random: Random;
   agingMs: number;
@@ -49,19 +51,35 @@ export interface SupervisorContext {
 
 /** Events a Supervisor accepts. */
 export type SupervisorEvent =
-  | { type: "supervisor.enqueue"; task: ReadyTask; at: number }
+  | { type: "supervisor.enqueue"; tasks: ReadyTask[]; at: number }
   | { type: "supervisor.cancel"; id: string; reason: string; at: number }
-  | AgentAttemptDone
+  | AgentDoneEvent
   | { type: "supervisor.stop"; at: number };
+
+/** A task that started. */
+export interface Started {
+  id: string;
+  agentId: string;
+  attempt: number;
+}
+
+/** A task attempt that ended (or a task that could not be placed: `agentId` undefined). */
+export interface Finished {
+  id: string;
+  agentId: string | undefined;
+  /** The attempt number, or 0 when the Supervisor no longer knew it. */
+  attempt: number;
+  result: AttemptResult;
+  durationMs: number;
+}
 
 /** What a Supervisor tells the Queen. */
 export type SupervisorToQueen =
-  | { type: "queen.started"; id: string; agentId: string; attempt: number; at: number }
-  | { type: "queen.finished"; id: string; agentId: string | undefined; attempt: number; result: AttemptResult; durationMs: number; at: number };
+  | { type: "queen.started"; started: Started[]; at: number }
+  | { type: "queen.finished"; finished: Finished[]; at: number };
 
 /** The explanation of one placement. */
-export interface AllocationDecided {
-  type: "allocation.decided";
+export interface Decision {
   taskId: string;
   attempt: number;
   winner: ScoreTerms;
@@ -69,25 +87,59 @@ export interface AllocationDecided {
   at: number;
 }
 
-/** Events a Supervisor emits to outside listeners. */
-export type SupervisorEmitted = AllocationDecided;
+/** Events a Supervisor emits to outside listeners: one per batch of placements. */
+export type SupervisorEmitted = { type: "supervisor.decisions"; decisions: Decision[] };
 
-function meanLatency(agents: Map<string, AgentEntry>): number {
+function meanLatency(views: readonly AgentView[]): number {
   let sum = 0;
   let n = 0;
-  for (const a of agents.values()) {
-    if (a.view.health.completed + a.view.health.failed > 0) {
-      sum += a.view.health.latencyMs;
+  for (const v of views) {
+    if (v.health.completed + v.health.failed > 0) {
+      sum += v.health.latencyMs;
       n++;
     }
   }
   return n === 0 ? 0 : sum / n;
 }
 
-function views(agents: Map<string, AgentEntry>): Iterable<AgentView> {
-  const out: AgentView[] = [];
-  for (const a of agents.values()) out.push(a.view);
-  return out;
+/** Placements made while handling one event, flushed as one message per agent. */
+class Plan {
+  readonly byAgent = new Map<string, Assignment[]>();
+  readonly started: Started[] = [];
+  readonly decisions: Decision[] = [];
+  readonly failed: Finished[] = [];
+}
+
+function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "ineligible" {
+  const decision = choose(context.views, task.requires, task.avoid, meanMs, () => context.random.next());
+  if (decision === undefined) {
+    for (const v of context.views) if (isEligible(v.capabilities, task.requires)) return "no-slot";
+    return "ineligible";
+  }
+  const agentId = decision.winner.agentId;
+  const entry = context.agents.get(agentId)!;
+  entry.view.busy++;
+  const seq = ++context.seq;
+  context.running.set(task.id, { agentId, seq, attempt: task.attempt });
+  let list = plan.byAgent.get(agentId);
+  if (list === undefined) plan.byAgent.set(agentId, (list = []));
+  list.push({ task, seq });
+  plan.started.push({ id: task.id, agentId, attempt: task.attempt });
+  plan.decisions.push({ taskId: task.id, attempt: task.attempt, winner: decision.winner, runnerUp: decision.runnerUp, at });
+  return "placed";
+}
+
+function ineligible(task: ReadyTask): Finished {
+  return {
+    id: task.id,
+    agentId: undefined,
+    attempt: task.attempt,
+    durationMs: 0,
+    result: {
+      ok: false,
+      error: new NoEligibleAgentError(`Cannot place task ${task.id}: no agent has the capabilities it requires, "requires" was ${JSON.stringify(task.requires)}`, { taskId: task.id }),
+    },
+  };
 }
 
 /** The Supervisor machine. */
@@ -100,81 +152,43 @@ export const supervisorMachine = setup({
   },
   actors: { agent: agentMachine },
   actions: {
-    /** Places `task` now if an eligible agent has a free slot; else queues it or fails it. */
-    place: enqueueActions(({ context, event, enqueue }) => {
+    /** Places each task now if an eligible agent has a free slot; else queues or fails it. */
+    enqueue: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.enqueue") return;
-      const task = event.task;
-      const decision = choose(views(context.agents), task.requires, task.avoid, meanLatency(context.agents), () => context.random.next());
-      if (decision !== undefined) {
-        const plan = start(context, task, decision.winner, decision.runnerUp, event.at);
-        enqueue.sendTo(plan.ref, plan.assign);
-        enqueue(sendParent(plan.started));
-        enqueue(emit(plan.decided));
-        return;
+      const plan = new Plan();
+      const meanMs = meanLatency(context.views);
+      for (const task of event.tasks) {
+        // Queued tasks of the same requirements go first: FIFO within a priority.
+        const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
+        if (outcome === "no-slot") {
+          if (context.queue.size === 0 || context.views.some((v) => isEligible(v.capabilities, task.requires))) context.queue.push(task);
+          else plan.failed.push(ineligible(task));
+        } else if (outcome === "ineligible") plan.failed.push(ineligible(task));
       }
-      let anyEligible = false;
-      for (const a of context.agents.values()) {
-        if (isEligible(a.view.capabilities, task.requires)) {
-          anyEligible = true;
-          break;
-        }
-      }
-      if (anyEligible) {
-        context.queue.push(task);
-        return;
-      }
-      enqueue(
-        sendParent({
-          type: "queen.finished",
-          id: task.id,
-          agentId: undefined,
-          attempt: task.attempt,
-          durationMs: 0,
-          at: event.at,
-          result: {
-            ok: false,
-            error: new NoEligibleAgentError(
-              `Cannot place task ${task.id}: no agent has the capabilities it requires, "requires" was ${JSON.stringify(task.requires)}`,
-              { taskId: task.id },
-            ),
-          },
-        } satisfies SupervisorToQueen),
-      );
+      if (context.queue.size > 0) fill(context, event.at, plan, meanMs);
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
-    /** An attempt ended: update the agent's health, report it, refill the freed slot. */
-    finish: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== "supervisor.attemptDone") return;
+    /** Attempts ended: update health, report, refill the freed slots. */
+    done: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.done") return;
       const entry = context.agents.get(event.agentId);
-      const run = context.running.get(event.id);
-      const current = run !== undefined && run.seq === event.seq;
-      if (current) context.running.delete(event.id);
-      if (entry !== undefined) {
-        entry.view.busy--;
-        entry.view.health = updateHealth(entry.view.health, event.result.ok, event.durationMs);
+      const finished: Finished[] = new Array(event.ends.length);
+      for (let i = 0; i < event.ends.length; i++) {
+        const end = event.ends[i]!;
+        const run = context.running.get(end.id);
+        const current = run !== undefined && run.seq === end.seq;
+        if (current) context.running.delete(end.id);
+        if (entry !== undefined) {
+          entry.view.busy--;
+          entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
+        }
+        finished[i] = { id: end.id, agentId: event.agentId, attempt: current ? run.attempt : 0, result: end.result, durationMs: end.durationMs };
       }
-      enqueue(
-        sendParent({
-          type: "queen.finished",
-          id: event.id,
-          agentId: event.agentId,
-          attempt: current ? run.attempt : 0,
-          result: event.result,
-          durationMs: event.durationMs,
-          at: event.at,
-        } satisfies SupervisorToQueen),
-      );
-      if (entry === undefined || !entry.view.available) return;
-      const next = context.queue.takeFor(entry.view.capabilities, event.at, context.agingMs);
-      if (next === undefined) return;
-      const decision = choose(views(context.agents), next.requires, next.avoid, meanLatency(context.agents), () => context.random.next());
-      if (decision === undefined) {
-        context.queue.push(next); // cannot happen: this agent has a free slot
-        return;
-      }
-      const plan = start(context, next, decision.winner, decision.runnerUp, event.at);
-      enqueue.sendTo(plan.ref, plan.assign);
-      enqueue(sendParent(plan.started));
-      enqueue(emit(plan.decided));
+      enqueue(sendParent({ type: "queen.finished", finished, at: event.at } satisfies SupervisorToQueen));
+      if (context.queue.size === 0) return;
+      const plan = new Plan();
+      fill(context, event.at, plan, meanLatency(context.views));
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.cancel") return;
@@ -182,77 +196,84 @@ export const supervisorMachine = setup({
       const run = context.running.get(event.id);
       if (run === undefined) return;
       const agent = context.agents.get(run.agentId);
-      if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", id: event.id, reason: event.reason, at: event.at } satisfies AgentEvent);
+      if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", ids: [event.id], reason: event.reason, at: event.at } satisfies AgentEvent);
     }),
     stopAll: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.stop") return;
-      for (const task of context.queue.drainAll()) {
-        enqueue(
-          sendParent({
-            type: "queen.finished",
-            id: task.id,
-            agentId: undefined,
-            attempt: task.attempt,
-            durationMs: 0,
-            at: event.at,
-            result: { ok: false, error: new TaskCancelledError(`Task ${task.id} was cancelled: the hive stopped`, { taskId: task.id }) },
-          } satisfies SupervisorToQueen),
-        );
-      }
+      const finished: Finished[] = context.queue.drainAll().map((task) => ({
+        id: task.id,
+        agentId: undefined,
+        attempt: task.attempt,
+        durationMs: 0,
+        result: { ok: false, error: new TaskCancelledError(`Task ${task.id} was cancelled: the hive stopped`, { taskId: task.id }) },
+      }));
+      if (finished.length > 0) enqueue(sendParent({ type: "queen.finished", finished, at: event.at } satisfies SupervisorToQueen));
+      const byAgent = new Map<string, string[]>();
       for (const [id, run] of context.running) {
-        const agent = context.agents.get(run.agentId);
-        if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", id, reason: "the hive stopped", at: event.at } satisfies AgentEvent);
+        let ids = byAgent.get(run.agentId);
+        if (ids === undefined) byAgent.set(run.agentId, (ids = []));
+        ids.push(id);
       }
-      for (const a of context.agents.values()) a.view.available = false;
+      for (const [agentId, ids] of byAgent) {
+        const agent = context.agents.get(agentId);
+        if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", ids, reason: "the hive stopped", at: event.at } satisfies AgentEvent);
+      }
+      for (const v of context.views) v.available = false;
     }),
   },
 }).createMachine({
   id: "supervisor",
   context: ({ input, spawn }) => {
     const agents = new Map<string, AgentEntry>();
+    const views: AgentView[] = [];
     for (const spec of input.agents) {
-      agents.set(spec.id, {
-        view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true },
-        ref: spawn("agent", { id: spec.id, input: spec }),
-      });
+      const view: AgentView = { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true };
+      views.push(view);
+      agents.set(spec.id, { view, ref: spawn("agent", { id: spec.id, input: spec }) });
     }
-    return { agents, queue: new ReadyQueue(), running: new Map(), seq: 0, random: input.random, agingMs: input.agingMs };
+    return { agents, views, queue: new ReadyQueue(), running: new Map(), seq: 0, random: input.random, agingMs: input.agingMs };
   },
   initial: "running",
   states: {
     running: {
       on: {
-        "supervisor.enqueue": { actions: "place" },
-        "supervisor.attemptDone": { actions: "finish" },
+        "supervisor.enqueue": { actions: "enqueue" },
+        "supervisor.done": { actions: "done" },
         "supervisor.cancel": { actions: "cancel" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },
     stopped: {
       on: {
-        "supervisor.attemptDone": { actions: "finish" },
+        "supervisor.done": { actions: "done" },
         "supervisor.cancel": { actions: "cancel" },
       },
     },
   },
 });
 
-/** Books `task` onto the winning agent and returns the messages that start it. */
-function start(
-  context: SupervisorContext,
-  task: ReadyTask,
-  winner: ScoreTerms,
-  runnerUp: ScoreTerms | undefined,
-  at: number,
-): { ref: AgentEntry["ref"]; assign: AgentEvent; started: SupervisorToQueen; decided: AllocationDecided } {
-  const entry = context.agents.get(winner.agentId)!;
-  entry.view.busy++;
-  const seq = ++context.seq;
-  context.running.set(task.id, { agentId: winner.agentId, seq, attempt: task.attempt });
-  return {
-    ref: entry.ref,
-    assign: { type: "agent.assign", task, seq, at },
-    started: { type: "queen.started", id: task.id, agentId: winner.agentId, attempt: task.attempt, at },
-    decided: { type: "allocation.decided", taskId: task.id, attempt: task.attempt, winner, runnerUp, at },
-  };
+/** Moves queued tasks onto agents with free slots, most urgent first, until none fits. */
+function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
+  for (const view of context.views) {
+    while (view.available && view.busy < view.concurrency && context.queue.size > 0) {
+      const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
+      if (task === undefined) break;
+      if (place(context, task, at, plan, meanMs) !== "placed") {
+        context.queue.push(task); // cannot happen: this agent has a free slot
+        break;
+      }
+    }
+  }
+}
+
+/** The actions that send a plan: one assignment per agent, one report to the Queen, one explanation. */
+function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
+  const actions: unknown[] = [];
+  for (const [agentId, assignments] of plan.byAgent) {
+    actions.push(sendTo(context.agents.get(agentId)!.ref, { type: "agent.assign", assignments, at } satisfies AgentEvent));
+  }
+  if (plan.started.length > 0) actions.push(sendParent({ type: "queen.started", started: plan.started, at } satisfies SupervisorToQueen));
+  if (plan.failed.length > 0) actions.push(sendParent({ type: "queen.finished", finished: plan.failed, at } satisfies SupervisorToQueen));
+  if (plan.decisions.length > 0) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
+  return actions;
 }

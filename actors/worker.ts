@@ -1,12 +1,14 @@
 /**
- * The Worker actor: one execution slot of an agent. Runs one attempt at a time on the execution
- * backend through its `port` (an invoked callback actor the hive provides), and owns the
- * attempt's timeout: when `timeoutMs` passes on the actor clock, the attempt is aborted (its
- * AbortSignal fires in the worker thread) and reported as timed out.
+ * The Worker actor: an agent's execution lane. It runs the agent's attempts on the execution
+ * backend through its `port` (an invoked callback actor the hive provides) and owns their
+ * timeouts: one timer on the actor clock, armed for the earliest deadline; when an attempt's
+ * `timeoutMs` passes it is aborted (its AbortSignal fires in the worker thread) and reported as
+ * timed out. Attempts travel in batches, so a burst of tiny tasks costs a few events, not a few
+ * per task.
  *
  * @module
  */
-import { fromCallback, sendParent, sendTo, setup, assign } from "xstate";
+import { enqueueActions, fromCallback, sendParent, setup } from "xstate";
 import { TaskCancelledError, TaskTimeoutError } from "../src/errors.ts";
 import type { AttemptResult } from "./types.ts";
 
@@ -23,36 +25,45 @@ export interface WorkerAttempt {
 /** Input of {@link workerMachine}. */
 export interface WorkerInput {
   agentId: string;
-  slot: number;
 }
 
-/** Context of {@link workerMachine}. */
+interface Running {
+  attempt: WorkerAttempt;
+  startedAt: number;
+  deadline: number;
+}
+
+/** Context of {@link workerMachine}. `running` is mutated in place (hot path). */
 export interface WorkerContext {
   agentId: string;
-  slot: number;
-  /** The attempt running now (state `running`), else null. */
-  current: WorkerAttempt | null;
-  /** Hive-clock time the current attempt started, ms. */
-  startedAt: number;
+  /** Attempts in flight by seq. */
+  running: Map<number, Running>;
+  /** Deadline the timer is armed for, or Infinity when none is. */
+  armedFor: number;
 }
 
-/** Events a Worker accepts. */
-export type WorkerEvent =
-  | { type: "worker.run"; attempt: WorkerAttempt; at: number }
-  | { type: "worker.outcome"; seq: number; result: AttemptResult; at: number }
-  | { type: "worker.abort"; seq: number; reason: string; at: number };
-
-/** What a Worker tells its port. */
-export type PortEvent = { type: "port.exec"; attempt: WorkerAttempt } | { type: "port.abort"; seq: number };
-
-/** What a Worker tells its Agent when an attempt ends. */
-export interface AttemptDoneEvent {
-  type: "agent.attemptDone";
-  slot: number;
+/** One attempt's end, as it travels up. */
+export interface AttemptEnd {
   id: string;
   seq: number;
   result: AttemptResult;
   durationMs: number;
+}
+
+/** Events a Worker accepts. */
+export type WorkerEvent =
+  | { type: "worker.run"; attempts: WorkerAttempt[]; at: number }
+  | { type: "worker.outcomes"; outcomes: { seq: number; result: AttemptResult }[]; at: number }
+  | { type: "worker.abort"; seqs: number[]; reason: string; at: number }
+  | { type: "worker.deadline"; deadline: number };
+
+/** What a Worker tells its port. */
+export type PortEvent = { type: "port.exec"; attempts: WorkerAttempt[] } | { type: "port.abort"; seqs: number[] };
+
+/** What a Worker tells its Agent when attempts end. */
+export interface AttemptsDoneEvent {
+  type: "agent.done";
+  ends: AttemptEnd[];
   at: number;
 }
 
@@ -61,7 +72,7 @@ const unboundPort = fromCallback<PortEvent>(() => {
   throw new Error("workerMachine needs a `port` actor: provide one with workerMachine.provide({ actors: { port } })");
 });
 
-/** The Worker machine: idle ⇄ running. */
+/** The Worker machine: idle while nothing runs, running otherwise. */
 export const workerMachine = setup({
   types: {
     context: {} as WorkerContext,
@@ -69,89 +80,103 @@ export const workerMachine = setup({
     input: {} as WorkerInput,
   },
   actors: { port: unboundPort },
-  delays: {
-    attemptTimeout: ({ context }) => context.current?.timeoutMs ?? 0,
-  },
   guards: {
-    isCurrent: ({ context, event }) => "seq" in event && context.current?.seq === event.seq,
+    isEmpty: ({ context }) => context.running.size === 0,
+  },
+  actions: {
+    run: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "worker.run") return;
+      let earliest = Infinity;
+      for (const attempt of event.attempts) {
+        const deadline = event.at + attempt.timeoutMs;
+        context.running.set(attempt.seq, { attempt, startedAt: event.at, deadline });
+        if (deadline < earliest) earliest = deadline;
+      }
+      enqueue.sendTo("port", { type: "port.exec", attempts: event.attempts } satisfies PortEvent);
+      if (earliest < context.armedFor) {
+        // Re-arm for the earlier deadline; the old timer is replaced.
+        enqueue.cancel("deadline");
+        enqueue.raise({ type: "worker.deadline", deadline: earliest }, { id: "deadline", delay: Math.max(0, earliest - event.at) });
+        context.armedFor = earliest;
+      }
+    }),
+    settle: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "worker.outcomes") return;
+      const ends: AttemptEnd[] = [];
+      for (const { seq, result } of event.outcomes) {
+        const r = context.running.get(seq);
+        if (r === undefined) continue; // timed out or aborted already
+        context.running.delete(seq);
+        ends.push({ id: r.attempt.id, seq, result, durationMs: Math.max(0, event.at - r.startedAt) });
+      }
+      if (ends.length > 0) enqueue(sendParent({ type: "agent.done", ends, at: event.at } satisfies AttemptsDoneEvent));
+    }),
+    abort: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "worker.abort") return;
+      const ends: AttemptEnd[] = [];
+      const seqs: number[] = [];
+      for (const seq of event.seqs) {
+        const r = context.running.get(seq);
+        if (r === undefined) continue;
+        context.running.delete(seq);
+        seqs.push(seq);
+        const a = r.attempt;
+        ends.push({
+          id: a.id,
+          seq,
+          result: { ok: false, error: new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id }) },
+          durationMs: Math.max(0, event.at - r.startedAt),
+        });
+      }
+      if (seqs.length === 0) return;
+      enqueue.sendTo("port", { type: "port.abort", seqs } satisfies PortEvent);
+      enqueue(sendParent({ type: "agent.done", ends, at: event.at } satisfies AttemptsDoneEvent));
+    }),
+    expire: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "worker.deadline") return;
+      const now = event.deadline;
+      const ends: AttemptEnd[] = [];
+      const seqs: number[] = [];
+      let next = Infinity;
+      for (const [seq, r] of context.running) {
+        if (r.deadline <= now) {
+          context.running.delete(seq);
+          seqs.push(seq);
+          const a = r.attempt;
+          ends.push({
+            id: a.id,
+            seq,
+            result: { ok: false, error: new TaskTimeoutError(`Task ${a.id} (${a.kind}) timed out after ${a.timeoutMs} ms (attempt ${a.attempt})`, { taskId: a.id }) },
+            durationMs: a.timeoutMs,
+          });
+        } else if (r.deadline < next) {
+          next = r.deadline;
+        }
+      }
+      context.armedFor = next;
+      if (next !== Infinity) enqueue.raise({ type: "worker.deadline", deadline: next }, { id: "deadline", delay: Math.max(0, next - now) });
+      if (seqs.length === 0) return;
+      enqueue.sendTo("port", { type: "port.abort", seqs } satisfies PortEvent);
+      enqueue(sendParent({ type: "agent.done", ends, at: now } satisfies AttemptsDoneEvent));
+    }),
   },
 }).createMachine({
   id: "worker",
-  context: ({ input }) => ({ agentId: input.agentId, slot: input.slot, current: null, startedAt: 0 }),
+  context: ({ input }) => ({ agentId: input.agentId, running: new Map(), armedFor: Infinity }),
   invoke: { id: "port", src: "port" },
+  on: {
+    "worker.run": { target: ".running", actions: "run" },
+    "worker.outcomes": { actions: "settle", target: ".check" },
+    "worker.abort": { actions: "abort", target: ".check" },
+    "worker.deadline": { actions: "expire", target: ".check" },
+  },
   initial: "idle",
   states: {
-    idle: {
-      on: {
-        "worker.run": {
-          target: "running",
-          actions: [
-            assign({ current: ({ event }) => event.attempt, startedAt: ({ event }) => event.at }),
-            sendTo("port", ({ event }) => ({ type: "port.exec", attempt: event.attempt }) satisfies PortEvent),
-          ],
-        },
-      },
-    },
-    running: {
-      after: {
-        attemptTimeout: {
-          target: "idle",
-          actions: [
-            sendTo("port", ({ context }) => ({ type: "port.abort", seq: context.current!.seq }) satisfies PortEvent),
-            sendParent(({ context }): AttemptDoneEvent => {
-              const a = context.current!;
-              return {
-                type: "agent.attemptDone",
-                slot: context.slot,
-                id: a.id,
-                seq: a.seq,
-                result: { ok: false, error: new TaskTimeoutError(`Task ${a.id} (${a.kind}) timed out after ${a.timeoutMs} ms (attempt ${a.attempt})`, { taskId: a.id }) },
-                durationMs: a.timeoutMs,
-                at: context.startedAt + a.timeoutMs,
-              };
-            }),
-            assign({ current: null }),
-          ],
-        },
-      },
-      on: {
-        "worker.outcome": {
-          guard: "isCurrent",
-          target: "idle",
-          actions: [
-            sendParent(({ context, event }): AttemptDoneEvent => ({
-              type: "agent.attemptDone",
-              slot: context.slot,
-              id: context.current!.id,
-              seq: event.seq,
-              result: event.result,
-              durationMs: Math.max(0, event.at - context.startedAt),
-              at: event.at,
-            })),
-            assign({ current: null }),
-          ],
-        },
-        "worker.abort": {
-          guard: "isCurrent",
-          target: "idle",
-          actions: [
-            sendTo("port", ({ event }) => ({ type: "port.abort", seq: event.seq }) satisfies PortEvent),
-            sendParent(({ context, event }): AttemptDoneEvent => {
-              const a = context.current!;
-              return {
-                type: "agent.attemptDone",
-                slot: context.slot,
-                id: a.id,
-                seq: a.seq,
-                result: { ok: false, error: new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id }) },
-                durationMs: Math.max(0, event.at - context.startedAt),
-                at: event.at,
-              };
-            }),
-            assign({ current: null }),
-          ],
-        },
-      },
+    idle: {},
+    running: {},
+    /** Transient: routes to idle or running after attempts end. */
+    check: {
+      always: [{ guard: "isEmpty", target: "idle" }, { target: "running" }],
     },
   },
 });

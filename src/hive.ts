@@ -9,8 +9,8 @@ import { pathToFileURL } from "node:url";
 import { type Actor, createActor } from "xstate";
 import * as hdr from "hdr-histogram-js";
 import { agentMachine } from "../actors/agent.ts";
-import { queenMachine, type QueenEmitted, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
-import { type AllocationDecided, supervisorMachine } from "../actors/supervisor.ts";
+import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
+import { type Decision, supervisorMachine } from "../actors/supervisor.ts";
 import type { Capabilities, Priority } from "../actors/types.ts";
 import { workerMachine } from "../actors/worker.ts";
 import { findUncloneable } from "../workers/cloneable.ts";
@@ -113,7 +113,10 @@ export interface TaskHandle<O = unknown> {
 }
 
 /** Events `hive.on` delivers. */
-export type HiveEvent = QueenEmitted | AllocationDecided | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] };
+export type HiveEvent =
+  | LifecycleEvent
+  | ({ type: "allocation.decided" } & Decision)
+  | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] };
 
 /** Event type names. */
 export type HiveEventType = HiveEvent["type"];
@@ -187,6 +190,8 @@ export class Hive implements AsyncDisposable {
   readonly #listeners = new Map<string, Set<(event: HiveEvent) => void>>();
   readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
   #nextId = 0;
+  /** Tasks submitted since the last flush; sent to the Queen as one event in a microtask. */
+  #outbox: TaskSpec[] = [];
   #startedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #stopped: Promise<void> | undefined;
@@ -239,16 +244,21 @@ export class Hive implements AsyncDisposable {
       },
       ...(o.inspect !== undefined ? { inspect: o.inspect as never } : {}),
     });
-    actor.on("*", (event) => this.#onQueen(event as QueenEmitted));
+    actor.on("queen.events", (emitted) => {
+      for (const event of emitted.events) this.#onLifecycle(event);
+    });
     actor.start();
-    actor.system.get("supervisor")?.on("allocation.decided", (event: AllocationDecided) => this.#publish(event));
+    actor.system.get("supervisor")?.on("supervisor.decisions", (emitted: { decisions: Decision[] }) => {
+      if (this.#listeners.size === 0) return;
+      for (const d of emitted.decisions) this.#publish({ type: "allocation.decided", ...d });
+    });
     this.#actor = actor;
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     this.#publish({ type: "hive.started", at: this.#startedAt, backend: this.#backend.name, kinds });
   }
 
-  #onQueen(event: QueenEmitted): void {
+  #onLifecycle(event: LifecycleEvent): void {
     switch (event.type) {
       case "task.completed": {
         this.#latency.recordValue(Math.max(1, Math.round(event.latencyMs * 1_000)));
@@ -328,6 +338,7 @@ export class Hive implements AsyncDisposable {
     // A caller that never looks at `result` must not crash the process with an unhandled rejection.
     result.catch(() => {});
     const cancel = (reason = "cancelled by the caller"): void => {
+      this.#flush();
       this.#actor?.send({ type: "queen.cancel", id, reason, at: this.#clock.now() });
     };
     const signal = t.signal;
@@ -342,9 +353,18 @@ export class Hive implements AsyncDisposable {
       const off = (): void => signal.removeEventListener("abort", onAbort);
       result.then(off, off);
     }
-    actor.send({ type: "queen.submit", task: spec, at: this.#clock.now() });
+    this.#outbox.push(spec);
+    if (this.#outbox.length === 1) queueMicrotask(this.#flush);
     return { id, result, cancel };
   }
+
+  /** Sends buffered submits to the Queen (one event for the batch). */
+  readonly #flush = (): void => {
+    if (this.#outbox.length === 0) return;
+    const tasks = this.#outbox;
+    this.#outbox = [];
+    this.#actor?.send({ type: "queen.submit", tasks, at: this.#clock.now() });
+  };
 
   /** Submits a task and resolves to its output. Rejects (never throws) on invalid input. */
   async run<O = unknown, I = unknown>(task: TaskOptions<I>): Promise<O> {
@@ -423,11 +443,12 @@ export class Hive implements AsyncDisposable {
   async drain(signal?: AbortSignal): Promise<void> {
     const actor = this.#actor;
     if (actor === undefined || this.#state !== "running") return;
+    this.#flush();
     if (actor.getSnapshot().context.tasks.size === 0) return;
     await new Promise<void>((resolve, reject) => {
       this.#drainWaiters.push(resolve);
       signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
-      actor.send({ type: "queen.drain" });
+      actor.send({ type: "queen.drain", at: this.#clock.now() });
     });
   }
 
@@ -442,6 +463,7 @@ export class Hive implements AsyncDisposable {
     this.#state = "stopping";
     const actor = this.#actor;
     if (actor !== undefined && prior === "running") {
+      this.#flush();
       actor.send({ type: "queen.stop", at: this.#clock.now() });
       actor.stop();
     }

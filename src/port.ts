@@ -6,6 +6,7 @@
  * @module
  */
 import { fromCallback } from "xstate";
+import type { AttemptResult } from "../actors/types.ts";
 import type { PortEvent, WorkerEvent } from "../actors/worker.ts";
 import type { ExecutionBackend } from "./backends/types.ts";
 import type { HiveClock } from "./clock.ts";
@@ -13,14 +14,23 @@ import type { HiveClock } from "./clock.ts";
 /** Creates the `port` actor logic for {@link workerMachine} over `backend`. */
 export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnType<typeof fromCallback<PortEvent>> {
   return fromCallback<PortEvent>(({ sendBack, receive }) => {
+    // Outcomes that arrive in the same tick go back as one event.
+    let outcomes: { seq: number; result: AttemptResult }[] = [];
+    const flush = (): void => {
+      const batch = outcomes;
+      outcomes = [];
+      sendBack({ type: "worker.outcomes", outcomes: batch, at: clock.now() } satisfies WorkerEvent);
+    };
     receive((event) => {
       if (event.type === "port.exec") {
-        const a = event.attempt;
-        backend.exec({ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }, (result) => {
-          sendBack({ type: "worker.outcome", seq: a.seq, result, at: clock.now() } satisfies WorkerEvent);
-        });
+        for (const a of event.attempts) {
+          backend.exec({ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }, (result) => {
+            outcomes.push({ seq: a.seq, result });
+            if (outcomes.length === 1) queueMicrotask(flush);
+          });
+        }
       } else {
-        backend.abort(event.seq);
+        for (const seq of event.seqs) backend.abort(seq);
       }
     });
   });
