@@ -1,0 +1,123 @@
+/**
+ * The `apiary` command line.
+ *
+ * ```
+ * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { isApiaryError } from "../errors.ts";
+import { type DemoReport, runDemo } from "./demo.ts";
+import { createProgress } from "./progress.ts";
+
+const USAGE = `Usage: apiary <command> [options]
+
+Commands:
+  simulate            run the built-in live demo: a swarm of agents running real
+                      simulation tasks on the worker pool, then print a summary
+
+Options:
+  --tasks N           tasks to run (default 300)
+  --seed N            seed for the workload and tie-breaks (default 42)
+  --threads N         worker threads (default: one per CPU)
+  --backend NAME      piscina | comlink | inline (default: piscina on Node, comlink on Deno)
+  --json              print the summary as one JSON object
+  -h, --help          show this help
+`;
+
+function fail(message: string): number {
+  process.stderr.write(`apiary: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+function intOption(name: string, value: string | undefined, fallback: number | undefined, min: number): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`"--${name}" must be an integer >= ${min}, received ${JSON.stringify(value)}`);
+  return n;
+}
+
+function formatSummary(r: DemoReport): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const ms = (x: number): string => x.toFixed(1);
+  const lines = [
+    `apiary simulate — built-in demo: ${r.tasks.submitted} tasks on ${r.agents.length} agents, ${r.backend} backend, ${r.threads} threads, seed ${r.seed}`,
+    "",
+    `tasks       completed ${r.tasks.completed}   failed ${r.tasks.failed}   cancelled ${r.tasks.cancelled}   rejected ${r.tasks.rejected}   retried ${r.tasks.retried}`,
+    `throughput  ${r.throughputPerSec.toFixed(1)} tasks/s over ${(r.wallMs / 1_000).toFixed(2)} s`,
+    `latency ms  p50 ${ms(r.latencyMs.p50)}   p95 ${ms(r.latencyMs.p95)}   p99 ${ms(r.latencyMs.p99)}   max ${ms(r.latencyMs.max)}   (submit to result)`,
+    "",
+    `${"agent".padEnd(12)} ${"capabilities".padEnd(28)} ${"tasks".padStart(6)} ${"failed".padStart(7)} ${"mean ms".padStart(8)}`,
+    ...r.agents.map(
+      (a) =>
+        `${a.id.padEnd(12)} ${Object.entries(a.capabilities)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")
+          .padEnd(28)} ${String(a.tasks).padStart(6)} ${String(a.failed).padStart(7)} ${ms(a.meanMs).padStart(8)}`,
+    ),
+    "",
+    `energy      ${r.results.energy.runs} year-long dispatch runs, mean self-sufficiency ${pct(r.results.energy.meanSelfSufficiency)}, mean grid import ${r.results.energy.meanImportKwh.toFixed(0)} kWh`,
+    `montecarlo  ${r.results.montecarlo.runs} runs, π ≈ ${r.results.montecarlo.meanEstimate.toFixed(5)} ± ${r.results.montecarlo.pooledStdError.toFixed(5)}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** Runs the CLI with `argv` (without the runtime and script); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        tasks: { type: "string" },
+        seed: { type: "string" },
+        threads: { type: "string" },
+        backend: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (command === undefined) return fail("a command is required");
+  if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
+  if (rest.length > 0) {
+    return fail(`scenario files are not supported yet (virtual-time scenarios are planned); received ${JSON.stringify(rest[0])}. Run "apiary simulate" for the built-in demo`);
+  }
+  try {
+    const tasks = intOption("tasks", values.tasks, 300, 1)!;
+    const seed = intOption("seed", values.seed, 42, 0)!;
+    const threads = intOption("threads", values.threads, undefined, 1);
+    const backend = values.backend;
+    if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
+      return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
+    }
+    const progress = createProgress("simulating", tasks, !values.json);
+    const report = await runDemo({ tasks, seed, threads, backend, onProgress: (done) => progress.update(done) });
+    progress.finish();
+    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatSummary(report));
+    return report.tasks.failed === 0 ? 0 : 1;
+  } catch (error) {
+    if (error instanceof RangeError) return fail(error.message);
+    const code = isApiaryError(error) ? ` [${error.code}]` : "";
+    process.stderr.write(`apiary: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    return 1;
+  }
+}
+
+const isEntry = (() => {
+  const self = import.meta.url;
+  const arg = process.argv[1];
+  return (import.meta as { main?: boolean }).main === true || (arg !== undefined && (self.endsWith(arg) || self.endsWith(`${arg}.js`)));
+})();
+if (isEntry) process.exitCode = await main(process.argv.slice(2));
