@@ -10,6 +10,7 @@ import type { BenchScope } from "./harness.ts";
 const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
   bus: async () => (await import("./bus.ts")).default,
+  metrics: async () => (await import("./metrics.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
