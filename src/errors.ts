@@ -22,7 +22,8 @@ export type ApiaryErrorCode =
   | "INVALID_EVENT"
   | "WAIT_TIMEOUT"
   | "ABORTED"
-  | "SERVE_FAILED";
+  | "SERVE_FAILED"
+  | "TRACE_FAILED";
 
 /** Options shared by every {@link ApiaryError}. */
 export interface ApiaryErrorOptions {
@@ -175,6 +176,14 @@ export class ServeFailedError extends ApiaryError {
   constructor(message: string, options?: ApiaryErrorOptions) {
     super("SERVE_FAILED", message, options);
     this.name = "ServeFailedError";
+  }
+}
+
+/** A trace file could not be written or read (I/O error, a line that is not a trace record). Code `TRACE_FAILED`. */
+export class TraceFailedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("TRACE_FAILED", message, options);
+    this.name = "TraceFailedError";
   }
 }
 
