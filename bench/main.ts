@@ -11,6 +11,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
   bus: async () => (await import("./bus.ts")).default,
   metrics: async () => (await import("./metrics.ts")).default,
+  inspect: async () => (await import("./inspect.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
