@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedClock } from "xstate";
-import { EventBus } from "../src/bus.ts";
+import { BUS_PRIORITIES, EventBus, type BusPriority } from "../src/bus.ts";
 import { isApiaryError } from "../src/errors.ts";
 
 type Ev =
@@ -153,7 +153,46 @@ describe("EventBus delivery", () => {
   });
 });
 
+describe("EventBus ordering invariant", () => {
+  it("delivers every queued event exactly once, by priority and FIFO within one (500 seeded random runs)", async () => {
+    let seed = 7;
+    const random = () => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    for (let run = 0; run < 500; run++) {
+      const bus = new EventBus<{ type: "e"; at: number; taskId: string }>();
+      const seen: string[] = [];
+      bus.on("e", (e) => seen.push(e.taskId));
+      const published: { id: string; p: number }[] = [];
+      const n = 1 + Math.floor(random() * 30);
+      for (let i = 0; i < n; i++) {
+        const p = Math.floor(random() * 5);
+        const id = `${run}.${i}`;
+        published.push({ id, p });
+        if (random() < 0.2) bus.publishBatch([{ type: "e", at: i, taskId: id }], { priority: BUS_PRIORITIES[p] as BusPriority });
+        else bus.publish({ type: "e", at: i, taskId: id }, { priority: BUS_PRIORITIES[p] as BusPriority });
+      }
+      await bus.flush();
+      // Array.prototype.sort is stable: FIFO within a priority.
+      expect(seen).toEqual([...published].sort((a, b) => a.p - b.p).map((x) => x.id));
+    }
+  });
+});
+
 describe("EventBus failures", () => {
+  it("in sync mode too, a throwing subscriber reaches neither the publisher nor the others", () => {
+    const bus = new EventBus<Ev>({ delivery: "sync", maxRetries: 0 });
+    const seen: string[] = [];
+    bus.on("task.completed", () => {
+      throw new Error("boom");
+    });
+    bus.on("task.completed", (e) => seen.push(e.taskId));
+    expect(() => bus.publish(done("t1"))).not.toThrow();
+    expect(seen).toEqual(["t1"]);
+    expect(bus.deadLetters()).toMatchObject([{ state: "exhausted", attempts: 1 }]);
+  });
+
   it("a throwing subscriber breaks neither the others nor the publisher, and becomes a dead letter", async () => {
     const clock = new SimulatedClock();
     const bus = new EventBus<Ev>({ clock });
