@@ -296,12 +296,13 @@ export class EventBus<E extends { type: string }> {
       throw new InvalidEventError(`Cannot publish: the event must be an object with a string "type", received ${describeValue(event)}`);
     }
     if (this.#closed) return false;
-    this.#published++;
     if (this.#sync) {
+      this.#published++;
       this.#deliver(event);
       return true;
     }
     this.#enqueue(event, options?.priority);
+    this.#published++;
     return true;
   }
 
@@ -483,7 +484,7 @@ export class EventBus<E extends { type: string }> {
     const index = PRIORITY_INDEX[p];
     if (index === undefined) {
       throw new InvalidOptionsError(
-        `Cannot publish "${event.type}": "priority" ${priorityEnum.options.map((x) => `"${x}"`).join(", ")} expected, received ${describeValue(p)}`,
+        `Cannot publish "${event.type}": "priority" must be one of ${priorityEnum.options.map((x) => `"${x}"`).join(", ")}, received ${describeValue(p)}`,
       );
     }
     (this.#lanes[index] as Lane<E>).items.push(event);

@@ -150,6 +150,9 @@ describe("EventBus delivery", () => {
       expect((error as Error).message).toContain('{"kind":"x"}');
     }
     expect(() => bus.on("task.completed", 5 as never)).toThrow(/"listener" must be a function, received 5/);
+    expect(() => bus.publish(done("t1"), { priority: "urgent" as never })).toThrow(
+      /Cannot publish "task.completed": "priority" must be one of "critical", .*, received "urgent"/,
+    );
   });
 });
 
