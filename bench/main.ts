@@ -9,6 +9,9 @@ import type { BenchScope } from "./harness.ts";
 // Each scope lives in its own file; loaded lazily so a scope pays only for what it imports.
 const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
+  bus: async () => (await import("./bus.ts")).default,
+  metrics: async () => (await import("./metrics.ts")).default,
+  inspect: async () => (await import("./inspect.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

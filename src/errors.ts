@@ -18,7 +18,12 @@ export type ApiaryErrorCode =
   | "TASKS_MODULE"
   | "CIRCUIT_OPEN"
   | "HIVE_STOPPED"
-  | "HIVE_NOT_STARTED";
+  | "HIVE_NOT_STARTED"
+  | "INVALID_EVENT"
+  | "WAIT_TIMEOUT"
+  | "ABORTED"
+  | "SERVE_FAILED"
+  | "TRACE_FAILED";
 
 /** Options shared by every {@link ApiaryError}. */
 export interface ApiaryErrorOptions {
@@ -139,6 +144,46 @@ export class HiveNotStartedError extends ApiaryError {
   constructor(message: string, options?: ApiaryErrorOptions) {
     super("HIVE_NOT_STARTED", message, options);
     this.name = "HiveNotStartedError";
+  }
+}
+
+/** An event published on the event bus was not an object with a string `type`. Code `INVALID_EVENT`. */
+export class InvalidEventError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("INVALID_EVENT", message, options);
+    this.name = "InvalidEventError";
+  }
+}
+
+/** A wait (for example `bus.waitFor`) ran past its `timeoutMs`. Code `WAIT_TIMEOUT`. */
+export class WaitTimeoutError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("WAIT_TIMEOUT", message, options);
+    this.name = "WaitTimeoutError";
+  }
+}
+
+/** An operation was aborted by its `signal` or because its owner closed. `cause` holds the abort reason. Code `ABORTED`. */
+export class AbortedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("ABORTED", message, options);
+    this.name = "AbortedError";
+  }
+}
+
+/** A server (health, metrics, inspector relay) could not start listening. `cause` holds the system error. Code `SERVE_FAILED`. */
+export class ServeFailedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("SERVE_FAILED", message, options);
+    this.name = "ServeFailedError";
+  }
+}
+
+/** A trace file could not be written or read (I/O error, a line that is not a trace record). Code `TRACE_FAILED`. */
+export class TraceFailedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("TRACE_FAILED", message, options);
+    this.name = "TraceFailedError";
   }
 }
 
