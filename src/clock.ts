@@ -5,11 +5,12 @@
  * @module
  */
 
+import type { TimerClock } from "./timers.ts";
+
 /** A clock: XState's `Clock` (setTimeout/clearTimeout) plus `now()` in ms. */
-export interface HiveClock {
+export interface HiveClock extends TimerClock {
+  /** Current time, ms. */
   now(): number;
-  setTimeout(fn: (...args: unknown[]) => void, timeoutMs: number): unknown;
-  clearTimeout(id: unknown): void;
 }
 
 /** The real clock: `performance.now()` and the runtime's timers. */

@@ -7,7 +7,6 @@
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { type Actor, createActor } from "xstate";
-import * as hdr from "hdr-histogram-js";
 import { agentMachine } from "../actors/agent.ts";
 import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
 import { type Decision, supervisorMachine } from "../actors/supervisor.ts";
@@ -21,6 +20,8 @@ import type { BackendName, BackendStats, ExecutionBackend } from "./backends/typ
 import { isDeno } from "./backends/worker-file.ts";
 import { type HiveClock, realClock } from "./clock.ts";
 import { HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
+import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
+import { LogHistogram } from "./histogram.ts";
 import { createPort } from "./port.ts";
 import { createRandom } from "./random.ts";
 import { hiveOptionsSchema, type ParsedHiveOptions, parseOrThrow, taskSchema } from "./schema.ts";
@@ -186,9 +187,10 @@ export class Hive implements AsyncDisposable {
   #kinds = new Set<string>();
   /** Callers waiting on a task's result, by id; removed when the task ends. */
   readonly #waiters = new Map<string, Waiter>();
-  /** Listeners by event type ("*" for all). */
-  readonly #listeners = new Map<string, Set<(event: HiveEvent) => void>>();
-  readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  /** Delivers hive events to `on` listeners; a listener that throws is isolated there. */
+  readonly #bus: EventBus<HiveEvent>;
+  /** Submit-to-completion latency of completed tasks, ms. */
+  readonly #latency = new LogHistogram();
   #nextId = 0;
   /** Tasks submitted since the last flush; sent to the Queen as one event in a microtask. */
   #outbox: TaskSpec[] = [];
@@ -212,6 +214,7 @@ export class Hive implements AsyncDisposable {
       startTimeoutMs: options.startTimeoutMs,
       resourceLimits: options.resourceLimits,
     };
+    this.#bus = new EventBus<HiveEvent>({ clock: this.#clock });
     this.#backend = name === "inline" ? new InlineBackend({ tasksUrl: url }) : name === "comlink" ? new ComlinkBackend(threadOptions) : new PiscinaBackend(threadOptions);
   }
 
@@ -249,7 +252,7 @@ export class Hive implements AsyncDisposable {
     });
     actor.start();
     actor.system.get("supervisor")?.on("supervisor.decisions", (emitted: { decisions: Decision[] }) => {
-      if (this.#listeners.size === 0) return;
+      if (this.#bus.listenerCount() === 0) return;
       for (const d of emitted.decisions) this.#publish({ type: "allocation.decided", ...d });
     });
     this.#actor = actor;
@@ -261,7 +264,7 @@ export class Hive implements AsyncDisposable {
   #onLifecycle(event: LifecycleEvent): void {
     switch (event.type) {
       case "task.completed": {
-        this.#latency.recordValue(Math.max(1, Math.round(event.latencyMs * 1_000)));
+        this.#latency.record(event.latencyMs);
         const w = this.#waiters.get(event.taskId);
         this.#waiters.delete(event.taskId);
         w?.resolve(event.value);
@@ -287,18 +290,7 @@ export class Hive implements AsyncDisposable {
   }
 
   #publish(event: HiveEvent): void {
-    if (this.#listeners.size === 0) return;
-    for (const key of [event.type, "*"]) {
-      const set = this.#listeners.get(key);
-      if (set === undefined) continue;
-      for (const listener of set) {
-        try {
-          listener(event);
-        } catch {
-          // A listener that throws must not break the hive or the other listeners.
-        }
-      }
-    }
+    if (this.#bus.listenerCount() > 0) this.#bus.publish(event);
   }
 
   /**
@@ -372,22 +364,17 @@ export class Hive implements AsyncDisposable {
   }
 
   /**
-   * Listens to hive events (`"*"` for all). A listener that throws is isolated.
+   * Listens to hive events (`"*"` for all). Delivery is queued (a microtask after the event);
+   * a listener that throws is isolated: the others and the hive carry on.
    * @returns a function that removes the listener (also `Symbol.dispose`-able)
    */
-  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void): (() => void) & Disposable {
-    let set = this.#listeners.get(type);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(type, set);
-    }
-    const fn = listener as (event: HiveEvent) => void;
-    set.add(fn);
-    const off = (): void => {
-      set.delete(fn);
-      if (set.size === 0) this.#listeners.delete(type);
-    };
-    return Object.assign(off, { [Symbol.dispose]: off });
+  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void): Disposer {
+    return this.#bus.on(type as "*", listener as (event: HiveEvent) => void);
+  }
+
+  /** Resolves with the first hive event (delivered after this call) that matches. */
+  waitFor(predicate: HiveEventType | ((event: HiveEvent) => boolean), options?: WaitForOptions): Promise<HiveEvent> {
+    return this.#bus.waitFor(typeof predicate === "string" ? (e: HiveEvent) => e.type === predicate : predicate, options);
   }
 
   /** Counts, latencies, agents and pool figures. */
@@ -395,16 +382,8 @@ export class Hive implements AsyncDisposable {
     const counts = this.#actor?.getSnapshot().context.counts;
     const tasks: TaskCounts = counts ? { ...counts } : { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, retried: 0, queued: 0, running: 0 };
     const uptimeMs = this.#state === "created" || this.#state === "starting" ? 0 : this.#clock.now() - this.#startedAt;
-    const h = this.#latency;
-    const n = h.totalCount;
-    const latencyMs: LatencySummary = {
-      count: n,
-      mean: n === 0 ? 0 : h.mean / 1_000,
-      p50: n === 0 ? 0 : h.getValueAtPercentile(50) / 1_000,
-      p95: n === 0 ? 0 : h.getValueAtPercentile(95) / 1_000,
-      p99: n === 0 ? 0 : h.getValueAtPercentile(99) / 1_000,
-      max: n === 0 ? 0 : h.maxValue / 1_000,
-    };
+    const { count, mean, p50, p95, p99, max } = this.#latency.summary();
+    const latencyMs: LatencySummary = { count, mean, p50, p95, p99, max };
     return {
       state: this.#state,
       backend: this.#backend.name,
@@ -470,6 +449,8 @@ export class Hive implements AsyncDisposable {
     for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
     this.#waiters.clear();
     await this.#backend.close();
+    await this.#bus.flush();
+    this.#bus.close();
     this.#state = "stopped";
   }
 
