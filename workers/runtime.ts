@@ -47,7 +47,7 @@ class AttemptContext implements TaskContext {
 
   #abort(): void {
     const c = this.#controller;
-    if (c && !c.signal.aborted) {
+    if (c && c.signal.reason === undefined) {
       const reason = new Error(`task ${this.taskId} attempt ${this.attempt} was aborted (timeout or cancel)`);
       reason.name = "AbortError";
       c.abort(reason);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type TaskMessage } from "../../workers/protocol.ts";
+import { ABORT_SLOTS, type TaskOutcome } from "../../workers/protocol.ts";
 import { ThreadRuntime } from "../../workers/runtime.ts";
 import { TasksModuleError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
@@ -46,24 +46,24 @@ export class InlineBackend implements ExecutionBackend {
 
   readonly #flush = (): void => {
     this.#scheduled = false;
-    const queue = this.#queue.filter((a) => this.#live.has(a.seq));
+    const queue = this.#queue;
     this.#queue = [];
-    if (queue.length === 0) return;
-    this.#messages++;
-    const tasks: TaskMessage[] = queue.map((a) => ({ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }));
-    const deliver = (outcomes: Awaited<ReturnType<ThreadRuntime["run"]>>): void => {
-      for (let i = 0; i < queue.length; i++) {
-        const a = queue[i]!;
-        const entry = this.#live.get(a.seq);
-        if (entry === undefined) continue;
-        this.#live.delete(a.seq);
-        entry.done(toResult(a, outcomes[i]!));
-      }
-    };
-    const out = this.#runtime.run(tasks);
-    if (Array.isArray(out)) deliver(out);
-    else void out.then(deliver);
+    for (const a of queue) {
+      if (!this.#live.has(a.seq)) continue; // aborted before it ran
+      this.#messages++;
+      // One attempt per run: a slow async handler must not hold back a fast one.
+      const out = this.#runtime.run([{ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }]);
+      if (Array.isArray(out)) this.#deliver(a, out[0]!);
+      else void out.then((outcomes) => this.#deliver(a, outcomes[0]!));
+    }
   };
+
+  #deliver(a: Attempt, outcome: TaskOutcome): void {
+    const entry = this.#live.get(a.seq);
+    if (entry === undefined) return;
+    this.#live.delete(a.seq);
+    entry.done(toResult(a, outcome));
+  }
 
   abort(seq: number): void {
     if (!this.#live.delete(seq)) return;

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { type AgentView, choose, FRESH_HEALTH, isEligible, score, updateHealth } from "../actors/allocation.ts";
+import { createRandom } from "../src/random.ts";
+
+const agent = (id: string, capabilities: Record<string, number>, busy = 0, concurrency = 2, health = FRESH_HEALTH): AgentView => ({
+  id,
+  capabilities,
+  concurrency,
+  busy,
+  health,
+  available: true,
+});
+
+describe("eligibility", () => {
+  it("rejects an agent that lacks a required capability", () => {
+    expect(isEligible({ plan: 1 }, { simulate: 0.1 })).toBe(false);
+  });
+  it("rejects an agent below the level asked and accepts one at or above it", () => {
+    expect(isEligible({ simulate: 0.4 }, { simulate: 0.5 })).toBe(false);
+    expect(isEligible({ simulate: 0.5 }, { simulate: 0.5 })).toBe(true);
+    expect(isEligible({ simulate: 0.9, plan: 0.2 }, { simulate: 0.5, plan: 0.2 })).toBe(true);
+  });
+  it("accepts every agent for a task that requires nothing", () => {
+    expect(isEligible({}, {})).toBe(true);
+  });
+});
+
+describe("choose", () => {
+  const draw = () => 0.5;
+  it("picks the eligible agent with the best capability fit", () => {
+    const d = choose([agent("low", { simulate: 0.6 }), agent("high", { simulate: 0.9 }), agent("none", { plan: 1 })], { simulate: 0.5 }, undefined, 0, draw);
+    expect(d?.winner.agentId).toBe("high");
+    expect(d?.runnerUp?.agentId).toBe("low");
+    expect(d?.winner.capability).toBeCloseTo(0.9);
+  });
+  it("prefers free capacity when capabilities are equal", () => {
+    const d = choose([agent("busy", { s: 1 }, 1, 2), agent("free", { s: 1 }, 0, 2)], { s: 1 }, undefined, 0, draw);
+    expect(d?.winner.agentId).toBe("free");
+    expect(d?.winner.load).toBe(1);
+    expect(d?.runnerUp?.load).toBe(0.5);
+  });
+  it("skips saturated and unavailable agents, and returns undefined when none is left", () => {
+    const full = agent("full", { s: 1 }, 2, 2);
+    const gone = { ...agent("gone", { s: 1 }), available: false };
+    expect(choose([full, gone], { s: 1 }, undefined, 0, draw)).toBeUndefined();
+  });
+  it("prefers another agent for a retry", () => {
+    const d = choose([agent("a", { s: 1 }), agent("b", { s: 1 })], { s: 1 }, "a", 0, draw);
+    expect(d?.winner.agentId).toBe("b");
+    expect(d?.runnerUp?.retry).toBe(0);
+  });
+  it("breaks exact ties with the seeded draw, reproducibly", () => {
+    const agents = ["a", "b", "c", "d"].map((id) => agent(id, { s: 1 }));
+    const run = (seed: number) => {
+      const rng = createRandom(seed);
+      return Array.from({ length: 20 }, () => choose(agents, { s: 1 }, undefined, 0, () => rng.next())!.winner.agentId).join("");
+    };
+    expect(run(7)).toBe(run(7));
+    expect(new Set(run(7)).size).toBeGreaterThan(1);
+  });
+  it("explains each term and the weighted total", () => {
+    const t = score(agent("x", { s: 0.8 }, 1, 4), { s: 0.5 }, undefined, 0);
+    expect(t).toMatchObject({ agentId: "x", capability: 0.8, load: 0.75, health: 1, retry: 1 });
+    expect(t.score).toBeCloseTo(0.4 * 0.8 + 0.3 * 0.75 + 0.2 * 1 + 0.1 * 1);
+  });
+});
+
+describe("health", () => {
+  it("moves the success rate and latency towards each outcome", () => {
+    let h = updateHealth(FRESH_HEALTH, true, 100);
+    expect(h).toMatchObject({ successRate: 1, latencyMs: 100, completed: 1, failed: 0 });
+    h = updateHealth(h, false, 200);
+    expect(h.successRate).toBeCloseTo(0.8);
+    expect(h.latencyMs).toBeCloseTo(120);
+    expect(h.failed).toBe(1);
+  });
+  it("ranks a failing agent below a healthy one", () => {
+    let sick = FRESH_HEALTH;
+    for (let i = 0; i < 5; i++) sick = updateHealth(sick, false, 10);
+    const d = choose([agent("sick", { s: 1 }, 0, 2, sick), agent("well", { s: 1 })], { s: 1 }, undefined, 10, () => 0);
+    expect(d?.winner.agentId).toBe("well");
+  });
+});
