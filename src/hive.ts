@@ -76,7 +76,7 @@ export interface HiveOptions {
     agingMs?: number;
   };
   /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
-  clock?: { now?: () => number; setTimeout: (fn: (...args: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void };
+  clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
   /** Seed for tie-breaks. @default 1 */
   seed?: number;
   /** An XState inspect observer (e.g. from `@statelyai/inspect`). */
@@ -290,7 +290,7 @@ export class Hive implements AsyncDisposable {
   }
 
   #publish(event: HiveEvent): void {
-    if (this.#bus.listenerCount() > 0) this.#bus.publish(event);
+    this.#bus.publish(event);
   }
 
   /**

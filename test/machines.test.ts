@@ -219,7 +219,7 @@ describe("Queen", () => {
     // a runs, b and c wait, d is over the bound.
     const rejected = events.filter((e) => e.type === "task.rejected");
     expect(rejected.map((e) => e.taskId)).toEqual(["d"]);
-    expect((rejected[0] as { error: { code: string } }).error.code).toBe("QUEUE_FULL");
+    expect((rejected[0] as unknown as { error: { code: string } }).error.code).toBe("QUEUE_FULL");
     const c = actor.getSnapshot().context.counts;
     expect(c).toMatchObject({ submitted: 4, accepted: 3, rejected: 1, running: 1, queued: 2 });
     expect(c.accepted).toBe(c.completed + c.failed + c.cancelled + c.queued + c.running);

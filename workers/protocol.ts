@@ -30,8 +30,14 @@ export interface SerializedError {
   code?: string;
 }
 
-/** The outcome of one attempt, as the worker thread reports it. */
-export type TaskOutcome = { ok: true; value: unknown } | { ok: false; error: SerializedError; kind?: "handler" | "result" | "unknown-kind" };
+/**
+ * The outcome of one attempt, as the worker thread reports it. `async` is set when the handler
+ * returned a promise: the main thread then stops batching that kind, so a slow async handler
+ * never holds back the attempts it would share a message with.
+ */
+export type TaskOutcome =
+  | { ok: true; value: unknown; async?: true }
+  | { ok: false; error: SerializedError; kind?: "handler" | "result" | "unknown-kind"; async?: true };
 
 /** The reply to `describe`: the task kinds the loaded module offers. */
 export interface Description {

@@ -74,7 +74,8 @@ class AttemptContext implements TaskContext {
       },
     });
     if (this.#flagged()) {
-      this.#abort();
+      // Aborted before the handler first looked: fire after it has had a chance to listen.
+      queueMicrotask(() => this.#abort());
     } else {
       this.#watch(flags);
     }
@@ -180,11 +181,13 @@ export class ThreadRuntime {
             (value as Promise<unknown>).then(
               (v) => {
                 ctx.finish();
-                outcomes[i] = settle(v);
+                const outcome = settle(v);
+                outcome.async = true;
+                outcomes[i] = outcome;
               },
               (e: unknown) => {
                 ctx.finish();
-                outcomes[i] = { ok: false, kind: "handler", error: serializeError(e) };
+                outcomes[i] = { ok: false, kind: "handler", error: serializeError(e), async: true };
               },
             ),
           );

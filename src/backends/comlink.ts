@@ -1,7 +1,9 @@
 /**
  * The comlink backend: module Web Workers (the default on Deno; browsers), or
- * `node:worker_threads` on Node. Batches are sent to the least-busy thread; a thread that errors
- * or must be stopped is terminated and replaced, and its batches fail over (see runner.ts).
+ * `node:worker_threads` on Node. Like Piscina, each thread runs one batch at a time and the rest
+ * wait on the main thread, so a thread that dies (or is terminated because its attempt ignored
+ * an abort) takes down only the batch it was running; that batch fails over (see runner.ts) and
+ * the thread is replaced.
  *
  * @module
  */
@@ -18,9 +20,15 @@ import { workerFileUrl } from "./worker-file.ts";
 interface Thread {
   api: Comlink.Remote<WebWorkerApi>;
   terminate(): void;
-  /** Batches on this thread and how to fail them if it dies. */
-  batches: Map<Batch, (error: Error) => void>;
+  /** The batch running on this thread and how to fail it if the thread dies; null when idle. */
+  current: { batch: Batch; fail: (error: Error) => void } | null;
   dead: boolean;
+}
+
+interface Waiting {
+  batch: Batch;
+  resolve: (outcomes: TaskOutcome[]) => void;
+  reject: (error: unknown) => void;
 }
 
 interface WebWorkerLike {
@@ -37,6 +45,8 @@ export class ComlinkBackend implements ExecutionBackend {
   readonly #init: WorkerInit;
   /** Live threads; a dead one is removed at once and replaced. */
   #threads: Thread[] = [];
+  /** Batches waiting for an idle thread, in order. */
+  #waiting: Waiting[] = [];
   #nodeWorker: (typeof import("node:worker_threads"))["Worker"] | undefined;
   #closed = false;
   #replaced = 0;
@@ -59,13 +69,13 @@ export class ComlinkBackend implements ExecutionBackend {
     const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
       const first = this.#threads[0]!;
-      const d = await new Promise<{ kinds: string[] }>((resolve, reject) => {
+      return await new Promise<{ kinds: string[] }>((resolve, reject) => {
         stop.addEventListener("abort", () => reject(stop.reason), { once: true });
-        first.batches.set(null as unknown as Batch, reject);
-        first.api.describe().then(resolve, reject);
+        first.current = { batch: null as unknown as Batch, fail: reject };
+        first.api.describe().then(resolve, reject).finally(() => {
+          first.current = null;
+        });
       });
-      first.batches.clear();
-      return d;
     } catch (error) {
       await this.close();
       const detail = timeout.aborted ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
@@ -77,7 +87,7 @@ export class ComlinkBackend implements ExecutionBackend {
     const url = workerFileUrl("web-entry");
     let endpoint: Comlink.Endpoint;
     let terminate: () => void;
-    const thread = { batches: new Map(), dead: false } as unknown as Thread;
+    const thread = { current: null, dead: false } as unknown as Thread;
     const NodeWorker = this.#nodeWorker;
     if (NodeWorker !== undefined) {
       const w = new NodeWorker(url);
@@ -107,33 +117,61 @@ export class ComlinkBackend implements ExecutionBackend {
     thread.dead = true;
     thread.terminate();
     this.#threads = this.#threads.filter((t) => t !== thread);
-    for (const fail of thread.batches.values()) fail(error);
-    thread.batches.clear();
+    const current = thread.current;
+    thread.current = null;
+    current?.fail(error);
     if (!this.#closed) {
       this.#replaced++;
       this.#threads.push(this.#spawn());
+      this.#pump();
     }
   }
 
   #transport(batch: Batch): Promise<TaskOutcome[]> {
-    let thread = this.#threads[0];
-    if (thread === undefined) return Promise.reject(new Error("backend is closed"));
-    for (const t of this.#threads) if (t.batches.size < thread.batches.size) thread = t;
-    const chosen = thread;
+    if (this.#closed) return Promise.reject(new Error("backend is closed"));
     return new Promise<TaskOutcome[]>((resolve, reject) => {
-      chosen.batches.set(batch, reject);
-      batch.controller.signal.addEventListener("abort", () => this.#kill(chosen, new Error(String(batch.controller.signal.reason))), { once: true });
-      chosen.api.run(batch.tasks).then(
+      const waiting: Waiting = { batch, resolve, reject };
+      this.#waiting.push(waiting);
+      batch.controller.signal.addEventListener(
+        "abort",
+        () => {
+          const at = this.#waiting.indexOf(waiting);
+          if (at >= 0) {
+            this.#waiting.splice(at, 1);
+            reject(new Error(String(batch.controller.signal.reason)));
+            return;
+          }
+          const thread = this.#threads.find((t) => t.current?.batch === batch);
+          if (thread) this.#kill(thread, new Error(String(batch.controller.signal.reason)));
+        },
+        { once: true },
+      );
+      this.#pump();
+    });
+  }
+
+  /** Starts waiting batches on idle threads. */
+  #pump(): void {
+    for (const thread of this.#threads) {
+      if (this.#waiting.length === 0) return;
+      if (thread.current !== null || thread.dead) continue;
+      const { batch, resolve, reject } = this.#waiting.shift()!;
+      thread.current = { batch, fail: reject };
+      thread.api.run(batch.tasks).then(
         (outcomes) => {
-          chosen.batches.delete(batch);
+          if (thread.current?.batch !== batch) return; // the thread was killed under it
+          thread.current = null;
           resolve(outcomes);
+          this.#pump();
         },
         (error: unknown) => {
-          chosen.batches.delete(batch);
+          if (thread.current?.batch !== batch) return;
+          thread.current = null;
           reject(error);
+          this.#pump();
         },
       );
-    });
+    }
   }
 
   exec(attempt: Attempt, done: AttemptCallback): void {
@@ -151,6 +189,7 @@ export class ComlinkBackend implements ExecutionBackend {
   async close(): Promise<void> {
     this.#closed = true;
     this.#runner.clear();
+    this.#waiting = [];
     const threads = this.#threads;
     this.#threads = [];
     for (const t of threads) {

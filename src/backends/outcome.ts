@@ -18,7 +18,7 @@ export function reviveError(serialized: SerializedError): Error {
 
 /** Maps a thread outcome to an {@link AttemptResult}. */
 export function toResult(attempt: Attempt, outcome: TaskOutcome): AttemptResult {
-  if (outcome.ok) return outcome;
+  if (outcome.ok) return { ok: true, value: outcome.value };
   const cause = reviveError(outcome.error);
   if (outcome.kind === "unknown-kind") {
     return {

@@ -57,6 +57,8 @@ export class BatchRunner {
   /** Attempts waiting for the next flush, in arrival order. */
   #queue: Pending[] = [];
   #scheduled = false;
+  /** Kinds whose handler returned a promise: sent one per message from then on. */
+  readonly #asyncKinds = new Set<string>();
   messages = 0;
   /** Threads lost under a batch (crash, exit, out of memory, forced termination). */
   threadDeaths = 0;
@@ -91,7 +93,7 @@ export class BatchRunner {
     const rest: Pending[] = [];
     for (const e of queue) {
       if (this.#live.get(e.attempt.seq) !== e) continue; // aborted before it left
-      if (e.solo) this.#send([e]);
+      if (e.solo || this.#asyncKinds.has(e.attempt.kind)) this.#send([e]);
       else rest.push(e);
     }
     if (rest.length === 0) return;
@@ -120,6 +122,7 @@ export class BatchRunner {
         for (let i = 0; i < entries.length; i++) {
           const e = entries[i]!;
           const outcome = outcomes[i];
+          if (outcome?.async) this.#asyncKinds.add(e.attempt.kind);
           this.#settle(e, outcome ? toResult(e.attempt, outcome) : crashed(e, new Error("no outcome in the reply")));
         }
       },
