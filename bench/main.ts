@@ -9,6 +9,7 @@ import type { BenchScope } from "./harness.ts";
 // Each scope lives in its own file; loaded lazily so a scope pays only for what it imports.
 const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
+  breaker: async () => (await import("./breaker.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
