@@ -10,6 +10,7 @@ import type { BenchScope } from "./harness.ts";
 const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
   breaker: async () => (await import("./breaker.ts")).default,
+  cache: async () => (await import("./cache.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
