@@ -231,9 +231,12 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
     return this.#slots.size;
   }
 
-  /** Resolves once the warm-up from the store is over (whether it loaded anything or not). */
-  async ready(): Promise<void> {
-    await waitFor(this.#actor, (s) => !s.matches("loading"));
+  /**
+   * Resolves once the warm-up from the store is over (whether it loaded anything or not).
+   * @param options `signal` stops the wait (not the warm-up).
+   */
+  async ready(options?: { signal?: AbortSignal }): Promise<void> {
+    await waitFor(this.#actor, (s) => !s.matches("loading"), waitOptions(options?.signal));
   }
 
   /** The fresh value under `key`, or `undefined`. Marks the entry most recently used. */
@@ -407,15 +410,17 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
 
   /**
    * Persists what changed since the last flush to the store (a no-op without one).
+   * @param options `signal` stops the wait (the flush itself completes).
    * @throws the store's error when the flush fails (the changes stay pending for the next one).
    */
-  async flush(): Promise<void> {
+  async flush(options?: { signal?: AbortSignal }): Promise<void> {
+    options?.signal?.throwIfAborted();
     const snapshot = this.#actor.getSnapshot();
     if (snapshot.status === "done") return;
     // A flush under way may have taken its list of changes before this call: wait for the next.
     const target = snapshot.context.flushes + (snapshot.matches("flushing") ? 2 : 1);
     this.#actor.send({ type: "cache.flush" });
-    const done = await waitFor(this.#actor, (s) => s.context.flushes >= target || s.status === "done");
+    const done = await waitFor(this.#actor, (s) => s.context.flushes >= target || s.status === "done", waitOptions(options?.signal));
     const failure = done.context.lastError;
     if (failure !== undefined && failure.flush === target) throw failure.error;
   }
@@ -662,6 +667,10 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
     }
     return { written: records.length, deleted: removed.size };
   }
+}
+
+function waitOptions(signal: AbortSignal | undefined): { timeout: number; signal?: AbortSignal } {
+  return signal === undefined ? { timeout: Number.POSITIVE_INFINITY } : { timeout: Number.POSITIVE_INFINITY, signal };
 }
 
 function isRecord(value: unknown): value is CacheRecord {

@@ -1,5 +1,5 @@
 import { createActor, fromPromise } from "xstate";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { cacheMachine } from "../actors/cache.ts";
 import { cacheKeyFor, ResultCache, type ResultCacheOptions } from "../src/cache.ts";
 import { isApiaryError, isStoreError } from "../src/errors.ts";
@@ -344,12 +344,12 @@ describe("ResultCache: persistence", () => {
     }
   });
 
-  it("rejects invalid options naming the option and the value", () => {
+  it("rejects invalid options naming the option and the value", async () => {
     expect(() => new ResultCache({ maxEntries: 0 })).toThrow('Cannot create result cache: "maxEntries" must be a positive integer, received 0');
     expect(() => new ResultCache({ clock: { now: 5 } as never })).toThrow('"clock" must have a now() method');
     const { cache } = make();
     expect(() => cache.set("k", 1, { tags: "t" as never })).toThrow('Cannot create cache entry "k": "tags" must be an array of strings, received "t"');
-    expect(cache.getOrCompute("k", 5 as never)).rejects.toSatisfy(
+    await expect(cache.getOrCompute("k", 5 as never)).rejects.toSatisfy(
       (e: unknown) => isApiaryError(e, "INVALID_OPTIONS") && e.message.includes('"compute" must be a function, received 5'),
     );
   });
@@ -388,5 +388,22 @@ describe("cacheMachine", () => {
     // A flush asked for mid-flush starts within the same macrostep: "ready" is never observed between.
     expect(seen).toEqual(["loading", "ready", "flushing", "closed"]);
     expect(actor.getSnapshot().context.flushes).toBe(3);
+  });
+});
+
+describe("ResultCache: default clock", () => {
+  it("expires entries by the wall clock when no clock is given", async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const cache = new ResultCache<string>({ ttlMs: 1_000 });
+      cache.set("k", "v");
+      vi.advanceTimersByTime(999);
+      expect(cache.get("k")).toBe("v");
+      vi.advanceTimersByTime(1);
+      expect(cache.get("k")).toBeUndefined();
+      await cache.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
