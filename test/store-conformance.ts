@@ -327,6 +327,22 @@ export function fileStoreChecks(test: RegisterTest): void {
     await store.close();
   });
 
+  it("reports a long-key record whose header is damaged, and still serves the others", async (dir) => {
+    const long = "L".repeat(150); // its file name ends in a hash: keys() reads the key from the header
+    const store = createFileStore({ dir, fsync: "never" });
+    await store.setMany([[long, 1], ["short", 2]]);
+    const [hashed] = (await readdir(dir)).filter((name) => name.includes("~"));
+    const file = join(dir, hashed!);
+    await writeFile(file, "not a header");
+    await rejectsWith(store.keys(), "STORE_CORRUPT", file);
+    await rejectsWith(store.get(long), "STORE_CORRUPT", file);
+    assert.equal(await store.get("short"), 2);
+    const reported: string[] = [];
+    const lenient = createFileStore({ dir, onCorrupt: (error) => reported.push(error.file ?? "?") });
+    assert.deepEqual(await lenient.keys(), ["short"]);
+    assert.deepEqual(reported, [file]);
+  });
+
   it("rejects invalid options naming the option and value", async (dir) => {
     const cases: [unknown, RegExp][] = [
       [{ dir, fsync: "sometimes" }, /Cannot create file store: "fsync" must be "always", "batched" or "never", received "sometimes"/],

@@ -47,7 +47,7 @@ export interface Store {
   setMany(entries: readonly (readonly [string, unknown])[], options?: StoreCallOptions): Promise<void>;
   /** Waits until every write made so far is as durable as the store can make it. */
   flush(options?: StoreCallOptions): Promise<void>;
-  /** Flushes and releases resources; later calls still work on the memory store only. */
+  /** Flushes pending writes and stops background work (the file store's fsync timer). The store stays usable. */
   close(): Promise<void>;
 }
 
