@@ -8,97 +8,27 @@
  *
  * @module
  */
-import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from "xstate";
-import { z } from "zod";
+import { createActor, fromPromise, waitFor, type Actor } from "xstate";
 import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../actors/cache.ts";
 import { stableHash } from "./cacheKey.ts";
+import {
+  cacheEntrySchema,
+  cacheOptionsSchema,
+  computeSchema,
+  type CacheClock,
+  type CacheEntryOptions,
+  type CacheStats,
+  type GetOrComputeOptions,
+  type ResultCacheOptions,
+} from "./cacheOptions.ts";
+import { readCacheRecords, writeCacheRecords, type CacheRecord } from "./cacheRecord.ts";
 import { isStoreError } from "./errors.ts";
 import type { Store } from "./store/types.ts";
 import { toJson, utf8Length } from "./store/value.ts";
-import { fn, nonNegativeInt, parseOptions, positiveInt } from "./validation.ts";
+import { parseOptions } from "./validation.ts";
 
 export { cacheKeyFor } from "./cacheKey.ts";
-
-/** Where the cache reads the time from. */
-export interface CacheClock {
-  /** Current time in milliseconds (wall time if entries are persisted across restarts). */
-  now(): number;
-}
-
-/** Options of {@link ResultCache}. */
-export interface ResultCacheOptions {
-  /**
-   * Most entries kept; the least recently used goes first.
-   * @default 10_000
-   */
-  maxEntries?: number;
-  /**
-   * Most bytes kept, counting each value as the UTF-8 size of its JSON. A single value larger
-   * than this is not cached.
-   * @default 67_108_864 (64 MiB)
-   */
-  maxBytes?: number;
-  /**
-   * How long an entry stays fresh, in milliseconds. Per entry: `ttlMs` of `set`/`getOrCompute`.
-   * @default Infinity (no expiry)
-   */
-  ttlMs?: number;
-  /**
-   * How long after expiring an entry may still be served by `getOrCompute` while it is
-   * recomputed in the background, in milliseconds.
-   * @default 0
-   */
-  staleWhileRevalidateMs?: number;
-  /**
-   * The time source; tests pass a controllable one.
-   * @default `Date.now()`, read at most once a millisecond (a hit costs no clock read then)
-   */
-  clock?: CacheClock;
-  /** Where entries are persisted: warmed from at start, written on `flush()` and `close()`. */
-  store?: Store;
-  /**
-   * Prefix of the store keys this cache owns; two caches sharing a store need different ones.
-   * @default "cache."
-   */
-  storePrefix?: string;
-  /** Passed to `createActor` to watch the Cache actor. */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-}
-
-/** Per-entry options of `set` and `getOrCompute`. */
-export interface CacheEntryOptions {
-  /** Tags to invalidate the entry by. */
-  tags?: readonly string[];
-  /** Freshness of this entry in milliseconds; overrides the cache's `ttlMs`. */
-  ttlMs?: number;
-}
-
-/** Options of `getOrCompute`. */
-export interface GetOrComputeOptions extends CacheEntryOptions {
-  /** Stops this caller's wait (rejecting with the signal's reason); the shared computation goes on. */
-  signal?: AbortSignal;
-}
-
-/** A cache's figures. */
-export interface CacheStats {
-  state: "loading" | "ready" | "flushing" | "closed";
-  /** Fresh reads. */
-  hits: number;
-  /** Reads that found nothing fresh (stale entries served by getOrCompute count under `stale`). */
-  misses: number;
-  /** Stale entries served while being recomputed. */
-  stale: number;
-  /** Entries pushed out by the entry or byte bound. */
-  evictions: number;
-  /** Callers that joined a computation already in flight. */
-  coalesced: number;
-  /** Entries held now. */
-  size: number;
-  /** Bytes held now. */
-  bytes: number;
-  /** Computations in flight now. */
-  inflight: number;
-}
+export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cacheOptions.ts";
 
 /** No slot: the end of the recency list. */
 const NONE = -1;
@@ -109,36 +39,6 @@ interface Flight<V> {
   /** Set when the key was invalidated mid-flight: the result goes to the callers, not the cache. */
   invalidated: boolean;
 }
-
-/** A persisted entry, as stored under `storePrefix + stableHash(key)`. */
-interface CacheRecord {
-  key: string;
-  value: unknown;
-  expiresAt: number | null;
-  staleUntil: number | null;
-  tags: string[] | null;
-}
-
-const tagList = z.array(z.string({ error: "must be an array of strings" }), { error: "must be an array of strings" });
-
-const schema = z.strictObject({
-  maxEntries: positiveInt().optional(),
-  maxBytes: positiveInt().optional(),
-  ttlMs: positiveInt().or(z.literal(Number.POSITIVE_INFINITY)).optional(),
-  staleWhileRevalidateMs: nonNegativeInt().optional(),
-  clock: z.custom<CacheClock>((v) => typeof v === "object" && v !== null && typeof (v as CacheClock).now === "function", { error: "must have a now() method" }).optional(),
-  store: z.custom<Store>((v) => typeof v === "object" && v !== null && typeof (v as Store).getMany === "function", { error: "must be a Store" }).optional(),
-  storePrefix: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).optional(),
-  inspect: z.any().optional(),
-});
-
-const entrySchema = z.strictObject({
-  tags: tagList.optional(),
-  ttlMs: positiveInt().or(z.literal(Number.POSITIVE_INFINITY)).optional(),
-  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: "must be an AbortSignal" }).optional(),
-});
-
-const computeSchema = z.object({ compute: fn<() => unknown>() });
 
 /**
  * The result cache.
@@ -202,7 +102,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
 
   /** @throws {InvalidOptionsError} when an option is invalid. */
   constructor(options: ResultCacheOptions = {}) {
-    const parsed = parseOptions(schema, options, "result cache");
+    const parsed = parseOptions(cacheOptionsSchema, options, "result cache");
     this.#maxEntries = parsed.maxEntries ?? 10_000;
     this.#maxBytes = parsed.maxBytes ?? 67_108_864;
     this.#ttlMs = parsed.ttlMs ?? Number.POSITIVE_INFINITY;
@@ -275,7 +175,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
    * @throws {InvalidOptionsError} when an entry option is invalid.
    */
   set(key: string, value: V, options?: CacheEntryOptions): boolean {
-    if (options !== undefined) parseOptions(entrySchema, options, `cache entry ${JSON.stringify(key)}`);
+    if (options !== undefined) parseOptions(cacheEntrySchema, options, `cache entry ${JSON.stringify(key)}`);
     const flight = this.#flights.get(key);
     if (flight !== undefined) flight.invalidated = true; // an explicit write beats a computation started before it
     return this.#put(key, value, options?.tags, options?.ttlMs);
@@ -454,7 +354,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
 
   #validateCompute(key: string, compute: unknown, options: GetOrComputeOptions | undefined): void {
     parseOptions(computeSchema, { compute }, `cache entry ${JSON.stringify(key)}`);
-    if (options !== undefined) parseOptions(entrySchema, options, `cache entry ${JSON.stringify(key)}`);
+    if (options !== undefined) parseOptions(cacheEntrySchema, options, `cache entry ${JSON.stringify(key)}`);
   }
 
   #compute(key: string, compute: () => V | PromiseLike<V>, options: CacheEntryOptions | undefined): Flight<V> {
@@ -600,44 +500,29 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
   }
 
   async #load(signal: AbortSignal): Promise<CacheWarmResult> {
-    const store = this.#store;
-    if (store === undefined) return { loaded: 0, skipped: 0 };
-    const keys = (await store.keys({ signal })).filter((k) => k.startsWith(this.#prefix));
-    let loaded = 0;
-    let skipped = 0;
+    if (this.#store === undefined) return { loaded: 0, skipped: 0 };
     const now = this.#now();
-    for (let i = 0; i < keys.length; i += 64) {
-      const chunk = keys.slice(i, i + 64);
-      const records = await Promise.allSettled(chunk.map((k) => store.get<CacheRecord>(k, { signal })));
-      for (const [j, settled] of records.entries()) {
-        const record = settled.status === "fulfilled" ? settled.value : undefined;
-        if (!isRecord(record) || this.#storeKey(record.key) !== chunk[j]) {
-          skipped++; // corrupt, unreadable or foreign: left in the store as it is
-          continue;
-        }
+    return readCacheRecords(
+      this.#store,
+      this.#prefix,
+      (key) => this.#storeKey(key),
+      (record) => {
         const expiresAt = record.expiresAt ?? Number.POSITIVE_INFINITY;
         const staleUntil = record.staleUntil ?? Number.POSITIVE_INFINITY;
-        if (now >= staleUntil || this.#slots.has(record.key) || this.#warmLog?.some((covers) => covers(record.key, record.tags)) === true) {
-          skipped++; // expired, written since start (the newer value wins), or invalidated since start
-          continue;
-        }
-        this.#put(record.key, record.value as V, record.tags ?? undefined, undefined, expiresAt, staleUntil);
-        loaded++;
-      }
-    }
-    return { loaded, skipped };
+        // Skip the expired, what was written since start (the newer value wins) and what was invalidated since.
+        if (now >= staleUntil || this.#slots.has(record.key) || this.#warmLog?.some((covers) => covers(record.key, record.tags)) === true) return false;
+        return this.#put(record.key, record.value as V, record.tags ?? undefined, undefined, expiresAt, staleUntil);
+      },
+      signal,
+    );
   }
 
   async #persist(): Promise<CachePersistResult> {
-    const store = this.#store;
-    if (store === undefined) {
-      this.#dirty.clear();
-      return { written: 0, deleted: 0 };
-    }
     const dirty = this.#dirty;
     const removed = this.#removed;
     this.#dirty = new Set();
     this.#removed = new Set();
+    if (this.#store === undefined) return { written: 0, deleted: 0 };
     const records: [string, CacheRecord][] = [];
     for (const key of dirty) {
       const slot = this.#slots.get(key);
@@ -657,30 +542,17 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
       ]);
     }
     try {
-      if (records.length > 0) await store.setMany(records);
-      for (const key of removed) await store.del(this.#storeKey(key));
+      const { written, deleted } = await writeCacheRecords(this.#store, records, [...removed].map((key) => this.#storeKey(key)));
+      return { written, deleted };
     } catch (error) {
       // Keep the changes for the next flush, unless newer changes superseded them.
       for (const key of dirty) if (!this.#removed.has(key)) this.#dirty.add(key);
       for (const key of removed) if (!this.#dirty.has(key)) this.#removed.add(key);
       throw error;
     }
-    return { written: records.length, deleted: removed.size };
   }
 }
 
 function waitOptions(signal: AbortSignal | undefined): { timeout: number; signal?: AbortSignal } {
   return signal === undefined ? { timeout: Number.POSITIVE_INFINITY } : { timeout: Number.POSITIVE_INFINITY, signal };
-}
-
-function isRecord(value: unknown): value is CacheRecord {
-  if (typeof value !== "object" || value === null) return false;
-  const r = value as Partial<CacheRecord>;
-  return (
-    typeof r.key === "string" &&
-    "value" in r &&
-    (r.expiresAt === null || typeof r.expiresAt === "number") &&
-    (r.staleUntil === null || typeof r.staleUntil === "number") &&
-    (r.tags === null || (Array.isArray(r.tags) && r.tags.every((t) => typeof t === "string")))
-  );
 }

@@ -323,6 +323,19 @@ describe("ResultCache: persistence", () => {
     await cache.close();
   });
 
+  it("skips an entry the store refuses as too large instead of failing every flush", async () => {
+    const store = createMemoryStore({ maxValueBytes: 200 });
+    const cache = new ResultCache<string>({ store });
+    cache.set("small", "s");
+    cache.set("big", "b".repeat(300));
+    await cache.flush();
+    await cache.flush();
+    const records = await store.entries<{ key: string }>();
+    expect(records.map(([, r]) => r.key)).toEqual(["small"]);
+    expect(cache.get("big")).toBe("b".repeat(300)); // still served from memory
+    await cache.close();
+  });
+
   it("warms from a file store, skipping a corrupt record", async () => {
     const { dir, remove } = await tempDir();
     try {
