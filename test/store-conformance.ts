@@ -109,6 +109,13 @@ export function storeConformance(label: string, factory: StoreFactory, test: Reg
     assert.equal(await store.get("a"), undefined);
   });
 
+  it("clear removes writes asked for just before it", async (store) => {
+    const writes = [store.set("a", 1), store.update<number>("b", () => 2), store.setMany([["c", 3]])];
+    await store.clear();
+    await Promise.all(writes);
+    assert.deepEqual(await store.keys(), []);
+  });
+
   it("getMany returns values in the order asked, undefined where missing", async (store) => {
     await store.setMany([["x", 1], ["y", "two"], ["z", { three: 3 }]]);
     assert.deepEqual(await store.getMany(["z", "nope", "x"]), [{ three: 3 }, undefined, 1]);

@@ -215,6 +215,8 @@ class FileStore implements Store {
 
   async clear(options?: StoreCallOptions): Promise<void> {
     options?.signal?.throwIfAborted();
+    // Writes already asked for land first, so that clear() removes them too.
+    await Promise.all([...this.#locks.values()]);
     const names = await this.#recordNames();
     await this.#each(names, (name) => this.#remove(join(this.#dir, name)));
     if (this.#fsync === "always") await this.#syncDir();
