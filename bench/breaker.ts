@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { circuitBreaker, ConsecutiveBreaker, handleAll } from "cockatiel";
+import { circuitBreaker, ConsecutiveBreaker, handleAll, SamplingBreaker } from "cockatiel";
 import Opossum from "opossum";
 import { CircuitBreaker } from "../src/breaker.ts";
 import { compare, opsPerSecond, type BenchScope } from "./harness.ts";
@@ -19,6 +19,12 @@ const scope: BenchScope = async ({ quick }) => {
   const apiary = new CircuitBreaker({ consecutiveFailures: 5, resetTimeoutMs: 30_000 });
   const cockatiel = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
   const opossum = new Opossum(work, { resetTimeout: 30_000, timeout: false });
+  // Failure rate over a rolling window: the closed path also reads the clock.
+  const apiaryRate = new CircuitBreaker({ failureRate: { threshold: 0.5, windowMs: 10_000, minimumCalls: 20 } });
+  const cockatielRate = circuitBreaker(handleAll, {
+    halfOpenAfter: 30_000,
+    breaker: new SamplingBreaker({ threshold: 0.5, duration: 10_000, minimumRps: 2 }),
+  });
 
   const viaApiary = () =>
     opsPerSecond(async () => {
@@ -31,6 +37,14 @@ const scope: BenchScope = async ({ quick }) => {
   const viaOpossum = () =>
     opsPerSecond(async () => {
       for (let i = 0; i < BATCH; i++) await opossum.fire();
+    }, BATCH, timing);
+  const viaApiaryRate = () =>
+    opsPerSecond(async () => {
+      for (let i = 0; i < BATCH; i++) await apiaryRate.execute(work);
+    }, BATCH, timing);
+  const viaCockatielRate = () =>
+    opsPerSecond(async () => {
+      for (let i = 0; i < BATCH; i++) await cockatielRate.execute(work);
     }, BATCH, timing);
   const direct = () =>
     opsPerSecond(async () => {
@@ -48,9 +62,11 @@ const scope: BenchScope = async ({ quick }) => {
     await compare("breaker closed path: execute", "cockatiel", viaApiary, viaCockatiel, rounds),
     await compare("breaker closed path: execute", "opossum", viaApiary, viaOpossum, rounds),
     await compare("breaker closed path: tryAcquire+record", "cockatiel", viaRecord, viaCockatiel, rounds),
+    await compare("breaker closed path: execute, failure-rate window", "cockatiel SamplingBreaker", viaApiaryRate, viaCockatielRate, rounds),
     await compare("breaker closed path: execute", "direct await (no breaker)", viaApiary, direct, rounds),
   ];
   apiary[Symbol.dispose]();
+  apiaryRate[Symbol.dispose]();
   opossum.shutdown();
   return results;
 };
