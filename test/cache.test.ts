@@ -420,3 +420,77 @@ describe("ResultCache: default clock", () => {
     }
   });
 });
+
+describe("ResultCache: invariants under random operations", () => {
+  it("keeps size, bytes, recency order and tag index consistent over 20,000 seeded random operations", () => {
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed % n;
+    };
+    const clock = manualClock();
+    const cache = new ResultCache<string>({ clock, maxEntries: 20, maxBytes: 400, ttlMs: 50, staleWhileRevalidateMs: 20 });
+    const model = new Map<string, { value: string; tags: string[]; expiresAt: number }>(); // what may still be served
+    const sizeOf = (value: string): number => value.length + 2; // ASCII JSON strings
+    for (let step = 0; step < 20_000; step++) {
+      const key = `k${random(40)}`;
+      switch (random(7)) {
+        case 0:
+        case 1: {
+          const value = "v".repeat(random(60));
+          const tags = random(2) === 0 ? [`t${random(3)}`] : [];
+          cache.set(key, value, { tags });
+          model.set(key, { value, tags, expiresAt: clock.t + 50 });
+          break;
+        }
+        case 2: {
+          const got = cache.get(key);
+          const known = model.get(key);
+          if (got !== undefined) {
+            // A hit must be the last value set, and fresh.
+            expect(known?.value).toBe(got);
+            expect(clock.t).toBeLessThan(known!.expiresAt);
+          }
+          break;
+        }
+        case 3:
+          cache.delete(key);
+          model.delete(key);
+          break;
+        case 4: {
+          const tag = `t${random(3)}`;
+          cache.invalidateTag(tag);
+          for (const [k, v] of model) if (v.tags.includes(tag)) model.delete(k);
+          break;
+        }
+        case 5:
+          cache.invalidatePrefix(`k${random(4)}`);
+          break;
+        default:
+          clock.t += random(10);
+      }
+      const keys = [...cache.keys()];
+      const stats = cache.stats();
+      expect(keys.length).toBe(stats.size);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(stats.size).toBeLessThanOrEqual(20);
+      expect(stats.bytes).toBeLessThanOrEqual(400);
+      if (step % 500 === 0) {
+        // Bytes held equal the sum over the entries still held.
+        const sum = keys.reduce((total, k) => total + sizeOf(model.get(k)?.value ?? ""), 0);
+        expect(stats.bytes).toBe(sum);
+        // The tag index matches the entries: invalidating a tag removes exactly those tagged.
+        const tag = `t${random(3)}`;
+        const tagged = keys.filter((k) => model.get(k)!.tags.includes(tag));
+        expect(cache.invalidateTag(tag)).toBe(tagged.length);
+        expect([...cache.keys()]).toEqual(keys.filter((k) => !tagged.includes(k)));
+        for (const [k, v] of model) if (v.tags.includes(tag)) model.delete(k);
+      }
+    }
+    // The run did exercise hits, expiry and both bounds.
+    const stats = cache.stats();
+    expect(stats.hits).toBeGreaterThan(100);
+    expect(stats.misses).toBeGreaterThan(100);
+    expect(stats.evictions).toBeGreaterThan(100);
+  });
+});
