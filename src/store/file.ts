@@ -134,6 +134,8 @@ class FileStore implements Store {
   readonly #locks = new Map<string, Promise<unknown>>();
   // Record files renamed into place but not yet fsynced (batched policy only).
   #unsynced = new Set<string>();
+  // A rename or unlink in the folder awaits the batched folder fsync.
+  #dirUnsynced = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   // The fsync batch under way, if any; flush() waits for it.
   #syncing: Promise<void> | undefined;
@@ -165,6 +167,7 @@ class FileStore implements Store {
     await this.#exclusive(key, async () => {
       await this.#remove(join(this.#dir, fileName(key) + RECORD));
       if (this.#fsync === "always") await this.#syncDir();
+      else if (this.#fsync === "batched") this.#scheduleSync(undefined);
     });
   }
 
@@ -220,6 +223,7 @@ class FileStore implements Store {
     const names = await this.#recordNames();
     await this.#each(names, (name) => this.#remove(join(this.#dir, name)));
     if (this.#fsync === "always") await this.#syncDir();
+    else if (this.#fsync === "batched") this.#scheduleSync(undefined);
   }
 
   async getMany<T>(keys: readonly string[], options?: StoreCallOptions): Promise<(T | undefined)[]> {
@@ -249,7 +253,7 @@ class FileStore implements Store {
       this.#timer = undefined;
     }
     while (this.#syncing !== undefined) await this.#syncing;
-    if (this.#unsynced.size > 0) await this.#syncBatch();
+    if (this.#unsynced.size > 0 || this.#dirUnsynced) await this.#syncBatch();
   }
 
   async close(): Promise<void> {
@@ -392,8 +396,10 @@ class FileStore implements Store {
     }
   }
 
-  #scheduleSync(file: string): void {
-    this.#unsynced.add(file);
+  /** Queues `file` (and in any case the folder, for renames and unlinks) for the next batched fsync. */
+  #scheduleSync(file: string | undefined): void {
+    if (file !== undefined) this.#unsynced.add(file);
+    this.#dirUnsynced = true;
     if (this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -407,6 +413,7 @@ class FileStore implements Store {
   async #syncBatch(): Promise<void> {
     const files = this.#unsynced;
     this.#unsynced = new Set();
+    this.#dirUnsynced = false;
     const run = (async () => {
       await this.#each([...files], (file) => this.#syncFile(file));
       await this.#syncDir();
@@ -416,6 +423,7 @@ class FileStore implements Store {
       await run;
     } catch (error) {
       for (const file of files) this.#unsynced.add(file);
+      this.#dirUnsynced = true;
       throw error;
     } finally {
       if (this.#syncing === run) this.#syncing = undefined;
