@@ -12,6 +12,8 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   bus: async () => (await import("./bus.ts")).default,
   metrics: async () => (await import("./metrics.ts")).default,
   inspect: async () => (await import("./inspect.ts")).default,
+  breaker: async () => (await import("./breaker.ts")).default,
+  cache: async () => (await import("./cache.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -23,7 +23,11 @@ export type ApiaryErrorCode =
   | "WAIT_TIMEOUT"
   | "ABORTED"
   | "SERVE_FAILED"
-  | "TRACE_FAILED";
+  | "TRACE_FAILED"
+  | "STORE_CORRUPT"
+  | "INVALID_KEY"
+  | "INVALID_VALUE"
+  | "VALUE_TOO_LARGE";
 
 /** Options shared by every {@link ApiaryError}. */
 export interface ApiaryErrorOptions {
@@ -185,6 +189,48 @@ export class TraceFailedError extends ApiaryError {
     super("TRACE_FAILED", message, options);
     this.name = "TraceFailedError";
   }
+}
+
+/** The codes a {@link StoreError} carries. */
+export type StoreErrorCode = "STORE_CORRUPT" | "INVALID_KEY" | "INVALID_VALUE" | "VALUE_TOO_LARGE";
+
+/** Options of a {@link StoreError}: the key and the file it concerns, when known. */
+export interface StoreErrorOptions extends ApiaryErrorOptions {
+  /** The store key the error concerns. */
+  key?: string;
+  /** The file the error concerns (file store only). */
+  file?: string;
+}
+
+/**
+ * A store refused a key or a value, or found a record corrupt. Codes: `INVALID_KEY` (empty,
+ * over-long, or a key that could escape the store's folder), `INVALID_VALUE` (not
+ * JSON-serialisable: function, symbol, bigint, cycle, non-finite number, class instance),
+ * `VALUE_TOO_LARGE` (over `maxValueBytes`), `STORE_CORRUPT` (a record failed its checksum or
+ * was truncated; `file` names it).
+ */
+export class StoreError extends ApiaryError {
+  /** The store key the error concerns, if known. */
+  readonly key: string | undefined;
+  /** The file the error concerns, if any. */
+  readonly file: string | undefined;
+
+  constructor(code: StoreErrorCode, message: string, options: StoreErrorOptions = {}) {
+    super(code, message, options);
+    this.name = "StoreError";
+    this.key = options.key;
+    this.file = options.file;
+  }
+}
+
+/** True when `value` is a {@link StoreError}, optionally with the given `code`. */
+export function isStoreError(value: unknown, code?: StoreErrorCode): value is StoreError {
+  return value instanceof StoreError && (code === undefined || value.code === code);
+}
+
+/** True when `value` is a {@link CircuitOpenError}. */
+export function isCircuitOpenError(value: unknown): value is CircuitOpenError {
+  return value instanceof CircuitOpenError;
 }
 
 /** True when `value` is an {@link ApiaryError}, optionally with the given `code`. */
