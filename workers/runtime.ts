@@ -22,6 +22,13 @@ export function serializeError(error: unknown): SerializedError {
   return { name: "Error", message: typeof error === "string" ? error : `non-error thrown: ${String(error)}` };
 }
 
+const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")?.get;
+
+/** The signal's own aborted state, bypassing an instance override. */
+function isAborted(signal: AbortSignal): boolean {
+  return nativeAborted ? (nativeAborted.call(signal) as boolean) : signal.reason !== undefined;
+}
+
 /** The per-attempt context a handler receives; its `signal` is created on first use. */
 class AttemptContext implements TaskContext {
   readonly taskId: string;
@@ -30,6 +37,8 @@ class AttemptContext implements TaskContext {
   readonly #seq: number;
   readonly #flags: Int32Array | null;
   #controller: AbortController | undefined;
+  /** True while `#abort` runs (guards against re-entry through the `aborted` override). */
+  #aborting = false;
   /** Set when the attempt has settled; a pending abort watcher then stops. */
   done = false;
 
@@ -47,10 +56,15 @@ class AttemptContext implements TaskContext {
 
   #abort(): void {
     const c = this.#controller;
-    if (c && c.signal.reason === undefined) {
+    // Deno's abort algorithm reads `signal.aborted` (our override) before it sets the state.
+    if (c === undefined || this.#aborting || isAborted(c.signal)) return;
+    this.#aborting = true;
+    try {
       const reason = new Error(`task ${this.taskId} attempt ${this.attempt} was aborted (timeout or cancel)`);
       reason.name = "AbortError";
       c.abort(reason);
+    } finally {
+      this.#aborting = false;
     }
   }
 
@@ -64,8 +78,8 @@ class AttemptContext implements TaskContext {
     // A synchronous CPU loop never yields to the event loop, so `aborted` reads the shared flag.
     Object.defineProperty(signal, "aborted", {
       get: () => {
-        if (!controller.signal.reason && this.#flagged()) this.#abort();
-        return controller.signal.reason !== undefined;
+        if (!this.#aborting && !isAborted(signal) && this.#flagged()) this.#abort();
+        return isAborted(signal);
       },
     });
     Object.defineProperty(signal, "throwIfAborted", {
