@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
+import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from "xstate";
 import { z } from "zod";
 import { breakerMachine, type BreakerReason, type BreakerState } from "../actors/breaker.ts";
 import { CircuitOpenError } from "./errors.ts";
@@ -239,7 +239,7 @@ export class CircuitBreaker implements Disposable {
   }
 
   /** The Breaker actor, for inspection or to link into an actor tree. */
-  get actor(): Actor<typeof breakerMachine> {
+  get actor(): AnyActorRef {
     return this.#actor;
   }
 

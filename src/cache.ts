@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createActor, fromPromise, waitFor, type Actor } from "xstate";
+import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from "xstate";
 import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../actors/cache.ts";
 import { stableHash } from "./cacheKey.ts";
 import {
@@ -122,7 +122,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
   }
 
   /** The Cache actor, for inspection or to link into an actor tree. */
-  get actor(): Actor<typeof cacheMachine> {
+  get actor(): AnyActorRef {
     return this.#actor;
   }
 

@@ -165,8 +165,7 @@ interface Waiter {
 
 /** Creates a hive. Validates every option; nothing runs until {@link Hive.start}. */
 export function createHive(options: HiveOptions): Hive {
-  const parsed = parseOrThrow(hiveOptionsSchema, options, "create hive", (m) => new InvalidOptionsError(m));
-  return new Hive(parsed);
+  return new Hive(options);
 }
 
 /** Resolves the `tasks` option to a URL string. */
@@ -198,8 +197,12 @@ export class Hive implements AsyncDisposable {
   #drainWaiters: (() => void)[] = [];
   #stopped: Promise<void> | undefined;
 
-  /** @internal Use {@link createHive}. */
-  constructor(options: ParsedHiveOptions) {
+  /**
+   * Prefer {@link createHive}.
+   * @throws InvalidOptionsError naming the field and the value received
+   */
+  constructor(input: HiveOptions) {
+    const options = parseOrThrow(hiveOptionsSchema, input, "create hive", (m) => new InvalidOptionsError(m));
     this.#options = options;
     const clock = options.clock;
     this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };

@@ -22,21 +22,52 @@ export type { ScoreTerms } from "../actors/allocation.ts";
 export type { BackendName, BackendStats } from "./backends/types.ts";
 export type { HiveClock } from "./clock.ts";
 export {
+  AbortedError,
   ApiaryError,
   CircuitOpenError,
   HiveNotStartedError,
   HiveStoppedError,
+  InvalidEventError,
   InvalidOptionsError,
   InvalidTaskError,
   isApiaryError,
+  isCircuitOpenError,
+  isStoreError,
   NoEligibleAgentError,
   QueueFullError,
+  ServeFailedError,
+  StoreError,
   TaskCancelledError,
   TaskFailedError,
   TasksModuleError,
   TaskTimeoutError,
+  TraceFailedError,
+  WaitTimeoutError,
   WorkerCrashedError,
 } from "./errors.ts";
-export type { ApiaryErrorCode, ApiaryErrorOptions } from "./errors.ts";
+export type { ApiaryErrorCode, ApiaryErrorOptions, StoreErrorCode, StoreErrorOptions } from "./errors.ts";
+
+// Event bus, metrics, health endpoints, inspector and traces.
+export { BUS_PRIORITIES, EventBus } from "./bus.ts";
+export type { BusEvent, BusListener, BusPriority, BusStats, DeadLetter, Disposer, EventBusOptions, PublishOptions, SubscribeOptions, WaitForOptions } from "./bus.ts";
+export type { TimerClock } from "./timers.ts";
+export { LogHistogram } from "./histogram.ts";
+export type { HistogramSummary, LogHistogramOptions } from "./histogram.ts";
+export { Counter, Gauge, Histogram, MetricsRegistry } from "./metrics.ts";
+export type { MetricSnapshot, MetricsRegistryOptions } from "./metrics.ts";
+export { serveHealth } from "./serve.ts";
+export type { HealthServer, HealthServerOptions, Readiness } from "./serve.ts";
+export { createTraceWriter } from "./trace.ts";
+export type { TraceRecord, TraceWriter, TraceWriterOptions } from "./trace.ts";
+export { filterInspect, replayTrace, startInspector } from "./inspect.ts";
+export type { FilterInspectOptions, InspectObserver, InspectorRelay, ReplayTraceOptions, StartInspectorOptions } from "./inspect.ts";
+
+// Circuit breakers, the result cache and the stores they persist to.
+export { CircuitBreaker } from "./breaker.ts";
+export type { BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker.ts";
+export { cacheKeyFor, ResultCache } from "./cache.ts";
+export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cache.ts";
+export { createFileStore, createIdbStore, createMemoryStore } from "./store/index.ts";
+export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
 export { createRandom } from "./random.ts";
 export type { Random } from "./random.ts";

@@ -96,7 +96,7 @@ abstract class Metric<L extends string, S> {
   // label value → (label value → …) → series state; one level per label name.
   readonly #tree: LabelTree = new Map();
   // series by label key (label values joined by \u0001, "" without labels); insertion-ordered, for export.
-  protected readonly series = new Map<string, { labels: Record<string, string>; state: S }>();
+  protected readonly series: Map<string, { labels: Record<string, string>; state: S }> = new Map();
   // the series used when there are no labels, created up front so unlabelled records skip the map.
   protected readonly single: S | undefined;
 
