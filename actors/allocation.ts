@@ -21,6 +21,13 @@ export interface AgentView {
   health: Health;
   /** False while the agent is stopping, failed or restarting. */
   available: boolean;
+  /** The agent's circuit breaker: open = not eligible, halfOpen = one probe attempt at a time. */
+  breaker: "closed" | "open" | "halfOpen";
+}
+
+/** True when the agent's breaker lets another attempt through now. */
+export function breakerAllows(agent: AgentView): boolean {
+  return agent.breaker === "closed" || (agent.breaker === "halfOpen" && agent.busy === 0);
 }
 
 /** The terms of one agent's score, for explanations. */
@@ -95,7 +102,7 @@ export function choose(
   let second: ScoreTerms | undefined;
   let ties = 1;
   for (const agent of agents) {
-    if (!agent.available || agent.busy >= agent.concurrency || !isEligible(agent.capabilities, requires)) continue;
+    if (!agent.available || agent.busy >= agent.concurrency || !breakerAllows(agent) || !isEligible(agent.capabilities, requires)) continue;
     const terms = score(agent, requires, avoid, meanLatencyMs);
     if (best === undefined || terms.score > best.score + 1e-12) {
       second = best;

@@ -10,7 +10,7 @@ import { type ActorRefFrom, emit, enqueueActions, sendParent, sendTo, setup } fr
 import { NoEligibleAgentError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } from "./agent.ts";
-import { type AgentView, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
+import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
 import type { AttemptResult, Capabilities, ReadyTask } from "./types.ts";
 
@@ -54,6 +54,7 @@ export type SupervisorEvent =
   | { type: "supervisor.enqueue"; tasks: ReadyTask[]; at: number }
   | { type: "supervisor.cancel"; id: string; reason: string; at: number }
   | AgentDoneEvent
+  | { type: "supervisor.breaker"; agentId: string; state: AgentView["breaker"]; at: number }
   | { type: "supervisor.stop"; at: number };
 
 /** A task that started. */
@@ -190,6 +191,17 @@ export const supervisorMachine = setup({
       fill(context, event.at, plan, meanLatency(context.views));
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
+    /** An agent's breaker changed state: open takes it out of allocation, closing refills it. */
+    breaker: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.breaker") return;
+      const entry = context.agents.get(event.agentId);
+      if (entry === undefined) return;
+      entry.view.breaker = event.state;
+      if (event.state === "open" || context.queue.size === 0) return;
+      const plan = new Plan();
+      fill(context, event.at, plan, meanLatency(context.views));
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.cancel") return;
       if (context.queue.remove(event.id)) return;
@@ -227,7 +239,7 @@ export const supervisorMachine = setup({
     const agents = new Map<string, AgentEntry>();
     const views: AgentView[] = [];
     for (const spec of input.agents) {
-      const view: AgentView = { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true };
+      const view: AgentView = { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed" };
       views.push(view);
       agents.set(spec.id, { view, ref: spawn("agent", { id: spec.id, input: spec }) });
     }
@@ -240,6 +252,7 @@ export const supervisorMachine = setup({
         "supervisor.enqueue": { actions: "enqueue" },
         "supervisor.done": { actions: "done" },
         "supervisor.cancel": { actions: "cancel" },
+        "supervisor.breaker": { actions: "breaker" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },
@@ -255,7 +268,7 @@ export const supervisorMachine = setup({
 /** Moves queued tasks onto agents with free slots, most urgent first, until none fits. */
 function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
   for (const view of context.views) {
-    while (view.available && view.busy < view.concurrency && context.queue.size > 0) {
+    while (view.available && view.busy < view.concurrency && breakerAllows(view) && context.queue.size > 0) {
       const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
       if (task === undefined) break;
       if (place(context, task, at, plan, meanMs) !== "placed") {

@@ -9,6 +9,7 @@ const agent = (id: string, capabilities: Record<string, number>, busy = 0, concu
   busy,
   health,
   available: true,
+  breaker: "closed",
 });
 
 describe("eligibility", () => {
@@ -62,6 +63,16 @@ describe("choose", () => {
     const t = score(agent("x", { s: 0.8 }, 1, 4), { s: 0.5 }, undefined, 0);
     expect(t).toMatchObject({ agentId: "x", capability: 0.8, load: 0.75, health: 1, retry: 1 });
     expect(t.score).toBeCloseTo(0.4 * 0.8 + 0.3 * 0.75 + 0.2 * 1 + 0.1 * 1);
+  });
+});
+
+describe("breaker state", () => {
+  it("skips an agent whose breaker is open and lets a halfOpen one take a single probe", () => {
+    const open = { ...agent("open", { s: 1 }), breaker: "open" as const };
+    const probing = { ...agent("probe", { s: 1 }, 0, 4), breaker: "halfOpen" as const };
+    expect(choose([open, probing], { s: 1 }, undefined, 0, () => 0)?.winner.agentId).toBe("probe");
+    const busyProbe = { ...probing, busy: 1 };
+    expect(choose([open, busyProbe], { s: 1 }, undefined, 0, () => 0)).toBeUndefined();
   });
 });
 
