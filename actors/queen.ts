@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { type ActorRefFrom, emit, enqueueActions, sendTo, setup } from "xstate";
+import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
 import { HiveStoppedError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
-import type { Capabilities, Priority, ReadyTask } from "./types.ts";
+import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
 
 /** A validated task as the Queen receives it. */
 export interface TaskSpec {
@@ -30,7 +30,8 @@ export interface TaskSpec {
 
 /** The Queen's record of a task that has not ended yet. */
 export interface TaskRecord extends TaskSpec {
-  state: "queued" | "running";
+  /** `waiting`: a failed attempt's retry backoff is running. Counted as queued. */
+  state: "queued" | "running" | "waiting";
   attempt: number;
   /** Agent of the current (or last) attempt. */
   agentId: string | undefined;
@@ -43,18 +44,39 @@ export interface QueenInput {
   random: Random;
   /** Most tasks waiting (not running) at once. */
   maxQueued: number;
+  /** Over `maxQueued`: reject the newcomer, or shed the newest task of a lower priority. */
+  overflow: "reject" | "shed-lowest";
   agingMs: number;
+  /** Backoff between a failed attempt and its retry: exponential from minMs to maxMs, ± jitter. */
+  retry: RetryPolicy;
 }
 
-/** Counters of the task lifecycle. Always `accepted = completed + failed + cancelled + queued + running`. */
+/** Backoff between attempts. */
+export interface RetryPolicy {
+  minMs: number;
+  maxMs: number;
+  /** Relative jitter in [0, 1]: the delay is scaled by a seeded factor in [1 − jitter, 1 + jitter]. */
+  jitter: number;
+}
+
+/**
+ * Counters of the task lifecycle. Always
+ * `accepted = completed + failed + cancelled + deadLettered + shed + queued + running`.
+ */
 export interface TaskCounts {
   submitted: number;
   accepted: number;
   rejected: number;
   completed: number;
+  /** Ended by an error no retry can mend (invalid kind, no eligible agent). */
   failed: number;
   cancelled: number;
+  /** Kept failing (threw, crashed, timed out) through its last attempt. */
+  deadLettered: number;
+  /** Accepted, then dropped from a full queue for a higher-priority task. */
+  shed: number;
   retried: number;
+  /** Waiting for an agent, or for a retry's backoff. */
   queued: number;
   running: number;
 }
@@ -64,7 +86,14 @@ export interface QueenContext {
   /** Every accepted task that has not ended, by id. */
   tasks: Map<string, TaskRecord>;
   counts: TaskCounts;
+  /** Queued (or waiting) tasks per priority rank: decides whether shedding can make room. */
+  queuedByRank: number[];
   maxQueued: number;
+  overflow: QueenInput["overflow"];
+  retry: RetryPolicy;
+  random: Random;
+  /** Why the hive is degraded, once a supervisor escalated; else null. */
+  degraded: { reason: string; at: number } | null;
   /** What the Supervisor starts with. */
   supervisor: { agents: AgentSpec[]; random: Random; agingMs: number };
 }
@@ -75,6 +104,7 @@ export type QueenEvent =
   | { type: "queen.cancel"; id: string; reason: string; at: number }
   | { type: "queen.drain"; at: number }
   | { type: "queen.stop"; at: number }
+  | { type: "queen.retry"; id: string; at: number }
   | SupervisorToQueen;
 
 /** One task lifecycle event. */
@@ -85,6 +115,9 @@ export type LifecycleEvent =
   | { type: "task.retrying"; taskId: string; kind: string; attempt: number; error: Error; at: number }
   | { type: "task.completed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; value: unknown; durationMs: number; latencyMs: number; at: number }
   | { type: "task.failed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; at: number }
+  | { type: "task.deadLettered"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; task: TaskSpec; at: number }
+  | { type: "task.shed"; taskId: string; kind: string; error: Error; at: number }
+  | { type: "hive.degraded"; reason: string; at: number }
   | { type: "task.cancelled"; taskId: string; kind: string; error: Error; at: number }
   | { type: "hive.drained"; at: number }
   | { type: "hive.stopped"; at: number };
@@ -95,6 +128,7 @@ export type QueenEmitted = { type: "queen.events"; events: LifecycleEvent[] };
 export type { Decision };
 
 const RETRIABLE = new Set(["TASK_FAILED", "WORKER_CRASHED", "TASK_TIMEOUT"]);
+const RANK: Record<Priority, number> = { critical: 0, high: 1, normal: 2, low: 3, background: 4 };
 
 function toReady(record: TaskRecord, at: number): ReadyTask {
   return {
@@ -110,18 +144,52 @@ function toReady(record: TaskRecord, at: number): ReadyTask {
   };
 }
 
-/** Applies ended attempts to the records; returns lifecycle events and tasks to retry. */
-function applyFinished(context: QueenContext, finished: readonly Finished[], at: number, out: LifecycleEvent[], retry: ReadyTask[]): void {
+function specOf(r: TaskRecord): TaskSpec {
+  return { id: r.id, kind: r.kind, input: r.input, requires: r.requires, priority: r.priority, timeoutMs: r.timeoutMs, retries: r.retries };
+}
+
+/** Moves a record to a new state (or out of the table, `ended`), keeping every count true. */
+function move(context: QueenContext, record: TaskRecord, to: TaskRecord["state"] | "ended"): void {
+  const counts = context.counts;
+  if (record.state === "running") counts.running--;
+  else {
+    counts.queued--;
+    context.queuedByRank[RANK[record.priority]]!--;
+  }
+  if (to === "ended") {
+    context.tasks.delete(record.id);
+    return;
+  }
+  record.state = to;
+  if (to === "running") counts.running++;
+  else {
+    counts.queued++;
+    context.queuedByRank[RANK[record.priority]]!++;
+  }
+}
+
+/** Backoff before attempt `attempt` (2 = the first retry). */
+export function retryDelayMs(policy: RetryPolicy, attempt: number, draw: number): number {
+  const base = Math.min(policy.maxMs, policy.minMs * 2 ** Math.max(0, attempt - 2));
+  return Math.max(0, Math.round(base * (1 + policy.jitter * (2 * draw - 1))));
+}
+
+/** What handling finished attempts asks for: retries to schedule now or after a delay. */
+interface Followups {
+  now: ReadyTask[];
+  later: { id: string; delayMs: number }[];
+}
+
+/** Applies ended attempts to the records; collects lifecycle events and retries. */
+function applyFinished(context: QueenContext, finished: readonly Finished[], at: number, out: LifecycleEvent[], next: Followups): void {
   const counts = context.counts;
   for (const f of finished) {
     const record = context.tasks.get(f.id);
     // Ended already (cancelled, or a superseded attempt): nothing finishes twice.
-    if (record === undefined || (f.attempt !== 0 && f.attempt !== record.attempt)) continue;
-    if (record.state === "running") counts.running--;
-    else counts.queued--;
+    if (record === undefined || record.state === "waiting" || (f.attempt !== 0 && f.attempt !== record.attempt)) continue;
     const result = f.result;
     if (result.ok) {
-      context.tasks.delete(record.id);
+      move(context, record, "ended");
       counts.completed++;
       out.push({ type: "task.completed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, value: result.value, durationMs: f.durationMs, latencyMs: at - record.submittedAt, at });
       continue;
@@ -129,18 +197,29 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
     const code = result.error.code ?? "";
     if (RETRIABLE.has(code) && record.attempt <= record.retries) {
       record.attempt++;
-      record.state = "queued";
       if (f.agentId !== undefined) record.agentId = f.agentId;
-      counts.queued++;
       counts.retried++;
       out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, attempt: record.attempt, error: result.error, at });
-      retry.push(toReady(record, at));
+      const delayMs = retryDelayMs(context.retry, record.attempt, context.random.next());
+      if (delayMs === 0) {
+        move(context, record, "queued");
+        next.now.push(toReady(record, at));
+      } else {
+        move(context, record, "waiting");
+        next.later.push({ id: record.id, delayMs });
+      }
       continue;
     }
-    context.tasks.delete(record.id);
+    move(context, record, "ended");
     if (code === "TASK_CANCELLED") {
       counts.cancelled++;
       out.push({ type: "task.cancelled", taskId: record.id, kind: record.kind, error: result.error, at });
+    } else if (code === "QUEUE_FULL") {
+      counts.shed++;
+      out.push({ type: "task.shed", taskId: record.id, kind: record.kind, error: result.error, at });
+    } else if (RETRIABLE.has(code)) {
+      counts.deadLettered++;
+      out.push({ type: "task.deadLettered", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, task: specOf(record), at });
     } else {
       counts.failed++;
       out.push({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, at });
@@ -148,7 +227,13 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
   }
 }
 
-/** The Queen machine: accepting ⇄ draining, then stopping → stopped. */
+/** Lowest priority rank with a queued task, below `rank`; or -1. */
+function sheddableRank(context: QueenContext, rank: number): number {
+  for (let r = context.queuedByRank.length - 1; r > rank; r--) if (context.queuedByRank[r]! > 0) return r;
+  return -1;
+}
+
+/** The Queen machine: accepting (or degraded) ⇄ draining, then stopping → stopped. */
 export const queenMachine = setup({
   types: {
     context: {} as QueenContext,
@@ -159,6 +244,7 @@ export const queenMachine = setup({
   actors: { supervisor: supervisorMachine },
   guards: {
     isEmpty: ({ context }) => context.tasks.size === 0,
+    isDegraded: ({ context }) => context.degraded !== null,
   },
   actions: {
     accept: enqueueActions(({ context, event, enqueue }) => {
@@ -167,6 +253,7 @@ export const queenMachine = setup({
       const counts = context.counts;
       const out: LifecycleEvent[] = [];
       const ready: ReadyTask[] = [];
+      const shed: Priority[] = [];
       for (const task of event.tasks) {
         counts.submitted++;
         if (context.tasks.has(task.id)) {
@@ -175,17 +262,25 @@ export const queenMachine = setup({
           continue;
         }
         if (counts.queued >= context.maxQueued) {
-          counts.rejected++;
-          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued})`, { taskId: task.id }) });
-          continue;
+          const victim = context.overflow === "shed-lowest" ? sheddableRank(context, RANK[task.priority]) : -1;
+          if (victim < 0) {
+            counts.rejected++;
+            out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued})`, { taskId: task.id }) });
+            continue;
+          }
+          // The Supervisor drops the newest task of that priority; the Queen ends it when told.
+          context.queuedByRank[victim]!--;
+          shed.push(PRIORITIES[victim]!);
         }
         const record: TaskRecord = { ...task, state: "queued", attempt: 1, agentId: undefined, submittedAt: at };
         context.tasks.set(task.id, record);
         counts.accepted++;
         counts.queued++;
+        context.queuedByRank[RANK[task.priority]]!++;
         out.push({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at });
         ready.push(toReady(record, at));
       }
+      for (const priority of shed) enqueue(sendTo("supervisor", { type: "supervisor.shed", priority, at } satisfies SupervisorEvent));
       if (ready.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: ready, at } satisfies SupervisorEvent));
       enqueue(emit({ type: "queen.events", events: out }));
     }),
@@ -205,10 +300,8 @@ export const queenMachine = setup({
       for (const s of event.started) {
         const record = context.tasks.get(s.id);
         if (record === undefined || record.state !== "queued" || record.attempt !== s.attempt) continue;
-        record.state = "running";
+        move(context, record, "running");
         record.agentId = s.agentId;
-        context.counts.queued--;
-        context.counts.running++;
         out.push({ type: "task.started", taskId: record.id, kind: record.kind, agentId: s.agentId, attempt: record.attempt, at: event.at });
       }
       if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
@@ -216,22 +309,50 @@ export const queenMachine = setup({
     finished: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.finished") return;
       const out: LifecycleEvent[] = [];
-      const retry: ReadyTask[] = [];
-      applyFinished(context, event.finished, event.at, out, retry);
-      if (retry.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: retry, at: event.at } satisfies SupervisorEvent));
+      const next: Followups = { now: [], later: [] };
+      applyFinished(context, event.finished, event.at, out, next);
+      if (next.now.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: next.now, at: event.at } satisfies SupervisorEvent));
+      for (const { id, delayMs } of next.later) {
+        enqueue.raise({ type: "queen.retry", id, at: event.at + delayMs }, { id: `retry:${id}`, delay: delayMs });
+      }
       if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
+    }),
+    retry: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "queen.retry") return;
+      const record = context.tasks.get(event.id);
+      if (record === undefined || record.state !== "waiting") return;
+      move(context, record, "queued");
+      enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: [toReady(record, event.at)], at: event.at } satisfies SupervisorEvent));
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.cancel") return;
       const record = context.tasks.get(event.id);
       if (record === undefined) return;
-      context.tasks.delete(record.id);
-      if (record.state === "running") context.counts.running--;
-      else context.counts.queued--;
+      const waiting = record.state === "waiting";
+      move(context, record, "ended");
       context.counts.cancelled++;
       const error = new TaskCancelledError(`Task ${record.id} (${record.kind}) was cancelled: ${event.reason}`, { taskId: record.id });
-      enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason: event.reason, at: event.at } satisfies SupervisorEvent));
+      if (waiting) enqueue.cancel(`retry:${record.id}`);
+      else enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason: event.reason, at: event.at } satisfies SupervisorEvent));
       enqueue(emit({ type: "queen.events", events: [{ type: "task.cancelled", taskId: record.id, kind: record.kind, at: event.at, error }] }));
+    }),
+    /** Ends the tasks waiting out a retry backoff (the Supervisor does not know them). */
+    cancelWaiting: enqueueActions(({ context, event, enqueue }) => {
+      const at = (event as { at?: number }).at ?? 0;
+      const out: LifecycleEvent[] = [];
+      for (const record of [...context.tasks.values()]) {
+        if (record.state !== "waiting") continue;
+        move(context, record, "ended");
+        context.counts.cancelled++;
+        enqueue.cancel(`retry:${record.id}`);
+        out.push({ type: "task.cancelled", taskId: record.id, kind: record.kind, at, error: new TaskCancelledError(`Task ${record.id} was cancelled: the hive stopped`, { taskId: record.id }) });
+      }
+      if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
+    }),
+    degrade: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "queen.escalated") return;
+      context.degraded = { reason: event.reason, at: event.at };
+      enqueue(emit({ type: "queen.events", events: [{ type: "hive.degraded", reason: event.reason, at: event.at }] }));
     }),
     drained: emit(({ event }) => ({ type: "queen.events", events: [{ type: "hive.drained", at: (event as { at?: number }).at ?? 0 }] }) as const),
   },
@@ -239,8 +360,13 @@ export const queenMachine = setup({
   id: "queen",
   context: ({ input }) => ({
     tasks: new Map(),
-    counts: { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, retried: 0, queued: 0, running: 0 },
+    counts: { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, deadLettered: 0, shed: 0, retried: 0, queued: 0, running: 0 },
+    queuedByRank: PRIORITIES.map(() => 0),
     maxQueued: input.maxQueued,
+    overflow: input.overflow,
+    retry: input.retry,
+    random: input.random,
+    degraded: null,
     supervisor: { agents: input.agents, random: input.random, agingMs: input.agingMs },
   }),
   invoke: {
@@ -253,10 +379,21 @@ export const queenMachine = setup({
     "queen.started": { actions: "started" },
     "queen.finished": { actions: "finished" },
     "queen.cancel": { actions: "cancel" },
+    "queen.retry": { actions: "retry" },
+    "queen.escalated": { actions: "degrade" },
   },
   initial: "accepting",
   states: {
     accepting: {
+      always: { guard: "isDegraded", target: "degraded" },
+      on: {
+        "queen.submit": { actions: "accept" },
+        "queen.drain": "draining",
+        "queen.stop": "stopping",
+      },
+    },
+    /** Still taking work (on the agents that are left), but a supervisor gave up restarting. */
+    degraded: {
       on: {
         "queen.submit": { actions: "accept" },
         "queen.drain": "draining",
@@ -264,14 +401,17 @@ export const queenMachine = setup({
       },
     },
     draining: {
-      always: { guard: "isEmpty", target: "accepting", actions: "drained" },
+      always: [
+        { guard: and(["isEmpty", "isDegraded"]), target: "degraded", actions: "drained" },
+        { guard: "isEmpty", target: "accepting", actions: "drained" },
+      ],
       on: {
         "queen.submit": { actions: "refuse" },
         "queen.stop": "stopping",
       },
     },
     stopping: {
-      entry: sendTo("supervisor", ({ event }) => ({ type: "supervisor.stop", at: (event as { at?: number }).at ?? 0 }) satisfies SupervisorEvent),
+      entry: [sendTo("supervisor", ({ event }) => ({ type: "supervisor.stop", at: (event as { at?: number }).at ?? 0 }) satisfies SupervisorEvent), "cancelWaiting"],
       always: { guard: "isEmpty", target: "stopped" },
       on: { "queen.submit": { actions: "refuse" } },
     },

@@ -129,6 +129,26 @@ export class ReadyQueue {
     return best.task;
   }
 
+  /** Removes and returns the most recently queued task of `priority`, if any. */
+  shedNewest(priority: (typeof PRIORITIES)[number]): ReadyTask | undefined {
+    const rank = PRIORITIES.indexOf(priority);
+    let best: { task: ReadyTask; group: Group } | undefined;
+    for (const group of this.#groups.values()) {
+      const lane = group.lanes[rank]!;
+      for (let i = lane.items.length - 1; i >= lane.head; i--) {
+        const t = lane.items[i];
+        if (t === undefined || this.#removed.has(t.id)) continue;
+        if (best === undefined || t.enqueuedAt > best.task.enqueuedAt) best = { task: t, group };
+        break;
+      }
+    }
+    if (best === undefined) return undefined;
+    this.#removed.add(best.task.id);
+    best.group.size--;
+    this.#size--;
+    return best.task;
+  }
+
   /** Queued tasks per priority. */
   counts(): Record<(typeof PRIORITIES)[number], number> {
     const out = { critical: 0, high: 0, normal: 0, low: 0, background: 0 };

@@ -7,12 +7,12 @@
  * @module
  */
 import { type ActorRefFrom, emit, enqueueActions, sendParent, sendTo, setup } from "xstate";
-import { NoEligibleAgentError, TaskCancelledError } from "../src/errors.ts";
+import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } from "./agent.ts";
 import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
-import type { AttemptResult, Capabilities, ReadyTask } from "./types.ts";
+import type { AttemptResult, Capabilities, Priority, ReadyTask } from "./types.ts";
 
 /** An agent as declared by the user. */
 export interface AgentSpec {
@@ -55,6 +55,7 @@ export type SupervisorEvent =
   | { type: "supervisor.cancel"; id: string; reason: string; at: number }
   | AgentDoneEvent
   | { type: "supervisor.breaker"; agentId: string; state: AgentView["breaker"]; at: number }
+  | { type: "supervisor.shed"; priority: Priority; at: number }
   | { type: "supervisor.stop"; at: number };
 
 /** A task that started. */
@@ -77,7 +78,8 @@ export interface Finished {
 /** What a Supervisor tells the Queen. */
 export type SupervisorToQueen =
   | { type: "queen.started"; started: Started[]; at: number }
-  | { type: "queen.finished"; finished: Finished[]; at: number };
+  | { type: "queen.finished"; finished: Finished[]; at: number }
+  | { type: "queen.escalated"; reason: string; at: number };
 
 /** The explanation of one placement. */
 export interface Decision {
@@ -202,6 +204,14 @@ export const supervisorMachine = setup({
       fill(context, event.at, plan, meanLatency(context.views));
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
+    /** Drops the newest queued task of `priority` to make room; the Queen ends it as shed. */
+    shed: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.shed") return;
+      const task = context.queue.shedNewest(event.priority);
+      if (task === undefined) return;
+      const error = new QueueFullError(`Task ${task.id} was shed: the queue was full and a higher-priority task arrived ("queue.overflow" is shed-lowest)`, { taskId: task.id });
+      enqueue(sendParent({ type: "queen.finished", finished: [{ id: task.id, agentId: undefined, attempt: task.attempt, durationMs: 0, result: { ok: false, error } }], at: event.at } satisfies SupervisorToQueen));
+    }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.cancel") return;
       if (context.queue.remove(event.id)) return;
@@ -253,6 +263,7 @@ export const supervisorMachine = setup({
         "supervisor.done": { actions: "done" },
         "supervisor.cancel": { actions: "cancel" },
         "supervisor.breaker": { actions: "breaker" },
+        "supervisor.shed": { actions: "shed" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },

@@ -74,6 +74,21 @@ export interface HiveOptions {
     maxQueued?: number;
     /** Every `agingMs` a waiting task rises one priority rank, ms. @default 5000 */
     agingMs?: number;
+    /**
+     * Over `maxQueued`: `reject` the newcomer (QUEUE_FULL), or `shed-lowest` — drop the newest
+     * waiting task of a lower priority (it ends `shed` with QUEUE_FULL) to take the newcomer.
+     * @default "reject"
+     */
+    overflow?: "reject" | "shed-lowest";
+  };
+  /** Backoff between a failed attempt and its retry: exponential from `minMs` to `maxMs`, ± `jitter`. */
+  retry?: {
+    /** Delay before the first retry, ms. @default 100 */
+    minMs?: number;
+    /** Longest delay, ms. @default 10000 */
+    maxMs?: number;
+    /** Relative jitter in [0, 1], drawn from the seeded generator. @default 0.2 */
+    jitter?: number;
   };
   /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
   clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
@@ -158,6 +173,22 @@ export interface HiveStats {
   uptimeMs: number;
 }
 
+/** Dead letters kept for `deadLetters()` / `retryDeadLetter()`; the oldest go first. */
+const DEAD_LETTER_LIMIT = 10_000;
+
+/** A task that failed through its last attempt. */
+export interface DeadLetter {
+  taskId: string;
+  kind: string;
+  attempts: number;
+  /** The last attempt's error. */
+  error: Error;
+  /** Agent of the last attempt. */
+  agentId: string | undefined;
+  /** Hive-clock time it was dead-lettered, ms. */
+  at: number;
+}
+
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -191,6 +222,8 @@ export class Hive implements AsyncDisposable {
   /** Submit-to-completion latency of completed tasks, ms. */
   readonly #latency = new LogHistogram();
   #nextId = 0;
+  /** Tasks that kept failing through their last attempt, oldest first (bounded). */
+  readonly #deadLetters = new Map<string, Extract<LifecycleEvent, { type: "task.deadLettered" }>>();
   /** Tasks submitted since the last flush; sent to the Queen as one event in a microtask. */
   #outbox: TaskSpec[] = [];
   #startedAt = 0;
@@ -246,7 +279,9 @@ export class Hive implements AsyncDisposable {
         agents: o.agents.map((a) => ({ id: a.id, capabilities: a.capabilities, concurrency: a.concurrency })),
         random: createRandom(o.seed),
         maxQueued: o.queue.maxQueued,
+        overflow: o.queue.overflow,
         agingMs: o.queue.agingMs,
+        retry: o.retry,
       },
       ...(o.inspect !== undefined ? { inspect: o.inspect as never } : {}),
     });
@@ -273,7 +308,17 @@ export class Hive implements AsyncDisposable {
         w?.resolve(event.value);
         break;
       }
+      case "task.deadLettered": {
+        this.#deadLetters.set(event.taskId, event);
+        if (this.#deadLetters.size > DEAD_LETTER_LIMIT) this.#deadLetters.delete(this.#deadLetters.keys().next().value!);
+        // The caller gets the last attempt's error.
+        const w = this.#waiters.get(event.taskId);
+        this.#waiters.delete(event.taskId);
+        w?.reject(event.error);
+        break;
+      }
       case "task.failed":
+      case "task.shed":
       case "task.cancelled":
       case "task.rejected": {
         const w = this.#waiters.get(event.taskId);
@@ -380,10 +425,28 @@ export class Hive implements AsyncDisposable {
     return this.#bus.waitFor(typeof predicate === "string" ? (e: HiveEvent) => e.type === predicate : predicate, options);
   }
 
+  /** Tasks that failed through their last attempt (thrown, crashed, timed out), oldest first. */
+  deadLetters(): DeadLetter[] {
+    return [...this.#deadLetters.values()].map((e) => ({ taskId: e.taskId, kind: e.kind, attempts: e.attempts, error: e.error, agentId: e.agentId, at: e.at }));
+  }
+
+  /**
+   * Submits a dead-lettered task again, with the same id and a fresh set of attempts.
+   * @throws InvalidTaskError when `taskId` is not a dead letter
+   */
+  retryDeadLetter<O = unknown>(taskId: string): TaskHandle<O> {
+    const letter = this.#deadLetters.get(taskId);
+    if (letter === undefined) throw new InvalidTaskError(`Cannot retry dead letter: "taskId" names no dead-lettered task, received ${JSON.stringify(taskId)}`);
+    const t = letter.task;
+    const handle = this.submit<O>({ id: t.id, kind: t.kind, input: t.input, requires: t.requires, priority: t.priority, timeoutMs: t.timeoutMs, retries: t.retries });
+    this.#deadLetters.delete(taskId);
+    return handle;
+  }
+
   /** Counts, latencies, agents and pool figures. */
   stats(): HiveStats {
     const counts = this.#actor?.getSnapshot().context.counts;
-    const tasks: TaskCounts = counts ? { ...counts } : { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, retried: 0, queued: 0, running: 0 };
+    const tasks: TaskCounts = counts ? { ...counts } : { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, deadLettered: 0, shed: 0, retried: 0, queued: 0, running: 0 };
     const uptimeMs = this.#state === "created" || this.#state === "starting" ? 0 : this.#clock.now() - this.#startedAt;
     const { count, mean, p50, p95, p99, max } = this.#latency.summary();
     const latencyMs: LatencySummary = { count, mean, p50, p95, p99, max };

@@ -83,8 +83,16 @@ export const hiveOptionsSchema = z.strictObject(
       .strictObject({
         maxQueued: intAtLeast(1).default(100_000),
         agingMs: positiveMs().default(5_000),
-      }, { error: "must be an object { maxQueued, agingMs }" })
-      .default({ maxQueued: 100_000, agingMs: 5_000 }),
+        overflow: z.enum(["reject", "shed-lowest"], { error: "must be one of reject, shed-lowest" }).default("reject"),
+      }, { error: "must be an object { maxQueued, agingMs, overflow }" })
+      .default({ maxQueued: 100_000, agingMs: 5_000, overflow: "reject" }),
+    retry: z
+      .strictObject({
+        minMs: intAtLeast(0, 86_400_000).default(100),
+        maxMs: intAtLeast(0, 86_400_000).default(10_000),
+        jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
+      }, { error: "must be an object { minMs, maxMs, jitter }" })
+      .default({ minMs: 100, maxMs: 10_000, jitter: 0.2 }),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),

@@ -69,6 +69,20 @@ describe.each(["piscina", "comlink"] as const)("a hive on the %s backend", (back
     expect(await hive.run({ kind: "double", input: { n: 1 } })).toBe(2);
   });
 
+  it("dead-letters a task that keeps failing, lists it, and re-submits it on request", async () => {
+    const hive = await started({ backend, retry: { minMs: 0 } });
+    const error = await rejection(hive.run({ kind: "failTimes", id: "flaky", input: { times: 3 }, retries: 1 }));
+    expect(error.code).toBe("TASK_FAILED");
+    expect(hive.deadLetters()).toMatchObject([{ taskId: "flaky", kind: "failTimes", attempts: 2, error: { code: "TASK_FAILED" } }]);
+    expect(hive.stats().tasks).toMatchObject({ deadLettered: 1, retried: 1 });
+    // Attempts restart at 1: attempts 1 and 2 fail again, so give it enough retries this time.
+    expect(() => hive.retryDeadLetter("nope")).toThrow(expect.objectContaining({ code: "INVALID_TASK" }));
+    const again = hive.retryDeadLetter("flaky");
+    expect(again.id).toBe("flaky");
+    expect((await rejection(again.result)).code).toBe("TASK_FAILED");
+    expect(hive.deadLetters().map((d) => d.taskId)).toEqual(["flaky"]);
+  });
+
   it("retries a failing task and succeeds on a later attempt", async () => {
     const hive = await started({ backend });
     expect(await hive.run({ kind: "failTimes", input: { times: 1 }, retries: 2 })).toBe("ok on attempt 2");

@@ -173,10 +173,20 @@ describe("Supervisor", () => {
 });
 
 describe("Queen", () => {
-  async function start(maxQueued = 100) {
+  async function start(maxQueued = 100, options: { overflow?: "reject" | "shed-lowest"; retryMinMs?: number } = {}) {
     const clock = new SimulatedClock();
     const { queen } = tree(await inlineBackend(), clock);
-    const actor = createActor(queen, { clock, input: { agents: [{ id: "a", capabilities: {}, concurrency: 1 }], random: createRandom(1), maxQueued, agingMs: 5_000 } });
+    const actor = createActor(queen, {
+      clock,
+      input: {
+        agents: [{ id: "a", capabilities: {}, concurrency: 1 }],
+        random: createRandom(1),
+        maxQueued,
+        overflow: options.overflow ?? "reject",
+        agingMs: 5_000,
+        retry: { minMs: options.retryMinMs ?? 0, maxMs: 10_000, jitter: 0 },
+      },
+    });
     const events: LifecycleEvent[] = [];
     actor.on("queen.events", (e) => events.push(...e.events));
     actor.start();
@@ -202,13 +212,51 @@ describe("Queen", () => {
     expect(actor.getSnapshot().context.counts).toMatchObject({ completed: 1, failed: 0, retried: 2 });
   });
 
-  it("fails a task with TASK_FAILED once its retries run out", async () => {
+  it("dead-letters a task that keeps failing through its last attempt", async () => {
     const { actor, events } = await start();
     actor.send({ type: "queen.submit", tasks: [spec("t", "fail", { message: "nope" }, 1)], at: 0 });
     await settle(10);
-    const failed = events.find((e) => e.type === "task.failed") as Extract<LifecycleEvent, { type: "task.failed" }>;
-    expect(failed.attempts).toBe(2);
-    expect(failed.error).toMatchObject({ code: "TASK_FAILED", cause: { name: "RangeError", message: "nope" } });
+    const dead = events.find((e) => e.type === "task.deadLettered") as Extract<LifecycleEvent, { type: "task.deadLettered" }>;
+    expect(dead.attempts).toBe(2);
+    expect(dead.error).toMatchObject({ code: "TASK_FAILED", cause: { name: "RangeError", message: "nope" } });
+    expect(dead.task).toMatchObject({ id: "t", kind: "fail", retries: 1 });
+    expect(actor.getSnapshot().context.counts).toMatchObject({ deadLettered: 1, failed: 0, retried: 1, queued: 0, running: 0 });
+  });
+
+  it("waits out an exponential backoff on the actor clock before each retry", async () => {
+    const { actor, events, clock } = await start(100, { retryMinMs: 100 });
+    actor.send({ type: "queen.submit", tasks: [spec("t", "failTimes", { times: 2 }, 2)], at: 0 });
+    await settle();
+    expect(events.filter((e) => e.type === "task.started")).toHaveLength(1);
+    expect(actor.getSnapshot().context.counts).toMatchObject({ queued: 1, running: 0, retried: 1 });
+    clock.increment(99);
+    await settle();
+    expect(events.filter((e) => e.type === "task.started")).toHaveLength(1);
+    clock.increment(1);
+    await settle();
+    expect(events.filter((e) => e.type === "task.started")).toHaveLength(2);
+    clock.increment(199); // the second retry waits 200 ms
+    await settle();
+    expect(events.filter((e) => e.type === "task.started")).toHaveLength(2);
+    clock.increment(1);
+    await settle();
+    expect(events.at(-1)).toMatchObject({ type: "task.completed", value: "ok on attempt 3" });
+  });
+
+  it("sheds the newest lower-priority waiting task when the queue is full (shed-lowest)", async () => {
+    const { actor, events } = await start(2, { overflow: "shed-lowest" });
+    const f = sharedFlag();
+    actor.send({ type: "queen.submit", tasks: [spec("run", "waitAbort", { flag: f.flag })], at: 0 });
+    const low = (id: string): TaskSpec => ({ ...spec(id, "double", { n: 1 }), priority: "low" });
+    actor.send({ type: "queen.submit", tasks: [low("low-old"), low("low-new")], at: 1 });
+    actor.send({ type: "queen.submit", tasks: [{ ...spec("vip", "double", { n: 1 }), priority: "critical" }], at: 2 });
+    actor.send({ type: "queen.submit", tasks: [low("late-low")], at: 3 });
+    const shed = events.find((e) => e.type === "task.shed") as Extract<LifecycleEvent, { type: "task.shed" }>;
+    expect(shed.taskId).toBe("low-new");
+    expect((shed.error as { code?: string }).code).toBe("QUEUE_FULL");
+    expect(events.filter((e) => e.type === "task.rejected").map((e) => e.taskId)).toEqual(["late-low"]);
+    const c = actor.getSnapshot().context.counts;
+    expect(c).toMatchObject({ accepted: 4, shed: 1, rejected: 1, queued: 2, running: 1 });
   });
 
   it("rejects with QUEUE_FULL past maxQueued and keeps every count reconciled", async () => {
@@ -222,7 +270,7 @@ describe("Queen", () => {
     expect((rejected[0] as unknown as { error: { code: string } }).error.code).toBe("QUEUE_FULL");
     const c = actor.getSnapshot().context.counts;
     expect(c).toMatchObject({ submitted: 4, accepted: 3, rejected: 1, running: 1, queued: 2 });
-    expect(c.accepted).toBe(c.completed + c.failed + c.cancelled + c.queued + c.running);
+    expect(c.accepted).toBe(c.completed + c.failed + c.cancelled + c.deadLettered + c.shed + c.queued + c.running);
   });
 
   it("cancels queued and running tasks once, and ignores the late outcome", async () => {
