@@ -39,6 +39,13 @@ export interface Assignment {
 export type AgentEvent =
   | { type: "agent.assign"; assignments: Assignment[]; at: number }
   | { type: "agent.cancel"; ids: string[]; reason: string; at: number }
+  /** The agent crashed: its attempts are lost and its Worker is stopped. */
+  | { type: "agent.fail"; reason: string; at: number }
+  /** The Supervisor will restart it: wait out the backoff. */
+  | { type: "agent.restart"; at: number }
+  /** Backoff over: back to work with the same context (capabilities, concurrency). */
+  | { type: "agent.ready"; at: number }
+  | { type: "agent.stop" }
   | AttemptsDoneEvent;
 
 /** What an Agent tells its Supervisor when attempts end. */
@@ -78,11 +85,26 @@ export const agentMachine = setup({
     }),
     report: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "agent.done") return;
+      let ended = 0;
       for (const end of event.ends) {
-        if (context.running.get(end.id) === end.seq) context.running.delete(end.id);
+        if (context.running.get(end.id) === end.seq) {
+          context.running.delete(end.id);
+          ended++;
+        }
       }
-      enqueue.assign({ busy: context.busy - event.ends.length });
+      enqueue.assign({ busy: context.busy - ended });
       enqueue(sendParent({ type: "supervisor.done", agentId: context.id, ends: event.ends, at: event.at } satisfies AgentDoneEvent));
+    }),
+    /** A crash: every running attempt is lost (reported crashed) and the Worker is stopped. */
+    crash: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "agent.fail") return;
+      const worker = context.worker;
+      if (worker === null) return;
+      const seqs = [...context.running.values()];
+      if (seqs.length > 0) enqueue.sendTo(worker, { type: "worker.abort", seqs, reason: `agent ${context.id} crashed: ${event.reason}`, at: event.at, crash: true } satisfies WorkerEvent);
+      enqueue.stopChild(worker);
+      context.running.clear();
+      enqueue.assign({ worker: null, busy: 0 });
     }),
     cancelWork: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "agent.cancel" || context.worker === null) return;
@@ -106,18 +128,34 @@ export const agentMachine = setup({
   }),
   initial: "idle",
   on: {
-    "agent.assign": { target: ".check", actions: "assignWork" },
-    "agent.done": { target: ".check", actions: "report" },
-    "agent.cancel": { actions: "cancelWork" },
+    // Outside the working states (failed, restarting) late reports still travel up.
+    "agent.done": { actions: "report" },
+    "agent.stop": ".stopped",
   },
   states: {
-    idle: {},
-    busy: {},
-    saturated: {},
+    idle: { on: working() },
+    busy: { on: working() },
+    saturated: { on: working() },
     /** Transient: routes to the state the slot count says. */
     check: {
       always: [{ guard: "isIdle", target: "idle" }, { guard: "isSaturated", target: "saturated" }, { target: "busy" }],
     },
+    failed: {
+      on: { "agent.restart": "restarting" },
+    },
+    restarting: {
+      on: { "agent.ready": "idle" },
+    },
+    stopped: { type: "final" },
   },
 });
 
+/** The transitions of the working states (idle, busy, saturated). */
+function working() {
+  return {
+    "agent.assign": { target: "check", actions: "assignWork" },
+    "agent.done": { target: "check", actions: "report" },
+    "agent.cancel": { actions: "cancelWork" },
+    "agent.fail": { target: "failed", actions: "crash" },
+  } as const;
+}

@@ -13,7 +13,8 @@
 import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
 import { HiveStoppedError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
-import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
+import type { SupervisionPolicy } from "./restart.ts";
+import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
 
 /** A validated task as the Queen receives it. */
@@ -49,6 +50,8 @@ export interface QueenInput {
   agingMs: number;
   /** Backoff between a failed attempt and its retry: exponential from minMs to maxMs, ± jitter. */
   retry: RetryPolicy;
+  /** How the Supervisor restarts crashed agents. */
+  supervision: SupervisionPolicy;
 }
 
 /** Backoff between attempts. */
@@ -95,7 +98,7 @@ export interface QueenContext {
   /** Why the hive is degraded, once a supervisor escalated; else null. */
   degraded: { reason: string; at: number } | null;
   /** What the Supervisor starts with. */
-  supervisor: { agents: AgentSpec[]; random: Random; agingMs: number };
+  supervisor: SupervisorInput;
 }
 
 /** Events the Queen accepts. */
@@ -367,7 +370,7 @@ export const queenMachine = setup({
     retry: input.retry,
     random: input.random,
     degraded: null,
-    supervisor: { agents: input.agents, random: input.random, agingMs: input.agingMs },
+    supervisor: { agents: input.agents, random: input.random, agingMs: input.agingMs, supervision: input.supervision },
   }),
   invoke: {
     id: "supervisor",

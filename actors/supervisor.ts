@@ -1,17 +1,29 @@
 /**
- * The Supervisor actor: keeps the agent registry and the ready queue, and places every attempt
- * on the eligible agent with the best capability score (see `allocation.ts`). Work travels in
- * batches: one event from the Queen may carry many tasks, and each Agent gets one event per
- * batch. Every decision is explained (winner, runner-up, each term of both scores).
+ * The Supervisor actor: keeps the agent registry and the ready queue, places every attempt on
+ * the eligible agent with the best capability score (see `allocation.ts`), and restarts agents
+ * that crash, OTP style (see `restart.ts`): strategy one-for-one / one-for-all / rest-for-one,
+ * restart type permanent / transient / temporary, exponential backoff with seeded jitter, and
+ * restart intensity — more than `maxRestarts` within `withinMs` escalates to the Queen (the hive
+ * becomes degraded) instead of restarting forever.
+ *
+ * An agent crashes when an attempt's thread dies (WORKER_CRASHED), after `failAfter`
+ * consecutive failed attempts, or when told to (`supervisor.crash`, for fault drills). Its
+ * running attempts go back to the ready queue (they did not fail on their own; no retry is
+ * spent), preferring another agent. A restarted agent keeps its context — capabilities,
+ * concurrency, health history.
+ *
+ * Work travels in batches: one event from the Queen may carry many tasks, and each Agent gets
+ * one event per batch. Every decision is explained (winner, runner-up, each term of both scores).
  *
  * @module
  */
-import { type ActorRefFrom, emit, enqueueActions, sendParent, sendTo, setup } from "xstate";
+import { type ActorRefFrom, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
 import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } from "./agent.ts";
 import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
+import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
 import type { AttemptResult, Capabilities, Priority, ReadyTask } from "./types.ts";
 
 /** An agent as declared by the user. */
@@ -19,7 +31,12 @@ export interface AgentSpec {
   id: string;
   capabilities: Capabilities;
   concurrency: number;
+  /** Overrides the policy's restart type for this agent. */
+  restart?: RestartType | undefined;
 }
+
+/** Where an agent stands with its Supervisor. */
+export type AgentStatus = "up" | "restarting" | "failed" | "removing";
 
 /** Input of {@link supervisorMachine}. */
 export interface SupervisorInput {
@@ -28,11 +45,30 @@ export interface SupervisorInput {
   random: Random;
   /** Every `agingMs` a queued task waits lifts it one priority rank, ms. */
   agingMs: number;
+  supervision: SupervisionPolicy;
 }
 
 interface AgentEntry {
   view: AgentView;
   ref: ActorRefFrom<typeof agentMachine>;
+  spec: AgentSpec;
+  status: AgentStatus;
+  /** Failed attempts in a row; `failAfter` of them is a crash. */
+  consecutiveFailures: number;
+  /** Backoff level of the next restart, and when the last one happened. */
+  backoffLevel: number;
+  lastRestartAt: number | undefined;
+  restarts: number;
+  /** Why it last crashed. */
+  lastCrash: string | undefined;
+}
+
+/** An agent's registry entry as `stats()` shows it. */
+export interface AgentRecord {
+  id: string;
+  status: AgentStatus;
+  restarts: number;
+  lastCrash: string | undefined;
 }
 
 /** Context of {@link supervisorMachine}. Registry and queue are mutated in place (hot path). */
@@ -41,12 +77,19 @@ export interface SupervisorContext {
   /** The same views as `agents`, as an array for allocation scans. */
   views: AgentView[];
   queue: ReadyQueue;
-  /** Task id → agent, seq and attempt number of its running attempt. */
-  running: Map<string, { agentId: string; seq: number; attempt: number }>;
+  /** Task id → agent, seq and the task of its running attempt. */
+  running: Map<string, { agentId: string; seq: number; task: ReadyTask }>;
   /** Last attempt sequence number handed out. */
   seq: number;
   random: Random;
   agingMs: number;
+  supervision: SupervisionPolicy;
+  /** Agent ids in declaration order (rest-for-one restarts those after the crashed one). */
+  order: string[];
+  /** Times of recent restarts, for the intensity check. */
+  restartLog: number[];
+  /** Why the Supervisor gave up restarting, once it did. */
+  escalated: string | null;
 }
 
 /** Events a Supervisor accepts. */
@@ -56,6 +99,10 @@ export type SupervisorEvent =
   | AgentDoneEvent
   | { type: "supervisor.breaker"; agentId: string; state: AgentView["breaker"]; at: number }
   | { type: "supervisor.shed"; priority: Priority; at: number }
+  | { type: "supervisor.crash"; agentId: string; reason: string; at: number }
+  | { type: "supervisor.restart"; agentId: string; at: number }
+  | { type: "supervisor.addAgent"; spec: AgentSpec; at: number }
+  | { type: "supervisor.removeAgent"; agentId: string; at: number }
   | { type: "supervisor.stop"; at: number };
 
 /** A task that started. */
@@ -90,8 +137,16 @@ export interface Decision {
   at: number;
 }
 
-/** Events a Supervisor emits to outside listeners: one per batch of placements. */
-export type SupervisorEmitted = { type: "supervisor.decisions"; decisions: Decision[] };
+/** What happened to an agent. */
+export type AgentLifecycleEvent =
+  | { type: "agent.failed"; agentId: string; reason: string; at: number }
+  | { type: "agent.restarting"; agentId: string; reason: string; backoffMs: number; restarts: number; at: number }
+  | { type: "agent.restarted"; agentId: string; at: number }
+  | { type: "agent.added"; agentId: string; at: number }
+  | { type: "agent.removed"; agentId: string; at: number };
+
+/** Events a Supervisor emits to outside listeners. */
+export type SupervisorEmitted = { type: "supervisor.decisions"; decisions: Decision[] } | { type: "supervisor.agents"; events: AgentLifecycleEvent[] };
 
 function meanLatency(views: readonly AgentView[]): number {
   let sum = 0;
@@ -111,25 +166,36 @@ class Plan {
   readonly started: Started[] = [];
   readonly decisions: Decision[] = [];
   readonly failed: Finished[] = [];
+  readonly agentEvents: AgentLifecycleEvent[] = [];
+  /** Messages to agents beyond assignments (fail, restart, stop), in order. */
+  readonly agentMessages: { ref: AgentEntry["ref"]; event: AgentEvent }[] = [];
+  readonly stops: AgentEntry["ref"][] = [];
+  readonly restarts: { agentId: string; delayMs: number }[] = [];
+  escalated: string | undefined;
 }
 
 function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "ineligible" {
   const decision = choose(context.views, task.requires, task.avoid, meanMs, () => context.random.next());
-  if (decision === undefined) {
-    for (const v of context.views) if (isEligible(v.capabilities, task.requires)) return "no-slot";
-    return "ineligible";
-  }
+  if (decision === undefined) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
   const agentId = decision.winner.agentId;
   const entry = context.agents.get(agentId)!;
   entry.view.busy++;
   const seq = ++context.seq;
-  context.running.set(task.id, { agentId, seq, attempt: task.attempt });
+  context.running.set(task.id, { agentId, seq, task });
   let list = plan.byAgent.get(agentId);
   if (list === undefined) plan.byAgent.set(agentId, (list = []));
   list.push({ task, seq });
   plan.started.push({ id: task.id, agentId, attempt: task.attempt });
   plan.decisions.push({ taskId: task.id, attempt: task.attempt, winner: decision.winner, runnerUp: decision.runnerUp, at });
   return "placed";
+}
+
+/** True when some agent that has not failed for good could ever run `task`. */
+function anyCanRun(context: SupervisorContext, requires: Capabilities): boolean {
+  for (const a of context.agents.values()) {
+    if (a.status !== "failed" && a.status !== "removing" && isEligible(a.view.capabilities, requires)) return true;
+  }
+  return false;
 }
 
 function ineligible(task: ReadyTask): Finished {
@@ -164,33 +230,94 @@ export const supervisorMachine = setup({
         // Queued tasks of the same requirements go first: FIFO within a priority.
         const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
         if (outcome === "no-slot") {
-          if (context.queue.size === 0 || context.views.some((v) => isEligible(v.capabilities, task.requires))) context.queue.push(task);
+          if (anyCanRun(context, task.requires)) context.queue.push(task);
           else plan.failed.push(ineligible(task));
         } else if (outcome === "ineligible") plan.failed.push(ineligible(task));
       }
       if (context.queue.size > 0) fill(context, event.at, plan, meanMs);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
-    /** Attempts ended: update health, report, refill the freed slots. */
+    /** Attempts ended: update health, report, detect a crashing agent, refill the freed slots. */
     done: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.done") return;
       const entry = context.agents.get(event.agentId);
-      const finished: Finished[] = new Array(event.ends.length);
-      for (let i = 0; i < event.ends.length; i++) {
-        const end = event.ends[i]!;
+      const finished: Finished[] = [];
+      let crash: string | undefined;
+      for (const end of event.ends) {
         const run = context.running.get(end.id);
-        const current = run !== undefined && run.seq === end.seq;
-        if (current) context.running.delete(end.id);
-        if (entry !== undefined) {
-          entry.view.busy--;
-          entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
+        // Not the attempt on record (its agent crashed and it was re-queued, or it was superseded).
+        if (run === undefined || run.seq !== end.seq || run.agentId !== event.agentId) continue;
+        context.running.delete(end.id);
+        finished.push({ id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs });
+        if (entry === undefined) continue;
+        entry.view.busy--;
+        entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
+        if (end.result.ok) {
+          entry.consecutiveFailures = 0;
+        } else {
+          const code = end.result.error.code;
+          if (code === "WORKER_CRASHED") crash ??= `its worker thread died running task ${end.id}`;
+          else if (code === "TASK_FAILED" || code === "TASK_TIMEOUT") {
+            if (++entry.consecutiveFailures >= context.supervision.failAfter) crash ??= `${entry.consecutiveFailures} attempts failed in a row`;
+          }
         }
-        finished[i] = { id: end.id, agentId: event.agentId, attempt: current ? run.attempt : 0, result: end.result, durationMs: end.durationMs };
       }
-      enqueue(sendParent({ type: "queen.finished", finished, at: event.at } satisfies SupervisorToQueen));
-      if (context.queue.size === 0) return;
+      if (finished.length > 0) enqueue(sendParent({ type: "queen.finished", finished, at: event.at } satisfies SupervisorToQueen));
       const plan = new Plan();
-      fill(context, event.at, plan, meanLatency(context.views));
+      if (entry !== undefined && crash !== undefined && entry.status === "up") crashAgent(context, entry, crash, event.at, plan);
+      if (entry !== undefined && entry.status === "removing" && entry.view.busy === 0) removeNow(context, entry, event.at, plan);
+      if (context.queue.size > 0) fill(context, event.at, plan, meanLatency(context.views));
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
+    /** A fault drill, or an outside report: the agent crashed. */
+    crash: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.crash") return;
+      const entry = context.agents.get(event.agentId);
+      if (entry === undefined || entry.status !== "up") return;
+      const plan = new Plan();
+      crashAgent(context, entry, event.reason, event.at, plan);
+      if (context.queue.size > 0) fill(context, event.at, plan, meanLatency(context.views));
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
+    /** Backoff over: the agent is back, with its context. */
+    restart: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.restart") return;
+      const entry = context.agents.get(event.agentId);
+      if (entry === undefined || entry.status !== "restarting") return;
+      entry.status = "up";
+      entry.view.available = true;
+      entry.consecutiveFailures = 0;
+      enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
+      const plan = new Plan();
+      plan.agentEvents.push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
+      if (context.queue.size > 0) fill(context, event.at, plan, meanLatency(context.views));
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
+    addAgent: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.addAgent" || context.agents.has(event.spec.id)) return;
+      const spec = event.spec;
+      enqueue.assign(({ context: c, spawn }) => {
+        const entry = newEntry(spec, spawn("agent", { id: spec.id, input: spec }) as AgentEntry["ref"]);
+        c.agents.set(spec.id, entry);
+        c.views.push(entry.view);
+        c.order.push(spec.id);
+        return {};
+      });
+      const plan = new Plan();
+      plan.agentEvents.push({ type: "agent.added", agentId: spec.id, at: event.at });
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+      enqueue.raise({ type: "supervisor.enqueue", tasks: [], at: event.at });
+    }),
+    /** Takes an agent out of allocation; it leaves once its running attempts have ended. */
+    removeAgent: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.removeAgent") return;
+      const entry = context.agents.get(event.agentId);
+      if (entry === undefined || entry.status === "removing") return;
+      entry.status = "removing";
+      entry.view.available = false;
+      enqueue.cancel(`restart:${entry.spec.id}`);
+      const plan = new Plan();
+      if (entry.view.busy === 0) removeNow(context, entry, event.at, plan);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /** An agent's breaker changed state: open takes it out of allocation, closing refills it. */
@@ -249,11 +376,23 @@ export const supervisorMachine = setup({
     const agents = new Map<string, AgentEntry>();
     const views: AgentView[] = [];
     for (const spec of input.agents) {
-      const view: AgentView = { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed" };
-      views.push(view);
-      agents.set(spec.id, { view, ref: spawn("agent", { id: spec.id, input: spec }) });
+      const entry = newEntry(spec, spawn("agent", { id: spec.id, input: spec }) as AgentEntry["ref"]);
+      views.push(entry.view);
+      agents.set(spec.id, entry);
     }
-    return { agents, views, queue: new ReadyQueue(), running: new Map(), seq: 0, random: input.random, agingMs: input.agingMs };
+    return {
+      agents,
+      views,
+      queue: new ReadyQueue(),
+      running: new Map(),
+      seq: 0,
+      random: input.random,
+      agingMs: input.agingMs,
+      supervision: input.supervision,
+      order: input.agents.map((a) => a.id),
+      restartLog: [],
+      escalated: null,
+    };
   },
   initial: "running",
   states: {
@@ -264,6 +403,10 @@ export const supervisorMachine = setup({
         "supervisor.cancel": { actions: "cancel" },
         "supervisor.breaker": { actions: "breaker" },
         "supervisor.shed": { actions: "shed" },
+        "supervisor.crash": { actions: "crash" },
+        "supervisor.restart": { actions: "restart" },
+        "supervisor.addAgent": { actions: "addAgent" },
+        "supervisor.removeAgent": { actions: "removeAgent" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },
@@ -293,6 +436,14 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
 /** The actions that send a plan: one assignment per agent, one report to the Queen, one explanation. */
 function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   const actions: unknown[] = [];
+  for (const { ref, event } of plan.agentMessages) actions.push(sendTo(ref, event));
+  for (const ref of plan.stops) actions.push(stopChild(ref));
+  for (const { agentId, delayMs } of plan.restarts) {
+    const event: SupervisorEvent = { type: "supervisor.restart", agentId, at: at + delayMs };
+    actions.push(raise(event as never, { id: `restart:${agentId}`, delay: delayMs }));
+  }
+  if (plan.escalated !== undefined) actions.push(sendParent({ type: "queen.escalated", reason: plan.escalated, at } satisfies SupervisorToQueen));
+  if (plan.agentEvents.length > 0) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
   for (const [agentId, assignments] of plan.byAgent) {
     actions.push(sendTo(context.agents.get(agentId)!.ref, { type: "agent.assign", assignments, at } satisfies AgentEvent));
   }
@@ -300,4 +451,86 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   if (plan.failed.length > 0) actions.push(sendParent({ type: "queen.finished", finished: plan.failed, at } satisfies SupervisorToQueen));
   if (plan.decisions.length > 0) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
   return actions;
+}
+
+function newEntry(spec: AgentSpec, ref: AgentEntry["ref"]): AgentEntry {
+  return {
+    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed" },
+    ref,
+    spec,
+    status: "up",
+    consecutiveFailures: 0,
+    backoffLevel: 0,
+    lastRestartAt: undefined,
+    restarts: 0,
+    lastCrash: undefined,
+  };
+}
+
+/**
+ * `entry` crashed: by the strategy, it (and maybe others) lose their running attempts — back to
+ * the ready queue — and are restarted after a backoff, or fail for good (temporary agents, or
+ * past the restart intensity, which also escalates).
+ */
+function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: string, at: number, plan: Plan): void {
+  const policy = context.supervision;
+  const ids = affected(policy.strategy, context.order, entry.spec.id);
+  entry.lastCrash = reason;
+  for (const id of ids) {
+    const e = context.agents.get(id);
+    if (e === undefined || (e.status !== "up" && e !== entry)) continue;
+    const why = e === entry ? reason : `${policy.strategy} restart after agent ${entry.spec.id} crashed`;
+    // Its attempts did not fail on their own: they go back to the queue, preferring another agent.
+    for (const [taskId, run] of context.running) {
+      if (run.agentId !== id) continue;
+      context.running.delete(taskId);
+      context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
+    }
+    e.view.busy = 0;
+    e.view.available = false;
+    plan.agentMessages.push({ ref: e.ref, event: { type: "agent.fail", reason: why, at } });
+    const type = e.spec.restart ?? policy.restart;
+    if (type === "temporary" || context.escalated !== null) {
+      e.status = "failed";
+      plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
+      continue;
+    }
+    if (!withinIntensity(context.restartLog, at, policy)) {
+      context.escalated = `more than ${policy.maxRestarts} restarts within ${policy.withinMs} ms (last: agent ${id}: ${why})`;
+      plan.escalated = context.escalated;
+      e.status = "failed";
+      plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
+      continue;
+    }
+    e.backoffLevel = nextLevel(e.backoffLevel, e.lastRestartAt, at, policy.backoff.resetAfterMs);
+    e.lastRestartAt = at;
+    e.restarts++;
+    e.status = "restarting";
+    const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
+    plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
+    plan.restarts.push({ agentId: id, delayMs });
+    plan.agentEvents.push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
+  }
+  failOrphans(context, plan);
+}
+
+/** Fails queued tasks that no agent left in the swarm can ever run. */
+function failOrphans(context: SupervisorContext, plan: Plan): void {
+  if (context.queue.size === 0) return;
+  for (const task of context.queue.drainAll()) {
+    if (anyCanRun(context, task.requires)) context.queue.push(task);
+    else plan.failed.push(ineligible(task));
+  }
+}
+
+/** Stops and forgets an agent being removed (its attempts have all ended). */
+function removeNow(context: SupervisorContext, entry: AgentEntry, at: number, plan: Plan): void {
+  const id = entry.spec.id;
+  context.agents.delete(id);
+  const v = context.views.indexOf(entry.view);
+  if (v >= 0) context.views.splice(v, 1);
+  context.order = context.order.filter((x) => x !== id);
+  plan.stops.push(entry.ref);
+  plan.agentEvents.push({ type: "agent.removed", agentId: id, at });
+  failOrphans(context, plan);
 }

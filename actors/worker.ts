@@ -9,7 +9,7 @@
  * @module
  */
 import { enqueueActions, fromCallback, sendParent, setup } from "xstate";
-import { TaskCancelledError, TaskTimeoutError } from "../src/errors.ts";
+import { TaskCancelledError, TaskTimeoutError, WorkerCrashedError } from "../src/errors.ts";
 import type { AttemptResult } from "./types.ts";
 
 /** An attempt as a Worker runs it. */
@@ -54,7 +54,7 @@ export interface AttemptEnd {
 export type WorkerEvent =
   | { type: "worker.run"; attempts: WorkerAttempt[]; at: number }
   | { type: "worker.outcomes"; outcomes: { seq: number; result: AttemptResult }[]; at: number }
-  | { type: "worker.abort"; seqs: number[]; reason: string; at: number }
+  | { type: "worker.abort"; seqs: number[]; reason: string; at: number; crash?: boolean }
   | { type: "worker.deadline"; deadline: number };
 
 /** What a Worker tells its port. */
@@ -124,7 +124,13 @@ export const workerMachine = setup({
         ends.push({
           id: a.id,
           seq,
-          result: { ok: false, error: new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id }) },
+          result: {
+            ok: false,
+            // An agent crash ends its attempts as crashed (retriable); a cancel as cancelled.
+            error: event.crash
+              ? new WorkerCrashedError(`Task ${a.id} (${a.kind}) was lost: ${event.reason}`, { taskId: a.id })
+              : new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id }),
+          },
           durationMs: Math.max(0, event.at - r.startedAt),
         });
       }

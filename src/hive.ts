@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { type Actor, createActor } from "xstate";
 import { agentMachine } from "../actors/agent.ts";
 import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
-import { type Decision, supervisorMachine } from "../actors/supervisor.ts";
+import { type AgentLifecycleEvent, type Decision, supervisorMachine } from "../actors/supervisor.ts";
 import type { Capabilities, Priority } from "../actors/types.ts";
 import { workerMachine } from "../actors/worker.ts";
 import { findUncloneable } from "../workers/cloneable.ts";
@@ -19,12 +19,12 @@ import { PiscinaBackend } from "./backends/piscina.ts";
 import type { BackendName, BackendStats, ExecutionBackend } from "./backends/types.ts";
 import { isDeno } from "./backends/worker-file.ts";
 import { type HiveClock, realClock } from "./clock.ts";
-import { HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
+import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
 import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
 import { LogHistogram } from "./histogram.ts";
 import { createPort } from "./port.ts";
 import { createRandom } from "./random.ts";
-import { hiveOptionsSchema, type ParsedHiveOptions, parseOrThrow, taskSchema } from "./schema.ts";
+import { agentSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
 
 /** A swarm agent: what it can do and how many attempts it runs at once. */
 export interface AgentOptions {
@@ -131,6 +131,7 @@ export interface TaskHandle<O = unknown> {
 /** Events `hive.on` delivers. */
 export type HiveEvent =
   | LifecycleEvent
+  | AgentLifecycleEvent
   | ({ type: "allocation.decided" } & Decision)
   | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] };
 
@@ -150,7 +151,14 @@ export interface LatencySummary {
 /** One agent in {@link HiveStats}. */
 export interface AgentStats {
   id: string;
+  /** The Agent actor's state: idle, busy, saturated, failed, restarting, stopped. */
   state: string;
+  /** Where it stands with its Supervisor: up, restarting, failed (for good), removing. */
+  status: "up" | "restarting" | "failed" | "removing";
+  restarts: number;
+  /** Why it last crashed. */
+  lastCrash: string | undefined;
+  breaker: "closed" | "open" | "halfOpen";
   busy: number;
   concurrency: number;
   completed: number;
@@ -162,6 +170,8 @@ export interface AgentStats {
 /** What `hive.stats()` returns. */
 export interface HiveStats {
   state: "created" | "starting" | "running" | "stopping" | "stopped";
+  /** Set once a supervisor gave up restarting: why, and when (hive clock, ms). */
+  degraded: { reason: string; at: number } | null;
   backend: BackendName;
   tasks: TaskCounts;
   /** Completed tasks per second since start. */
@@ -172,6 +182,9 @@ export interface HiveStats {
   pool: BackendStats;
   uptimeMs: number;
 }
+
+/** Placement decisions kept for `explain()`; the oldest go first. */
+const DECISION_LIMIT = 10_000;
 
 /** Dead letters kept for `deadLetters()` / `retryDeadLetter()`; the oldest go first. */
 const DEAD_LETTER_LIMIT = 10_000;
@@ -188,6 +201,9 @@ export interface DeadLetter {
   /** Hive-clock time it was dead-lettered, ms. */
   at: number;
 }
+
+/** One entry of `map(…, { policy: "settle" })`. */
+export type MapResult<O> = { ok: true; value: O } | { ok: false; error: Error };
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -222,6 +238,10 @@ export class Hive implements AsyncDisposable {
   /** Submit-to-completion latency of completed tasks, ms. */
   readonly #latency = new LogHistogram();
   #nextId = 0;
+  /** The latest placement decision per task (bounded), for `explain`. */
+  readonly #decisions = new Map<string, Decision>();
+  /** Callers waiting for an agent's removal, by agent id. */
+  readonly #removals = new Map<string, (() => void)[]>();
   /** Tasks that kept failing through their last attempt, oldest first (bounded). */
   readonly #deadLetters = new Map<string, Extract<LifecycleEvent, { type: "task.deadLettered" }>>();
   /** Tasks submitted since the last flush; sent to the Queen as one event in a microtask. */
@@ -276,12 +296,13 @@ export class Hive implements AsyncDisposable {
       systemId: "queen",
       clock: this.#clock as never,
       input: {
-        agents: o.agents.map((a) => ({ id: a.id, capabilities: a.capabilities, concurrency: a.concurrency })),
+        agents: o.agents.map((a) => ({ id: a.id, capabilities: a.capabilities, concurrency: a.concurrency, restart: a.restart })),
         random: createRandom(o.seed),
         maxQueued: o.queue.maxQueued,
         overflow: o.queue.overflow,
         agingMs: o.queue.agingMs,
         retry: o.retry,
+        supervision: o.supervision,
       },
       ...(o.inspect !== undefined ? { inspect: o.inspect as never } : {}),
     });
@@ -289,9 +310,23 @@ export class Hive implements AsyncDisposable {
       for (const event of emitted.events) this.#onLifecycle(event);
     });
     actor.start();
-    actor.system.get("supervisor")?.on("supervisor.decisions", (emitted: { decisions: Decision[] }) => {
+    const supervisorRef = actor.system.get("supervisor") as Actor<typeof supervisorMachine>;
+    supervisorRef.on("supervisor.decisions", (emitted) => {
+      for (const d of emitted.decisions) {
+        this.#decisions.set(d.taskId, d);
+        if (this.#decisions.size > DECISION_LIMIT) this.#decisions.delete(this.#decisions.keys().next().value!);
+      }
       if (this.#bus.listenerCount() === 0) return;
       for (const d of emitted.decisions) this.#publish({ type: "allocation.decided", ...d });
+    });
+    supervisorRef.on("supervisor.agents", (emitted) => {
+      for (const e of emitted.events) {
+        if (e.type === "agent.removed") {
+          for (const resolve of this.#removals.get(e.agentId) ?? []) resolve();
+          this.#removals.delete(e.agentId);
+        }
+        this.#publish(e);
+      }
     });
     this.#actor = actor;
     this.#startedAt = this.#clock.now();
@@ -349,17 +384,7 @@ export class Hive implements AsyncDisposable {
    * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
    */
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
-    const t = parseOrThrow(taskSchema, task, "submit task", (m) => new InvalidTaskError(m));
-    const actor = this.#actor;
-    if (this.#state !== "running" || actor === undefined) {
-      if (this.#state === "created" || this.#state === "starting") throw new HiveNotStartedError(`Cannot submit task: the hive is ${this.#state}; await hive.start() first`);
-      throw new HiveStoppedError(`Cannot submit task: the hive is ${this.#state}`);
-    }
-    if (!this.#kinds.has(t.kind)) {
-      throw new InvalidTaskError(`Cannot submit task: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
-    }
-    const bad = findUncloneable(t.input);
-    if (bad !== null) throw new InvalidTaskError(`Cannot submit task: "${bad.path}" cannot cross threads, received ${bad.reason}`);
+    const t = this.#validate(task, "submit task");
     const o = this.#options;
     const id = t.id ?? `t${++this.#nextId}`;
     if (this.#waiters.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
@@ -396,6 +421,18 @@ export class Hive implements AsyncDisposable {
     this.#outbox.push(spec);
     if (this.#outbox.length === 1) queueMicrotask(this.#flush);
     return { id, result, cancel };
+  }
+
+  /** Validates a task for `action`: shape, a running hive, a known kind, an input that can cross threads. */
+  #validate(task: unknown, action: string): ParsedTask {
+    const t = parseOrThrow(taskSchema, task, action, (m) => new InvalidTaskError(m));
+    this.#running(action);
+    if (!this.#kinds.has(t.kind)) {
+      throw new InvalidTaskError(`Cannot ${action}: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
+    }
+    const bad = findUncloneable(t.input);
+    if (bad !== null) throw new InvalidTaskError(`Cannot ${action}: "${bad.path}" cannot cross threads, received ${bad.reason}`);
+    return t;
   }
 
   /** Sends buffered submits to the Queen (one event for the batch). */
@@ -443,6 +480,90 @@ export class Hive implements AsyncDisposable {
     return handle;
   }
 
+  /** The latest placement decision for a task: the winner, the runner-up and every score term. */
+  explain(taskId: string): Decision | undefined {
+    return this.#decisions.get(taskId);
+  }
+
+  #running(action: string): Actor<typeof queenMachine> {
+    const actor = this.#actor;
+    if (this.#state !== "running" || actor === undefined) {
+      if (this.#state === "created" || this.#state === "starting") throw new HiveNotStartedError(`Cannot ${action}: the hive is ${this.#state}; await hive.start() first`);
+      throw new HiveStoppedError(`Cannot ${action}: the hive is ${this.#state}`);
+    }
+    return actor;
+  }
+
+  #supervisor(action: string): Actor<typeof supervisorMachine> {
+    return this.#running(action).system.get("supervisor") as Actor<typeof supervisorMachine>;
+  }
+
+  /**
+   * Adds an agent to the running swarm; queued work it can run starts at once.
+   * @throws InvalidOptionsError when the spec is invalid or its id is taken
+   */
+  addAgent(spec: AgentOptions): void {
+    const supervisor = this.#supervisor("add agent");
+    const a = parseOrThrow(agentSchema, spec, "add agent", (m) => new InvalidOptionsError(m));
+    if (supervisor.getSnapshot().context.agents.has(a.id)) throw new InvalidOptionsError(`Cannot add agent: "id" must be unique among agents, received ${JSON.stringify(a.id)}`);
+    supervisor.send({ type: "supervisor.addAgent", spec: { id: a.id, capabilities: a.capabilities, concurrency: a.concurrency, restart: a.restart }, at: this.#clock.now() });
+  }
+
+  /**
+   * Removes an agent: it takes no new work, its running attempts finish, then it leaves.
+   * Resolves once it has left. Queued tasks no remaining agent can run fail (NO_ELIGIBLE_AGENT).
+   * @throws InvalidOptionsError when no agent has that id
+   */
+  removeAgent(agentId: string): Promise<void> {
+    const supervisor = this.#supervisor("remove agent");
+    if (!supervisor.getSnapshot().context.agents.has(agentId)) throw new InvalidOptionsError(`Cannot remove agent: "agentId" names no agent, received ${JSON.stringify(agentId)}`);
+    const done = new Promise<void>((resolve) => {
+      const list = this.#removals.get(agentId) ?? [];
+      list.push(resolve);
+      this.#removals.set(agentId, list);
+    });
+    supervisor.send({ type: "supervisor.removeAgent", agentId, at: this.#clock.now() });
+    return done;
+  }
+
+  /**
+   * Fault drill: makes an agent crash as if its thread died. Its Supervisor restarts it by the
+   * supervision policy (or escalates).
+   * @throws InvalidOptionsError when no agent has that id
+   */
+  failAgent(agentId: string, reason = "failed on request"): void {
+    const supervisor = this.#supervisor("fail agent");
+    if (!supervisor.getSnapshot().context.agents.has(agentId)) throw new InvalidOptionsError(`Cannot fail agent: "agentId" names no agent, received ${JSON.stringify(agentId)}`);
+    supervisor.send({ type: "supervisor.crash", agentId, reason, at: this.#clock.now() });
+  }
+
+  /**
+   * Fans `inputs` out as tasks of one kind and gathers the results in input order.
+   * `policy: "fail-fast"` (default) rejects with the first error and cancels the rest;
+   * `"settle"` waits for all and reports each as `{ ok, value | error }`.
+   */
+  map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options?: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" }): Promise<O[]>;
+  map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy: "settle" }): Promise<MapResult<O>[]>;
+  async map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" | "settle" } = {}): Promise<O[] | MapResult<O>[]> {
+    if (!Array.isArray(inputs)) throw new InvalidTaskError(`Cannot map tasks: "inputs" must be an array, received ${describeValue(inputs)}`);
+    const { policy = "fail-fast", ...rest } = options;
+    if (policy !== "fail-fast" && policy !== "settle") throw new InvalidTaskError(`Cannot map tasks: "policy" must be one of fail-fast, settle, received ${describeValue(policy)}`);
+    // Validate every task before any runs: a bad input leaves nothing half-submitted.
+    const tasks = inputs.map((input) => ({ ...rest, kind, input }) as TaskOptions<I>);
+    tasks.forEach((t, i) => this.#validate(t, `map task ${i}`));
+    const handles = tasks.map((t) => this.submit<O, I>(t));
+    if (policy === "settle") {
+      const settled = await Promise.allSettled(handles.map((h) => h.result));
+      return settled.map((r) => (r.status === "fulfilled" ? { ok: true as const, value: r.value } : { ok: false as const, error: r.reason as Error }));
+    }
+    try {
+      return await Promise.all(handles.map((h) => h.result));
+    } catch (error) {
+      for (const h of handles) h.cancel("another task of its group failed (fail-fast)");
+      throw error;
+    }
+  }
+
   /** Counts, latencies, agents and pool figures. */
   stats(): HiveStats {
     const counts = this.#actor?.getSnapshot().context.counts;
@@ -452,6 +573,7 @@ export class Hive implements AsyncDisposable {
     const latencyMs: LatencySummary = { count, mean, p50, p95, p99, max };
     return {
       state: this.#state,
+      degraded: this.#actor?.getSnapshot().context.degraded ?? null,
       backend: this.#backend.name,
       tasks,
       throughputPerSec: uptimeMs > 0 ? (tasks.completed * 1_000) / uptimeMs : 0,
@@ -464,7 +586,9 @@ export class Hive implements AsyncDisposable {
 
   #agentStats(): AgentStats[] {
     const supervisor = this.#actor?.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
-    if (supervisor === undefined) return this.#options.agents.map((a) => ({ id: a.id, state: "stopped", busy: 0, concurrency: a.concurrency, completed: 0, failed: 0, successRate: 1, latencyMs: 0 }));
+    if (supervisor === undefined) {
+      return this.#options.agents.map((a) => ({ id: a.id, state: "stopped", status: "up", restarts: 0, lastCrash: undefined, breaker: "closed", busy: 0, concurrency: a.concurrency, completed: 0, failed: 0, successRate: 1, latencyMs: 0 }));
+    }
     const snap = supervisor.getSnapshot();
     const out: AgentStats[] = [];
     for (const [id, entry] of snap.context.agents) {
@@ -473,6 +597,10 @@ export class Hive implements AsyncDisposable {
       out.push({
         id,
         state: child ? String(child.getSnapshot().value) : "stopped",
+        status: entry.status,
+        restarts: entry.restarts,
+        lastCrash: entry.lastCrash,
+        breaker: v.breaker,
         busy: v.busy,
         concurrency: v.concurrency,
         completed: v.health.completed,

@@ -24,14 +24,17 @@ const capabilities = z.record(
 
 const priority = z.enum(PRIORITIES as [Priority, ...Priority[]], { error: `must be one of ${PRIORITIES.join(", ")}` });
 
+const restartType = z.enum(["permanent", "transient", "temporary"], { error: "must be one of permanent, transient, temporary" });
+
 /** Schema of one agent in `createHive({ agents })`. */
 export const agentSchema = z.strictObject(
   {
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }),
     capabilities: capabilities.default({}),
     concurrency: intAtLeast(1, 100_000).default(1),
+    restart: restartType.optional(),
   },
-  { error: "must be an object { id, capabilities, concurrency }" },
+  { error: "must be an object { id, capabilities, concurrency, restart }" },
 );
 
 const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void }>(
@@ -93,6 +96,23 @@ export const hiveOptionsSchema = z.strictObject(
         jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
       }, { error: "must be an object { minMs, maxMs, jitter }" })
       .default({ minMs: 100, maxMs: 10_000, jitter: 0.2 }),
+    supervision: z
+      .strictObject({
+        strategy: z.enum(["one-for-one", "one-for-all", "rest-for-one"], { error: "must be one of one-for-one, one-for-all, rest-for-one" }).default("one-for-one"),
+        restart: restartType.default("permanent"),
+        maxRestarts: intAtLeast(0, 1_000_000).default(5),
+        withinMs: positiveMs().default(60_000),
+        backoff: z
+          .strictObject({
+            minMs: intAtLeast(0, 86_400_000).default(100),
+            maxMs: intAtLeast(0, 86_400_000).default(10_000),
+            jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
+            resetAfterMs: positiveMs().default(30_000),
+          }, { error: "must be an object { minMs, maxMs, jitter, resetAfterMs }" })
+          .default({ minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }),
+        failAfter: intAtLeast(1, 1_000_000).default(5),
+      }, { error: "must be an object { strategy, restart, maxRestarts, withinMs, backoff, failAfter }" })
+      .default({ strategy: "one-for-one", restart: "permanent", maxRestarts: 5, withinMs: 60_000, backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }, failAfter: 5 }),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),

@@ -6,6 +6,7 @@ import { type Decision, type SupervisorToQueen, supervisorMachine } from "../act
 import type { ReadyTask } from "../actors/types.ts";
 import { type AttemptsDoneEvent, workerMachine } from "../actors/worker.ts";
 import type { ExecutionBackend } from "../src/backends/types.ts";
+import { DEFAULT_SUPERVISION } from "../actors/restart.ts";
 import { createPort } from "../src/port.ts";
 import { createRandom } from "../src/random.ts";
 import { inlineBackend, settle, sharedFlag } from "./helpers.ts";
@@ -127,7 +128,7 @@ describe("Supervisor", () => {
     const clock = new SimulatedClock();
     const { supervisor } = tree(await inlineBackend(), clock);
     const decisions: Decision[] = [];
-    const h = harness(supervisor, { agents, random: createRandom(1), agingMs: 5_000 }, clock);
+    const h = harness(supervisor, { agents, random: createRandom(1), agingMs: 5_000, supervision: DEFAULT_SUPERVISION }, clock);
     (h.ref as unknown as { on(t: string, f: (e: { decisions: Decision[] }) => void): void }).on("supervisor.decisions", (e) => decisions.push(...e.decisions));
     return { ...h, clock, decisions };
   }
@@ -185,6 +186,7 @@ describe("Queen", () => {
         overflow: options.overflow ?? "reject",
         agingMs: 5_000,
         retry: { minMs: options.retryMinMs ?? 0, maxMs: 10_000, jitter: 0 },
+        supervision: DEFAULT_SUPERVISION,
       },
     });
     const events: LifecycleEvent[] = [];
