@@ -115,7 +115,7 @@ export type LifecycleEvent =
   | { type: "task.queued"; taskId: string; kind: string; priority: Priority; at: number }
   | { type: "task.rejected"; taskId: string; kind: string; error: Error; at: number }
   | { type: "task.started"; taskId: string; kind: string; agentId: string; attempt: number; at: number }
-  | { type: "task.retrying"; taskId: string; kind: string; attempt: number; error: Error; at: number }
+  | { type: "task.retrying"; taskId: string; kind: string; agentId: string | undefined; attempt: number; error: Error; at: number }
   | { type: "task.completed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; value: unknown; durationMs: number; latencyMs: number; at: number }
   | { type: "task.failed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; at: number }
   | { type: "task.deadLettered"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; task: TaskSpec; at: number }
@@ -202,7 +202,7 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       record.attempt++;
       if (f.agentId !== undefined) record.agentId = f.agentId;
       counts.retried++;
-      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, attempt: record.attempt, error: result.error, at });
+      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, agentId: f.agentId, attempt: record.attempt, error: result.error, at });
       const delayMs = retryDelayMs(context.retry, record.attempt, context.random.next());
       if (delayMs === 0) {
         move(context, record, "queued");

@@ -34,6 +34,8 @@ export interface AgentOptions {
   capabilities?: Capabilities;
   /** Attempts it runs at once. @default 1 */
   concurrency?: number;
+  /** Overrides `supervision.restart` for this agent. */
+  restart?: "permanent" | "transient" | "temporary";
 }
 
 /** Options of {@link createHive}. */
@@ -89,6 +91,33 @@ export interface HiveOptions {
     maxMs?: number;
     /** Relative jitter in [0, 1], drawn from the seeded generator. @default 0.2 */
     jitter?: number;
+  };
+  /**
+   * How crashed agents are restarted (Erlang/OTP semantics). An agent crashes when an attempt's
+   * thread dies, after `failAfter` failed attempts in a row, or on `failAgent()`.
+   */
+  supervision?: {
+    /** Who restarts with a crashed agent. @default "one-for-one" */
+    strategy?: "one-for-one" | "one-for-all" | "rest-for-one";
+    /** `permanent` and `transient` agents are restarted after a crash; `temporary` ones leave. @default "permanent" */
+    restart?: "permanent" | "transient" | "temporary";
+    /** More than this many restarts within `withinMs` escalates: the hive is degraded. @default 5 */
+    maxRestarts?: number;
+    /** The restart-intensity window, ms. @default 60000 */
+    withinMs?: number;
+    /** Backoff before a crashed agent comes back. */
+    backoff?: {
+      /** @default 100 */
+      minMs?: number;
+      /** @default 10000 */
+      maxMs?: number;
+      /** Relative jitter in [0, 1], seeded. @default 0.2 */
+      jitter?: number;
+      /** A restart this long after the last one starts the backoff over, ms. @default 30000 */
+      resetAfterMs?: number;
+    };
+    /** Failed attempts in a row (thrown or timed out) that count as a crash. @default 5 */
+    failAfter?: number;
   };
   /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
   clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };

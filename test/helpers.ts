@@ -1,5 +1,12 @@
 import { setImmediate as tick } from "node:timers/promises";
+import { createActor, setup, type SimulatedClock } from "xstate";
+import { agentMachine } from "../actors/agent.ts";
+import { queenMachine } from "../actors/queen.ts";
+import { supervisorMachine } from "../actors/supervisor.ts";
+import { workerMachine } from "../actors/worker.ts";
 import { InlineBackend } from "../src/backends/inline.ts";
+import type { ExecutionBackend } from "../src/backends/types.ts";
+import { createPort } from "../src/port.ts";
 
 /** URL of the test task module. */
 export const fixtureTasks = new URL("./fixtures/tasks.mjs", import.meta.url);
@@ -29,3 +36,26 @@ export function sharedFlag(): { flag: Int32Array; raised: () => Promise<void>; i
     },
   };
 }
+
+/** The machine tree wired to `backend`, as the hive wires it. */
+export function tree(backend: ExecutionBackend, clock: SimulatedClock) {
+  const worker = workerMachine.provide({ actors: { port: createPort(backend, clock) } });
+  const agent = agentMachine.provide({ actors: { worker } });
+  const supervisor = supervisorMachine.provide({ actors: { agent } });
+  const queen = queenMachine.provide({ actors: { supervisor } });
+  return { worker, agent, supervisor, queen };
+}
+
+/** A parent that invokes `child` and records every event the child sends it. */
+export function harness(child: unknown, input: unknown, clock: SimulatedClock) {
+  const received: { type: string }[] = [];
+  const parent = setup({ actors: { child } as never }).createMachine({
+    invoke: { id: "child", src: "child", input } as never,
+    on: { "*": { actions: ({ event }) => void received.push(event) } },
+  });
+  const actor = createActor(parent, { clock }).start();
+  const children = actor.getSnapshot().children as Record<string, unknown>;
+  const ref = children["child"] as { send(e: unknown): void; getSnapshot(): { value: unknown; context: unknown } };
+  return { actor, ref, received };
+}
+

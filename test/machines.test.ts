@@ -1,36 +1,13 @@
-import { createActor, setup, SimulatedClock } from "xstate";
+import { createActor, SimulatedClock } from "xstate";
 import { describe, expect, it } from "vitest";
-import { type AgentDoneEvent, agentMachine } from "../actors/agent.ts";
-import { type LifecycleEvent, queenMachine, type TaskSpec } from "../actors/queen.ts";
-import { type Decision, type SupervisorToQueen, supervisorMachine } from "../actors/supervisor.ts";
-import type { ReadyTask } from "../actors/types.ts";
-import { type AttemptsDoneEvent, workerMachine } from "../actors/worker.ts";
-import type { ExecutionBackend } from "../src/backends/types.ts";
+import type { AgentDoneEvent } from "../actors/agent.ts";
+import type { LifecycleEvent, TaskSpec } from "../actors/queen.ts";
 import { DEFAULT_SUPERVISION } from "../actors/restart.ts";
-import { createPort } from "../src/port.ts";
+import type { Decision, SupervisorToQueen } from "../actors/supervisor.ts";
+import type { ReadyTask } from "../actors/types.ts";
+import type { AttemptsDoneEvent } from "../actors/worker.ts";
 import { createRandom } from "../src/random.ts";
-import { inlineBackend, settle, sharedFlag } from "./helpers.ts";
-
-function tree(backend: ExecutionBackend, clock: SimulatedClock) {
-  const worker = workerMachine.provide({ actors: { port: createPort(backend, clock) } });
-  const agent = agentMachine.provide({ actors: { worker } });
-  const supervisor = supervisorMachine.provide({ actors: { agent } });
-  const queen = queenMachine.provide({ actors: { supervisor } });
-  return { worker, agent, supervisor, queen };
-}
-
-/** A parent that invokes `child` and records every event the child sends it. */
-function harness(child: unknown, input: unknown, clock: SimulatedClock) {
-  const received: { type: string }[] = [];
-  const parent = setup({ actors: { child } as never }).createMachine({
-    invoke: { id: "child", src: "child", input } as never,
-    on: { "*": { actions: ({ event }) => void received.push(event) } },
-  });
-  const actor = createActor(parent, { clock }).start();
-  const children = actor.getSnapshot().children as Record<string, unknown>;
-  const ref = children["child"] as { send(e: unknown): void; getSnapshot(): { value: unknown; context: unknown } };
-  return { actor, ref, received };
-}
+import { harness, inlineBackend, settle, sharedFlag, tree } from "./helpers.ts";
 
 const attempt = (seq: number, kind: string, input: unknown, timeoutMs = 1_000) => ({ id: `t${seq}`, seq, kind, input, attempt: 1, timeoutMs });
 
