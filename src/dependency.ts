@@ -11,7 +11,9 @@
  * `fn`. Each call's outcome rides back on the attempt's outcome (no extra message, the same on
  * piscina, comlink and inline) and is recorded here. The price: a thread's failures count when
  * its attempt ends, not as they happen, so a long attempt that hammers a failing dependency
- * trips the breaker only once it returns — the threads' next calls then fail fast.
+ * trips the breaker only once it returns — the threads' next calls then fail fast. A thread that
+ * dies holding a probe token never reports; while half-open, tokens not given back within
+ * `resetTimeoutMs` are handed out again.
  *
  * @module
  */
@@ -37,6 +39,8 @@ interface Entry {
   slot: number;
   // Calls that failed fast inside worker threads (the breaker counts only main-thread ones).
   rejectedInThreads: number;
+  // Cancels the half-open probe-token re-arm timer, if one is set.
+  stopRearm: () => void;
 }
 
 /** The hive's named dependencies and the shared state mirror threads read. */
@@ -80,7 +84,7 @@ export class DependencyRegistry implements Disposable {
       breaker[Symbol.dispose]();
       throw new InvalidOptionsError(`Cannot create dependency ${JSON.stringify(name)}: the names of all dependencies must fit in ${DEP_LAYOUT.NAME_BYTES} bytes`);
     }
-    const entry: Entry = { breaker, slot, rejectedInThreads: 0 };
+    const entry: Entry = { breaker, slot, rejectedInThreads: 0, stopRearm: () => {} };
     this.#byName.set(name, entry);
     this.#bySlot.push(entry);
     const at = DEP_LAYOUT.SLOTS_AT + slot * DEP_LAYOUT.WORDS_PER_SLOT;
@@ -92,9 +96,27 @@ export class DependencyRegistry implements Disposable {
     this.#names.set(bytes);
     Atomics.store(this.#words, 1, bytes.length);
     Atomics.add(this.#words, 0, 1);
+    const resetTimeoutMs = options.resetTimeoutMs ?? 30_000;
+    let rearm: unknown;
+    // A thread that dies mid-probe never reports, and its token would block every later probe:
+    // while half-open, tokens not given back within resetTimeoutMs are handed out again.
+    const scheduleRearm = (): void => {
+      rearm = this.#clock.setTimeout(() => {
+        rearm = undefined;
+        if (breaker.state !== "halfOpen") return;
+        Atomics.store(this.#words, at + 1, 0);
+        scheduleRearm();
+      }, resetTimeoutMs);
+    };
+    entry.stopRearm = () => {
+      if (rearm !== undefined) this.#clock.clearTimeout(rearm);
+      rearm = undefined;
+    };
     breaker.onTransition((t) => {
       Atomics.store(this.#words, at + 1, 0);
       Atomics.store(this.#words, at, DEP_STATE[t.to]);
+      entry.stopRearm();
+      if (t.to === "halfOpen") scheduleRearm();
       this.#onTransition({ type: "breaker.transition", scope: "dependency", name, from: t.from, to: t.to, reason: t.reason, at: this.#clock.now() });
     });
     return (...args: A) => breaker.execute(() => fn(...args)) as Promise<Awaited<R>>;
@@ -140,6 +162,9 @@ export class DependencyRegistry implements Disposable {
 
   /** Stops every breaker. */
   [Symbol.dispose](): void {
-    for (const entry of this.#bySlot) entry.breaker[Symbol.dispose]();
+    for (const entry of this.#bySlot) {
+      entry.stopRearm();
+      entry.breaker[Symbol.dispose]();
+    }
   }
 }

@@ -156,7 +156,35 @@ describe("named dependencies", () => {
   }
 });
 
+describe("dependency probes across threads", () => {
+  it("hands a half-open probe token out again when the thread holding it never reports", async () => {
+    const clock = new SimulatedClock();
+    const hive = await started({ clock, agents: [{ id: "a", concurrency: 4 }] });
+    hive.dependency("geo", () => 0, { consecutiveFailures: 1, resetTimeoutMs: 1_000 });
+    await expect(hive.run({ kind: "useDep", input: { name: "geo", fail: true } })).rejects.toMatchObject({ code: "TASK_FAILED" });
+    clock.increment(1_000);
+    hive.submit({ kind: "depHang", input: { name: "geo" }, timeoutMs: 100_000 }); // takes the only probe token, never reports
+    await settle();
+    await expect(hive.run({ kind: "useDep", input: { name: "geo" } })).rejects.toMatchObject({ cause: expect.objectContaining({ code: "CIRCUIT_OPEN", message: expect.stringContaining("half-open") }) });
+    clock.increment(1_000);
+    await expect(hive.run({ kind: "useDep", input: { name: "geo" } })).resolves.toBe("dependency ok");
+    expect(hive.stats().breakers.find((b) => b.name === "geo")?.state).toBe("closed");
+  });
+});
+
 describe("result cache on the task path", () => {
+  it("serves a stale entry within staleWhileRevalidateMs while the task re-runs in the background", async () => {
+    const clock = new SimulatedClock();
+    const hive = await started({ clock, cache: { ttlMs: 100, staleWhileRevalidateMs: 1_000 } });
+    await hive.run({ kind: "double", input: { n: 1 }, cacheKey: "one" });
+    clock.increment(500);
+    await expect(hive.run({ kind: "double", input: { n: 2 }, cacheKey: "one" })).resolves.toBe(2);
+    await settle();
+    expect(hive.stats().tasks.completed).toBe(2);
+    expect(hive.stats().cache.stale).toBe(1);
+    await expect(hive.run({ kind: "double", input: { n: 3 }, cacheKey: "one" })).resolves.toBe(4);
+  });
+
   it("answers a repeated cached task from the cache and runs identical in-flight tasks once", async () => {
     const hive = await started();
     const events = record(hive);
