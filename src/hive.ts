@@ -25,6 +25,12 @@ import { LogHistogram } from "./histogram.ts";
 import { createPort } from "./port.ts";
 import { createRandom } from "./random.ts";
 import { agentSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
+// --- issue 4: breakers, dependencies, cache (wire4) ---
+import { AgentBreakers, type AgentBreakerOptions, type BreakerSummary, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
+import type { CacheStats } from "./cache.ts";
+import { DependencyRegistry, type DependencyOptions } from "./dependency.ts";
+import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./taskcache.ts";
+// --- end issue 4 ---
 
 /** A swarm agent: what it can do and how many attempts it runs at once. */
 export interface AgentOptions {
@@ -125,6 +131,16 @@ export interface HiveOptions {
   seed?: number;
   /** An XState inspect observer (e.g. from `@statelyai/inspect`). */
   inspect?: unknown;
+  /**
+   * One circuit breaker per agent: consecutive failed attempts (or a failure rate) open it, and
+   * an open agent gets no work until `resetTimeoutMs` has passed; then one probe attempt decides.
+   * `false` turns agent breakers off. @default { consecutiveFailures: 5, resetTimeoutMs: 30000 }
+   */
+  breaker?: AgentBreakerOptions | false;
+  /** The result cache for tasks with `cache` or `cacheKey`. @default in memory, 10000 entries, no expiry */
+  cache?: HiveCacheOptions;
+  /** Where the cache persists: a store, or `{ dir }` for a file store. @default none (see `cache.persist`) */
+  store?: HiveStoreOption;
 }
 
 /** A task to submit. */
@@ -145,6 +161,13 @@ export interface TaskOptions<I = unknown> {
   id?: string;
   /** Aborting it cancels the task. */
   signal?: AbortSignal;
+  /**
+   * Memoise the result under `kind` + a stable hash of `input` (`true`), optionally with a TTL
+   * (ms) and tags to invalidate by. Identical tasks in flight at once run once. @default false
+   */
+  cache?: TaskCacheOption;
+  /** Memoise the result under this key (no `/`, `\` or `..`); implies `cache`. */
+  cacheKey?: string;
 }
 
 /** What `submit` returns. */
@@ -162,7 +185,9 @@ export type HiveEvent =
   | LifecycleEvent
   | AgentLifecycleEvent
   | ({ type: "allocation.decided" } & Decision)
-  | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] };
+  | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] }
+  | BreakerTransitionEvent
+  | CacheEvent;
 
 /** Event type names. */
 export type HiveEventType = HiveEvent["type"];
@@ -210,6 +235,10 @@ export interface HiveStats {
   agents: AgentStats[];
   pool: BackendStats;
   uptimeMs: number;
+  /** Every agent's and every dependency's breaker. */
+  breakers: BreakerSummary[];
+  /** The result cache's figures. */
+  cache: CacheStats;
 }
 
 /** Placement decisions kept for `explain()`; the oldest go first. */
@@ -278,6 +307,13 @@ export class Hive implements AsyncDisposable {
   #startedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #stopped: Promise<void> | undefined;
+  // --- issue 4 ---
+  /** One breaker per agent; undefined when `breaker: false`. */
+  readonly #agentBreakers: AgentBreakers | undefined;
+  /** Named dependencies and the shared state mirror threads read. */
+  readonly #dependencies: DependencyRegistry;
+  readonly #taskCache: TaskCache;
+  // --- end issue 4 ---
 
   /**
    * Prefer {@link createHive}.
@@ -300,7 +336,14 @@ export class Hive implements AsyncDisposable {
       resourceLimits: options.resourceLimits,
     };
     this.#bus = new EventBus<HiveEvent>({ clock: this.#clock });
-    this.#backend = name === "inline" ? new InlineBackend({ tasksUrl: url }) : name === "comlink" ? new ComlinkBackend(threadOptions) : new PiscinaBackend(threadOptions);
+    // --- issue 4 ---
+    const breakerOptions = parseAgentBreakerOptions(input.breaker);
+    this.#agentBreakers = breakerOptions === false ? undefined : new AgentBreakers(options.agents.map((a) => a.id), breakerOptions, this.#clock, (e) => this.#onAgentBreaker(e));
+    this.#dependencies = new DependencyRegistry(this.#clock, (e) => this.#publish(e));
+    this.#taskCache = new TaskCache(input.cache, input.store, clock === undefined ? undefined : this.#clock, this.#clock);
+    const dependencies = this.#dependencies.channel;
+    // --- end issue 4 ---
+    this.#backend = name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
   }
 
   /** Starts the threads, loads the task module and the actors. @throws TasksModuleError */
@@ -316,6 +359,7 @@ export class Hive implements AsyncDisposable {
       throw error;
     }
     this.#kinds = new Set(kinds);
+    await this.#taskCache.ready(signal); // issue 4: warm the cache from its store
     const worker = workerMachine.provide({ actors: { port: createPort(this.#backend, this.#clock) } });
     const agent = agentMachine.provide({ actors: { worker } });
     const supervisor = supervisorMachine.provide({ actors: { agent } });
@@ -364,6 +408,7 @@ export class Hive implements AsyncDisposable {
   }
 
   #onLifecycle(event: LifecycleEvent): void {
+    this.#agentBreakers?.observe(event); // issue 4
     switch (event.type) {
       case "task.completed": {
         this.#latency.record(event.latencyMs);
@@ -413,6 +458,7 @@ export class Hive implements AsyncDisposable {
    * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
    */
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
+    if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task); // issue 4
     const t = this.#validate(task, "submit task");
     const o = this.#options;
     const id = t.id ?? `t${++this.#nextId}`;
@@ -535,6 +581,7 @@ export class Hive implements AsyncDisposable {
     const supervisor = this.#supervisor("add agent");
     const a = parseOrThrow(agentSchema, spec, "add agent", (m) => new InvalidOptionsError(m));
     if (supervisor.getSnapshot().context.agents.has(a.id)) throw new InvalidOptionsError(`Cannot add agent: "id" must be unique among agents, received ${JSON.stringify(a.id)}`);
+    this.#agentBreakers?.add(a.id);
     supervisor.send({ type: "supervisor.addAgent", spec: { id: a.id, capabilities: a.capabilities, concurrency: a.concurrency, restart: a.restart }, at: this.#clock.now() });
   }
 
@@ -610,6 +657,8 @@ export class Hive implements AsyncDisposable {
       agents: this.#agentStats(),
       pool: this.#backend.stats(),
       uptimeMs,
+      breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()], // issue 4
+      cache: this.#taskCache.stats(), // issue 4
     };
   }
 
@@ -672,10 +721,80 @@ export class Hive implements AsyncDisposable {
     for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
     this.#waiters.clear();
     await this.#backend.close();
+    await this.#closeIssue4();
     await this.#bus.flush();
     this.#bus.close();
     this.#state = "stopped";
   }
+
+  // --- issue 4: breakers, dependencies, cache ---
+
+  /** An agent's breaker moved: tell the Supervisor (allocation) and publish it. */
+  #onAgentBreaker(event: BreakerTransitionEvent): void {
+    const supervisor = this.#actor?.system.get("supervisor");
+    supervisor?.send({ type: "supervisor.breaker", agentId: event.name, state: event.to, at: event.at });
+    this.#publish(event);
+  }
+
+  /**
+   * Guards `fn` with a circuit breaker named `name` (on the hive clock): while open, calls fail
+   * fast with CIRCUIT_OPEN or return `options.fallback`'s result. Task handlers in worker threads
+   * use the same breaker through `ctx.dependency(name).call(...)`.
+   *
+   * @example
+   * ```ts
+   * const ask = hive.dependency("llm", (prompt: string) => llm.complete(prompt), { consecutiveFailures: 3, resetTimeoutMs: 10_000 });
+   * const text = await ask("hello");
+   * ```
+   * @throws InvalidOptionsError when `name` is empty or taken, or an option is invalid
+   */
+  dependency<A extends unknown[], R>(name: string, fn: (...args: A) => R | PromiseLike<R>, options?: DependencyOptions): (...args: A) => Promise<Awaited<R>> {
+    return this.#dependencies.register(name, fn, options);
+  }
+
+  /**
+   * Removes cached results: one key, every key with a prefix, or every entry with a tag. A
+   * computation of a removed key in flight is not cached.
+   * @returns how many entries were removed
+   */
+  invalidate(selector: InvalidateSelector): number {
+    return this.#taskCache.invalidate(selector);
+  }
+
+  /** A cached submit: answers from the cache or joins an identical task in flight, else submits. */
+  #submitCached<O, I>(task: TaskOptions<I>): TaskHandle<O> {
+    const { cache: _cache, cacheKey: _key, signal, ...plain } = task;
+    const entry = this.#taskCache.keyOf(task);
+    if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
+    // Validate the task and the hive's state now, as an uncached submit would.
+    const t = parseOrThrow(taskSchema, plain, "submit task", (m) => new InvalidTaskError(m));
+    if (this.#state !== "running") {
+      if (this.#state === "created" || this.#state === "starting") throw new HiveNotStartedError(`Cannot submit task: the hive is ${this.#state}; await hive.start() first`);
+      throw new HiveStoppedError(`Cannot submit task: the hive is ${this.#state}`);
+    }
+    if (!this.#kinds.has(t.kind)) throw new InvalidTaskError(`Cannot submit task: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
+    const id = plain.id ?? `t${++this.#nextId}`;
+    const controller = new AbortController();
+    const result = this.#taskCache.run<O>(entry, t.kind, () => this.submit<O, I>({ ...plain, id }), controller.signal, (e) => this.#publish(e));
+    result.catch(() => {});
+    const cancel = (reason = "cancelled by the caller"): void => {
+      controller.abort(new TaskCancelledError(`Task ${id} was cancelled: ${reason}`, { taskId: id }));
+    };
+    if (signal !== undefined) {
+      if (signal.aborted) cancel("its signal was already aborted");
+      else signal.addEventListener("abort", () => cancel("its signal aborted"), { once: true });
+    }
+    return { id, result, cancel };
+  }
+
+  /** Flushes the cache to its store and stops the breakers. A failing store never fails `stop()`. */
+  async #closeIssue4(): Promise<void> {
+    this.#agentBreakers?.[Symbol.dispose]();
+    this.#dependencies[Symbol.dispose]();
+    await this.#taskCache.close().catch(() => {});
+  }
+
+  // --- end issue 4 ---
 
   /** `await using hive = createHive(...)` stops it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {

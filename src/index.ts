@@ -71,3 +71,7 @@ export { createFileStore, createIdbStore, createMemoryStore } from "./store/inde
 export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
 export { createRandom } from "./random.ts";
 export type { Random } from "./random.ts";
+// issue 4: breakers in allocation, named dependencies, the cache on the task path
+export type { AgentBreakerOptions, BreakerSummary, BreakerTransitionEvent } from "./agent-breakers.ts";
+export type { DependencyOptions } from "./dependency.ts";
+export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector, TaskCacheOption } from "./taskcache.ts";

@@ -116,6 +116,10 @@ export const hiveOptionsSchema = z.strictObject(
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),
+    // issue 4: validated in agent-breakers.ts and taskcache.ts (messages name "breaker.*", "cache.*", "store")
+    breaker: z.unknown().optional(),
+    cache: z.unknown().optional(),
+    store: z.unknown().optional(),
   },
   { error: "must be an options object" },
 );
@@ -134,6 +138,9 @@ export const taskSchema = z.strictObject(
     retries: intAtLeast(0, 100).optional(),
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
+    // issue 4: checked in taskcache.ts
+    cache: z.unknown().optional(),
+    cacheKey: z.string({ error: "must be a string" }).optional(),
   },
   { error: "must be a task object { kind, input, ... }" },
 );

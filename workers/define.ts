@@ -11,6 +11,9 @@
  *
  * @module
  */
+import type { WorkerDependency } from "./dependency.ts";
+
+export type { DependencyCallOptions, DependencyState, WorkerDependency } from "./dependency.ts";
 
 /** What a handler receives besides its input. */
 export interface TaskContext {
@@ -23,6 +26,13 @@ export interface TaskContext {
    * synchronous CPU loop: it reads a shared flag, no event-loop turn needed.
    */
   readonly signal: AbortSignal;
+  /**
+   * A named dependency guarded by the main thread's circuit breaker (registered there with
+   * `hive.dependency(name, fn, options)`): `await ctx.dependency("llm").call(() => fetch(...))`
+   * fails fast with code `CIRCUIT_OPEN` (or runs `fallback`) while the circuit is open.
+   * @throws Error (code `INVALID_OPTIONS`) when no dependency of that name is registered
+   */
+  dependency(name: string): WorkerDependency;
 }
 
 /** A task handler: sync or async; what it returns (or throws) crosses back to the caller. */

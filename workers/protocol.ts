@@ -36,8 +36,20 @@ export interface SerializedError {
  * never holds back the attempts it would share a message with.
  */
 export type TaskOutcome =
-  | { ok: true; value: unknown; async?: true }
-  | { ok: false; error: SerializedError; kind?: "handler" | "result" | "unknown-kind"; async?: true };
+  | { ok: true; value: unknown; async?: true; deps?: DependencyReport[] }
+  | { ok: false; error: SerializedError; kind?: "handler" | "result" | "unknown-kind"; async?: true; deps?: DependencyReport[] };
+
+/**
+ * What one guarded dependency call inside a handler came to, reported back to the main thread
+ * (which owns the breaker) with the attempt's outcome: `[slot, result]`.
+ */
+export type DependencyReport = [slot: number, result: DependencyCallResult];
+
+/**
+ * `ok` / `fail`: a call made while closed; `probe-ok` / `probe-fail`: a half-open probe the
+ * thread took the shared probe token for; `rejected`: failed fast (open, or no probe token).
+ */
+export type DependencyCallResult = "ok" | "fail" | "probe-ok" | "probe-fail" | "rejected";
 
 /** The reply to `describe`: the task kinds the loaded module offers. */
 export interface Description {
@@ -50,7 +62,31 @@ export interface WorkerInit {
   tasksUrl: string | null;
   /** Shared abort flags: slot `seq % length` holds `seq` once attempt `seq` is aborted. */
   abortFlags: SharedArrayBuffer;
+  /** The dependency breakers' states, mirrored by the main thread (layout: {@link DEP_LAYOUT}). */
+  dependencyStates?: SharedArrayBuffer | null;
 }
 
 /** Number of slots in the shared abort-flag array. */
 export const ABORT_SLOTS = 4096;
+
+/**
+ * Layout of the shared dependency-state buffer. The main thread is its only writer.
+ *
+ * Int32 words: `[0]` names version (a seqlock: odd while the names are being rewritten), `[1]`
+ * byte length of the names, then per slot `i` three words from `SLOTS_AT + i * 3`: state
+ * (0 closed, 1 open, 2 halfOpen), probe tokens taken, probe tokens allowed. After the words,
+ * `NAME_BYTES` bytes hold the slot names as UTF-8 JSON (an array, index = slot).
+ */
+export const DEP_LAYOUT = {
+  SLOTS: 256,
+  SLOTS_AT: 2,
+  WORDS_PER_SLOT: 3,
+  NAME_BYTES: 32_768,
+  /** Byte offset of the names. */
+  namesAt: (2 + 256 * 3) * 4,
+  /** Total bytes of the buffer. */
+  bytes: (2 + 256 * 3) * 4 + 32_768,
+} as const;
+
+/** State codes in the shared dependency-state buffer. */
+export const DEP_STATE = { closed: 0, open: 1, halfOpen: 2 } as const;

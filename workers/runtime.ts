@@ -8,7 +8,8 @@
 import { builtins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
-import type { Description, SerializedError, TaskMessage, TaskOutcome } from "./protocol.ts";
+import { DependencyMirror, workerDependency, type WorkerDependency } from "./dependency.ts";
+import type { DependencyReport, Description, SerializedError, TaskMessage, TaskOutcome } from "./protocol.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -41,12 +42,20 @@ class AttemptContext implements TaskContext {
   #aborting = false;
   /** Set when the attempt has settled; a pending abort watcher then stops. */
   done = false;
+  readonly #deps: DependencyMirror | null;
+  /** Guarded dependency calls made so far; sent back with the outcome. Undefined until the first. */
+  reports: DependencyReport[] | undefined;
 
-  constructor(message: TaskMessage, flags: Int32Array | null) {
+  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null) {
     this.taskId = message.id;
     this.attempt = message.attempt;
     this.#seq = message.seq;
     this.#flags = flags;
+    this.#deps = deps;
+  }
+
+  dependency(name: string): WorkerDependency {
+    return workerDependency(this.#deps, name, (this.reports ??= []));
   }
 
   #flagged(): boolean {
@@ -124,13 +133,15 @@ class AttemptContext implements TaskContext {
 export class ThreadRuntime {
   readonly #tasksUrl: string | null;
   readonly #flags: Int32Array | null;
+  readonly #deps: DependencyMirror | null;
   /** Resolved handlers once loaded; undefined before. */
   #handlers: TaskHandlers | undefined;
   #loading: Promise<TaskHandlers> | undefined;
 
-  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null) {
+  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null, dependencyStates: SharedArrayBuffer | null = null) {
     this.#tasksUrl = tasksUrl;
     this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
+    this.#deps = dependencyStates ? new DependencyMirror(dependencyStates) : null;
   }
 
   /** Loads (once) and returns the handler table: the built-ins overlaid with the user's module. */
@@ -187,7 +198,7 @@ export class ThreadRuntime {
         };
         continue;
       }
-      const ctx = new AttemptContext(task, this.#flags);
+      const ctx = new AttemptContext(task, this.#flags, this.#deps);
       try {
         const value = handler(task.input, ctx);
         if (value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function") {
@@ -197,25 +208,31 @@ export class ThreadRuntime {
                 ctx.finish();
                 const outcome = settle(v);
                 outcome.async = true;
-                outcomes[i] = outcome;
+                outcomes[i] = withReports(outcome, ctx);
               },
               (e: unknown) => {
                 ctx.finish();
-                outcomes[i] = { ok: false, kind: "handler", error: serializeError(e), async: true };
+                outcomes[i] = withReports({ ok: false, kind: "handler", error: serializeError(e), async: true }, ctx);
               },
             ),
           );
         } else {
           ctx.finish();
-          outcomes[i] = settle(value);
+          outcomes[i] = withReports(settle(value), ctx);
         }
       } catch (error) {
         ctx.finish();
-        outcomes[i] = { ok: false, kind: "handler", error: serializeError(error) };
+        outcomes[i] = withReports({ ok: false, kind: "handler", error: serializeError(error) }, ctx);
       }
     }
     return pending === undefined ? outcomes : Promise.all(pending).then(() => outcomes);
   }
+}
+
+/** Attaches the attempt's dependency reports (if it made guarded calls) to its outcome. */
+function withReports(outcome: TaskOutcome, ctx: AttemptContext): TaskOutcome {
+  if (ctx.reports !== undefined && ctx.reports.length > 0) outcome.deps = ctx.reports;
+  return outcome;
 }
 
 function settle(value: unknown): TaskOutcome {

@@ -54,10 +54,10 @@ export class ComlinkBackend implements ExecutionBackend {
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
     this.#runner = new BatchRunner(
-      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs },
+      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
       (batch) => this.#transport(batch),
     );
-    this.#init = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags };
+    this.#init = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null };
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {

@@ -9,7 +9,7 @@ import { ABORT_SLOTS, type TaskOutcome } from "../../workers/protocol.ts";
 import { ThreadRuntime } from "../../workers/runtime.ts";
 import { TasksModuleError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
-import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend } from "./types.ts";
+import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend } from "./types.ts";
 
 /** Runs attempts on the main thread. */
 export class InlineBackend implements ExecutionBackend {
@@ -22,9 +22,11 @@ export class InlineBackend implements ExecutionBackend {
   #queue: Attempt[] = [];
   #scheduled = false;
   #messages = 0;
+  readonly #onReports: DependencyChannel["onReports"] | undefined;
 
-  constructor(options: { tasksUrl: string | null }) {
-    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer);
+  constructor(options: { tasksUrl: string | null; dependencies?: DependencyChannel | undefined }) {
+    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer, options.dependencies?.states ?? null);
+    this.#onReports = options.dependencies?.onReports;
   }
 
   async start(): Promise<{ kinds: string[] }> {
@@ -59,6 +61,7 @@ export class InlineBackend implements ExecutionBackend {
   };
 
   #deliver(a: Attempt, outcome: TaskOutcome): void {
+    if (outcome.deps !== undefined) this.#onReports?.(outcome.deps);
     const entry = this.#live.get(a.seq);
     if (entry === undefined) return;
     this.#live.delete(a.seq);

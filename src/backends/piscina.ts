@@ -9,7 +9,7 @@ import { Piscina } from "piscina";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
 import { TasksModuleError } from "../errors.ts";
 import { BatchRunner } from "./runner.ts";
-import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend } from "./types.ts";
+import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
 /** Options of the thread backends. */
@@ -26,6 +26,8 @@ export interface ThreadBackendOptions {
   startTimeoutMs: number;
   /** Per-thread V8 limits; a thread over them dies and is replaced. */
   resourceLimits?: { maxOldGenerationSizeMb?: number | undefined; maxYoungGenerationSizeMb?: number | undefined; stackSizeMb?: number | undefined } | undefined;
+  /** The dependency breakers' shared states and report sink. */
+  dependencies?: DependencyChannel | undefined;
 }
 
 /** Runs attempts on a Piscina pool. */
@@ -39,10 +41,10 @@ export class PiscinaBackend implements ExecutionBackend {
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
     this.#runner = new BatchRunner(
-      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs },
+      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
       (batch) => this.#pool.run({ op: "run", tasks: batch.tasks }, { signal: batch.controller.signal }) as Promise<TaskOutcome[]>,
     );
-    const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags };
+    const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null };
     this.#pool = new Piscina({
       filename: workerFileUrl("entry").href,
       minThreads: options.threads,

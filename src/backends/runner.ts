@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
+import { ABORT_SLOTS, type DependencyReport, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
 import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, AttemptResult } from "./types.ts";
@@ -44,6 +44,8 @@ export interface BatchRunnerOptions {
   /** At least this many messages per flush when there are enough attempts. */
   spread: number;
   abortGraceMs: number;
+  /** Receives the dependency reports outcomes carry (even of attempts aborted meanwhile). */
+  onReports?: ((reports: readonly DependencyReport[]) => void) | undefined;
 }
 
 /** Collects attempts, sends them in batches through a transport, and settles each once. */
@@ -123,6 +125,7 @@ export class BatchRunner {
           const e = entries[i]!;
           const outcome = outcomes[i];
           if (outcome?.async) this.#asyncKinds.add(e.attempt.kind);
+          if (outcome?.deps !== undefined) this.#options.onReports?.(outcome.deps);
           this.#settle(e, outcome ? toResult(e.attempt, outcome) : crashed(e, new Error("no outcome in the reply")));
         }
       },

@@ -4,7 +4,17 @@
  *
  * @module
  */
+import type { DependencyReport } from "../../workers/protocol.ts";
 import type { ApiaryError } from "../errors.ts";
+
+/**
+ * How a backend connects threads to the main thread's dependency breakers: the shared state
+ * buffer every thread reads, and where the reports that come back with outcomes go.
+ */
+export interface DependencyChannel {
+  readonly states: SharedArrayBuffer;
+  onReports(reports: readonly DependencyReport[]): void;
+}
 
 /** Names of the execution backends. */
 export type BackendName = "piscina" | "comlink" | "inline";
