@@ -275,7 +275,19 @@ export const queenMachine = setup({
           context.queuedByRank[victim]!--;
           shed.push(PRIORITIES[victim]!);
         }
-        const record: TaskRecord = { ...task, state: "queued", attempt: 1, agentId: undefined, submittedAt: at };
+        const record: TaskRecord = {
+          id: task.id,
+          kind: task.kind,
+          input: task.input,
+          requires: task.requires,
+          priority: task.priority,
+          timeoutMs: task.timeoutMs,
+          retries: task.retries,
+          state: "queued",
+          attempt: 1,
+          agentId: undefined,
+          submittedAt: at,
+        };
         context.tasks.set(task.id, record);
         counts.accepted++;
         counts.queued++;

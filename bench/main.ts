@@ -9,6 +9,8 @@ import type { BenchScope } from "./harness.ts";
 // Each scope lives in its own file; loaded lazily so a scope pays only for what it imports.
 const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
+  orchestration: async () => (await import("./orchestration.ts")).default,
+  chaos: async () => (await import("./chaos.ts")).default,
   bus: async () => (await import("./bus.ts")).default,
   metrics: async () => (await import("./metrics.ts")).default,
   inspect: async () => (await import("./inspect.ts")).default,

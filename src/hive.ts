@@ -297,7 +297,8 @@ export class Hive implements AsyncDisposable {
   readonly #latency = new LogHistogram();
   #nextId = 0;
   /** The latest placement decision per task (bounded), for `explain`. */
-  readonly #decisions = new Map<string, Decision>();
+  #decisions = new Map<string, Decision>();
+  #olderDecisions = new Map<string, Decision>();
   /** Callers waiting for an agent's removal, by agent id. */
   readonly #removals = new Map<string, (() => void)[]>();
   /** Tasks that kept failing through their last attempt, oldest first (bounded). */
@@ -386,8 +387,13 @@ export class Hive implements AsyncDisposable {
     const supervisorRef = actor.system.get("supervisor") as Actor<typeof supervisorMachine>;
     supervisorRef.on("supervisor.decisions", (emitted) => {
       for (const d of emitted.decisions) {
+        // Two generations instead of evicting the oldest one by one: deleting from the front of a
+        // Map leaves holes that every later `keys().next()` walks over.
+        if (this.#decisions.size >= DECISION_LIMIT) {
+          this.#olderDecisions = this.#decisions;
+          this.#decisions = new Map();
+        }
         this.#decisions.set(d.taskId, d);
-        if (this.#decisions.size > DECISION_LIMIT) this.#decisions.delete(this.#decisions.keys().next().value!);
       }
       if (this.#bus.listenerCount() === 0) return;
       for (const d of emitted.decisions) this.#publish({ type: "allocation.decided", ...d });
@@ -557,7 +563,7 @@ export class Hive implements AsyncDisposable {
 
   /** The latest placement decision for a task: the winner, the runner-up and every score term. */
   explain(taskId: string): Decision | undefined {
-    return this.#decisions.get(taskId);
+    return this.#decisions.get(taskId) ?? this.#olderDecisions.get(taskId);
   }
 
   #running(action: string): Actor<typeof queenMachine> {

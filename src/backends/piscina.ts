@@ -50,6 +50,9 @@ export class PiscinaBackend implements ExecutionBackend {
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 60_000,
+      // A second message waits in the thread, so a thread that finishes starts the next batch
+      // without waiting for the main thread (busy with the actors) to hand it over.
+      concurrentTasksPerWorker: 2,
       workerData,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });

@@ -13,6 +13,12 @@ import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, AttemptResult } from "./types.ts";
 
+/**
+ * What a thread pool says to the other batches on a thread it terminated (Piscina's
+ * `Errors.ThreadTermination`): they are re-run as they were, not treated as crashed.
+ */
+export const COLLATERAL = "Terminating worker thread";
+
 /** One attempt waiting for, or travelling in, a batch. */
 interface Pending {
   attempt: Attempt;
@@ -152,6 +158,14 @@ export class BatchRunner {
     if (error instanceof Error && error.name === "DataCloneError") {
       for (const e of live) {
         this.#settle(e, { ok: false, error: new InvalidTaskError(`Cannot run task ${e.attempt.id}: "input" cannot cross threads: ${error.message}`, { cause: error, taskId: e.attempt.id }) });
+      }
+      return;
+    }
+    if (!batch.controller.signal.aborted && error instanceof Error && error.message === COLLATERAL) {
+      // Its thread was terminated for another batch's sake: this one did nothing wrong.
+      for (const e of live) {
+        e.batch = undefined;
+        this.#enqueue(e);
       }
       return;
     }
