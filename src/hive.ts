@@ -20,10 +20,14 @@ import type { BackendName, BackendStats, ExecutionBackend } from "./backends/typ
 import { isDeno } from "./backends/worker-file.ts";
 import { type HiveClock, realClock } from "./clock.ts";
 import { HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
-import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
+import { EventBus, type DeadLetter, type Disposer, type SubscribeOptions, type WaitForOptions } from "./bus.ts";
 import { LogHistogram } from "./histogram.ts";
 import { createPort } from "./port.ts";
 import { createRandom } from "./random.ts";
+import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
+import { HiveMetrics } from "./hive-metrics.ts";
+import type { MetricSnapshot } from "./metrics.ts";
+import { type HealthServer, type Readiness, serveHealth } from "./serve.ts";
 import { hiveOptionsSchema, type ParsedHiveOptions, parseOrThrow, taskSchema } from "./schema.ts";
 
 /** A swarm agent: what it can do and how many attempts it runs at once. */
@@ -79,8 +83,28 @@ export interface HiveOptions {
   clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
   /** Seed for tie-breaks. @default 1 */
   seed?: number;
-  /** An XState inspect observer (e.g. from `@statelyai/inspect`). */
-  inspect?: unknown;
+  /**
+   * An XState inspect observer (e.g. `startInspector().inspect`), or a trace to record:
+   * `{ file, sanitize?, types?, sample? }` writes the inspection stream as JSON lines (closed on stop).
+   */
+  inspect?: HiveInspectOption;
+  /** Keep metrics (`hive.metrics()`, `hive.metricsText()`, `hive.serve()`). @default true */
+  metrics?: boolean;
+  /** The event bus behind `hive.on`. */
+  events?: {
+    /** How many of the last events to keep for listeners that subscribe with `{ replay: true }`. @default 0 */
+    replay?: number;
+  };
+}
+
+/** Options of {@link Hive.serve}. */
+export interface HiveServeOptions {
+  /** TCP port; `0` picks a free one. */
+  port: number;
+  /** Interface to bind. Anything but loopback exposes the metrics to the network. @default "127.0.0.1" */
+  host?: string;
+  /** Closes the server when aborted. */
+  signal?: AbortSignal;
 }
 
 /** A task to submit. */
@@ -196,6 +220,13 @@ export class Hive implements AsyncDisposable {
   #startedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #stopped: Promise<void> | undefined;
+  // --- observability (issue 5) ---
+  /** Metrics fed from `#onLifecycle`; undefined with `metrics: false`. */
+  readonly #metrics: HiveMetrics | undefined;
+  /** The inspect observer and the trace writer the hive owns (closed on stop). */
+  readonly #inspect: ResolvedInspect;
+  /** Health servers started by `serve`; closed on stop. */
+  readonly #servers = new Set<HealthServer>();
 
   /**
    * Prefer {@link createHive}.
@@ -217,7 +248,9 @@ export class Hive implements AsyncDisposable {
       startTimeoutMs: options.startTimeoutMs,
       resourceLimits: options.resourceLimits,
     };
-    this.#bus = new EventBus<HiveEvent>({ clock: this.#clock });
+    this.#bus = new EventBus<HiveEvent>({ clock: this.#clock, ...(options.events?.replay !== undefined ? { replay: options.events.replay } : {}) });
+    this.#inspect = resolveInspect(options.inspect, this.#clock.now);
+    this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;
     this.#backend = name === "inline" ? new InlineBackend({ tasksUrl: url }) : name === "comlink" ? new ComlinkBackend(threadOptions) : new PiscinaBackend(threadOptions);
   }
 
@@ -248,7 +281,7 @@ export class Hive implements AsyncDisposable {
         maxQueued: o.queue.maxQueued,
         agingMs: o.queue.agingMs,
       },
-      ...(o.inspect !== undefined ? { inspect: o.inspect as never } : {}),
+      ...(this.#inspect.observer !== undefined ? { inspect: this.#inspect.observer as never } : {}),
     });
     actor.on("queen.events", (emitted) => {
       for (const event of emitted.events) this.#onLifecycle(event);
@@ -265,6 +298,7 @@ export class Hive implements AsyncDisposable {
   }
 
   #onLifecycle(event: LifecycleEvent): void {
+    this.#metrics?.record(event);
     switch (event.type) {
       case "task.completed": {
         this.#latency.record(event.latencyMs);
@@ -368,11 +402,12 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Listens to hive events (`"*"` for all). Delivery is queued (a microtask after the event);
-   * a listener that throws is isolated: the others and the hive carry on.
+   * a listener that throws is isolated: the others and the hive carry on (see `deadLetters()`).
+   * With `{ replay: true }` the listener first gets the last `events.replay` events.
    * @returns a function that removes the listener (also `Symbol.dispose`-able)
    */
-  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void): Disposer {
-    return this.#bus.on(type as "*", listener as (event: HiveEvent) => void);
+  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void, options?: SubscribeOptions): Disposer {
+    return this.#bus.on(type as "*", listener as (event: HiveEvent) => void, options);
   }
 
   /** Resolves with the first hive event (delivered after this call) that matches. */
@@ -452,9 +487,77 @@ export class Hive implements AsyncDisposable {
     for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
     this.#waiters.clear();
     await this.#backend.close();
+    await this.#closeObservability();
     await this.#bus.flush();
     this.#bus.close();
     this.#state = "stopped";
+  }
+
+  // --- observability (issue 5): metrics, health server, dead letters ---
+
+  /** Every metric as plain JSON (gauges sampled now); `[]` with `metrics: false`. */
+  metrics(): MetricSnapshot[] {
+    return this.#metrics?.snapshot() ?? [];
+  }
+
+  /** Every metric in the Prometheus text exposition format 0.0.4; `""` with `metrics: false`. */
+  metricsText(): string {
+    return this.#metrics?.toPrometheus() ?? "";
+  }
+
+  /** Deliveries to `on` listeners that threw, and where their retries stand. */
+  deadLetters(): DeadLetter<HiveEvent>[] {
+    return this.#bus.deadLetters();
+  }
+
+  /**
+   * Serves `/metrics`, `/health/live` and `/health/ready` (ready = running, accepting work and
+   * not degraded) on `host:port`; closed when the hive stops.
+   * @throws ServeFailedError (rejects) when the port cannot be bound
+   */
+  async serve(options: HiveServeOptions): Promise<HealthServer> {
+    const server = await serveHealth({
+      port: options.port,
+      ...(options.host !== undefined ? { host: options.host } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      metrics: () => this.metricsText(),
+      live: () => this.#state !== "stopped",
+      ready: () => this.#readiness(),
+    });
+    this.#servers.add(server);
+    const close = server.close;
+    return Object.assign(server, {
+      close: (): Promise<void> => {
+        this.#servers.delete(server);
+        return close();
+      },
+    });
+  }
+
+  #readiness(): Readiness {
+    if (this.#state !== "running") return { ready: false, reason: `the hive is ${this.#state}` };
+    const queen = String(this.#actor?.getSnapshot().value);
+    if (queen !== "accepting") return { ready: false, reason: `the hive is ${queen}` };
+    const supervisor = this.#actor?.system.get("supervisor")?.getSnapshot() as { value?: unknown } | undefined;
+    const sv = String(supervisor?.value ?? "");
+    if (sv === "escalated" || sv === "degraded") return { ready: false, reason: `the hive is degraded (supervisor ${sv})` };
+    return { ready: true };
+  }
+
+  #gaugeSample(): { queued: number; running: number; agents: AgentStats[]; uptimeSeconds: number } {
+    const counts = this.#actor?.getSnapshot().context.counts;
+    const running = this.#state === "running" || this.#state === "stopping";
+    return {
+      queued: counts?.queued ?? 0,
+      running: counts?.running ?? 0,
+      agents: this.#agentStats(),
+      uptimeSeconds: running ? (this.#clock.now() - this.#startedAt) / 1_000 : 0,
+    };
+  }
+
+  async #closeObservability(): Promise<void> {
+    await Promise.allSettled([...this.#servers].map((s) => s.close()));
+    await this.#inspect.writer?.close().catch(() => {});
   }
 
   /** `await using hive = createHive(...)` stops it at the end of the scope. */

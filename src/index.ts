@@ -15,7 +15,8 @@
  * @module
  */
 export { createHive, Hive } from "./hive.ts";
-export type { AgentOptions, AgentStats, HiveEvent, HiveEventType, HiveOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive.ts";
+export type { AgentOptions, AgentStats, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive.ts";
+export type { HiveInspectOption, HiveTraceOptions } from "./hive-inspect.ts";
 export type { TaskCounts } from "../actors/queen.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";

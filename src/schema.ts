@@ -40,8 +40,10 @@ const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unkno
 );
 
 const inspectSchema = z.custom<unknown>(
-  (v) => typeof v === "function" || (typeof v === "object" && v !== null && typeof (v as { next?: unknown }).next === "function"),
-  { error: "must be an XState inspect callback or observer" },
+  (v) =>
+    typeof v === "function" ||
+    (typeof v === "object" && v !== null && (typeof (v as { next?: unknown }).next === "function" || "file" in v)),
+  { error: "must be an XState inspect callback or observer, or a trace { file, sanitize?, types?, sample? }" },
 );
 
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
@@ -88,6 +90,10 @@ export const hiveOptionsSchema = z.strictObject(
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),
+    metrics: z.boolean({ error: "must be a boolean" }).default(true),
+    events: z
+      .strictObject({ replay: intAtLeast(0, 1_000_000).optional() }, { error: "must be an object { replay }" })
+      .optional(),
   },
   { error: "must be an options object" },
 );
