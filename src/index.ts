@@ -61,6 +61,8 @@ export type { HealthServer, HealthServerOptions, Readiness } from "./serve.ts";
 export { createTraceWriter } from "./trace.ts";
 export type { TraceRecord, TraceWriter, TraceWriterOptions } from "./trace.ts";
 export { filterInspect, replayTrace, startInspector } from "./inspect.ts";
+export { inspectHive } from "./inspect-hive.ts";
+export type { InspectedHive, InspectHiveOptions } from "./inspect-hive.ts";
 export type { FilterInspectOptions, InspectObserver, InspectorRelay, ReplayTraceOptions, StartInspectorOptions } from "./inspect.ts";
 
 // Circuit breakers, the result cache and the stores they persist to.

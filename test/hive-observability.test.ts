@@ -241,3 +241,30 @@ describe("hive inspection traces", () => {
     expect(() => createHive({ agents: [{ id: "a" }], inspect: { file: "" } })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"file"') }));
   });
 });
+
+describe("inspectHive (the library side of apiary inspect)", () => {
+  it("connects a hive to a loopback relay; a viewer sees its actors and events, filtered to what the inspector draws", async () => {
+    const { inspectHive } = await import("../src/index.ts");
+    const { WebSocket } = await import("ws");
+    await using inspected = await inspectHive({ backend: "inline", tasks: fixtureTasks, agents: [{ id: "a" }] }, { port: 0 });
+    expect(inspected.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const socket = new WebSocket(inspected.relay.wsUrl);
+    const types: string[] = [];
+    const sawCompleted = new Promise<void>((resolve) => {
+      socket.on("message", (data: Buffer) => {
+        const m = JSON.parse(data.toString()) as { type: string; event?: { type?: string } };
+        types.push(m.type);
+        if (m.type === "@xstate.event" && m.event?.type === "queen.submit") resolve();
+      });
+    });
+    await new Promise<void>((resolve) => socket.once("open", () => resolve()));
+    await inspected.hive.start();
+    expect(await inspected.hive.run<number>({ kind: "double", input: { n: 2 } })).toBe(4);
+    await sawCompleted;
+    expect(types).toContain("@xstate.actor");
+    expect(types).not.toContain("@xstate.microstep");
+    socket.terminate();
+    await inspected.close();
+    expect(inspected.hive.stats().state).toBe("stopped");
+  });
+});
