@@ -525,13 +525,11 @@ export class Hive implements AsyncDisposable {
       ready: () => this.#readiness(),
     });
     this.#servers.add(server);
-    const close = server.close;
-    return Object.assign(server, {
-      close: (): Promise<void> => {
-        this.#servers.delete(server);
-        return close();
-      },
-    });
+    const close = (): Promise<void> => {
+      this.#servers.delete(server);
+      return server.close();
+    };
+    return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
   }
 
   #readiness(): Readiness {

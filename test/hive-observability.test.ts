@@ -268,3 +268,27 @@ describe("inspectHive (the library side of apiary inspect)", () => {
     expect(inspected.hive.stats().state).toBe("stopped");
   });
 });
+
+describe("hive observability on simulated time", () => {
+  it("stamps trace records and uptime with the hive clock, not the wall clock", async () => {
+    const { SimulatedClock } = await import("xstate");
+    const clock = new SimulatedClock();
+    clock.set(1_000_000);
+    const dir = mkdtempSync(join(tmpdir(), "apiary-hive-trace-"));
+    try {
+      const file = join(dir, "trace.jsonl");
+      const hive = await started({ clock, inspect: { file, types: ["@xstate.event"] } });
+      await hive.run({ kind: "double", input: { n: 1 } });
+      clock.increment(2_500);
+      const { samples } = parsePrometheus(hive.metricsText());
+      expect(value(samples, "apiary_uptime_seconds", {})).toBe(2.5);
+      await hive.stop();
+      const records = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as TraceRecord);
+      expect(records.length).toBeGreaterThan(0);
+      for (const r of records) expect(r.at).toBeGreaterThanOrEqual(1_000_000);
+      expect(records.some((r) => r.at === 1_000_000)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
