@@ -22,6 +22,8 @@ export interface HiveGaugeSample {
   agents: readonly { id: string; busy: number; concurrency: number }[];
   /** Seconds since the hive started (hive clock). */
   uptimeSeconds: number;
+  /** Event deliveries to `hive.on` listeners that failed and are retrying or exhausted. */
+  deadLetters: number;
 }
 
 /** Bound series of one task kind (label lookups done once, on the first task of the kind). */
@@ -53,6 +55,7 @@ export class HiveMetrics {
   readonly #busyAgents: Gauge;
   readonly #agentBusy: Gauge<"agent">;
   readonly #uptime: Gauge;
+  readonly #deadLetters: Gauge;
   // bound series by task kind; grows with the number of kinds (the task module's, so bounded).
   readonly #kinds = new Map<string, KindSeries>();
 
@@ -67,6 +70,7 @@ export class HiveMetrics {
     this.#busyAgents = r.gauge({ name: "agents_busy", help: "Agents running at least one attempt." });
     this.#agentBusy = r.gauge({ name: "agent_busy_slots", help: "Attempts an agent runs now.", labelNames: ["agent"] });
     this.#uptime = r.gauge({ name: "uptime_seconds", help: "Seconds since the hive started (hive clock)." });
+    this.#deadLetters = r.gauge({ name: "event_dead_letters", help: "Event deliveries to listeners that threw (retrying or exhausted)." });
     r.onCollect(() => {
       const s = sample();
       this.#queued.set(s.queued);
@@ -78,6 +82,7 @@ export class HiveMetrics {
       }
       this.#busyAgents.set(busy);
       this.#uptime.set(s.uptimeSeconds);
+      this.#deadLetters.set(s.deadLetters);
     });
   }
 

@@ -542,7 +542,7 @@ export class Hive implements AsyncDisposable {
     return { ready: true };
   }
 
-  #gaugeSample(): { queued: number; running: number; agents: AgentStats[]; uptimeSeconds: number } {
+  #gaugeSample(): { queued: number; running: number; agents: AgentStats[]; uptimeSeconds: number; deadLetters: number } {
     const counts = this.#actor?.getSnapshot().context.counts;
     const running = this.#state === "running" || this.#state === "stopping";
     return {
@@ -550,6 +550,7 @@ export class Hive implements AsyncDisposable {
       running: counts?.running ?? 0,
       agents: this.#agentStats(),
       uptimeSeconds: running ? (this.#clock.now() - this.#startedAt) / 1_000 : 0,
+      deadLetters: this.#bus.deadLetters().filter((l) => l.state !== "dropped").length,
     };
   }
 

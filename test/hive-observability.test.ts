@@ -193,6 +193,7 @@ describe("hive event bus options", () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ listenerType: "task.completed", attempts: 1, state: "retrying", event: { type: "task.completed" } });
     expect((letters[0]!.error as Error).message).toBe("listener bug");
+    expect(value(parsePrometheus(hive.metricsText()).samples, "apiary_event_dead_letters", {})).toBe(1);
   });
 });
 
