@@ -1,7 +1,8 @@
 /**
- * Bench scope `inspect`: an XState actor (toggle + assign) sending events with the trace writer
- * attached, against the same actor without `inspect`, in the same run. Two settings: every
- * inspection event written, and filtered (events only, 1 in 100 snapshots).
+ * Bench scope `inspect`: the hive's throughput (inline backend, tiny tasks) with the inspector
+ * on — the live relay (`inspectHive`'s default filter), a trace file (filtered and sampled), a
+ * no-op observer — against the same hive with no inspector, in the same run. Then the same for
+ * a bare XState actor (toggle + assign) with the trace writer, every event and filtered.
  *
  * @module
  */
@@ -10,8 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assign, createActor, setup } from "xstate";
 import { filterInspect } from "../src/inspect.ts";
+import { inspectHive } from "../src/inspect-hive.ts";
 import { createTraceWriter } from "../src/trace.ts";
 import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
+import { benchHive, hiveOpsPerSecond } from "./hive-load.ts";
 
 const machine = setup({ types: { context: {} as { count: number }, events: {} as { type: "toggle" } } }).createMachine({
   context: { count: 0 },
@@ -43,6 +46,32 @@ const scope: BenchScope = async ({ quick }) => {
     }).start();
 
     const results: BenchResult[] = [];
+    // --- the hive, inspector on vs off ---
+    const off = await benchHive();
+    const hiveOff = () => hiveOpsPerSecond(off, minMs);
+    const inspected = await inspectHive({ backend: "inline", agents: [{ id: "a", concurrency: 64 }, { id: "b", concurrency: 64 }] });
+    await inspected.hive.start();
+    const sampled = await inspectHive(
+      { backend: "inline", agents: [{ id: "a", concurrency: 64 }, { id: "b", concurrency: 64 }] },
+      { filter: { types: ["@xstate.actor", "@xstate.event", "@xstate.snapshot"], sample: { "@xstate.snapshot": 100, "@xstate.event": 10 } } },
+    );
+    await sampled.hive.start();
+    const traced = await benchHive({
+      inspect: { file: join(dir, "hive.jsonl"), types: ["@xstate.actor", "@xstate.event", "@xstate.snapshot"], sample: { "@xstate.snapshot": 100 } },
+    });
+    const noopHive = await benchHive({ inspect: () => {} });
+    try {
+      results.push(await compare("hive + inspector relay (live, default filter)", "hive, no inspect", () => hiveOpsPerSecond(inspected.hive, minMs), hiveOff, rounds));
+      results.push(await compare("hive + inspector relay (1/10 events, 1/100 snaps)", "hive, no inspect", () => hiveOpsPerSecond(sampled.hive, minMs), hiveOff, rounds));
+      results.push(await compare("hive + trace file (filtered, 1/100 snaps)", "hive, no inspect", () => hiveOpsPerSecond(traced, minMs), hiveOff, rounds));
+      results.push(await compare("hive + no-op inspect (XState's own cost)", "hive, no inspect", () => hiveOpsPerSecond(noopHive, minMs), hiveOff, rounds));
+      results[0]!.extra = { relayed: inspected.relay.relayed };
+      results[1]!.extra = { relayed: sampled.relay.relayed };
+    } finally {
+      await Promise.all([off.stop(), inspected.close(), sampled.close(), traced.stop(), noopHive.stop()]);
+    }
+
+    // --- a bare actor with the trace writer ---
     results.push(
       await compare(
         "xstate + trace writer (every event)",

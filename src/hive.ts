@@ -31,6 +31,11 @@ import type { CacheStats } from "./cache.ts";
 import { DependencyRegistry, type DependencyOptions } from "./dependency.ts";
 import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./taskcache.ts";
 // --- end issue 4 ---
+import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "./bus.ts";
+import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
+import { HiveMetrics } from "./hive-metrics.ts";
+import type { MetricSnapshot } from "./metrics.ts";
+import { type HealthServer, type Readiness, serveHealth } from "./serve.ts";
 
 /** A swarm agent: what it can do and how many attempts it runs at once. */
 export interface AgentOptions {
@@ -129,8 +134,6 @@ export interface HiveOptions {
   clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
   /** Seed for tie-breaks. @default 1 */
   seed?: number;
-  /** An XState inspect observer (e.g. from `@statelyai/inspect`). */
-  inspect?: unknown;
   /**
    * One circuit breaker per agent: consecutive failed attempts (or a failure rate) open it, and
    * an open agent gets no work until `resetTimeoutMs` has passed; then one probe attempt decides.
@@ -141,6 +144,28 @@ export interface HiveOptions {
   cache?: HiveCacheOptions;
   /** Where the cache persists: a store, or `{ dir }` for a file store. @default none (see `cache.persist`) */
   store?: HiveStoreOption;
+  /**
+   * An XState inspect observer (e.g. `startInspector().inspect`), or a trace to record:
+   * `{ file, sanitize?, types?, sample? }` writes the inspection stream as JSON lines (closed on stop).
+   */
+  inspect?: HiveInspectOption;
+  /** Keep metrics (`hive.metrics()`, `hive.metricsText()`, `hive.serve()`). @default true */
+  metrics?: boolean;
+  /** The event bus behind `hive.on`. */
+  events?: {
+    /** How many of the last events to keep for listeners that subscribe with `{ replay: true }`. @default 0 */
+    replay?: number;
+  };
+}
+
+/** Options of {@link Hive.serve}. */
+export interface HiveServeOptions {
+  /** TCP port; `0` picks a free one. */
+  port: number;
+  /** Interface to bind. Anything but loopback exposes the metrics to the network. @default "127.0.0.1" */
+  host?: string;
+  /** Closes the server when aborted. */
+  signal?: AbortSignal;
 }
 
 /** A task to submit. */
@@ -315,6 +340,13 @@ export class Hive implements AsyncDisposable {
   readonly #dependencies: DependencyRegistry;
   readonly #taskCache: TaskCache;
   // --- end issue 4 ---
+  // --- observability (issue 5) ---
+  /** Metrics fed from `#onLifecycle`; undefined with `metrics: false`. */
+  readonly #metrics: HiveMetrics | undefined;
+  /** The inspect observer and the trace writer the hive owns (closed on stop). */
+  readonly #inspect: ResolvedInspect;
+  /** Health servers started by `serve`; closed on stop. */
+  readonly #servers = new Set<HealthServer>();
 
   /**
    * Prefer {@link createHive}.
@@ -336,7 +368,9 @@ export class Hive implements AsyncDisposable {
       startTimeoutMs: options.startTimeoutMs,
       resourceLimits: options.resourceLimits,
     };
-    this.#bus = new EventBus<HiveEvent>({ clock: this.#clock });
+    this.#bus = new EventBus<HiveEvent>({ clock: this.#clock, ...(options.events?.replay !== undefined ? { replay: options.events.replay } : {}) });
+    this.#inspect = resolveInspect(options.inspect, this.#clock.now);
+    this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;
     // --- issue 4 ---
     const breakerOptions = parseAgentBreakerOptions(input.breaker);
     this.#agentBreakers = breakerOptions === false ? undefined : new AgentBreakers(options.agents.map((a) => a.id), breakerOptions, this.#clock, (e) => this.#onAgentBreaker(e));
@@ -378,7 +412,7 @@ export class Hive implements AsyncDisposable {
         retry: o.retry,
         supervision: o.supervision,
       },
-      ...(o.inspect !== undefined ? { inspect: o.inspect as never } : {}),
+      ...(this.#inspect.observer !== undefined ? { inspect: this.#inspect.observer as never } : {}),
     });
     actor.on("queen.events", (emitted) => {
       for (const event of emitted.events) this.#onLifecycle(event);
@@ -415,6 +449,7 @@ export class Hive implements AsyncDisposable {
 
   #onLifecycle(event: LifecycleEvent): void {
     this.#agentBreakers?.observe(event); // issue 4
+    this.#metrics?.record(event);
     switch (event.type) {
       case "task.completed": {
         this.#latency.record(event.latencyMs);
@@ -531,11 +566,12 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Listens to hive events (`"*"` for all). Delivery is queued (a microtask after the event);
-   * a listener that throws is isolated: the others and the hive carry on.
+   * a listener that throws is isolated: the others and the hive carry on (see `deadLetters()`).
+   * With `{ replay: true }` the listener first gets the last `events.replay` events.
    * @returns a function that removes the listener (also `Symbol.dispose`-able)
    */
-  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void): Disposer {
-    return this.#bus.on(type as "*", listener as (event: HiveEvent) => void);
+  on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void, options?: SubscribeOptions): Disposer {
+    return this.#bus.on(type as "*", listener as (event: HiveEvent) => void, options);
   }
 
   /** Resolves with the first hive event (delivered after this call) that matches. */
@@ -728,6 +764,7 @@ export class Hive implements AsyncDisposable {
     this.#waiters.clear();
     await this.#backend.close();
     await this.#closeIssue4();
+    await this.#closeObservability();
     await this.#bus.flush();
     this.#bus.close();
     this.#state = "stopped";
@@ -801,6 +838,71 @@ export class Hive implements AsyncDisposable {
   }
 
   // --- end issue 4 ---
+  // --- observability (issue 5): metrics, health server, dead letters ---
+
+  /** Every metric as plain JSON (gauges sampled now); `[]` with `metrics: false`. */
+  metrics(): MetricSnapshot[] {
+    return this.#metrics?.snapshot() ?? [];
+  }
+
+  /** Every metric in the Prometheus text exposition format 0.0.4; `""` with `metrics: false`. */
+  metricsText(): string {
+    return this.#metrics?.toPrometheus() ?? "";
+  }
+
+  /** Event deliveries to `on` listeners that threw, and where their retries stand. */
+  eventDeadLetters(): EventDeadLetter<HiveEvent>[] {
+    return this.#bus.deadLetters();
+  }
+
+  /**
+   * Serves `/metrics`, `/health/live` and `/health/ready` (ready = running, accepting work and
+   * not degraded) on `host:port`; closed when the hive stops.
+   * @throws ServeFailedError (rejects) when the port cannot be bound
+   */
+  async serve(options: HiveServeOptions): Promise<HealthServer> {
+    const server = await serveHealth({
+      port: options.port,
+      ...(options.host !== undefined ? { host: options.host } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      metrics: () => this.metricsText(),
+      live: () => this.#state !== "stopped",
+      ready: () => this.#readiness(),
+    });
+    this.#servers.add(server);
+    const close = (): Promise<void> => {
+      this.#servers.delete(server);
+      return server.close();
+    };
+    return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
+  }
+
+  #readiness(): Readiness {
+    if (this.#state !== "running") return { ready: false, reason: `the hive is ${this.#state}` };
+    const snap = this.#actor?.getSnapshot();
+    const degraded = snap?.context.degraded;
+    if (degraded) return { ready: false, reason: `the hive is degraded: ${degraded.reason}` };
+    const queen = String(snap?.value);
+    if (queen !== "accepting") return { ready: false, reason: `the hive is ${queen}` };
+    return { ready: true };
+  }
+
+  #gaugeSample(): { queued: number; running: number; agents: AgentStats[]; uptimeSeconds: number; deadLetters: number } {
+    const counts = this.#actor?.getSnapshot().context.counts;
+    const running = this.#state === "running" || this.#state === "stopping";
+    return {
+      queued: counts?.queued ?? 0,
+      running: counts?.running ?? 0,
+      agents: this.#agentStats(),
+      uptimeSeconds: running ? (this.#clock.now() - this.#startedAt) / 1_000 : 0,
+      deadLetters: this.#bus.deadLetters().filter((l) => l.state !== "dropped").length,
+    };
+  }
+
+  async #closeObservability(): Promise<void> {
+    await Promise.allSettled([...this.#servers].map((s) => s.close()));
+    await this.#inspect.writer?.close().catch(() => {});
+  }
 
   /** `await using hive = createHive(...)` stops it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {

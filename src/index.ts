@@ -15,7 +15,8 @@
  * @module
  */
 export { createHive, Hive } from "./hive.ts";
-export type { AgentOptions, AgentStats, HiveEvent, HiveEventType, HiveOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive.ts";
+export type { AgentOptions, AgentStats, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive.ts";
+export type { HiveInspectOption, HiveTraceOptions } from "./hive-inspect.ts";
 export type { TaskCounts } from "../actors/queen.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
@@ -60,6 +61,8 @@ export type { HealthServer, HealthServerOptions, Readiness } from "./serve.ts";
 export { createTraceWriter } from "./trace.ts";
 export type { TraceRecord, TraceWriter, TraceWriterOptions } from "./trace.ts";
 export { filterInspect, replayTrace, startInspector } from "./inspect.ts";
+export { inspectHive } from "./inspect-hive.ts";
+export type { InspectedHive, InspectHiveOptions } from "./inspect-hive.ts";
 export type { FilterInspectOptions, InspectObserver, InspectorRelay, ReplayTraceOptions, StartInspectorOptions } from "./inspect.ts";
 
 // Circuit breakers, the result cache and the stores they persist to.

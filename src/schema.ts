@@ -43,8 +43,10 @@ const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unkno
 );
 
 const inspectSchema = z.custom<unknown>(
-  (v) => typeof v === "function" || (typeof v === "object" && v !== null && typeof (v as { next?: unknown }).next === "function"),
-  { error: "must be an XState inspect callback or observer" },
+  (v) =>
+    typeof v === "function" ||
+    (typeof v === "object" && v !== null && (typeof (v as { next?: unknown }).next === "function" || "file" in v)),
+  { error: "must be an XState inspect callback or observer, or a trace { file, sanitize?, types?, sample? }" },
 );
 
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
@@ -120,6 +122,10 @@ export const hiveOptionsSchema = z.strictObject(
     breaker: z.unknown().optional(),
     cache: z.unknown().optional(),
     store: z.unknown().optional(),
+    metrics: z.boolean({ error: "must be a boolean" }).default(true),
+    events: z
+      .strictObject({ replay: intAtLeast(0, 1_000_000).optional() }, { error: "must be an object { replay }" })
+      .optional(),
   },
   { error: "must be an options object" },
 );

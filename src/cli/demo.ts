@@ -41,7 +41,8 @@ export interface DemoReport {
   };
 }
 
-const AGENTS = [
+/** The demo swarm: two energy specialists, a Monte Carlo specialist and a generalist. */
+export const DEMO_AGENTS: { id: string; capabilities: Record<string, number>; concurrency: number }[] = [
   { id: "solar-1", capabilities: { energy: 0.9, montecarlo: 0.3 }, concurrency: 2 },
   { id: "solar-2", capabilities: { energy: 0.7 }, concurrency: 2 },
   { id: "quant-1", capabilities: { montecarlo: 0.9, energy: 0.2 }, concurrency: 2 },
@@ -86,7 +87,7 @@ export function demoTasks(count: number, seed: number): TaskOptions[] {
 /** Runs the demo on a live hive and returns its report. */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const hive = createHive({
-    agents: AGENTS,
+    agents: DEMO_AGENTS,
     seed: options.seed,
     defaults: { timeoutMs: 60_000, retries: 1 },
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
@@ -138,7 +139,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       latencyMs: stats.latencyMs,
       agents: stats.agents.map((a) => ({
         id: a.id,
-        capabilities: AGENTS.find((x) => x.id === a.id)?.capabilities ?? {},
+        capabilities: DEMO_AGENTS.find((x) => x.id === a.id)?.capabilities ?? {},
         concurrency: a.concurrency,
         tasks: a.completed,
         failed: a.failed,

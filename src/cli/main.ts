@@ -3,20 +3,32 @@
  *
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
+ * apiary serve [--port N] [--host H] [--duration-ms N]
+ * apiary inspect [--port N] [--host H] [--duration-ms N]
+ * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
  * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import type { BackendName } from "../backends/types.ts";
 import { isApiaryError } from "../errors.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
+import { runInspect, runReplay } from "./inspect.ts";
 import { createProgress } from "./progress.ts";
+import { runServe } from "./serve.ts";
 
 const USAGE = `Usage: apiary <command> [options]
 
 Commands:
   simulate            run the built-in live demo: a swarm of agents running real
                       simulation tasks on the worker pool, then print a summary
+  serve               run the demo hive under load and serve /metrics (Prometheus),
+                      /health/live and /health/ready until Ctrl-C
+  inspect             start the Stately inspector relay, run the demo hive connected
+                      to it, and print the URL to open (Ctrl-C to stop)
+  replay FILE         send a trace recorded with inspect: { file } into the inspector
+                      relay and print the URL to watch it (Ctrl-C to stop)
 
 Options:
   --tasks N           tasks to run (default 300)
@@ -24,6 +36,10 @@ Options:
   --threads N         worker threads (default: one per CPU)
   --backend NAME      piscina | comlink | inline (default: piscina on Node, comlink on Deno)
   --json              print the summary as one JSON object
+  --port N            serve / inspect / replay: port (default 9464 for serve, a free
+                      one for inspect and replay; 0 picks a free one)
+  --host H            interface to bind (default 127.0.0.1; anything else exposes it)
+  --duration-ms N     serve / inspect / replay: stop after N ms instead of on Ctrl-C
   -h, --help          show this help
 `;
 
@@ -77,6 +93,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         threads: { type: "string" },
         backend: { type: "string" },
         json: { type: "boolean", default: false },
+        port: { type: "string" },
+        host: { type: "string" },
+        "duration-ms": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -90,6 +109,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const [command, ...rest] = positionals;
   if (command === undefined) return fail("a command is required");
+  if (command === "serve" || command === "inspect" || command === "replay") return observe(command, rest, values);
   if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 0) {
     return fail(`scenario files are not supported yet (virtual-time scenarios are planned); received ${JSON.stringify(rest[0])}. Run "apiary simulate" for the built-in demo`);
@@ -107,6 +127,37 @@ export async function main(argv: readonly string[]): Promise<number> {
     progress.finish();
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatSummary(report));
     return report.tasks.failed === 0 ? 0 : 1;
+  } catch (error) {
+    if (error instanceof RangeError) return fail(error.message);
+    const code = isApiaryError(error) ? ` [${error.code}]` : "";
+    process.stderr.write(`apiary: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    return 1;
+  }
+}
+
+/** Runs the long-running observability commands (serve, inspect, replay). */
+async function observe(
+  command: "serve" | "inspect" | "replay",
+  rest: readonly string[],
+  values: { seed?: string | undefined; threads?: string | undefined; backend?: string | undefined; port?: string | undefined; host?: string | undefined; "duration-ms"?: string | undefined },
+): Promise<number> {
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  try {
+    if (command === "replay" && rest.length !== 1) return fail(`"replay" takes one trace file, received ${rest.length === 0 ? "none" : JSON.stringify(rest)}`);
+    if (command !== "replay" && rest.length > 0) return fail(`"${command}" takes no arguments, received ${JSON.stringify(rest[0])}`);
+    const port = intOption("port", values.port, command === "serve" ? 9_464 : 0, 0)!;
+    if (port > 65_535) return fail(`"--port" must be an integer from 0 to 65535, received ${JSON.stringify(values.port)}`);
+    const durationMs = intOption("duration-ms", values["duration-ms"], undefined, 1);
+    const host = values.host;
+    if (command === "replay") return await runReplay({ file: rest[0]!, port, host, durationMs }, out);
+    const seed = intOption("seed", values.seed, 42, 0)!;
+    const threads = intOption("threads", values.threads, undefined, 1);
+    const backend = values.backend;
+    if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
+      return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
+    }
+    const options = { port, host, seed, threads, backend: backend as BackendName | undefined, durationMs };
+    return command === "serve" ? await runServe(options, out) : await runInspect(options, out);
   } catch (error) {
     if (error instanceof RangeError) return fail(error.message);
     const code = isApiaryError(error) ? ` [${error.code}]` : "";
