@@ -6,8 +6,8 @@
  * restart intensity — more than `maxRestarts` within `withinMs` escalates to the Queen (the hive
  * becomes degraded) instead of restarting forever.
  *
- * An agent crashes when an attempt's thread dies (WORKER_CRASHED), after `failAfter`
- * consecutive failed attempts, or when told to (`supervisor.crash`, for fault drills). Its
+ * An agent crashes after `failAfter` consecutive failed attempts (thrown, timed out, or their
+ * thread died), or when told to (`supervisor.crash`, for fault drills). Its
  * running attempts go back to the ready queue (they did not fail on their own; no retry is
  * spent), preferring another agent. A restarted agent keeps its context — capabilities,
  * concurrency, health history.
@@ -255,9 +255,10 @@ export const supervisorMachine = setup({
         if (end.result.ok) {
           entry.consecutiveFailures = 0;
         } else {
+          // A dead thread is the pool's to heal (the task follows its retry policy); it counts,
+          // like a throw or a timeout, towards the agent's run of failures.
           const code = end.result.error.code;
-          if (code === "WORKER_CRASHED") crash ??= `its worker thread died running task ${end.id}`;
-          else if (code === "TASK_FAILED" || code === "TASK_TIMEOUT") {
+          if (code === "TASK_FAILED" || code === "TASK_TIMEOUT" || code === "WORKER_CRASHED") {
             if (++entry.consecutiveFailures >= context.supervision.failAfter) crash ??= `${entry.consecutiveFailures} attempts failed in a row`;
           }
         }

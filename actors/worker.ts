@@ -58,7 +58,10 @@ export type WorkerEvent =
   | { type: "worker.deadline"; deadline: number };
 
 /** What a Worker tells its port. */
-export type PortEvent = { type: "port.exec"; attempts: WorkerAttempt[] } | { type: "port.abort"; seqs: number[] };
+export type PortEvent =
+  | { type: "port.exec"; attempts: WorkerAttempt[] }
+  /** `kill: false` only signals the attempts (their agent crashed; the thread is fine). */
+  | { type: "port.abort"; seqs: number[]; kill?: boolean };
 
 /** What a Worker tells its Agent when attempts end. */
 export interface AttemptsDoneEvent {
@@ -135,7 +138,7 @@ export const workerMachine = setup({
         });
       }
       if (seqs.length === 0) return;
-      enqueue.sendTo("port", { type: "port.abort", seqs } satisfies PortEvent);
+      enqueue.sendTo("port", { type: "port.abort", seqs, kill: event.crash !== true } satisfies PortEvent);
       enqueue(sendParent({ type: "agent.done", ends, at: event.at } satisfies AttemptsDoneEvent));
     }),
     expire: enqueueActions(({ context, event, enqueue }) => {

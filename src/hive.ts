@@ -104,8 +104,8 @@ export interface HiveOptions {
     jitter?: number;
   };
   /**
-   * How crashed agents are restarted (Erlang/OTP semantics). An agent crashes when an attempt's
-   * thread dies, after `failAfter` failed attempts in a row, or on `failAgent()`.
+   * How crashed agents are restarted (Erlang/OTP semantics). An agent crashes after `failAfter`
+   * failed attempts in a row (thrown, timed out, or their thread died), or on `failAgent()`.
    */
   supervision?: {
     /** Who restarts with a crashed agent. @default "one-for-one" */

@@ -30,7 +30,8 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnT
           });
         }
       } else {
-        for (const seq of event.seqs) backend.abort(seq);
+        const kill = event.kill !== false;
+        for (const seq of event.seqs) backend.abort(seq, kill);
       }
     });
   });

@@ -178,8 +178,8 @@ export class ComlinkBackend implements ExecutionBackend {
     this.#runner.exec(attempt, done);
   }
 
-  abort(seq: number): void {
-    this.#runner.abort(seq);
+  abort(seq: number, kill = true): void {
+    this.#runner.abort(seq, kill);
   }
 
   stats(): BackendStats {

@@ -77,8 +77,8 @@ export class PiscinaBackend implements ExecutionBackend {
     this.#runner.exec(attempt, done);
   }
 
-  abort(seq: number): void {
-    this.#runner.abort(seq);
+  abort(seq: number, kill = true): void {
+    this.#runner.abort(seq, kill);
   }
 
   stats(): BackendStats {

@@ -183,7 +183,7 @@ export class BatchRunner {
   }
 
   /** Aborts an attempt: fires its signal now, terminates its thread after the grace period. */
-  abort(seq: number): void {
+  abort(seq: number, kill = true): void {
     const e = this.#live.get(seq);
     if (e === undefined) return;
     this.#live.delete(seq);
@@ -191,7 +191,7 @@ export class BatchRunner {
     Atomics.store(this.#flags, slot, seq);
     Atomics.notify(this.#flags, slot);
     const batch = e.batch;
-    if (batch === undefined || batch.settled) return;
+    if (!kill || batch === undefined || batch.settled) return;
     const timer = setTimeout(() => {
       // Still running past the grace period: only terminating the thread stops it.
       if (!batch.settled) batch.controller.abort(new Error(`attempt ${seq} did not stop within ${this.#options.abortGraceMs} ms`));

@@ -55,9 +55,10 @@ export interface ExecutionBackend {
   exec(attempt: Attempt, done: AttemptCallback): void;
   /**
    * Aborts an attempt: its `ctx.signal` fires at once; if it has not returned after the grace
-   * period, the thread running it is terminated (and replaced). `done` is not called after this.
+   * period, the thread running it is terminated (and replaced) — unless `kill` is false, which only
+   * signals it. `done` is not called after this.
    */
-  abort(seq: number): void;
+  abort(seq: number, kill?: boolean): void;
   stats(): BackendStats;
   /** Stops the threads. Attempts still running are abandoned. */
   close(): Promise<void>;
