@@ -39,6 +39,8 @@ export interface Batch {
   settled: boolean;
   /** Grace timers of attempts aborted inside this batch. */
   timers: ReturnType<typeof setTimeout>[];
+  /** Counts towards the in-flight message limit. */
+  counted: boolean;
 }
 
 /** Sends one batch to a thread; rejects if the thread died or the batch's signal aborted. */
@@ -47,7 +49,7 @@ export type Transport = (batch: Batch) => Promise<TaskOutcome[]>;
 /** Options of a {@link BatchRunner}. */
 export interface BatchRunnerOptions {
   maxBatch: number;
-  /** At least this many messages per flush when there are enough attempts. */
+  /** Most batch messages in flight at once. */
   spread: number;
   abortGraceMs: number;
   /** Receives the dependency reports outcomes carry (even of attempts aborted meanwhile). */
@@ -65,6 +67,8 @@ export class BatchRunner {
   /** Attempts waiting for the next flush, in arrival order. */
   #queue: Pending[] = [];
   #scheduled = false;
+  /** Batch messages in flight that count towards `spread`. */
+  #outstanding = 0;
   /** Kinds whose handler returned a promise: sent one per message from then on. */
   readonly #asyncKinds = new Set<string>();
   messages = 0;
@@ -94,28 +98,39 @@ export class BatchRunner {
     }
   }
 
+  /**
+   * Sends what is waiting. At most `spread` batch messages are in flight at once (enough to keep
+   * every thread busy with one running and one waiting); attempts that arrive meanwhile wait and
+   * leave together when a message comes back. So batches grow with the load by themselves, and a
+   * lone attempt on an idle pool leaves at once. Async kinds and isolated re-runs go alone and
+   * are not limited: they hold no thread while they wait on I/O.
+   */
   readonly #flush = (): void => {
     this.#scheduled = false;
     const queue = this.#queue;
-    this.#queue = [];
     const rest: Pending[] = [];
     for (const e of queue) {
       if (this.#live.get(e.attempt.seq) !== e) continue; // aborted before it left
-      if (e.solo || this.#asyncKinds.has(e.attempt.kind)) this.#send([e]);
+      if (e.solo || this.#asyncKinds.has(e.attempt.kind)) this.#send([e], false);
       else rest.push(e);
     }
-    if (rest.length === 0) return;
-    const size = Math.min(this.#options.maxBatch, Math.max(1, Math.ceil(rest.length / this.#options.spread)));
-    for (let i = 0; i < rest.length; i += size) this.#send(rest.slice(i, i + size));
+    this.#queue = rest;
+    const free = this.#options.spread - this.#outstanding;
+    if (rest.length === 0 || free <= 0) return;
+    const size = Math.min(this.#options.maxBatch, Math.max(1, Math.ceil(rest.length / free)));
+    let i = 0;
+    for (let n = 0; n < free && i < rest.length; n++, i += size) this.#send(rest.slice(i, i + size), true);
+    this.#queue = rest.slice(i);
   };
 
-  #send(entries: Pending[]): void {
+  #send(entries: Pending[], counted: boolean): void {
     const tasks: TaskMessage[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const a = entries[i]!.attempt;
       tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt };
     }
-    const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [] };
+    const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [], counted };
+    if (counted) this.#outstanding++;
     for (const e of entries) e.batch = batch;
     this.messages++;
     let sent: Promise<TaskOutcome[]>;
@@ -145,6 +160,13 @@ export class BatchRunner {
   #done(batch: Batch): void {
     batch.settled = true;
     for (const t of batch.timers) clearTimeout(t);
+    if (batch.counted) {
+      this.#outstanding--;
+      if (this.#queue.length > 0 && !this.#scheduled) {
+        this.#scheduled = true;
+        queueMicrotask(this.#flush);
+      }
+    }
   }
 
   #settle(e: Pending, result: AttemptResult): void {
