@@ -151,6 +151,16 @@ describe.each(["piscina", "comlink"] as const)("a hive on the %s backend", (back
   });
 });
 
+describe("a thread out of memory", () => {
+  it("is detected on Piscina with resourceLimits: the task fails WORKER_CRASHED and the pool heals", async () => {
+    const hive = await started({ backend: "piscina", threads: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const error = await rejection(hive.run({ kind: "hog", timeoutMs: 60_000 }));
+    expect(error.code).toBe("WORKER_CRASHED");
+    expect(error.message).toMatch(/memory|ERR_WORKER_OUT_OF_MEMORY/i);
+    expect(await hive.run({ kind: "double", input: { n: 5 } })).toBe(10);
+  });
+});
+
 describe("allocation on a live hive", () => {
   it("sends each task only to agents with the capabilities it requires", async () => {
     const hive = await started({
