@@ -364,6 +364,14 @@ export const queenMachine = setup({
       }
       if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
     }),
+    /** Attempts lost with a crashed agent wait for an agent again. */
+    requeued: ({ context, event }) => {
+      if (event.type !== "queen.requeued") return;
+      for (const id of event.ids) {
+        const record = context.tasks.get(id);
+        if (record !== undefined && record.state === "running") move(context, record, "queued");
+      }
+    },
     degrade: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.escalated") return;
       context.degraded = { reason: event.reason, at: event.at };
@@ -396,6 +404,7 @@ export const queenMachine = setup({
     "queen.cancel": { actions: "cancel" },
     "queen.retry": { actions: "retry" },
     "queen.escalated": { actions: "degrade" },
+    "queen.requeued": { actions: "requeued" },
   },
   initial: "accepting",
   states: {

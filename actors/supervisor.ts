@@ -126,7 +126,9 @@ export interface Finished {
 export type SupervisorToQueen =
   | { type: "queen.started"; started: Started[]; at: number }
   | { type: "queen.finished"; finished: Finished[]; at: number }
-  | { type: "queen.escalated"; reason: string; at: number };
+  | { type: "queen.escalated"; reason: string; at: number }
+  /** Attempts lost with a crashed agent, back in the ready queue (no retry spent). */
+  | { type: "queen.requeued"; ids: string[]; at: number };
 
 /** The explanation of one placement. */
 export interface Decision {
@@ -172,6 +174,7 @@ class Plan {
   readonly stops: AgentEntry["ref"][] = [];
   readonly restarts: { agentId: string; delayMs: number }[] = [];
   escalated: string | undefined;
+  readonly requeued: string[] = [];
 }
 
 function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "ineligible" {
@@ -444,6 +447,8 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
     actions.push(raise(event as never, { id: `restart:${agentId}`, delay: delayMs }));
   }
   if (plan.escalated !== undefined) actions.push(sendParent({ type: "queen.escalated", reason: plan.escalated, at } satisfies SupervisorToQueen));
+  // Before `queen.started`: a re-queued task that is placed again in the same step starts again.
+  if (plan.requeued.length > 0) actions.push(sendParent({ type: "queen.requeued", ids: plan.requeued, at } satisfies SupervisorToQueen));
   if (plan.agentEvents.length > 0) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
   for (const [agentId, assignments] of plan.byAgent) {
     actions.push(sendTo(context.agents.get(agentId)!.ref, { type: "agent.assign", assignments, at } satisfies AgentEvent));
@@ -486,6 +491,7 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
       if (run.agentId !== id) continue;
       context.running.delete(taskId);
       context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
+      plan.requeued.push(taskId);
     }
     e.view.busy = 0;
     e.view.available = false;

@@ -52,6 +52,21 @@ describe("restarts", () => {
     void lost;
   });
 
+  it("counts a crashed agent's lost attempt as queued until an agent takes it again", async () => {
+    const { h, clock } = await hive([agent("only")]);
+    const flag = sharedFlag();
+    const lost = quiet(h.run({ kind: "waitAbort", input: { flag: flag.flag } }));
+    await settle();
+    expect(h.stats().tasks).toMatchObject({ running: 1, queued: 0 });
+    h.failAgent("only");
+    await settle();
+    expect(h.stats().tasks).toMatchObject({ running: 0, queued: 1, retried: 0 });
+    clock.increment(100);
+    await settle();
+    expect(h.stats().tasks).toMatchObject({ running: 1, queued: 0 });
+    void lost;
+  });
+
   it("keeps a restarted agent's context: capabilities and health history", async () => {
     const { h, clock } = await hive([{ id: "a", capabilities: { s: 0.7, plan: 0.2 } }]);
     for (let i = 0; i < 3; i++) await Promise.all([h.run({ kind: "double", input: { n: i } }), settle()]);
