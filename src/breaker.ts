@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { Disposer } from "./bus.ts";
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from "xstate";
 import { z } from "zod";
 import { breakerMachine, type BreakerReason, type BreakerState } from "../actors/breaker.ts";
@@ -115,7 +116,7 @@ export interface BreakerCallContext {
 }
 
 /** A function that stops a subscription; also usable with `using`. */
-export type Disposer = (() => void) & Disposable;
+export type { Disposer } from "./bus.ts";
 
 const schema = z.strictObject({
   name: z.string({ error: "must be a string" }).optional(),

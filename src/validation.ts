@@ -38,13 +38,23 @@ export function fn<T>(): z.ZodType<T> {
  * @throws {InvalidOptionsError} when `input` does not match `schema`.
  */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  return parseFor(schema, input, `create ${what}`);
+}
+
+/**
+ * Like {@link parseOptions}, with the whole action named: `Cannot ${action}: "field" must …,
+ * received …`.
+ *
+ * @throws {InvalidOptionsError} when `input` does not match `schema`.
+ */
+export function parseFor<S extends z.ZodType>(schema: S, input: unknown, action: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  if (issue === undefined) throw new InvalidOptionsError(`Cannot create ${what}: invalid options`);
+  if (issue === undefined) throw new InvalidOptionsError(`Cannot ${action}: invalid options`);
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.map((k) => JSON.stringify(k)).join(", ");
-    throw new InvalidOptionsError(`Cannot create ${what}: unknown option ${keys}`, { cause: result.error });
+    throw new InvalidOptionsError(`Cannot ${action}: unknown option ${keys}`, { cause: result.error });
   }
   const path = issue.path.map(String).join(".");
   let received: unknown = input;
@@ -53,7 +63,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, wha
   }
   const field = path === "" ? "options" : `"${path}"`;
   const message = issue.message.startsWith("must ") ? issue.message : `is invalid (${issue.message})`;
-  throw new InvalidOptionsError(`Cannot create ${what}: ${field} ${message}, received ${describeValue(received)}`, {
+  throw new InvalidOptionsError(`Cannot ${action}: ${field} ${message}, received ${describeValue(received)}`, {
     cause: result.error,
   });
 }
