@@ -92,3 +92,21 @@ Deno.test("a missing handler module fails start with TASKS_MODULE", async () => 
   const error = (await assertRejects(() => hive.start())) as ApiaryError;
   assertEquals(error.code, "TASKS_MODULE");
 });
+
+Deno.test("piscina: a thread that calls process.exit fails its task WORKER_CRASHED and the pool heals", async () => {
+  await withHive("piscina", async (hive) => {
+    const error = (await assertRejects(() => hive.run({ kind: "exit", timeoutMs: 10_000 }))) as ApiaryError;
+    assertEquals(error.code, "WORKER_CRASHED");
+    assertEquals(await hive.run({ kind: "double", input: { n: 2 } }), 4);
+  });
+});
+
+// A Deno Web Worker that exits says nothing (no error event): the mandatory timeout is what
+// detects it, and the hard abort replaces the thread.
+Deno.test("comlink: a Web Worker that exits is caught by the attempt's timeout and replaced", async () => {
+  await withHive("comlink", async (hive) => {
+    const error = (await assertRejects(() => hive.run({ kind: "exit", timeoutMs: 300 }))) as ApiaryError;
+    assertEquals(error.code, "TASK_TIMEOUT");
+    assertEquals(await hive.run({ kind: "double", input: { n: 2 } }), 4);
+  });
+});
