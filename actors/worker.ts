@@ -70,6 +70,11 @@ export interface AttemptsDoneEvent {
   at: number;
 }
 
+/** The end of an attempt the Worker itself cut short (timeout, cancel, agent crash). */
+function failedEnd(r: Running, error: Error, durationMs: number): AttemptEnd {
+  return { id: r.attempt.id, seq: r.attempt.seq, result: { ok: false, error }, durationMs };
+}
+
 /** Placeholder port: the hive provides the real one (`src/port.ts`) with `.provide()`. */
 const unboundPort = fromCallback<PortEvent>(() => {
   throw new Error("workerMachine needs a `port` actor: provide one with workerMachine.provide({ actors: { port } })");
@@ -124,18 +129,11 @@ export const workerMachine = setup({
         context.running.delete(seq);
         seqs.push(seq);
         const a = r.attempt;
-        ends.push({
-          id: a.id,
-          seq,
-          result: {
-            ok: false,
-            // An agent crash ends its attempts as crashed (retriable); a cancel as cancelled.
-            error: event.crash
-              ? new WorkerCrashedError(`Task ${a.id} (${a.kind}) was lost: ${event.reason}`, { taskId: a.id })
-              : new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id }),
-          },
-          durationMs: Math.max(0, event.at - r.startedAt),
-        });
+        // An agent crash ends its attempts as crashed (retriable); a cancel as cancelled.
+        const error = event.crash
+          ? new WorkerCrashedError(`Task ${a.id} (${a.kind}) was lost: ${event.reason}`, { taskId: a.id })
+          : new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id });
+        ends.push(failedEnd(r, error, Math.max(0, event.at - r.startedAt)));
       }
       if (seqs.length === 0) return;
       enqueue.sendTo("port", { type: "port.abort", seqs, kill: event.crash !== true } satisfies PortEvent);
@@ -152,12 +150,7 @@ export const workerMachine = setup({
           context.running.delete(seq);
           seqs.push(seq);
           const a = r.attempt;
-          ends.push({
-            id: a.id,
-            seq,
-            result: { ok: false, error: new TaskTimeoutError(`Task ${a.id} (${a.kind}) timed out after ${a.timeoutMs} ms (attempt ${a.attempt})`, { taskId: a.id }) },
-            durationMs: a.timeoutMs,
-          });
+          ends.push(failedEnd(r, new TaskTimeoutError(`Task ${a.id} (${a.kind}) timed out after ${a.timeoutMs} ms (attempt ${a.attempt})`, { taskId: a.id }), a.timeoutMs));
         } else if (r.deadline < next) {
           next = r.deadline;
         }

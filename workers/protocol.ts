@@ -90,3 +90,10 @@ export const DEP_LAYOUT = {
 
 /** State codes in the shared dependency-state buffer. */
 export const DEP_STATE = { closed: 0, open: 1, halfOpen: 2 } as const;
+
+/** Marks attempt `seq` aborted in the shared flags and wakes whoever waits on its slot. */
+export function raiseAbortFlag(flags: Int32Array, seq: number): void {
+  const slot = seq % flags.length;
+  Atomics.store(flags, slot, seq);
+  Atomics.notify(flags, slot);
+}

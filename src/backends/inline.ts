@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type TaskOutcome } from "../../workers/protocol.ts";
+import { ABORT_SLOTS, raiseAbortFlag, type TaskOutcome } from "../../workers/protocol.ts";
 import { ThreadRuntime } from "../../workers/runtime.ts";
 import { TasksModuleError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
@@ -70,9 +70,7 @@ export class InlineBackend implements ExecutionBackend {
 
   abort(seq: number): void {
     if (!this.#live.delete(seq)) return;
-    const slot = seq % this.#flags.length;
-    Atomics.store(this.#flags, slot, seq);
-    Atomics.notify(this.#flags, slot);
+    raiseAbortFlag(this.#flags, seq);
   }
 
   stats(): BackendStats {

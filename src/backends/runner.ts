@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type DependencyReport, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
+import { ABORT_SLOTS, type DependencyReport, raiseAbortFlag, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
 import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, AttemptResult } from "./types.ts";
@@ -209,9 +209,7 @@ export class BatchRunner {
     const e = this.#live.get(seq);
     if (e === undefined) return;
     this.#live.delete(seq);
-    const slot = seq % this.#flags.length;
-    Atomics.store(this.#flags, slot, seq);
-    Atomics.notify(this.#flags, slot);
+    raiseAbortFlag(this.#flags, seq);
     const batch = e.batch;
     if (!kill || batch === undefined || batch.settled) return;
     const timer = setTimeout(() => {
