@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type ApiaryError, parseScenario } from "../src/index.ts";
 import { agentIds } from "../src/sim/scenario.ts";
@@ -64,5 +65,24 @@ describe("parseScenario", () => {
   it("names unknown fields with their path", () => {
     expect(failure(scenario((s) => (s.run.speed = 2))).message).toBe('Invalid scenario: "run.speed" is not a known field');
     expect(failure(42).message).toBe("Invalid scenario: must be a scenario object { name, agents, workload, run, ... }, received 42");
+  });
+});
+
+describe("examples/scenarios", () => {
+  const dir = new URL("../examples/scenarios/", import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+
+  it("ships mm1, mmc, swarm-day and outage", () => {
+    expect(files).toEqual(expect.arrayContaining(["mm1.json", "mmc.json", "swarm-day.json", "outage.json"]));
+  });
+
+  it.each(files)("%s is a valid scenario", (f) => {
+    const s = parseScenario(JSON.parse(readFileSync(new URL(f, dir), "utf8")));
+    expect(s.name).toBe(f.replace(/\.json$/, ""));
+  });
+
+  it("swarm-day has 100 agents", () => {
+    const s = parseScenario(JSON.parse(readFileSync(new URL("swarm-day.json", dir), "utf8")));
+    expect(s.agents.reduce((n, g) => n + g.count, 0)).toBe(100);
   });
 });

@@ -24,7 +24,7 @@
  * @module
  */
 import { z } from "zod";
-import type { Hive, HiveEvent } from "../hive.ts";
+import type { Hive, HiveEvent, HiveEventType } from "../hive.ts";
 import { LogHistogram } from "../histogram.ts";
 import { realTimers, type TimerClock } from "../timers.ts";
 import { nonNegativeInt, parseFor } from "../validation.ts";
@@ -80,6 +80,28 @@ const optionsSchema = z.strictObject({
     .optional(),
   maxMarks: nonNegativeInt().optional(),
 });
+
+/** The event types a recorder listens to. */
+const RECORDED = [
+  "task.queued",
+  "task.rejected",
+  "task.started",
+  "task.retrying",
+  "task.completed",
+  "task.failed",
+  "task.deadLettered",
+  "task.cancelled",
+  "task.shed",
+  "agent.restarting",
+  "agent.failed",
+  "agent.restarted",
+  "agent.added",
+  "agent.removed",
+  "breaker.transition",
+  "hive.degraded",
+  "cache.hit",
+  "cache.miss",
+] as const satisfies readonly HiveEventType[];
 
 /** Upper bounds of the report's latency histogram buckets, ms: 1-2-5 steps from 0.1 ms. */
 const BUCKET_EDGES: readonly number[] = (() => {
@@ -377,7 +399,11 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
     }
   };
 
-  const off = hive.on("*", onEvent);
+  // By type, not "*": a "*" listener would also be handed a decision event per placement.
+  const offs = RECORDED.map((type) => hive.on(type, onEvent));
+  const off = (): void => {
+    for (const o of offs) o();
+  };
 
   const sample = (): void => {
     const at = now();
