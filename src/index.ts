@@ -82,7 +82,22 @@ export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector,
 export { simulate } from "./sim/simulate.ts";
 export type { SimulateOptions } from "./sim/simulate.ts";
 export { parseScenario } from "./sim/scenario.ts";
-export type { Arrivals, Scenario, ScenarioInput, ScenarioKind } from "./sim/scenario.ts";
+export type {
+  AgentGroup,
+  AgentGroupInput,
+  Arrivals,
+  ArrivalsInput,
+  DependencyInput,
+  FaultsInput,
+  PoliciesInput,
+  PriorityMix,
+  RunInput,
+  Scenario,
+  ScenarioInput,
+  ScenarioKind,
+  TaskKindInput,
+  TimeWindow,
+} from "./sim/scenario-types.ts";
 export type { Distribution } from "./sim/distributions.ts";
 export type { AgentFigures, AgentMark, HistogramBucket, LatencyFigures, RunReport, SeriesPoint, TaskTotals } from "./sim/report.ts";
 export { createRecorder } from "./sim/recorder.ts";

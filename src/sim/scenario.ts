@@ -15,6 +15,9 @@ import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { agentBreakerSchema } from "../agent-breakers.ts";
 import { describeValue, InvalidOptionsError } from "../errors.ts";
 import { hiveOptionsSchema } from "../schema.ts";
+import type { Scenario } from "./scenario-types.ts";
+
+export type { AgentGroup, AgentGroupInput, Arrivals, ArrivalsInput, DependencyInput, FaultsInput, PoliciesInput, PriorityMix, RunInput, Scenario, ScenarioInput, ScenarioKind, TaskKindInput, TimeWindow } from "./scenario-types.ts";
 
 const finiteAtLeast = (min: number, what = `a finite number >= ${min}`) => {
   const error = `must be ${what}`;
@@ -46,8 +49,8 @@ const capabilities = z.record(
 
 const DISTRIBUTION_FORMS = "{ constant: ms } | { exponential: { meanMs } } | { lognormal: { medianMs, sigma } } | { empirical: [ms, ...] }";
 
-/** Schema of a duration distribution (ms): see {@link Distribution} in `distributions.ts`. */
-export const distributionSchema = z.union(
+/** Schema of a duration distribution (ms): see `Distribution` in `distributions.ts`. */
+const distributionSchema = z.union(
   [
     z.strictObject({ constant: finiteAtLeast(0) }),
     z.strictObject({ exponential: z.strictObject({ meanMs: positive() }, { error: "must be an object { meanMs }" }) }),
@@ -65,7 +68,7 @@ export const distributionSchema = z.union(
 const ARRIVAL_FORMS = "{ closed: { inFlight, thinkMs? } } | { poisson: { ratePerSec } } | { bursty: { ratePerSec, onMs, offMs, offRatePerSec? } }";
 
 /** Schema of an arrival process. */
-export const arrivalsSchema = z.union(
+const arrivalsSchema = z.union(
   [
     z.strictObject({
       closed: z.strictObject({ inFlight: int(1, 10_000_000), thinkMs: distributionSchema.optional() }, { error: "must be an object { inFlight, thinkMs? }" }),
@@ -182,8 +185,8 @@ const runSchema = z
     }
   });
 
-/** Schema of a scenario. */
-export const scenarioSchema = z
+/** Schema of a scenario (its types are written out in `scenario-types.ts`, for the public API). */
+const scenarioSchema = z
   .strictObject(
     {
       name: name("scenario"),
@@ -236,18 +239,6 @@ export const scenarioSchema = z
       if (!deps.has(o.dependency)) ctx.addIssue({ code: "custom", path: ["faults", "outages", i, "dependency"], message: "must name a dependency listed in \"dependencies\"" });
     });
   });
-
-/** A scenario as written (defaults may be left out). */
-export type ScenarioInput = z.input<typeof scenarioSchema>;
-
-/** A validated scenario, defaults filled in. */
-export type Scenario = z.output<typeof scenarioSchema>;
-
-/** One task kind of a validated scenario. */
-export type ScenarioKind = Scenario["workload"]["kinds"][number];
-
-/** An arrival process of a validated scenario. */
-export type Arrivals = Scenario["workload"]["arrivals"];
 
 /** The agent ids a group expands to: its name alone, or `NAME-1` … `NAME-count`. */
 export function agentIds(group: { name: string; count: number }): string[] {
@@ -317,7 +308,7 @@ function pick(issue: Issue, root: unknown): Issue {
  */
 export function parseScenario(input: unknown): Scenario {
   const result = scenarioSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) return result.data as Scenario;
   const issue = pick(result.error.issues[0] as unknown as Issue, input);
   if (issue.code === "unrecognized_keys") {
     const where = pathText(issue.path);
