@@ -30,9 +30,9 @@ beforeAll(async () => {
     JSON.stringify({
       name: "small",
       agents: [{ name: "w", count: 3, concurrency: 2 }],
-      workload: { kinds: [{ name: "job", duration: { exponential: { meanMs: 200 } }, retries: 1 }], arrivals: { poisson: { ratePerSec: 20 } } },
+      workload: { kinds: [{ name: "job", duration: { exponential: { meanMs: 200 } }, retries: 1 }], arrivals: { poisson: { ratePerSec: 10 } } },
       faults: { taskFailureProbability: 0.05, agentCrashesPerHour: 60 },
-      run: { durationMs: 120_000, warmupMs: 5_000 },
+      run: { durationMs: 60_000, warmupMs: 5_000 },
     }),
   );
   await writeFile(file("bad.json"), JSON.stringify({ name: "bad", agents: [{ name: "w", concurrency: 0 }], workload: {}, run: { durationMs: 1 } }));
@@ -50,7 +50,7 @@ describe("apiary simulate scenario.json", () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     const report = JSON.parse(a.stdout);
-    expect(report).toMatchObject({ mode: "simulation", scenario: "small", seed: 3, durationMs: 120_000, warmupMs: 5_000 });
+    expect(report).toMatchObject({ mode: "simulation", scenario: "small", seed: 3, durationMs: 60_000, warmupMs: 5_000 });
     expect(report.wallMs).toBeUndefined();
     expect(report.tasks.accepted).toBe(report.tasks.completed + report.tasks.failed + report.tasks.cancelled + report.tasks.deadLettered + report.tasks.shed);
     expect(report.agents).toHaveLength(3);
