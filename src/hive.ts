@@ -922,18 +922,23 @@ export class Hive implements AsyncDisposable {
     return out;
   }
 
-  /** Resolves once every accepted task has ended. Submits while draining are rejected (HIVE_STOPPED). */
+  /**
+   * Resolves once every accepted task has ended (and, with a journal, its end is written).
+   * Submits while draining are rejected (HIVE_STOPPED).
+   */
   async drain(signal?: AbortSignal): Promise<void> {
     const actor = this.#actor;
     if (actor === undefined || this.#state !== "running") return;
     this.#flush();
     if (this.#unwritten.size > 0) await this.#durable.journal?.written(); // issue 7: on to the Queen first
-    if (actor.getSnapshot().context.tasks.size === 0) return;
-    await new Promise<void>((resolve, reject) => {
-      this.#drainWaiters.push(resolve);
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
-      actor.send({ type: "queen.drain", at: this.#clock.now() });
-    });
+    if (actor.getSnapshot().context.tasks.size > 0) {
+      await new Promise<void>((resolve, reject) => {
+        this.#drainWaiters.push(resolve);
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        actor.send({ type: "queen.drain", at: this.#clock.now() });
+      });
+    }
+    await this.#durable.journal?.written(); // issue 7: and their ends are on disk
   }
 
   /** Stops: unfinished tasks are cancelled (TASK_CANCELLED), threads are stopped. Idempotent. */

@@ -56,6 +56,9 @@ export interface JournalStats {
   ended: number;
 }
 
+/** `batched`: a buffer this full is written without waiting for `flushMs`. */
+const BATCH_RECORDS = 4_096;
+
 /** The journal of one hive. */
 export class Journal {
   readonly durability: Exclude<Durability, "none">;
@@ -136,7 +139,11 @@ export class Journal {
 
   #schedule(): void {
     if (this.#busy || this.#closed) return;
-    if (this.durability === "every-task") {
+    // A full buffer goes out at once: under a burst that never yields to timers the loss window
+    // stays bounded in records, not only in time.
+    if (this.durability === "every-task" || this.#pending.length >= BATCH_RECORDS) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
       this.#busy = true;
       queueMicrotask(this.#write);
     } else if (this.#timer === undefined) {

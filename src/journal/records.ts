@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { crc32 as zlibCrc32 } from "node:zlib";
 import type { Capabilities, Priority } from "../../actors/types.ts";
 
 /** The terminal states a journal records. */
@@ -76,25 +77,9 @@ export interface OpenTask {
   wait: { n: number; due: number } | undefined;
 }
 
-const TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE) of a string's UTF-16 code units' low bytes and high bytes. */
+/** CRC-32 (IEEE) of a string's UTF-8 bytes: zlib's (Node >= 20.15, Deno). */
 export function crc32(text: string): number {
-  let c = -1;
-  for (let i = 0; i < text.length; i++) {
-    const u = text.charCodeAt(i);
-    c = TABLE[(c ^ u) & 0xff]! ^ (c >>> 8);
-    if (u > 0xff) c = TABLE[(c ^ (u >>> 8)) & 0xff]! ^ (c >>> 8);
-  }
-  return (c ^ -1) >>> 0;
+  return zlibCrc32(text);
 }
 
 /** One framed line: `crc32-hex8 json\n`. */
