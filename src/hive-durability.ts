@@ -174,7 +174,10 @@ export class HiveDurability {
     const e = event as Extract<LifecycleEvent, { taskId: string; kind: string }> & { attempts?: number; value?: unknown; error?: Error };
     const key = this.#openKeys.get(e.taskId);
     this.#openKeys.delete(e.taskId);
-    const record: EndRecord = { o: "e", id: e.taskId, kind: e.kind, s: state, n: e.attempts ?? 0, ...(state === "completed" ? { v: e.value } : {}), ...(e.error !== undefined ? { err: errorOf(e.error) } : {}), ...(key !== undefined ? { key } : {}), at: Date.now() };
+    const record: EndRecord = { o: "e", id: e.taskId, kind: e.kind, s: state, n: e.attempts ?? 0, at: Date.now() };
+    if (state === "completed") record.v = e.value;
+    if (e.error !== undefined) record.err = errorOf(e.error);
+    if (key !== undefined) record.key = key;
     if (stopping && state === "cancelled") {
       // Not an outcome: the task stays open in the journal for the next run.
       return true;
