@@ -78,3 +78,7 @@ export type { Random } from "./random.ts";
 export type { AgentBreakerOptions, BreakerSummary, BreakerTransitionEvent } from "./agent-breakers.ts";
 export type { DependencyOptions } from "./dependency.ts";
 export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector, TaskCacheOption } from "./taskcache.ts";
+// issue 6: run reports — HTML (self-contained, inline SVG) and terminal tables
+export { renderHtml } from "./sim/html.ts";
+export { formatLoadReport, formatRunReport, formatSweepReport } from "./sim/table.ts";
+export type { AgentFigures, AgentMark, Estimate, HistogramBucket, LatencyFigures, LoadReport, RunReport, SeriesPoint, SweepReport, TaskTotals } from "./sim/report.ts";
