@@ -3,6 +3,7 @@
  *
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
+ * apiary load [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
@@ -15,6 +16,7 @@ import type { BackendName } from "../backends/types.ts";
 import { isApiaryError } from "../errors.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
+import { runLoadCommand } from "./load-command.ts";
 import { createProgress } from "./progress.ts";
 import { runServe } from "./serve.ts";
 
@@ -23,6 +25,8 @@ const USAGE = `Usage: apiary <command> [options]
 Commands:
   simulate            run the built-in live demo: a swarm of agents running real
                       simulation tasks on the worker pool, then print a summary
+  load                live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
+                      worker threads; table, --json or --html FILE (apiary load --help)
   serve               run the demo hive under load and serve /metrics (Prometheus),
                       /health/live and /health/ready until Ctrl-C
   inspect             start the Stately inspector relay, run the demo hive connected
@@ -82,6 +86,8 @@ function formatSummary(r: DemoReport): string {
 
 /** Runs the CLI with `argv` (without the runtime and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `load` has flags of its own (--levels, --html, ...): it parses its arguments itself.
+  if (argv[0] === "load") return runLoadCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -109,6 +115,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const [command, ...rest] = positionals;
   if (command === undefined) return fail("a command is required");
+  if (command === "load") return runLoadCommand(argv.filter((_, i) => i !== argv.indexOf("load")));
   if (command === "serve" || command === "inspect" || command === "replay") return observe(command, rest, values);
   if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 0) {
