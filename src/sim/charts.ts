@@ -88,7 +88,7 @@ export interface SeriesLine {
 export function timeSeriesChart(kind: string, title: string, series: readonly SeriesPoint[], lines: readonly SeriesLine[], warmupMs: number, yLabel: string): string {
   if (series.length === 0) return emptyChart(kind, title, "no samples over time (the run was shorter than one sampling interval)");
   const points = downsample(series, MAX_POINTS);
-  const p = plot(720, 200);
+  const p = plot(720, 210, { top: 26 });
   const t1 = Math.max(points[points.length - 1]!.t, warmupMs, 1);
   const x = linear(0, t1, p.left, p.right);
   const most = niceMax(Math.max(0, ...points.flatMap((s) => lines.map((l) => s[l.key]))));
@@ -132,13 +132,15 @@ function downsample(series: readonly SeriesPoint[], max: number): SeriesPoint[] 
   return out;
 }
 
+// A row of swatches in the top margin, ending at the plot's right edge (clear of the data).
 function legend(p: { right: number; top: number }, entries: readonly [string, string][]): string {
   let out = "";
-  entries.forEach(([label, className], i) => {
-    const y = p.top + 4 + i * 14;
-    out += `<rect class="swatch ${escapeHtml(className)}" x="${px(p.right - 120)}" y="${px(y)}" width="10" height="10"/>`;
-    out += `<text class="legend" x="${px(p.right - 106)}" y="${px(y + 9)}">${escapeHtml(label)}</text>`;
-  });
+  let x = p.right;
+  for (const [label, className] of [...entries].reverse()) {
+    x -= 18 + label.length * 6.5;
+    out += `<rect class="swatch ${escapeHtml(className)}" x="${px(x)}" y="${px(p.top - 14)}" width="10" height="10"/>`;
+    out += `<text class="legend" x="${px(x + 14)}" y="${px(p.top - 5)}">${escapeHtml(label)}</text>`;
+  }
   return out;
 }
 
@@ -190,7 +192,7 @@ export interface BarGroup {
 export function groupedBarChart(kind: string, title: string, groups: readonly BarGroup[], series: readonly [string, string][], options: { yLabel: string; log?: boolean; format?: (v: number) => string }): string {
   const values = groups.flatMap((g) => g.values).filter((v) => Number.isFinite(v) && v > 0);
   if (groups.length === 0 || values.length === 0) return emptyChart(kind, title, "nothing to compare");
-  const p = plot(720, 240, { right: 140 });
+  const p = plot(720, 240, { top: 26 });
   const log = options.log === true;
   const lo = log ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 0;
   const hi = log ? 10 ** Math.ceil(Math.log10(Math.max(...values)) + 1e-9) : niceMax(Math.max(...values));
@@ -212,7 +214,7 @@ export function groupedBarChart(kind: string, title: string, groups: readonly Ba
     body += `<text class="tick" x="${px(p.left + (i + 0.5) * slot)}" y="${px(p.bottom + 16)}" text-anchor="middle">${escapeHtml(truncate(g.label, 24))}</text>`;
   });
   body += `<line class="axis" x1="${px(p.left)}" x2="${px(p.right)}" y1="${px(p.bottom)}" y2="${px(p.bottom)}"/>`;
-  body += legend({ right: p.width - 8, top: p.top }, series);
+  body += legend(p, series);
   return svg(kind, title, p, body);
 }
 

@@ -83,7 +83,7 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
     body += `<rect class="warmup over" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${px(axisPlot.bottom - p.top)}"><title>warm-up (left out of the figures)</title></rect>`;
   }
   body += xAxis(axisPlot, ticks(0, t1 / 1_000, 6), (s) => x(s * 1_000), "time, s");
-  body += legendRow(p.left, axisPlot.bottom + 34);
+  body += legendRow(8, axisPlot.bottom + 34);
   return { svg: svg("timeline", title, p, body), omittedAgents: ids.length - chosen.length, omittedMarks };
 }
 
@@ -195,12 +195,12 @@ function legendRow(x0: number, y: number): string {
   let x = x0;
   for (const [className, label] of items) {
     out += `<rect class="${className}" x="${px(x)}" y="${px(y - 9)}" width="12" height="10"/><text class="legend" x="${px(x + 16)}" y="${px(y)}">${label}</text>`;
-    x += 30 + label.length * 6;
+    x += 24 + label.length * 6;
   }
   const marks: [AgentMark["what"], string][] = [["crashed", "crash"], ["restarted", "restart"], ["breaker.open", "breaker trip"]];
   for (const [what, label] of marks) {
     out += `<g class="mark mark-${what.replace(".", "-")}" transform="translate(${px(x + 4)},${px(y - 4)})">${glyph(what)}</g><text class="legend" x="${px(x + 14)}" y="${px(y)}">${label}</text>`;
-    x += 30 + label.length * 6;
+    x += 24 + label.length * 6;
   }
   return out;
 }
