@@ -31,11 +31,11 @@ const load: BenchScope = async ({ quick }) => {
             `built-in load mix, ${level.toLocaleString("en")} in flight`,
             "raw piscina",
             () => {
-              const next = DEFAULT_LOAD_WORKLOAD.tasks(42);
+              const next = DEFAULT_LOAD_WORKLOAD.next(42);
               return closedLoop(() => hive.run(next()), level, total);
             },
             () => {
-              const next = DEFAULT_LOAD_WORKLOAD.tasks(42);
+              const next = DEFAULT_LOAD_WORKLOAD.next(42);
               return closedLoop(() => {
                 const t = next();
                 return raw.run({ kind: t.kind, input: t.input });

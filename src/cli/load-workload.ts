@@ -14,8 +14,10 @@ export interface LoadWorkload {
   /** Name in reports. */
   name: string;
   agents: AgentOptions[];
+  /** The task handler module, when the tasks are not built-ins (see `HiveOptions.tasks`). */
+  tasks?: URL | string;
   /** Returns the next task; the stream is seeded, so a seed gives the same sequence. */
-  tasks(seed: number): () => TaskOptions;
+  next(seed: number): () => TaskOptions;
 }
 
 /** Share of Monte Carlo tasks in the built-in mix; the rest are `burn`s. */
@@ -36,7 +38,7 @@ export const DEFAULT_LOAD_WORKLOAD: LoadWorkload = {
     { id: "generalist-1", capabilities: { burn: 0.6, montecarlo: 0.6 }, concurrency: 2 },
     { id: "generalist-2", capabilities: { burn: 0.5, montecarlo: 0.5 }, concurrency: 2 },
   ],
-  tasks(seed) {
+  next(seed) {
     const rng = createRandom(seed);
     const priority = (): Priority => {
       let u = rng.next();

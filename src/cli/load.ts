@@ -81,7 +81,7 @@ const schema = z.object({
  * ```
  */
 export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
-  const checked = parseFor(schema, stripUndefined(options), "run load test");
+  const checked = parseFor(schema, options, "run load test");
   if (checked.tasksPerLevel !== undefined && checked.durationMs !== undefined) {
     throw new InvalidOptionsError(`Cannot run load test: "durationMs" must not be given together with "tasksPerLevel" (${checked.tasksPerLevel}), received ${checked.durationMs}`);
   }
@@ -126,6 +126,7 @@ interface LevelPlan {
 async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
   const hive = createHive({
     agents: p.workload.agents,
+    ...(p.workload.tasks !== undefined ? { tasks: p.workload.tasks } : {}),
     seed: p.seed,
     defaults: { timeoutMs: 60_000, retries: 1 },
     ...(p.threads !== undefined ? { threads: p.threads } : {}),
@@ -135,18 +136,21 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
   await hive.start(p.signal);
   try {
     const recorder = createRecorder(hive, { now: () => performance.now(), sampleEveryMs: p.sampleEveryMs, warmupMs: p.warmupMs, mode: "load", scenario: p.workload.name, seed: null });
-    const next = p.workload.tasks(p.seed);
+    const next = p.workload.next(p.seed);
     const t0 = performance.now();
     let submitted = 0;
     let open = 0;
     let ended = 0;
-    // Slots whose task the full queue turned away. Each task that ends submits its replacement
-    // and retries one of these, so a full queue is probed at the rate tasks end, never in a spin.
+    // While the level runs, open + vacant + owed = inFlight. `vacant`: slots to fill now.
+    // `owed`: slots whose task the full queue turned away; each task that ends lets one of them
+    // try again, so a full queue is probed at the rate tasks end, never in a spin.
+    let vacant = p.inFlight;
     let owed = 0;
     let stopped = false;
+    let scheduled = false;
     let lastReport = -Infinity;
     const label = `${formatNumber(p.inFlight)} in flight (${p.index + 1}/${p.count})`;
-    const report = (): void => {
+    const reportProgress = (): void => {
       if (p.progress === undefined) return;
       const now = performance.now();
       if (now - lastReport < 100) return;
@@ -155,62 +159,92 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
       const where = stopped ? `draining ${formatNumber(open)} still in flight` : `${formatNumber(ended)} done  ${formatNumber(rate)}/s`;
       p.progress(p.tasksPerLevel !== undefined ? ended : now - t0, `${label}  ${where}`);
     };
-    const deadline = p.durationMs === undefined ? undefined : setTimeout(() => {
+    const deadlineAt = p.durationMs === undefined ? Infinity : t0 + p.warmupMs + p.durationMs;
+    const stop = (): void => {
+      if (stopped) return;
       stopped = true;
       recorder.endWindow();
-    }, p.warmupMs + p.durationMs);
+    };
+    const deadline = p.durationMs === undefined ? undefined : setTimeout(stop, deadlineAt - performance.now());
+    // A backend that settles tasks in microtasks (inline) would let the loop run without ever
+    // yielding, starving every timer (deadline, sampling, progress). The heartbeat says when the
+    // event loop last turned; past 50 ms the refill waits for the next turn.
+    let beat = performance.now();
+    const heartbeat = setInterval(() => void (beat = performance.now()), 10);
     const onAbort = (): void => void hive.stop();
     p.signal?.addEventListener("abort", onAbort, { once: true });
-    const more = (): boolean => !stopped && p.signal?.aborted !== true && (p.tasksPerLevel === undefined || submitted < p.tasksPerLevel);
+    const more = (): boolean => {
+      if (performance.now() >= deadlineAt) stop();
+      return !stopped && p.signal?.aborted !== true && (p.tasksPerLevel === undefined || submitted < p.tasksPerLevel);
+    };
     try {
       await new Promise<void>((resolve, reject) => {
-        const submit = (): void => {
-          submitted++;
-          open++;
-          try {
-            hive.submit(next()).result.then(() => settle(), settle);
-          } catch (error) {
-            // The workload built a task the hive refuses (INVALID_TASK): a bug to report, not load.
-            reject(error);
-          }
-        };
-        const retryOwed = (): void => {
-          if (owed > 0 && more()) {
+        const refill = (): void => {
+          scheduled = false;
+          if (open === 0 && vacant === 0 && owed > 0) {
             owed--;
-            submit();
+            vacant++;
+          }
+          for (; vacant > 0; vacant--) {
+            if (!more()) {
+              vacant = owed = 0;
+              break;
+            }
+            submitted++;
+            open++;
+            try {
+              hive.submit(next()).result.then(() => settle(), settle);
+            } catch (error) {
+              // The workload built a task the hive refuses (INVALID_TASK): a bug to report, not load.
+              reject(error);
+              return;
+            }
+          }
+          if (open === 0 && !scheduled) resolve();
+        };
+        const refillSoon = (): void => {
+          const starved = performance.now() - beat > 50;
+          // Nothing running whose end would make room for an owed slot: retry on the next turn.
+          const waiting = open === 0 && vacant === 0 && owed > 0;
+          if (!starved && !waiting) return refill();
+          if (!scheduled) {
+            scheduled = true;
+            setImmediate(refill);
           }
         };
         const settle = (error?: unknown): void => {
           open--;
           ended++;
-          report();
+          reportProgress();
           if (isApiaryError(error) && error.code === "QUEUE_FULL") {
             owed++;
-            // Nothing left running whose end would make room: try again on the next turn.
-            if (open === 0) setImmediate(() => (retryOwed(), open === 0 && resolve()));
           } else {
-            if (more()) submit();
-            retryOwed();
+            vacant++;
+            if (owed > 0) {
+              owed--;
+              vacant++;
+            }
           }
-          if (open === 0 && !(owed > 0 && more())) resolve();
+          refillSoon();
         };
-        for (let i = 0; i < p.inFlight && more(); i++) submit();
-        if (open === 0) resolve();
+        refill();
       });
     } finally {
       p.signal?.removeEventListener("abort", onAbort);
+      clearTimeout(deadline);
+      clearInterval(heartbeat);
     }
-    clearTimeout(deadline);
     if (p.signal?.aborted === true) throw new AbortedError(`Load test aborted at the ${p.inFlight}-in-flight level`, { cause: p.signal.reason });
     await hive.drain();
     // Events reach the recorder through the bus, a microtask after the results: let them land.
     for (let turn = 0; recorder.pending > 0 && turn < 1_000; turn++) await nextTurn();
-    const all = hive.stats().tasks;
+    const stats = hive.stats();
+    const all = stats.tasks;
     const level = recorder.finish({
       inFlight: p.inFlight,
       closedLoop: true,
-      threads: hive.stats().pool.threads,
-      backend: hive.stats().backend,
+      threads: stats.pool.threads,
+      backend: stats.backend,
       workloadSeed: p.seed,
       // Every task of the level, warm-up included, straight from the hive's own counts.
       allSubmitted: submitted,
@@ -223,9 +257,4 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
   } finally {
     await hive.stop();
   }
-}
-
-function stripUndefined(o: LoadOptions): Record<string, unknown> {
-  const { levels, tasksPerLevel, durationMs, warmupMs, sampleEveryMs, threads, seed } = o;
-  return Object.fromEntries(Object.entries({ levels, tasksPerLevel, durationMs, warmupMs, sampleEveryMs, threads, seed }).filter(([, v]) => v !== undefined));
 }
