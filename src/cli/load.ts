@@ -2,7 +2,7 @@
  * `apiary load`: a live load test. For each in-flight level (10, 100, 1,000, 5,000 by default) a
  * fresh hive on real worker threads runs real CPU tasks closed-loop — exactly `level` tasks in
  * flight, a new one submitted as each ends — for a number of tasks or a duration, and a
- * {@link createRecorder recorder} turns what happened into a {@link RunReport}. Every accepted
+ * recorder (`createRecorder`) turns what happened into a `RunReport`. Every accepted
  * task is followed to its end, so each level's counts reconcile: nothing is lost, and anything
  * shed or rejected is counted as such.
  *
@@ -18,9 +18,9 @@ import { z } from "zod";
 import type { BackendName } from "../backends/types.ts";
 import { AbortedError, InvalidOptionsError, isApiaryError } from "../errors.ts";
 import { createHive, type HiveOptions } from "../hive.ts";
+import { formatNumber } from "../sim/format.ts";
 import { createRecorder } from "../sim/recorder.ts";
 import type { LoadReport } from "../sim/report.ts";
-import { formatNumber } from "../sim/format.ts";
 import { successRate } from "../sim/totals.ts";
 import { nonNegativeInt, parseFor, positiveInt } from "../validation.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";

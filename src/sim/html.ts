@@ -9,8 +9,9 @@
  */
 import { InvalidOptionsError, describeValue } from "../errors.ts";
 import { estimateChart, groupedBarChart, latencyHistogram, timeSeriesChart, utilisationChart } from "./charts.ts";
-import { escapeHtml, formatDuration, formatFigure, formatMs, formatNumber, formatPercent } from "./format.ts";
-import type { Estimate, LoadReport, RunReport, SweepReport } from "./report.ts";
+import { escapeHtml, formatDuration, formatMs, formatNumber, formatPercent } from "./format.ts";
+import type { LoadReport, RunReport, SweepReport } from "./report.ts";
+import { levelColumns, sweepColumns } from "./table.ts";
 import { agentTimeline, MAX_LANES } from "./timeline.ts";
 import { successRate, unaccounted } from "./totals.ts";
 
@@ -166,12 +167,7 @@ function loadBody(r: LoadReport): string {
   ];
   const parts = [`<dl class="headline">${headline.join("")}</dl>`];
   if (levels.length === 0) return parts[0] + note("This load test has no levels.");
-  const head = ["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "throughput /s", "p50 ms", "p95 ms", "p99 ms", "lost"];
-  const rows = levels.map((l) => [
-    formatNumber(l.inFlight), formatNumber(l.tasks.accepted), formatNumber(l.tasks.completed), formatNumber(l.tasks.failed), formatNumber(l.tasks.deadLettered),
-    formatNumber(l.tasks.shed), formatNumber(l.tasks.rejected), formatNumber(l.tasks.cancelled), formatPercent(l.successRate), formatNumber(l.throughputPerSec, 1),
-    formatMs(l.latencyMs.p50), formatMs(l.latencyMs.p95), formatMs(l.latencyMs.p99), formatNumber(unaccounted(l.tasks)),
-  ]);
+  const { head, rows } = levelColumns(r);
   parts.push(`<section><h2>Levels compared</h2>${table(head, rows, head.map(() => true))}`);
   const groups = (f: (l: LoadReport["levels"][number]) => number[]) => levels.map((l) => ({ label: `${formatNumber(l.inFlight)} in flight`, values: f(l) }));
   parts.push(chartFigure(groupedBarChart("level-throughput", "Throughput per level (completed per second)", groups((l) => [l.throughputPerSec]), [["tasks/s", "s0"]], { yLabel: "tasks/s" })));
@@ -196,9 +192,7 @@ function sweepBody(r: SweepReport): string {
   ];
   const parts = [`<dl class="headline">${headline.join("")}</dl>`];
   if (r.rows.length === 0) return parts[0] + note("This sweep has no rows.");
-  const ci = (e: Estimate | undefined): string => (e === undefined ? "—" : `${formatFigure(e.mean)} [${formatFigure(e.ci95[0])}, ${formatFigure(e.ci95[1])}]`);
-  const rows = r.rows.map((row) => [...paramKeys.map((k) => String(row.params[k] ?? "—")), ...figureKeys.map((k) => ci(row.figures[k]))]);
-  const head = [...paramKeys, ...figureKeys.map((k) => `${k} mean [95% CI]`)];
+  const { head, rows } = sweepColumns(r);
   parts.push(`<section><h2>Means with 95% confidence intervals</h2>${table(head, rows, head.map((_, i) => i >= paramKeys.length))}</section>`);
   // Ticks carry the values only; the axis label says which parameter each value is.
   const labels = r.rows.map((row) => paramKeys.map((k) => String(row.params[k] ?? "—")).join(" · ") || "all");

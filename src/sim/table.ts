@@ -24,6 +24,33 @@ export function alignColumns(head: readonly string[], rows: readonly (readonly s
     .join("\n");
 }
 
+/** A load test's levels side by side: the header and one row per level (all numeric). */
+export function levelColumns(r: LoadReport): { head: string[]; rows: string[][] } {
+  const head = ["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "lost"];
+  const rows = r.levels.map((l) => [
+    formatNumber(l.inFlight), formatNumber(l.tasks.accepted), formatNumber(l.tasks.completed), formatNumber(l.tasks.failed), formatNumber(l.tasks.deadLettered),
+    formatNumber(l.tasks.shed), formatNumber(l.tasks.rejected), formatNumber(l.tasks.cancelled), formatPercent(l.successRate), formatNumber(l.throughputPerSec, 1),
+    formatMs(l.latencyMs.p50), formatMs(l.latencyMs.p95), formatMs(l.latencyMs.p99), formatNumber(unaccounted(l.tasks)),
+  ]);
+  return { head, rows };
+}
+
+/** A sweep's rows: the `params` parameter columns first, then each figure as `mean [low, high]` (95% CI). */
+export function sweepColumns(r: SweepReport): { head: string[]; rows: string[][]; params: number } {
+  const params = Object.keys(r.vary);
+  const figures: string[] = [];
+  for (const row of r.rows) for (const k of Object.keys(row.figures)) if (!figures.includes(k)) figures.push(k);
+  const head = [...params, ...figures.map((f) => `${f} mean [95% CI]`)].map(plainText);
+  const rows = r.rows.map((row) => [
+    ...params.map((k) => plainText(String(row.params[k] ?? "—"))),
+    ...figures.map((k) => {
+      const e = row.figures[k];
+      return e === undefined ? "—" : `${formatFigure(e.mean)} [${formatFigure(e.ci95[0])}, ${formatFigure(e.ci95[1])}]`;
+    }),
+  ]);
+  return { head, rows, params: params.length };
+}
+
 /** The task counts and whether they reconcile, as two lines. */
 function taskLines(t: TaskTotals): string[] {
   const lost = unaccounted(t);
@@ -78,12 +105,7 @@ export function formatRunReport(r: RunReport): string {
  * then what was shed or rejected, if anything, and whether every level reconciles.
  */
 export function formatLoadReport(r: LoadReport): string {
-  const head = ["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "lost"];
-  const rows = r.levels.map((l) => [
-    formatNumber(l.inFlight), formatNumber(l.tasks.accepted), formatNumber(l.tasks.completed), formatNumber(l.tasks.failed), formatNumber(l.tasks.deadLettered),
-    formatNumber(l.tasks.shed), formatNumber(l.tasks.rejected), formatNumber(l.tasks.cancelled), formatPercent(l.successRate), formatNumber(l.throughputPerSec, 1),
-    formatMs(l.latencyMs.p50), formatMs(l.latencyMs.p95), formatMs(l.latencyMs.p99), formatNumber(unaccounted(l.tasks)),
-  ]);
+  const { head, rows } = levelColumns(r);
   const lines = [`apiary load — ${plainText(r.scenario)}: ${r.levels.length} ${r.levels.length === 1 ? "level" : "levels"} of tasks in flight`, ""];
   lines.push(r.levels.length === 0 ? "(no levels)" : alignColumns(head, rows, head.map(() => true)));
   lines.push("");
@@ -106,19 +128,9 @@ export function formatLoadReport(r: LoadReport): string {
 
 /** A sweep: one row per parameter combination, each figure as mean [95% CI]. */
 export function formatSweepReport(r: SweepReport): string {
-  const params = Object.keys(r.vary);
-  const figures: string[] = [];
-  for (const row of r.rows) for (const k of Object.keys(row.figures)) if (!figures.includes(k)) figures.push(k);
-  const head = [...params, ...figures.map((f) => `${f} mean [95% CI]`)].map(plainText);
-  const rows = r.rows.map((row) => [
-    ...params.map((k) => plainText(String(row.params[k] ?? "—"))),
-    ...figures.map((k) => {
-      const e = row.figures[k];
-      return e === undefined ? "—" : `${formatFigure(e.mean)} [${formatFigure(e.ci95[0])}, ${formatFigure(e.ci95[1])}]`;
-    }),
-  ]);
+  const { head, rows, params } = sweepColumns(r);
   const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
   const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
-  lines.push(r.rows.length === 0 ? "(no rows)" : alignColumns(head, rows, head.map((_, i) => i >= params.length)));
+  lines.push(r.rows.length === 0 ? "(no rows)" : alignColumns(head, rows, head.map((_, i) => i >= params)));
   return `${lines.join("\n")}\n`;
 }
