@@ -99,7 +99,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
   }
   if (positionals.length > 0) {
     return fail(
-      `scenario files are not supported by "apiary load" yet (the scenario schema has not landed); received ${JSON.stringify(positionals[0])}. ` +
+      `scenario files are not supported by "apiary load" yet (it will take the scenario schema of "apiary simulate" once that is merged); received ${JSON.stringify(positionals[0])}. ` +
         `Run "apiary load" without one for the built-in workload: 8 agents, ~1 ms CPU burns and Monte Carlo tasks`,
     );
   }
