@@ -16,11 +16,15 @@
  * - The **series** samples the whole run, warm-up included, every `sampleEveryMs` on `timers`.
  * - **Marks** record agent lifecycle and breaker transitions over the whole run. Dependency
  *   breakers have no agent: their marks carry `agentId` `"dependency:NAME"`.
+ * - **`extra`** holds `crashes`, `restarts`, `agentBreakerTrips`, `dependencyBreakerTrips`, the
+ *   window's time averages `meanInSystem`, `meanRunning`, `meanQueued`, `arrivalsPerSec` and
+ *   `littleL` (λ·W, to compare with `meanInSystem`), `cacheHits` / `cacheMisses` (cached tasks
+ *   answered without running never reach the Queen), and `degraded` / `degradedAtMs`.
  *
  * @module
  */
 import { z } from "zod";
-import type { Hive, HiveEvent } from "../hive.ts";
+import type { Hive, HiveEvent, HiveEventType } from "../hive.ts";
 import { LogHistogram } from "../histogram.ts";
 import { realTimers, type TimerClock } from "../timers.ts";
 import { nonNegativeInt, parseFor } from "../validation.ts";
@@ -77,6 +81,28 @@ const optionsSchema = z.strictObject({
   maxMarks: nonNegativeInt().optional(),
 });
 
+/** The event types a recorder listens to. */
+const RECORDED = [
+  "task.queued",
+  "task.rejected",
+  "task.started",
+  "task.retrying",
+  "task.completed",
+  "task.failed",
+  "task.deadLettered",
+  "task.cancelled",
+  "task.shed",
+  "agent.restarting",
+  "agent.failed",
+  "agent.restarted",
+  "agent.added",
+  "agent.removed",
+  "breaker.transition",
+  "hive.degraded",
+  "cache.hit",
+  "cache.miss",
+] as const satisfies readonly HiveEventType[];
+
 /** Upper bounds of the report's latency histogram buckets, ms: 1-2-5 steps from 0.1 ms. */
 const BUCKET_EDGES: readonly number[] = (() => {
   const edges: number[] = [];
@@ -124,8 +150,8 @@ function collateral(reason: string): boolean {
 }
 
 /**
- * Attaches a recorder to `hive` (running or about to start). Only public hive API is used, so
- * it serves a live hive as well as a simulated one.
+ * Attaches a recorder to a started `hive`. Only public hive API is used, so it serves a live hive
+ * as well as a simulated one. Time zero of the report is the moment of this call.
  *
  * @example
  * ```ts
@@ -164,6 +190,8 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
   let agentTrips = 0;
   let dependencyTrips = 0;
   let degradedAt = -1;
+  let cacheHits = 0;
+  let cacheMisses = 0;
   // Tasks in the hive (accepted, not ended) and attempts running, integrated over the window.
   let inSystem = 0;
   let running = 0;
@@ -359,12 +387,23 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
       case "hive.degraded":
         if (degradedAt < 0) degradedAt = e.at;
         return;
+      // Cached tasks answered without running never reach the Queen: counted apart.
+      case "cache.hit":
+        if (inWindow(e.at)) cacheHits++;
+        return;
+      case "cache.miss":
+        if (inWindow(e.at)) cacheMisses++;
+        return;
       default:
         return;
     }
   };
 
-  const off = hive.on("*", onEvent);
+  // By type, not "*": a "*" listener would also be handed a decision event per placement.
+  const offs = RECORDED.map((type) => hive.on(type, onEvent));
+  const off = (): void => {
+    for (const o of offs) o();
+  };
 
   const sample = (): void => {
     const at = now();
@@ -469,6 +508,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
           meanQueued: durationMs > 0 ? r3((areaSystem - areaRunning) / durationMs) : 0,
           arrivalsPerSec: seconds > 0 ? r3(windowArrivals / seconds) : 0,
           littleL: seconds > 0 ? r3((windowArrivals / seconds) * (lat.mean / 1_000)) : 0,
+          ...(cacheHits + cacheMisses > 0 ? { cacheHits, cacheMisses } : {}),
           ...(degradedAt >= 0 ? { degraded: true, degradedAtMs: r3(degradedAt - t0) } : {}),
           ...(marksDropped > 0 ? { marksDropped } : {}),
           ...extra,
