@@ -1,7 +1,7 @@
 // `apiary load` as a real child process on the built package: real worker threads, real CPU
 // tasks, small levels so the file stays quick.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -91,11 +91,47 @@ describe("apiary load", () => {
     expect(stdout).toContain("lost         none: at every level");
   });
 
-  it("refuses a scenario file it cannot read yet, and bad flags, naming the value", async () => {
-    const scenario = await apiary("load", "swarm.json");
-    expect(scenario.code).toBe(2);
-    expect(scenario.stderr).toContain('scenario files are not supported by "apiary load" yet');
-    expect(scenario.stderr).toContain('received "swarm.json"');
+  it("runs a scenario's agents and task mix for real, each kind a burn of its drawn duration, and says what it left out", async () => {
+    const file = join(dir, "scenario.json");
+    await writeFile(file, JSON.stringify({
+      name: "crunch <shop>",
+      seed: 7,
+      agents: [
+        { name: "cpu", count: 2, capabilities: { crunch: 1 }, concurrency: 2 },
+        { name: "idle", capabilities: { other: 1 } },
+      ],
+      workload: {
+        kinds: [
+          { name: "crunch", requires: { crunch: 0.5 }, duration: { constant: 0.5 }, weight: 3 },
+          { name: "light", requires: { crunch: 0.1 }, duration: { exponential: { meanMs: 0.3 } } },
+        ],
+        arrivals: { closed: { inFlight: 20 } },
+      },
+      faults: { taskFailureProbability: 0.1 },
+      run: { durationMs: 1_000 },
+    }));
+    const { code, stdout, stderr } = await apiary("load", file, "--tasks-per-level", "150", "--threads", "2", "--json");
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as LoadReport;
+    expect(report.scenario).toBe("crunch <shop>");
+    // The closed loop's inFlight is the level; the agent groups expand to their ids.
+    expect(report.levels.map((l) => l.inFlight)).toEqual([20]);
+    const [level] = report.levels;
+    expect(level!.tasks).toMatchObject({ accepted: 150, completed: 150, failed: 0, deadLettered: 0 });
+    expect(level!.agents.map((a) => [a.id, a.completed > 0])).toEqual([["cpu-1", true], ["cpu-2", true], ["idle", false]]);
+    // Injected faults are simulation-only: none of the tasks failed, and stderr says so.
+    expect(stderr).toContain('"crunch <shop>" runs live; left out: injected faults (taskFailureProbability)');
+  });
+
+  it("refuses an invalid scenario and bad flags with exit code 2, naming the value", async () => {
+    const file = join(dir, "bad.json");
+    await writeFile(file, JSON.stringify({ name: "x", agents: [] }));
+    const bad = await apiary("load", file);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Invalid scenario: "agents" must list at least one agent group, received an array of 0');
+    const missing = await apiary("load", join(dir, "missing.json"));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`cannot read scenario file ${JSON.stringify(join(dir, "missing.json"))}`);
     const levels = await apiary("load", "--levels", "10,0");
     expect(levels.code).toBe(2);
     expect(levels.stderr).toContain('"--levels" must be a comma-separated list of positive integers, received "10,0"');

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Priority } from "../../actors/types.ts";
-import type { AgentOptions, TaskOptions } from "../hive.ts";
+import type { AgentOptions, HiveOptions, TaskOptions } from "../hive.ts";
 import { createRandom } from "../random.ts";
 
 /** A load workload: the swarm, and a source of tasks (called once per task submitted). */
@@ -16,6 +16,8 @@ export interface LoadWorkload {
   agents: AgentOptions[];
   /** The task handler module, when the tasks are not built-ins (see `HiveOptions.tasks`). */
   tasks?: URL | string;
+  /** Hive policies (a scenario's): task defaults, queue, retry backoff, supervision, breakers. */
+  hive?: Pick<HiveOptions, "defaults" | "queue" | "retry" | "supervision" | "breaker">;
   /** Returns the next task; the stream is seeded, so a seed gives the same sequence. */
   next(seed: number): () => TaskOptions;
 }

@@ -46,7 +46,7 @@ export interface LoadOptions {
   threads?: number | undefined;
   /** Execution backend. @default "piscina" on Node, "comlink" on Deno */
   backend?: BackendName | undefined;
-  /** The hive's ready queue; bounding it makes the hive reject or shed past `maxQueued`. @default unbounded in practice (100000) */
+  /** The hive's ready queue; bounding it makes the hive reject or shed past `maxQueued`. @default the workload's, else unbounded in practice (100000) */
   queue?: HiveOptions["queue"] | undefined;
   /** Seed of the task stream and the hive's tie-breaks. @default 42 */
   seed?: number | undefined;
@@ -124,14 +124,17 @@ interface LevelPlan {
 }
 
 async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
+  const policies = p.workload.hive ?? {};
+  const queue = p.queue ?? policies.queue;
   const hive = createHive({
+    ...policies,
     agents: p.workload.agents,
     ...(p.workload.tasks !== undefined ? { tasks: p.workload.tasks } : {}),
     seed: p.seed,
-    defaults: { timeoutMs: 60_000, retries: 1 },
+    defaults: { timeoutMs: 60_000, retries: 1, ...policies.defaults },
     ...(p.threads !== undefined ? { threads: p.threads } : {}),
     ...(p.backend !== undefined ? { backend: p.backend } : {}),
-    ...(p.queue !== undefined ? { queue: p.queue } : {}),
+    ...(queue !== undefined ? { queue } : {}),
   });
   await hive.start(p.signal);
   try {

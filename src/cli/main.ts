@@ -4,7 +4,7 @@
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
  * apiary simulate scenario.json [--seed N] [--json] [--html FILE]
- * apiary load [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
+ * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
@@ -29,8 +29,9 @@ Commands:
                       simulation tasks on the worker pool, then print a summary
   simulate FILE       run the scenario in FILE (JSON) in virtual time and print its
                       report: throughput, latency, wait, faults, per-agent utilisation
-  load                live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
-                      worker threads; table, --json or --html FILE (apiary load --help)
+  load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
+                      worker threads, built-in workload or a scenario file; table, --json
+                      or --html FILE (apiary load --help)
   serve               run the demo hive under load and serve /metrics (Prometheus),
                       /health/live and /health/ready until Ctrl-C
   inspect             start the Stately inspector relay, run the demo hive connected
