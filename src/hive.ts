@@ -16,7 +16,7 @@ import { findUncloneable } from "../workers/cloneable.ts";
 import { ComlinkBackend } from "./backends/comlink.ts";
 import { InlineBackend } from "./backends/inline.ts";
 import { PiscinaBackend } from "./backends/piscina.ts";
-import type { BackendName, BackendStats, ExecutionBackend } from "./backends/types.ts";
+import type { BackendName, BackendStats, DependencyChannel, ExecutionBackend } from "./backends/types.ts";
 import { isDeno } from "./backends/worker-file.ts";
 import { type HiveClock, realClock } from "./clock.ts";
 import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
@@ -329,6 +329,13 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/**
+ * Builds the execution backend of a hive from the hive's clock and dependency channel. Internal:
+ * `simulate` uses it to give a hive its `simulated` backend and the scenario's workload.
+ * @internal
+ */
+export type BackendFactory = (context: { clock: HiveClock; dependencies: DependencyChannel }) => ExecutionBackend;
+
 /** Creates a hive. Validates every option; nothing runs until {@link Hive.start}. */
 export function createHive(options: HiveOptions): Hive {
   return new Hive(options);
@@ -395,10 +402,14 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Prefer {@link createHive}.
+   * @param makeBackend internal: builds the backend instead of `backend` naming one (simulations)
    * @throws InvalidOptionsError naming the field and the value received
    */
-  constructor(input: HiveOptions) {
+  constructor(input: HiveOptions, makeBackend?: BackendFactory) {
     const options = parseOrThrow(hiveOptionsSchema, input, "create hive", (m) => new InvalidOptionsError(m));
+    if (options.backend === "simulated" && makeBackend === undefined) {
+      throw new InvalidOptionsError('Cannot create hive: "backend" "simulated" needs a scenario\'s workload: run it with simulate(scenario, { seed }), received "simulated"');
+    }
     this.#options = options;
     const clock = options.clock;
     this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
@@ -424,7 +435,7 @@ export class Hive implements AsyncDisposable {
     const dependencies = this.#dependencies.channel;
     // --- end issue 4 ---
     this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store); // issue 7
-    this.#backend = name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
+    this.#backend = makeBackend !== undefined ? makeBackend({ clock: this.#clock, dependencies }) : name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
   }
 
   /** Starts the threads, loads the task module and the actors. @throws TasksModuleError */

@@ -65,7 +65,7 @@ export const hiveOptionsSchema = z.strictObject(
           seen.add(a.id);
         });
       }),
-    backend: z.enum(["piscina", "comlink", "inline"], { error: "must be one of piscina, comlink, inline" }).optional(),
+    backend: z.enum(["piscina", "comlink", "inline", "simulated"], { error: "must be one of piscina, comlink, inline, simulated" }).optional(),
     threads: intAtLeast(1, 512).optional(),
     maxBatch: intAtLeast(1, 4096).default(32),
     abortGraceMs: positiveMs().default(1_000),

@@ -17,7 +17,7 @@ export interface DependencyChannel {
 }
 
 /** Names of the execution backends. */
-export type BackendName = "piscina" | "comlink" | "inline";
+export type BackendName = "piscina" | "comlink" | "inline" | "simulated";
 
 /** One task attempt handed to a backend. */
 export interface Attempt {

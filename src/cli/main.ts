@@ -3,6 +3,8 @@
  *
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
+ * apiary simulate scenario.json [--seed N] [--json] [--html FILE]
+ * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
@@ -15,14 +17,21 @@ import type { BackendName } from "../backends/types.ts";
 import { isApiaryError } from "../errors.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
+import { runLoadCommand } from "./load-command.ts";
 import { createProgress } from "./progress.ts";
 import { runServe } from "./serve.ts";
+import { runScenarioFile, UsageError } from "./simulate.ts";
 
 const USAGE = `Usage: apiary <command> [options]
 
 Commands:
   simulate            run the built-in live demo: a swarm of agents running real
                       simulation tasks on the worker pool, then print a summary
+  simulate FILE       run the scenario in FILE (JSON) in virtual time and print its
+                      report: throughput, latency, wait, faults, per-agent utilisation
+  load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
+                      worker threads, built-in workload or a scenario file; table, --json
+                      or --html FILE (apiary load --help)
   serve               run the demo hive under load and serve /metrics (Prometheus),
                       /health/live and /health/ready until Ctrl-C
   inspect             start the Stately inspector relay, run the demo hive connected
@@ -35,7 +44,8 @@ Options:
   --seed N            seed for the workload and tie-breaks (default 42)
   --threads N         worker threads (default: one per CPU)
   --backend NAME      piscina | comlink | inline (default: piscina on Node, comlink on Deno)
-  --json              print the summary as one JSON object
+  --json              print the summary (or a scenario's run report) as one JSON object
+  --html FILE         simulate FILE: write the HTML report (not available yet)
   --port N            serve / inspect / replay: port (default 9464 for serve, a free
                       one for inspect and replay; 0 picks a free one)
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)
@@ -82,6 +92,8 @@ function formatSummary(r: DemoReport): string {
 
 /** Runs the CLI with `argv` (without the runtime and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `load` has flags of its own (--levels, --html, ...): it parses its arguments itself.
+  if (argv[0] === "load") return runLoadCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -93,6 +105,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         threads: { type: "string" },
         backend: { type: "string" },
         json: { type: "boolean", default: false },
+        html: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
         "duration-ms": { type: "string" },
@@ -109,11 +122,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const [command, ...rest] = positionals;
   if (command === undefined) return fail("a command is required");
+  if (command === "load") return runLoadCommand(argv.filter((_, i) => i !== argv.indexOf("load")));
   if (command === "serve" || command === "inspect" || command === "replay") return observe(command, rest, values);
   if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
-  if (rest.length > 0) {
-    return fail(`scenario files are not supported yet (virtual-time scenarios are planned); received ${JSON.stringify(rest[0])}. Run "apiary simulate" for the built-in demo`);
+  if (rest.length > 1) return fail(`"simulate" takes at most one scenario file, received ${JSON.stringify(rest)}`);
+  if (rest.length === 1) {
+    for (const demoOnly of ["tasks", "threads", "backend"] as const) {
+      if (values[demoOnly] !== undefined) return fail(`"--${demoOnly}" applies to the built-in demo only, not to a scenario file`);
+    }
+    try {
+      const seed = intOption("seed", values.seed, undefined, 0);
+      return await runScenarioFile({ file: rest[0]!, seed, json: values.json, html: values.html }, (text) => void process.stdout.write(text));
+    } catch (error) {
+      if (error instanceof RangeError || error instanceof UsageError) return fail(error.message);
+      const code = isApiaryError(error) ? ` [${error.code}]` : "";
+      process.stderr.write(`apiary: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+      return 1;
+    }
   }
+  if (values.html !== undefined) return fail('"--html" applies to a scenario file: apiary simulate scenario.json --html report.html');
   try {
     const tasks = intOption("tasks", values.tasks, 300, 1)!;
     const seed = intOption("seed", values.seed, 42, 0)!;

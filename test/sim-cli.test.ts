@@ -1,0 +1,90 @@
+// `apiary simulate scenario.json`, run as a real child process on the built package.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
+
+async function apiary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let dir = "";
+const file = (name: string): string => join(dir, name);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "apiary-sim-"));
+  await writeFile(
+    file("small.json"),
+    JSON.stringify({
+      name: "small",
+      agents: [{ name: "w", count: 3, concurrency: 2 }],
+      workload: { kinds: [{ name: "job", duration: { exponential: { meanMs: 200 } }, retries: 1 }], arrivals: { poisson: { ratePerSec: 20 } } },
+      faults: { taskFailureProbability: 0.05, agentCrashesPerHour: 60 },
+      run: { durationMs: 120_000, warmupMs: 5_000 },
+    }),
+  );
+  await writeFile(file("bad.json"), JSON.stringify({ name: "bad", agents: [{ name: "w", concurrency: 0 }], workload: {}, run: { durationMs: 1 } }));
+  await writeFile(file("broken.json"), "{ not json");
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("apiary simulate scenario.json", () => {
+  it("prints the run report as JSON, the same bytes for the same seed, without the wall time", async () => {
+    const a = await apiary("simulate", file("small.json"), "--json", "--seed", "3");
+    const b = await apiary("simulate", file("small.json"), "--json", "--seed", "3");
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const report = JSON.parse(a.stdout);
+    expect(report).toMatchObject({ mode: "simulation", scenario: "small", seed: 3, durationMs: 120_000, warmupMs: 5_000 });
+    expect(report.wallMs).toBeUndefined();
+    expect(report.tasks.accepted).toBe(report.tasks.completed + report.tasks.failed + report.tasks.cancelled + report.tasks.deadLettered + report.tasks.shed);
+    expect(report.agents).toHaveLength(3);
+  });
+
+  it("prints a summary: throughput, latency and wait percentiles, tasks by state, per-agent utilisation", async () => {
+    const { code, stdout, stderr } = await apiary("simulate", file("small.json"));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/throughput\s+[\d.]+ tasks\/s of simulated time/);
+    expect(stdout).toMatch(/latency ms\s+mean [\d.]+\s+p50 [\d.]+\s+p95 [\d.]+\s+p99 [\d.]+/);
+    expect(stdout).toMatch(/wait ms\s+mean [\d.]+/);
+    expect(stdout).toMatch(/tasks\s+submitted \d+\s+completed \d+\s+failed \d+\s+dead-lettered \d+/);
+    expect(stdout).toMatch(/w-2\s+\d+\s+\d+\s+[\d.]+%/);
+    expect(stderr).toBe(""); // no progress bar: stderr is not a TTY
+  });
+
+  it("rejects an invalid scenario with exit code 2, naming the field and the value", async () => {
+    const bad = await apiary("simulate", file("bad.json"));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Invalid scenario: "agents[0].concurrency" must be an integer from 1 to 100000, received 0');
+    const broken = await apiary("simulate", file("broken.json"));
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("is not valid JSON");
+    const missing = await apiary("simulate", file("nope.json"));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("cannot read scenario file");
+  });
+
+  it("says --html is not available yet, and that demo flags do not apply to a scenario", async () => {
+    const html = await apiary("simulate", file("small.json"), "--html", file("report.html"));
+    expect(html.code).toBe(2);
+    expect(html.stderr).toContain('"--html" is not available yet');
+    const tasks = await apiary("simulate", file("small.json"), "--tasks", "5");
+    expect(tasks.code).toBe(2);
+    expect(tasks.stderr).toContain('"--tasks" applies to the built-in demo only');
+  });
+});

@@ -1,0 +1,88 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { type ApiaryError, parseScenario } from "../src/index.ts";
+import { agentIds } from "../src/sim/scenario.ts";
+
+/** A valid scenario; `change` edits a copy. */
+function scenario(change: (s: Record<string, any>) => void = () => {}): unknown {
+  const s: Record<string, any> = {
+    name: "unit",
+    agents: [{ name: "a", count: 2, capabilities: { sim: 0.8 }, concurrency: 2 }],
+    workload: { kinds: [{ name: "job", duration: { constant: 100 } }], arrivals: { poisson: { ratePerSec: 5 } } },
+    run: { durationMs: 60_000 },
+  };
+  change(s);
+  return s;
+}
+
+function failure(input: unknown): ApiaryError {
+  try {
+    parseScenario(input);
+  } catch (error) {
+    return error as ApiaryError;
+  }
+  throw new Error("expected parseScenario to throw");
+}
+
+describe("parseScenario", () => {
+  it("fills in the defaults of every optional part", () => {
+    const s = parseScenario(scenario());
+    expect(s.workload.priorities).toEqual({ normal: 1 });
+    expect(s.workload.kinds[0]).toMatchObject({ weight: 1, requires: {}, dependsOn: [] });
+    expect(s.faults).toEqual({ taskFailureProbability: 0, workerDeathProbability: 0, agentCrashesPerHour: 0, outages: [] });
+    expect(s.policies).toMatchObject({ retries: 0, timeoutMs: 30_000, queue: { maxQueued: 100_000, overflow: "reject" }, supervision: { strategy: "one-for-one" } });
+    expect(s.run).toEqual({ durationMs: 60_000, warmupMs: 0, resolutionMs: 1 });
+    expect(s.dependencies).toEqual([]);
+  });
+
+  it("expands agent groups into ids NAME-1 … NAME-count (a group of one keeps its name)", () => {
+    expect(agentIds({ name: "gpu", count: 3 })).toEqual(["gpu-1", "gpu-2", "gpu-3"]);
+    expect(agentIds({ name: "solo", count: 1 })).toEqual(["solo"]);
+  });
+
+  it.each([
+    ["a distribution's field", (s: any) => (s.workload.kinds[0].duration = { exponential: { meanMs: -5 } }), '"workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5'],
+    ["a missing lognormal sigma", (s: any) => (s.workload.kinds[0].duration = { lognormal: { medianMs: 5 } }), '"workload.kinds[0].duration.lognormal.sigma" must be a finite number >= 0, received undefined'],
+    ["an unknown distribution", (s: any) => (s.workload.kinds[0].duration = { gamma: 2 }), '"workload.kinds[0].duration" must be a distribution: { constant: ms } | { exponential: { meanMs } } | { lognormal: { medianMs, sigma } } | { empirical: [ms, ...] }, received {"gamma":2}'],
+    ["an empty empirical list", (s: any) => (s.workload.kinds[0].duration = { empirical: [] }), '"workload.kinds[0].duration.empirical" must be a non-empty array of durations in ms, received an array of 0'],
+    ["closed-loop in-flight count", (s: any) => (s.workload.arrivals = { closed: { inFlight: 0 } }), '"workload.arrivals.closed.inFlight" must be an integer from 1 to 10000000, received 0'],
+    ["a bursty field", (s: any) => (s.workload.arrivals = { bursty: { ratePerSec: 3, onMs: 100 } }), '"workload.arrivals.bursty.offMs" must be a positive finite number, received undefined'],
+    ["an agent's concurrency", (s: any) => (s.agents[0].concurrency = 0), '"agents[0].concurrency" must be an integer from 1 to 100000, received 0'],
+    ["a hive policy", (s: any) => (s.policies = { supervision: { maxRestarts: -1 } }), '"policies.supervision.maxRestarts" must be an integer from 0 to 1000000, received -1'],
+    ["a probability", (s: any) => (s.faults = { taskFailureProbability: 1.5 }), '"faults.taskFailureProbability" must be a probability from 0 to 1, received 1.5'],
+    ["an unknown dependency", (s: any) => (s.workload.kinds[0].dependsOn = ["db"]), '"workload.kinds[0].dependsOn[0]" must name a dependency listed in "dependencies", received "db"'],
+    ["an outage of an unknown dependency", (s: any) => (s.faults = { outages: [{ dependency: "db", atMs: 0, forMs: 1 }] }), '"faults.outages[0].dependency" must name a dependency listed in "dependencies", received "db"'],
+    ["agent ids that collide", (s: any) => s.agents.push({ name: "a-1" }), '"agents[1].name" must give agent ids unique in the swarm ("a-1" repeats), received "a-1"'],
+    ["neither duration nor task count", (s: any) => (s.run = {}), '"run.durationMs" must be set, or "run.tasks" instead (exactly one of the two), received undefined'],
+    ["a name", (s: any) => (s.name = ""), '"name" must be a non-empty string naming the scenario, received ""'],
+  ])("names the field and the value received: %s", (_what, change, message) => {
+    const error = failure(scenario(change));
+    expect(error.code).toBe("INVALID_OPTIONS");
+    expect(error.name).toBe("InvalidOptionsError");
+    expect(error.message).toBe(`Invalid scenario: ${message}`);
+  });
+
+  it("names unknown fields with their path", () => {
+    expect(failure(scenario((s) => (s.run.speed = 2))).message).toBe('Invalid scenario: "run.speed" is not a known field');
+    expect(failure(42).message).toBe("Invalid scenario: must be a scenario object { name, agents, workload, run, ... }, received 42");
+  });
+});
+
+describe("examples/scenarios", () => {
+  const dir = new URL("../examples/scenarios/", import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+
+  it("ships mm1, mmc, swarm-day and outage", () => {
+    expect(files).toEqual(expect.arrayContaining(["mm1.json", "mmc.json", "swarm-day.json", "outage.json"]));
+  });
+
+  it.each(files)("%s is a valid scenario", (f) => {
+    const s = parseScenario(JSON.parse(readFileSync(new URL(f, dir), "utf8")));
+    expect(s.name).toBe(f.replace(/\.json$/, ""));
+  });
+
+  it("swarm-day has 100 agents", () => {
+    const s = parseScenario(JSON.parse(readFileSync(new URL("swarm-day.json", dir), "utf8")));
+    expect(s.agents.reduce((n, g) => n + g.count, 0)).toBe(100);
+  });
+});
