@@ -15,6 +15,7 @@ import { HiveStoppedError, QueueFullError, TaskCancelledError } from "../src/err
 import type { Random } from "../src/random.ts";
 import type { SupervisionPolicy } from "./restart.ts";
 import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
+import type { PersistedQueen, PersistedSupervisor } from "./persist.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
 
 /** A validated task as the Queen receives it. */
@@ -27,6 +28,11 @@ export interface TaskSpec {
   timeoutMs: number;
   /** Further attempts after a failed one. */
   retries: number;
+  /**
+   * A task recovered from a previous run's journal: accepted whatever the queue holds, resuming
+   * at `attempt`, after `retryInMs` when it was waiting out a retry backoff.
+   */
+  restored?: { attempt: number; retryInMs: number } | undefined;
 }
 
 /** The Queen's record of a task that has not ended yet. */
@@ -52,6 +58,8 @@ export interface QueenInput {
   retry: RetryPolicy;
   /** How the Supervisor restarts crashed agents. */
   supervision: SupervisionPolicy;
+  /** State saved by a previous run: the degraded flag here, the Supervisor's in `supervisor`. */
+  restore?: { at: number; queen: PersistedQueen; supervisor: PersistedSupervisor } | undefined;
 }
 
 /** Backoff between attempts. */
@@ -115,7 +123,7 @@ export type LifecycleEvent =
   | { type: "task.queued"; taskId: string; kind: string; priority: Priority; at: number }
   | { type: "task.rejected"; taskId: string; kind: string; error: Error; at: number }
   | { type: "task.started"; taskId: string; kind: string; agentId: string; attempt: number; at: number }
-  | { type: "task.retrying"; taskId: string; kind: string; agentId: string | undefined; attempt: number; error: Error; at: number }
+  | { type: "task.retrying"; taskId: string; kind: string; agentId: string | undefined; attempt: number; error: Error; /** Backoff before it, ms. */ retryInMs: number; at: number }
   | { type: "task.completed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; value: unknown; durationMs: number; latencyMs: number; at: number }
   | { type: "task.failed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; at: number }
   | { type: "task.deadLettered"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; task: TaskSpec; at: number }
@@ -202,8 +210,8 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       record.attempt++;
       if (f.agentId !== undefined) record.agentId = f.agentId;
       counts.retried++;
-      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, agentId: f.agentId, attempt: record.attempt, error: result.error, at });
       const delayMs = retryDelayMs(context.retry, record.attempt, context.random.next());
+      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, agentId: f.agentId, attempt: record.attempt, error: result.error, retryInMs: delayMs, at });
       if (delayMs === 0) {
         move(context, record, "queued");
         next.now.push(toReady(record, at));
@@ -228,6 +236,22 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       out.push({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, at });
     }
   }
+}
+
+/** Takes a task back from a previous run's journal: no overflow check, its attempt count kept. */
+function restoreTask(context: QueenContext, task: TaskSpec, restored: { attempt: number; retryInMs: number }, at: number, out: LifecycleEvent[], ready: ReadyTask[], enqueue: { raise(event: QueenEvent, options: { id: string; delay: number }): void }): void {
+  if (context.tasks.has(task.id)) return;
+  const waiting = restored.retryInMs > 0;
+  const { id, kind, input, requires, priority, timeoutMs, retries } = task;
+  const record: TaskRecord = { id, kind, input, requires, priority, timeoutMs, retries, state: waiting ? "waiting" : "queued", attempt: restored.attempt, agentId: undefined, submittedAt: at };
+  context.tasks.set(task.id, record);
+  context.counts.accepted++;
+  context.counts.queued++;
+  context.queuedByRank[RANK[task.priority]]!++;
+  out.push({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at });
+  // The retry timer of the previous run died with it: armed again for the time it had left.
+  if (waiting) enqueue.raise({ type: "queen.retry", id: task.id, at: at + restored.retryInMs }, { id: `retry:${task.id}`, delay: restored.retryInMs });
+  else ready.push(toReady(record, at));
 }
 
 /** Lowest priority rank with a queued task, below `rank`; or -1. */
@@ -259,6 +283,10 @@ export const queenMachine = setup({
       const shed: Priority[] = [];
       for (const task of event.tasks) {
         counts.submitted++;
+        if (task.restored !== undefined) {
+          restoreTask(context, task, task.restored, at, out, ready, enqueue);
+          continue;
+        }
         if (context.tasks.has(task.id)) {
           counts.rejected++;
           out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new HiveStoppedError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
@@ -389,8 +417,14 @@ export const queenMachine = setup({
     overflow: input.overflow,
     retry: input.retry,
     random: input.random,
-    degraded: null,
-    supervisor: { agents: input.agents, random: input.random, agingMs: input.agingMs, supervision: input.supervision },
+    degraded: input.restore?.queen.degraded ? { reason: input.restore.queen.degraded.reason, at: input.restore.at } : null,
+    supervisor: {
+      agents: input.agents,
+      random: input.random,
+      agingMs: input.agingMs,
+      supervision: input.supervision,
+      ...(input.restore !== undefined ? { restore: { ...input.restore.supervisor, at: input.restore.at } } : {}),
+    },
   }),
   invoke: {
     id: "supervisor",

@@ -24,6 +24,7 @@ import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } f
 import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
+import type { PersistedAgent, PersistedSupervisor, SupervisorRestore } from "./persist.ts";
 import type { AttemptResult, Capabilities, Priority, ReadyTask } from "./types.ts";
 
 /** An agent as declared by the user. */
@@ -46,6 +47,8 @@ export interface SupervisorInput {
   /** Every `agingMs` a queued task waits lifts it one priority rank, ms. */
   agingMs: number;
   supervision: SupervisionPolicy;
+  /** State saved by a previous run ({@link persistSupervisor}); its timers are re-armed at start. */
+  restore?: SupervisorRestore | undefined;
 }
 
 interface AgentEntry {
@@ -61,6 +64,8 @@ interface AgentEntry {
   restarts: number;
   /** Why it last crashed. */
   lastCrash: string | undefined;
+  /** While restarting: when its backoff ends (hive clock, ms). */
+  restartDueAt: number | undefined;
 }
 
 /** An agent's registry entry as `stats()` shows it. */
@@ -90,6 +95,8 @@ export interface SupervisorContext {
   restartLog: number[];
   /** Why the Supervisor gave up restarting, once it did. */
   escalated: string | null;
+  /** Hive-clock time of the restore this Supervisor started from (0 when it started fresh). */
+  restoredAt: number;
 }
 
 /** Events a Supervisor accepts. */
@@ -291,6 +298,7 @@ export const supervisorMachine = setup({
       entry.status = "up";
       entry.view.available = true;
       entry.consecutiveFailures = 0;
+      entry.restartDueAt = undefined;
       enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
       const plan = new Plan();
       plan.agentEvents.push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
@@ -351,6 +359,22 @@ export const supervisorMachine = setup({
       const agent = context.agents.get(run.agentId);
       if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", ids: [event.id], reason: event.reason, at: event.at } satisfies AgentEvent);
     }),
+    /**
+     * After a restore: XState does not re-arm delayed events from a saved state, so the restart
+     * backoffs that were running are scheduled again for the time they had left, and agents that
+     * were down are put back in their failed / restarting state.
+     */
+    rearm: enqueueActions(({ context, enqueue }) => {
+      for (const entry of context.agents.values()) {
+        if (entry.status === "up") continue;
+        const at = entry.restartDueAt ?? 0;
+        enqueue.sendTo(entry.ref, { type: "agent.fail", reason: entry.lastCrash ?? "restored down", at } satisfies AgentEvent);
+        if (entry.status !== "restarting" || entry.restartDueAt === undefined) continue;
+        enqueue.sendTo(entry.ref, { type: "agent.restart", at } satisfies AgentEvent);
+        const delayMs = Math.max(0, entry.restartDueAt - context.restoredAt);
+        enqueue.raise({ type: "supervisor.restart", agentId: entry.spec.id, at: entry.restartDueAt } as never, { id: `restart:${entry.spec.id}`, delay: delayMs });
+      }
+    }),
     stopAll: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.stop") return;
       const finished: Finished[] = context.queue.drainAll().map((task) => ({
@@ -379,8 +403,10 @@ export const supervisorMachine = setup({
   context: ({ input, spawn }) => {
     const agents = new Map<string, AgentEntry>();
     const views: AgentView[] = [];
-    for (const spec of input.agents) {
+    const specs = input.restore === undefined ? input.agents : restoredSpecs(input.agents, input.restore);
+    for (const spec of specs) {
       const entry = newEntry(spec, spawn("agent", { id: spec.id, input: spec }) as AgentEntry["ref"]);
+      if (input.restore !== undefined) applyRestore(entry, input.restore);
       views.push(entry.view);
       agents.set(spec.id, entry);
     }
@@ -393,14 +419,16 @@ export const supervisorMachine = setup({
       random: input.random,
       agingMs: input.agingMs,
       supervision: input.supervision,
-      order: input.agents.map((a) => a.id),
-      restartLog: [],
-      escalated: null,
+      order: specs.map((a) => a.id),
+      restartLog: input.restore === undefined ? [] : input.restore.restartLog.map((ago) => input.restore!.at - ago),
+      escalated: input.restore?.escalated ?? null,
+      restoredAt: input.restore?.at ?? 0,
     };
   },
   initial: "running",
   states: {
     running: {
+      entry: "rearm",
       on: {
         "supervisor.enqueue": { actions: "enqueue" },
         "supervisor.done": { actions: "done" },
@@ -470,6 +498,7 @@ function newEntry(spec: AgentSpec, ref: AgentEntry["ref"]): AgentEntry {
     lastRestartAt: undefined,
     restarts: 0,
     lastCrash: undefined,
+    restartDueAt: undefined,
   };
 }
 
@@ -514,6 +543,7 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     e.restarts++;
     e.status = "restarting";
     const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
+    e.restartDueAt = at + delayMs;
     plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
     plan.restarts.push({ agentId: id, delayMs });
     plan.agentEvents.push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
@@ -540,4 +570,50 @@ function removeNow(context: SupervisorContext, entry: AgentEntry, at: number, pl
   plan.stops.push(entry.ref);
   plan.agentEvents.push({ type: "agent.removed", agentId: id, at });
   failOrphans(context, plan);
+}
+
+/** The Supervisor's state as plain JSON, times relative to `at` (see actors/persist.ts). */
+export function persistSupervisor(context: SupervisorContext, at: number): PersistedSupervisor {
+  const agents: PersistedAgent[] = [];
+  for (const e of context.agents.values()) {
+    if (e.status === "removing") continue;
+    agents.push({
+      spec: { id: e.spec.id, capabilities: e.spec.capabilities, concurrency: e.spec.concurrency, ...(e.spec.restart !== undefined ? { restart: e.spec.restart } : {}) },
+      status: e.status,
+      restarts: e.restarts,
+      backoffLevel: e.backoffLevel,
+      lastRestartAgoMs: e.lastRestartAt === undefined ? null : Math.max(0, at - e.lastRestartAt),
+      lastCrash: e.lastCrash ?? null,
+      consecutiveFailures: e.consecutiveFailures,
+      health: { ...e.view.health },
+      restartInMs: e.status === "restarting" && e.restartDueAt !== undefined ? Math.max(0, e.restartDueAt - at) : null,
+    });
+  }
+  return { agents, restartLog: context.restartLog.map((t) => Math.max(0, at - t)), escalated: context.escalated };
+}
+
+/**
+ * The agents to start from: the configured ones (their configured spec wins), then agents that
+ * joined the last run through `addAgent` and are not configured.
+ */
+function restoredSpecs(configured: readonly AgentSpec[], restore: SupervisorRestore): AgentSpec[] {
+  const ids = new Set(configured.map((a) => a.id));
+  return [...configured, ...restore.agents.filter((a) => !ids.has(a.spec.id)).map((a) => a.spec)];
+}
+
+/** Lays a saved agent's history onto a fresh entry. */
+function applyRestore(entry: AgentEntry, restore: SupervisorRestore): void {
+  const saved = restore.agents.find((a) => a.spec.id === entry.spec.id);
+  if (saved === undefined) return;
+  entry.restarts = saved.restarts;
+  entry.backoffLevel = saved.backoffLevel;
+  entry.lastRestartAt = saved.lastRestartAgoMs === null ? undefined : restore.at - saved.lastRestartAgoMs;
+  entry.lastCrash = saved.lastCrash ?? undefined;
+  entry.consecutiveFailures = saved.consecutiveFailures;
+  entry.view.health = { ...saved.health };
+  if (saved.status === "restarting" || saved.status === "failed") {
+    entry.status = saved.status;
+    entry.view.available = false;
+    entry.restartDueAt = saved.status === "restarting" ? restore.at + (saved.restartInMs ?? 0) : undefined;
+  }
 }

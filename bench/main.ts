@@ -16,6 +16,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   inspect: async () => (await import("./inspect.ts")).default,
   breaker: async () => (await import("./breaker.ts")).default,
   cache: async () => (await import("./cache.ts")).default,
+  durability: async () => (await import("./durability.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -36,6 +36,10 @@ import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./
 import { HiveMetrics } from "./hive-metrics.ts";
 import type { MetricSnapshot } from "./metrics.ts";
 import { type HealthServer, type Readiness, serveHealth } from "./serve.ts";
+// --- issue 7: journal, recovery, results, idempotency ---
+import { persistSupervisor } from "../actors/supervisor.ts";
+import { errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
+import type { Durability, JournalStats } from "./journal/journal.ts";
 
 /** A swarm agent: what it can do and how many attempts it runs at once. */
 export interface AgentOptions {
@@ -151,6 +155,24 @@ export interface HiveOptions {
   inspect?: HiveInspectOption;
   /** Keep metrics (`hive.metrics()`, `hive.metricsText()`, `hive.serve()`). @default true */
   metrics?: boolean;
+  /**
+   * Journal every task transition to the store (a file store in `.apiary/journal` without one):
+   * `none` keeps no journal; `batched` writes transitions in groups (fsynced) at most
+   * `journal.flushMs` apart — a crash loses at most that window; `every-task` writes ahead: a
+   * task runs only once its acceptance is on disk and its result is delivered only once its end
+   * is. See the README's "Crash recovery".
+   * @default "none" ("every-task" with `recover: true`)
+   */
+  durability?: Durability;
+  /**
+   * Resume from the journal: tasks accepted and not finished are queued again (priority and
+   * attempt count kept, retry backoffs re-armed), finished ones answer `result(id)`, agents come
+   * back with their restart counts and pending restart backoffs. Without it an existing journal
+   * is discarded. @default false
+   */
+  recover?: boolean;
+  /** Tuning of the journal. */
+  journal?: HiveJournalOptions;
   /** The event bus behind `hive.on`. */
   events?: {
     /** How many of the last events to keep for listeners that subscribe with `{ replay: true }`. @default 0 */
@@ -193,6 +215,12 @@ export interface TaskOptions<I = unknown> {
   cache?: TaskCacheOption;
   /** Memoise the result under this key (no `/`, `\` or `..`); implies `cache`. */
   cacheKey?: string;
+  /**
+   * A task submitted again with the key of a task that is running or finished (and kept, see
+   * `journal.retentionMs`) does not run again: the handle follows the first one. Keys survive a
+   * restart with `recover: true`. Keys of tasks rejected, shed or cancelled are free again.
+   */
+  idempotencyKey?: string;
 }
 
 /** What `submit` returns. */
@@ -203,6 +231,11 @@ export interface TaskHandle<O = unknown> {
   readonly result: Promise<O>;
   /** Cancels the task (queued or running); its result rejects with TASK_CANCELLED. */
   cancel(reason?: string): void;
+  /**
+   * Resolves once the hive has accepted the task — with a journal, once its acceptance is on
+   * disk, so it survives a crash; rejects when it was rejected (QUEUE_FULL, HIVE_STOPPED).
+   */
+  readonly accepted: Promise<void>;
 }
 
 /** Events `hive.on` delivers. */
@@ -212,7 +245,8 @@ export type HiveEvent =
   | ({ type: "allocation.decided" } & Decision)
   | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] }
   | BreakerTransitionEvent
-  | CacheEvent;
+  | CacheEvent
+  | { type: "hive.recovered"; tasks: number; results: number; skipped: number; at: number };
 
 /** Event type names. */
 export type HiveEventType = HiveEvent["type"];
@@ -264,6 +298,8 @@ export interface HiveStats {
   breakers: BreakerSummary[];
   /** The result cache's figures. */
   cache: CacheStats;
+  /** The journal's figures; null with `durability: "none"`. */
+  journal: JournalStats | null;
 }
 
 /** Placement decisions kept for `explain()`; the oldest go first. */
@@ -354,6 +390,15 @@ export class Hive implements AsyncDisposable {
   readonly #inspect: ResolvedInspect;
   /** Health servers started by `serve`; closed on stop. */
   readonly #servers = new Set<HealthServer>();
+  // --- issue 7 ---
+  readonly #durable: HiveDurability;
+  /** Submits waiting for their acceptance to reach the disk (`every-task`), by id. */
+  readonly #unwritten = new Map<string, TaskSpec>();
+  /** Of those, the ones cancelled meanwhile, with the reason. */
+  readonly #cancelOnArrival = new Map<string, string>();
+  /** Callers of `handle.accepted`, by id; settled on task.queued / task.rejected. */
+  readonly #acceptWaiters = new Map<string, Waiter>();
+  #saveQueued = false;
 
   /**
    * Prefer {@link createHive}.
@@ -389,6 +434,7 @@ export class Hive implements AsyncDisposable {
     this.#taskCache = new TaskCache(input.cache, input.store, clock === undefined ? undefined : this.#clock, this.#clock);
     const dependencies = this.#dependencies.channel;
     // --- end issue 4 ---
+    this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store); // issue 7
     this.#backend = makeBackend !== undefined ? makeBackend({ clock: this.#clock, dependencies }) : name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
   }
 
@@ -406,6 +452,14 @@ export class Hive implements AsyncDisposable {
     }
     this.#kinds = new Set(kinds);
     await this.#taskCache.ready(signal); // issue 4: warm the cache from its store
+    let recovered: Awaited<ReturnType<HiveDurability["open"]>>;
+    try {
+      recovered = await this.#durable.open(); // issue 7
+    } catch (error) {
+      this.#state = "stopped";
+      await this.#backend.close().catch(() => {});
+      throw error;
+    }
     const worker = workerMachine.provide({ actors: { port: createPort(this.#backend, this.#clock) } });
     const agent = agentMachine.provide({ actors: { worker } });
     const supervisor = supervisorMachine.provide({ actors: { agent } });
@@ -422,6 +476,7 @@ export class Hive implements AsyncDisposable {
         agingMs: o.queue.agingMs,
         retry: o.retry,
         supervision: o.supervision,
+        ...(recovered.state !== undefined ? { restore: { at: this.#clock.now() - recovered.stateAgeMs, queen: recovered.state.queen, supervisor: recovered.state.supervisor } } : {}),
       },
       ...(this.#inspect.observer !== undefined ? { inspect: this.#inspect.observer as never } : {}),
     });
@@ -451,16 +506,68 @@ export class Hive implements AsyncDisposable {
         }
         this.#publish(e);
       }
+      this.#saveState();
     });
     this.#actor = actor;
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     this.#publish({ type: "hive.started", at: this.#startedAt, backend: this.#backend.name, kinds });
+    if (this.#durable.recover) {
+      // Straight to the Queen: these are in the journal already.
+      if (recovered.tasks.length > 0) actor.send({ type: "queen.submit", tasks: recovered.tasks, at: this.#startedAt });
+      const results = this.#durable.journal?.index.ended.size ?? 0;
+      this.#publish({ type: "hive.recovered", tasks: recovered.tasks.length, results, skipped: recovered.skipped.length, at: this.#startedAt });
+      this.#saveState();
+    }
+  }
+
+  /** Saves the Queen's and Supervisor's state beside the journal, once per turn at most. */
+  #saveState(): void {
+    if (this.#durable.journal === undefined || this.#saveQueued) return;
+    this.#saveQueued = true;
+    queueMicrotask(() => {
+      this.#saveQueued = false;
+      this.#persistState();
+    });
+  }
+
+  #persistState(): void {
+    {
+      const actor = this.#actor;
+      if (actor === undefined || this.#durable.journal === undefined) return;
+      const supervisor = actor.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
+      if (supervisor === undefined) return;
+      const degraded = actor.getSnapshot().context.degraded;
+      this.#durable.saveState({ version: 1, queen: { degraded: degraded === null ? null : { reason: degraded.reason } }, supervisor: persistSupervisor(supervisor.getSnapshot().context, this.#clock.now()) });
+    }
   }
 
   #onLifecycle(event: LifecycleEvent): void {
     this.#agentBreakers?.observe(event); // issue 4
     this.#metrics?.record(event);
+    // issue 7: journal it; under every-task the caller hears of an end only once it is on disk.
+    const ended = this.#durable.observe(event, this.#state === "stopping");
+    if (this.#acceptWaiters.size > 0) this.#settleAccepted(event);
+    const journal = this.#durable.journal;
+    // Every event waits its turn, so callers see them in the order they happened.
+    if (journal?.durability === "every-task" && this.#state !== "stopping" && (ended || journal.pendingCallbacks > 0)) {
+      journal.afterWrite(() => this.#deliver(event));
+      return;
+    }
+    this.#deliver(event);
+  }
+
+  #settleAccepted(event: LifecycleEvent): void {
+    if (event.type !== "task.queued" && event.type !== "task.rejected") return;
+    const w = this.#acceptWaiters.get(event.taskId);
+    if (w === undefined) return;
+    this.#acceptWaiters.delete(event.taskId);
+    if (event.type === "task.rejected") w.reject(event.error);
+    else if (this.#durable.journal === undefined || this.#durable.journal.durability === "every-task") w.resolve(undefined);
+    else this.#durable.journal.afterWrite(() => w.resolve(undefined));
+  }
+
+  #deliver(event: LifecycleEvent): void {
     switch (event.type) {
       case "task.completed": {
         this.#latency.record(event.latencyMs);
@@ -512,9 +619,14 @@ export class Hive implements AsyncDisposable {
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
     if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task); // issue 4
     const t = this.#validate(task, "submit task");
+    const key = t.idempotencyKey;
+    if (key !== undefined) {
+      const holder = this.#durable.keyHolder(key); // issue 7: the task that already holds the key
+      if (holder !== undefined) return this.#follow<O>(holder);
+    }
     const o = this.#options;
     const id = t.id ?? `t${++this.#nextId}`;
-    if (this.#waiters.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    if (this.#waiters.has(id) || this.#unwritten.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
     const spec: TaskSpec = {
       id,
       kind: t.kind,
@@ -529,25 +641,84 @@ export class Hive implements AsyncDisposable {
     });
     // A caller that never looks at `result` must not crash the process with an unhandled rejection.
     result.catch(() => {});
-    const cancel = (reason = "cancelled by the caller"): void => {
-      this.#flush();
-      this.#actor?.send({ type: "queen.cancel", id, reason, at: this.#clock.now() });
+    const cancel = (reason = "cancelled by the caller"): void => this.#cancel(id, reason);
+    const self = this;
+    const handle: TaskHandle<O> = {
+      id,
+      result,
+      cancel,
+      get accepted() {
+        return self.#acceptedOf(id);
+      },
     };
     const signal = t.signal;
     if (signal !== undefined) {
       if (signal.aborted) {
         this.#waiters.get(id)!.reject(new TaskCancelledError(`Task ${id} was cancelled: its signal was already aborted`, { taskId: id }));
         this.#waiters.delete(id);
-        return { id, result, cancel: () => {} };
+        const accepted = Promise.reject(new TaskCancelledError(`Task ${id} was not submitted: its signal was already aborted`, { taskId: id }));
+        accepted.catch(() => {});
+        return { id, result, cancel: () => {}, accepted };
       }
       const onAbort = (): void => cancel(`its signal aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ""}`);
       signal.addEventListener("abort", onAbort, { once: true });
       const off = (): void => signal.removeEventListener("abort", onAbort);
       result.then(off, off);
     }
+    this.#durable.submitted(spec, key); // issue 7: journal it
     this.#outbox.push(spec);
     if (this.#outbox.length === 1) queueMicrotask(this.#flush);
-    return { id, result, cancel };
+    return handle;
+  }
+
+  #cancel(id: string, reason: string): void {
+    this.#flush();
+    // Under every-task a submit may still be on its way to the disk: it is cancelled on arrival.
+    if (this.#unwritten.has(id)) this.#cancelOnArrival.set(id, reason);
+    else this.#actor?.send({ type: "queen.cancel", id, reason, at: this.#clock.now() });
+  }
+
+  /** `handle.accepted` of task `id`. */
+  #acceptedOf(id: string): Promise<void> {
+    const done = this.#durable.finished(id);
+    if (done !== undefined) return done.state === "rejected" ? Promise.reject(errorFromResult(done)) : Promise.resolve();
+    const journal = this.#durable.journal;
+    if (this.#actor?.getSnapshot().context.tasks.has(id) === true) return journal === undefined ? Promise.resolve() : journal.written();
+    if (!this.#waiters.has(id) && !this.#unwritten.has(id)) return Promise.resolve();
+    let w = this.#acceptWaiters.get(id);
+    const p = new Promise<void>((resolve, reject) => {
+      const prior = w;
+      w = { resolve: (v) => (prior?.resolve(v), resolve()), reject: (e) => (prior?.reject(e), reject(e)) };
+    });
+    this.#acceptWaiters.set(id, w!);
+    return p;
+  }
+
+  /** A handle on the task that already holds an idempotency key. */
+  #follow<O>(id: string): TaskHandle<O> {
+    const done = this.#durable.finished(id);
+    const settle = (r: TaskResult): O => {
+      if (r.state === "completed") return r.value as O;
+      throw errorFromResult(r);
+    };
+    const journal = this.#durable.journal;
+    const result = done !== undefined ? Promise.resolve(done).then(settle) : this.#durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
+    result.catch(() => {});
+    return { id, result, cancel: (reason = "cancelled by the caller") => this.#cancel(id, reason), accepted: this.#acceptedOf(id) };
+  }
+
+  /**
+   * How task `id` ended: resolves at once for a finished task (kept for `journal.retentionMs`,
+   * also across a restart with `recover: true`), when it ends for an unfinished one, and to
+   * undefined for an id the hive does not know.
+   * @throws InvalidTaskError when `id` is not a non-empty string
+   */
+  result(id: string): Promise<TaskResult | undefined> {
+    if (typeof id !== "string" || id.length === 0) throw new InvalidTaskError(`Cannot get a task result: "id" must be a non-empty string, received ${describeValue(id)}`);
+    const done = this.#durable.finished(id);
+    if (done !== undefined) return Promise.resolve(done);
+    const open = this.#waiters.has(id) || this.#unwritten.has(id) || this.#actor?.getSnapshot().context.tasks.has(id) === true;
+    return open ? this.#durable.whenFinished(id) : Promise.resolve(undefined);
   }
 
   /** Validates a task for `action`: shape, a running hive, a known kind, an input that can cross threads. */
@@ -567,6 +738,24 @@ export class Hive implements AsyncDisposable {
     if (this.#outbox.length === 0) return;
     const tasks = this.#outbox;
     this.#outbox = [];
+    const journal = this.#durable.journal;
+    if (journal?.durability === "every-task") {
+      // Write-ahead: the Queen hears of them once their acceptance is on disk.
+      for (const t of tasks) this.#unwritten.set(t.id, t);
+      journal.afterWrite(() => {
+        const ready = tasks.filter((t) => this.#unwritten.delete(t.id)); // stop() forgets them: they stay open in the journal
+        if (ready.length === 0 || this.#state !== "running") return;
+        const at = this.#clock.now();
+        this.#actor?.send({ type: "queen.submit", tasks: ready, at });
+        for (const t of ready) {
+          const reason = this.#cancelOnArrival.get(t.id);
+          if (reason === undefined) continue;
+          this.#cancelOnArrival.delete(t.id);
+          this.#actor?.send({ type: "queen.cancel", id: t.id, reason, at });
+        }
+      });
+      return;
+    }
     this.#actor?.send({ type: "queen.submit", tasks, at: this.#clock.now() });
   };
 
@@ -712,6 +901,7 @@ export class Hive implements AsyncDisposable {
       uptimeMs,
       breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()], // issue 4
       cache: this.#taskCache.stats(), // issue 4
+      journal: this.#durable.stats(), // issue 7
     };
   }
 
@@ -743,17 +933,23 @@ export class Hive implements AsyncDisposable {
     return out;
   }
 
-  /** Resolves once every accepted task has ended. Submits while draining are rejected (HIVE_STOPPED). */
+  /**
+   * Resolves once every accepted task has ended (and, with a journal, its end is written).
+   * Submits while draining are rejected (HIVE_STOPPED).
+   */
   async drain(signal?: AbortSignal): Promise<void> {
     const actor = this.#actor;
     if (actor === undefined || this.#state !== "running") return;
     this.#flush();
-    if (actor.getSnapshot().context.tasks.size === 0) return;
-    await new Promise<void>((resolve, reject) => {
-      this.#drainWaiters.push(resolve);
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
-      actor.send({ type: "queen.drain", at: this.#clock.now() });
-    });
+    if (this.#unwritten.size > 0) await this.#durable.journal?.written(); // issue 7: on to the Queen first
+    if (actor.getSnapshot().context.tasks.size > 0) {
+      await new Promise<void>((resolve, reject) => {
+        this.#drainWaiters.push(resolve);
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        actor.send({ type: "queen.drain", at: this.#clock.now() });
+      });
+    }
+    await this.#durable.journal?.written(); // issue 7: and their ends are on disk
   }
 
   /** Stops: unfinished tasks are cancelled (TASK_CANCELLED), threads are stopped. Idempotent. */
@@ -768,12 +964,15 @@ export class Hive implements AsyncDisposable {
     const actor = this.#actor;
     if (actor !== undefined && prior === "running") {
       this.#flush();
+      this.#unwritten.clear(); // issue 7: written or not, they stay open in the journal
+      this.#persistState();
       actor.send({ type: "queen.stop", at: this.#clock.now() });
       actor.stop();
     }
     for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
     this.#waiters.clear();
     await this.#backend.close();
+    await this.#durable.close().catch(() => {}); // issue 7
     await this.#closeIssue4();
     await this.#closeObservability();
     await this.#bus.flush();
@@ -838,7 +1037,8 @@ export class Hive implements AsyncDisposable {
       if (signal.aborted) cancel("its signal was already aborted");
       else signal.addEventListener("abort", () => cancel("its signal aborted"), { once: true });
     }
-    return { id, result, cancel };
+    // A cached task is answered from the cache or joins one in flight: accepted as soon as asked.
+    return { id, result, cancel, accepted: Promise.resolve() };
   }
 
   /** Flushes the cache to its store and stops the breakers. A failing store never fails `stop()`. */

@@ -123,6 +123,10 @@ export const hiveOptionsSchema = z.strictObject(
     cache: z.unknown().optional(),
     store: z.unknown().optional(),
     metrics: z.boolean({ error: "must be a boolean" }).default(true),
+    // issue 7: checked in hive-durability.ts (messages name "journal.*")
+    durability: z.enum(["none", "batched", "every-task"], { error: "must be one of none, batched, every-task" }).optional(),
+    recover: z.boolean({ error: "must be a boolean" }).optional(),
+    journal: z.unknown().optional(),
     events: z
       .strictObject({ replay: intAtLeast(0, 1_000_000).optional() }, { error: "must be an object { replay }" })
       .optional(),
@@ -144,6 +148,7 @@ export const taskSchema = z.strictObject(
     retries: intAtLeast(0, 100).optional(),
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
+    idempotencyKey: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     // issue 4: checked in taskcache.ts
     cache: z.unknown().optional(),
     cacheKey: z.string({ error: "must be a string" }).optional(),

@@ -120,6 +120,10 @@ function errorCode(error: unknown): string | undefined {
 
 class FileStore implements Store {
   readonly kind = "file";
+  /** The folder holding the records (the hive's journal goes in its `journal` subfolder). */
+  get dir(): string {
+    return this.#dir;
+  }
   readonly #dir: string;
   readonly #fsync: FsyncPolicy;
   readonly #batchMs: number;

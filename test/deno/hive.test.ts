@@ -110,3 +110,21 @@ Deno.test("comlink: a Web Worker that exits is caught by the attempt's timeout a
     assertEquals(await hive.run({ kind: "double", input: { n: 2 } }), 4);
   });
 });
+
+// Deno's worker_threads honour resourceLimits, but Piscina on Deno never settles a task whose
+// thread ran out of memory: the mandatory timeout detects it, and the hard abort replaces the
+// thread. The heap stays small: the limit, not the timeout, stopped the allocation.
+Deno.test("piscina: a thread out of memory (resourceLimits) is caught by the attempt's timeout and the pool heals", async () => {
+  const hive = createHive({ backend: "piscina", threads: 1, tasks, agents: [{ id: "a", concurrency: 1 }], resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 }, abortGraceMs: 100 });
+  await hive.start();
+  try {
+    const error = (await assertRejects(() => hive.run({ kind: "hog", timeoutMs: 1_500 }))) as ApiaryError;
+    assertEquals(error.code, "TASK_TIMEOUT");
+    assertEquals(await hive.run({ kind: "double", input: { n: 2 } }), 4);
+    assertEquals(hive.stats().pool.threadRestarts >= 1, true);
+    const rssMb = Deno.memoryUsage().rss / 1_048_576;
+    if (rssMb > 1_024) throw new Error(`resourceLimits did not hold: the process grew to ${rssMb.toFixed(0)} MB`);
+  } finally {
+    await hive.stop();
+  }
+});

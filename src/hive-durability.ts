@@ -1,0 +1,258 @@
+/**
+ * The hive's memory of finished tasks and, with a journal, its durability: what `result(id)`
+ * and idempotency keys answer from, what the journal records of each transition, and what a
+ * recovering hive takes back (open tasks with their attempts and retry deadlines, results,
+ * keys, the Queen's and Supervisor's saved state).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import type { PersistedHive } from "../actors/persist.ts";
+import type { LifecycleEvent, TaskSpec } from "../actors/queen.ts";
+import { ApiaryError, type ApiaryErrorCode, InvalidOptionsError } from "./errors.ts";
+import { FileJournalLog } from "./journal/file-log.ts";
+import { Journal, type Durability, type JournalSkip, type JournalStats, type JournalTuning } from "./journal/journal.ts";
+import { type JournalLog, StoreJournalLog } from "./journal/log.ts";
+import type { EndRecord, EndState, JournalError } from "./journal/records.ts";
+import { parseOrThrow } from "./schema.ts";
+import type { Store } from "./store/types.ts";
+
+/** How a finished task ended, as `hive.result(id)` reports it. */
+export interface TaskResult {
+  id: string;
+  kind: string;
+  state: EndState;
+  /** The output, when it completed. */
+  value?: unknown;
+  /** Why it did not complete. */
+  error?: JournalError;
+  /** Attempts it took. */
+  attempts: number;
+  /** When it ended, epoch ms. */
+  finishedAt: number;
+}
+
+/** The `journal` option of `createHive`. */
+export interface HiveJournalOptions {
+  /** `durability: "batched"`: longest wait before buffered transitions are written, ms. @default 10 */
+  flushMs?: number;
+  /** Finished tasks are kept (for `result(id)` and idempotency keys) this long, ms. @default 86_400_000 (a day) */
+  retentionMs?: number;
+  /** At most this many finished tasks are kept; the oldest go first. @default 100_000 */
+  maxResults?: number;
+  /** Compact the journal after this many records. @default 50_000 */
+  compactEvery?: number;
+  /** Called for each torn or corrupt record skipped on recovery. @default console.warn */
+  onWarning?: (warning: JournalSkip & { message: string }) => void;
+}
+
+const journalSchema = z.strictObject(
+  {
+    flushMs: z.number().int().min(1).max(60_000).optional(),
+    retentionMs: z.number().int().min(0).optional(),
+    maxResults: z.number().int().min(0).optional(),
+    compactEvery: z.number().int().min(1).optional(),
+    onWarning: z.custom<(w: unknown) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
+  },
+  { error: "must be an object { flushMs, retentionMs, maxResults, compactEvery, onWarning }" },
+);
+
+/** Folder of the default journal, relative to the working directory. */
+const DEFAULT_JOURNAL_DIR = join(".apiary", "journal");
+
+/** What recovery hands the hive. */
+export interface Recovered {
+  /** Tasks to re-queue, each with `restored` set. */
+  tasks: TaskSpec[];
+  /** The Queen's and Supervisor's saved state, if any. */
+  state: PersistedHive | undefined;
+  /** Wall time since that state was saved, ms. */
+  stateAgeMs: number;
+  skipped: JournalSkip[];
+}
+
+const TERMINAL: Partial<Record<LifecycleEvent["type"], EndState>> = {
+  "task.completed": "completed",
+  "task.failed": "failed",
+  "task.cancelled": "cancelled",
+  "task.deadLettered": "deadLettered",
+  "task.shed": "shed",
+  "task.rejected": "rejected",
+};
+
+/** Results, idempotency keys and the journal of one hive. */
+export class HiveDurability {
+  readonly journal: Journal | undefined;
+  readonly recover: boolean;
+  readonly #maxResults: number;
+  readonly #onWarning: (w: JournalSkip & { message: string }) => void;
+  /** Finished tasks, oldest first (bounded by `maxResults`). */
+  readonly #results = new Map<string, EndRecord>();
+  /** Idempotency key → id of the task that holds it (open, or finished and kept). */
+  readonly #keys = new Map<string, string>();
+  /** Key of each open task that has one. */
+  readonly #openKeys = new Map<string, string>();
+  /** Callers of `result(id)` waiting for an open task. */
+  readonly #waiting = new Map<string, ((r: TaskResult) => void)[]>();
+
+  /**
+   * @throws InvalidOptionsError naming `durability`, `recover` or `journal.*`
+   */
+  constructor(durability: Durability | undefined, recover: boolean | undefined, journal: unknown, store: unknown) {
+    const tuning = parseOrThrow(journalSchema, journal ?? {}, "create hive", (m) => new InvalidOptionsError(m), ["journal"]);
+    const level = durability ?? (recover === true ? "every-task" : "none");
+    if (recover === true && level === "none") throw new InvalidOptionsError(`Cannot create hive: "recover" needs a journal, but "durability" is "none"; pick "batched" or "every-task"`);
+    this.recover = recover === true;
+    this.#maxResults = tuning.maxResults ?? 100_000;
+    this.#onWarning = tuning.onWarning ?? ((w) => console.warn(w.message));
+    if (level === "none") {
+      this.journal = undefined;
+      return;
+    }
+    const full: JournalTuning = { flushMs: tuning.flushMs ?? 10, retentionMs: tuning.retentionMs ?? 86_400_000, maxResults: this.#maxResults, compactEvery: tuning.compactEvery ?? 50_000 };
+    this.journal = new Journal(journalLog(store), level, full);
+  }
+
+  /** Reads the journal (if any): with `recover`, what to take back; else starts it empty. */
+  async open(): Promise<Recovered> {
+    const journal = this.journal;
+    if (journal === undefined) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: [] };
+    const loaded = await journal.open(this.recover);
+    for (const s of loaded.skipped) {
+      this.#onWarning({ ...s, message: `apiary journal: skipped a ${s.reason} in ${s.file} at byte offset ${s.offset} (${s.bytes} bytes); everything before and after it was recovered` });
+    }
+    const index = journal.index;
+    if (!this.recover) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: loaded.skipped };
+    for (const [id, r] of index.ended) this.#remember(id, r);
+    for (const [key, id] of index.keys) this.#keys.set(key, id);
+    const now = Date.now();
+    const tasks: TaskSpec[] = [];
+    for (const t of index.open.values()) {
+      const s = t.submit;
+      if (s.key !== undefined) this.#openKeys.set(s.id, s.key);
+      // The attempt that was running when the process died runs again under the same number
+      // (like an agent crash, it was not the task's fault); a retry keeps what was left of its backoff.
+      const restored = t.wait !== undefined ? { attempt: t.wait.n, retryInMs: Math.max(0, t.wait.due - now) } : { attempt: Math.max(1, t.attempt), retryInMs: 0 };
+      tasks.push({ id: s.id, kind: s.kind, input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries, restored });
+    }
+    const saved = loaded.state as (PersistedHive & { savedAt?: number }) | undefined;
+    const state = saved !== undefined && saved !== null && saved.version === 1 ? saved : undefined;
+    return { tasks, state, stateAgeMs: state?.savedAt !== undefined ? Math.max(0, now - state.savedAt) : 0, skipped: loaded.skipped };
+  }
+
+  /** The task holding idempotency key `key`, open or finished and kept. */
+  keyHolder(key: string): string | undefined {
+    return this.#keys.get(key);
+  }
+
+  /** A task was submitted (before it reaches the Queen). */
+  submitted(spec: TaskSpec, key: string | undefined): void {
+    if (key !== undefined) {
+      this.#keys.set(key, spec.id);
+      this.#openKeys.set(spec.id, key);
+    }
+    this.journal?.append({ o: "s", id: spec.id, kind: spec.kind, input: spec.input, requires: spec.requires, priority: spec.priority, timeoutMs: spec.timeoutMs, retries: spec.retries, ...(key !== undefined ? { key } : {}), at: Date.now() });
+  }
+
+  /**
+   * Records a lifecycle event. Returns true when it ended a task. `stopping`: cancellations
+   * caused by `stop()` are not written, so the next hive with `recover: true` resumes those tasks.
+   */
+  observe(event: LifecycleEvent, stopping: boolean): boolean {
+    const journal = this.journal;
+    if (event.type === "task.started") {
+      journal?.append({ o: "a", id: event.taskId, n: event.attempt });
+      return false;
+    }
+    if (event.type === "task.retrying") {
+      journal?.append({ o: "w", id: event.taskId, n: event.attempt, due: Date.now() + event.retryInMs });
+      return false;
+    }
+    const state = TERMINAL[event.type];
+    if (state === undefined) return false;
+    const e = event as Extract<LifecycleEvent, { taskId: string; kind: string }> & { attempts?: number; value?: unknown; error?: Error };
+    const key = this.#openKeys.get(e.taskId);
+    this.#openKeys.delete(e.taskId);
+    const record: EndRecord = { o: "e", id: e.taskId, kind: e.kind, s: state, n: e.attempts ?? 0, at: Date.now() };
+    if (state === "completed") record.v = e.value;
+    if (e.error !== undefined) record.err = errorOf(e.error);
+    if (key !== undefined) record.key = key;
+    if (stopping && state === "cancelled") {
+      // Not an outcome: the task stays open in the journal for the next run.
+      return true;
+    }
+    if (key !== undefined && this.#keys.get(key) === e.taskId && state !== "completed" && state !== "failed" && state !== "deadLettered") this.#keys.delete(key);
+    this.#remember(e.taskId, record);
+    journal?.append(record);
+    return true;
+  }
+
+  #remember(id: string, r: EndRecord): void {
+    this.#results.delete(id);
+    this.#results.set(id, r);
+    if (this.#results.size > this.#maxResults) {
+      const [oldId, old] = this.#results.entries().next().value!;
+      this.#results.delete(oldId);
+      if (old.key !== undefined && this.#keys.get(old.key) === oldId) this.#keys.delete(old.key);
+    }
+    const waiting = this.#waiting.get(id);
+    if (waiting !== undefined) {
+      this.#waiting.delete(id);
+      const result = toResult(r);
+      for (const fn of waiting) fn(result);
+    }
+  }
+
+  /** How a finished task ended, or undefined. */
+  finished(id: string): TaskResult | undefined {
+    const r = this.#results.get(id);
+    return r === undefined ? undefined : toResult(r);
+  }
+
+  /** Resolves when the open task `id` ends. */
+  whenFinished(id: string): Promise<TaskResult> {
+    return new Promise((resolve) => {
+      const list = this.#waiting.get(id);
+      if (list === undefined) this.#waiting.set(id, [resolve]);
+      else list.push(resolve);
+    });
+  }
+
+  /** Saves the Queen's and Supervisor's state beside the journal. */
+  saveState(state: PersistedHive): void {
+    this.journal?.saveState({ ...state, savedAt: Date.now() });
+  }
+
+  stats(): JournalStats | null {
+    return this.journal?.stats() ?? null;
+  }
+
+  async close(): Promise<void> {
+    await this.journal?.close();
+  }
+}
+
+/** The journal's storage for the hive's `store` option. */
+function journalLog(store: unknown): JournalLog {
+  if (store === undefined || store === null) return new FileJournalLog(DEFAULT_JOURNAL_DIR);
+  const s = store as Partial<Store> & { dir?: unknown };
+  if (typeof s.getMany !== "function" && typeof s.dir === "string") return new FileJournalLog(join(s.dir, "journal"));
+  if (s.kind === "file" && typeof s.dir === "string") return new FileJournalLog(join(s.dir, "journal"));
+  return new StoreJournalLog(store as Store);
+}
+
+function errorOf(error: Error): JournalError {
+  return { name: error.name, code: (error as { code?: string }).code ?? "TASK_FAILED", message: error.message };
+}
+
+function toResult(r: EndRecord): TaskResult {
+  return { id: r.id, kind: r.kind, state: r.s, ...(r.s === "completed" ? { value: r.v } : {}), ...(r.err !== undefined ? { error: r.err } : {}), attempts: r.n, finishedAt: r.at };
+}
+
+/** The error a finished task's caller gets, rebuilt from its record. */
+export function errorFromResult(r: TaskResult): ApiaryError {
+  const e = new ApiaryError((r.error?.code ?? "TASK_FAILED") as ApiaryErrorCode, r.error?.message ?? `Task ${r.id} ended ${r.state}`, { taskId: r.id });
+  e.name = r.error?.name ?? "ApiaryError";
+  return e;
+}

@@ -1,0 +1,282 @@
+// The journal and recovery on a live hive (inline backend, a SimulatedClock for the hive's
+// timers): results by id, idempotency keys, tasks resumed after a stop, retry and restart
+// backoffs re-armed on restore, a torn journal tail, compaction, the option checks.
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SimulatedClock } from "xstate";
+import { afterEach, describe, expect, it } from "vitest";
+import { type AgentOptions, createHive, createMemoryStore, type Hive, type HiveOptions } from "../src/index.ts";
+import { fixtureTasks, settle } from "./helpers.ts";
+
+const hives: Hive[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(hives.splice(0).map((h) => h.stop()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  (globalThis as { __apiaryRuns?: unknown }).__apiaryRuns = undefined;
+  (globalThis as { __apiaryGates?: unknown }).__apiaryGates = undefined;
+});
+
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "apiary-journal-"));
+  dirs.push(d);
+  return d;
+}
+
+const agents: AgentOptions[] = [{ id: "a", capabilities: { s: 1 }, concurrency: 1 }];
+
+async function hive(options: Partial<HiveOptions> = {}): Promise<{ h: Hive; clock: SimulatedClock }> {
+  const clock = new SimulatedClock();
+  const h = createHive({ backend: "inline", tasks: fixtureTasks, clock, agents, ...options });
+  hives.push(h);
+  await h.start();
+  return { h, clock };
+}
+
+const runs = (): Record<string, number> => (globalThis as { __apiaryRuns?: Record<string, number> }).__apiaryRuns ?? {};
+const releaseGates = (): void => {
+  for (const open of (globalThis as { __apiaryGates?: (() => void)[] }).__apiaryGates?.splice(0) ?? []) open();
+};
+
+describe("results and idempotency keys", () => {
+  it("answers result(id) for finished, running and unknown tasks", async () => {
+    const { h } = await hive();
+    await h.run({ kind: "double", input: { n: 21 }, id: "x" });
+    expect(await h.result("x")).toMatchObject({ id: "x", kind: "double", state: "completed", value: 42, attempts: 1 });
+    const failing = h.submit({ kind: "fail", input: { message: "nope" }, id: "f" });
+    await expect(failing.result).rejects.toMatchObject({ code: "TASK_FAILED" });
+    expect(await h.result("f")).toMatchObject({ state: "deadLettered", error: { code: "TASK_FAILED" } });
+    const gated = h.submit({ kind: "gate", input: { value: "late" }, id: "g" });
+    const pending = h.result("g");
+    await settle();
+    releaseGates();
+    expect(await pending).toMatchObject({ state: "completed", value: "late" });
+    await gated.result;
+    expect(await h.result("nobody")).toBeUndefined();
+    expect(() => h.result(42 as unknown as string)).toThrow(/"id" must be a non-empty string, received 42/);
+  });
+
+  it("runs a task submitted twice with one idempotency key once", async () => {
+    const { h } = await hive();
+    const first = h.submit({ kind: "countRun", input: { key: "k" }, idempotencyKey: "order-1" });
+    const second = h.submit({ kind: "countRun", input: { key: "k" }, idempotencyKey: "order-1" });
+    expect(second.id).toBe(first.id);
+    expect(await first.result).toBe(1);
+    expect(await second.result).toBe(1);
+    const third = h.submit({ kind: "countRun", input: { key: "k" }, idempotencyKey: "order-1" });
+    expect(await third.result).toBe(1);
+    expect(runs()["k"]).toBe(1);
+    expect(h.stats().tasks.submitted).toBe(1);
+  });
+
+  it("frees the key of a cancelled task", async () => {
+    const { h } = await hive();
+    const blocker = h.submit({ kind: "gate" });
+    const first = h.submit({ kind: "countRun", input: { key: "c" }, idempotencyKey: "retry-me" });
+    await settle();
+    first.cancel();
+    await expect(first.result).rejects.toMatchObject({ code: "TASK_CANCELLED" });
+    const again = h.submit({ kind: "countRun", input: { key: "c" }, idempotencyKey: "retry-me" });
+    expect(again.id).not.toBe(first.id);
+    releaseGates();
+    await blocker.result;
+    expect(await again.result).toBe(1);
+  });
+
+  it("resolves accepted once the Queen took the task, and rejects it when the queue is full", async () => {
+    const { h } = await hive({ queue: { maxQueued: 1 } });
+    const running = h.submit({ kind: "gate" });
+    await running.accepted;
+    const queued = h.submit({ kind: "double", input: { n: 1 } });
+    const overflow = h.submit({ kind: "double", input: { n: 2 } });
+    await queued.accepted;
+    await expect(overflow.accepted).rejects.toMatchObject({ code: "QUEUE_FULL" });
+    releaseGates();
+    await running.result;
+  });
+});
+
+describe("journal and recovery", () => {
+  it("resumes unfinished tasks after a stop and answers finished ones from the journal (every-task, file store)", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task" });
+    for (let i = 0; i < 3; i++) await h.run({ kind: "countRun", input: { key: `done-${i}` }, id: `done-${i}`, idempotencyKey: `done-${i}` });
+    const blocker = h.submit({ kind: "gate", id: "blocker" });
+    const waiting = [0, 1, 2].map((i) => h.submit({ kind: "countRun", input: { key: `open-${i}` }, id: `open-${i}`, priority: "high" }));
+    await Promise.all(waiting.map((w) => w.accepted));
+    await blocker.accepted;
+    await h.stop();
+    await expect(waiting[0]!.result).rejects.toMatchObject({ code: "TASK_CANCELLED" });
+    expect(runs()).toEqual({ "done-0": 1, "done-1": 1, "done-2": 1 });
+
+    const events: string[] = [];
+    const clock = new SimulatedClock();
+    const h2 = createHive({ backend: "inline", tasks: fixtureTasks, clock, agents, store: { dir }, recover: true });
+    hives.push(h2);
+    h2.on("hive.recovered", (e) => events.push(`recovered ${e.tasks} ${e.results}`));
+    await h2.start();
+    expect(h2.stats().tasks).toMatchObject({ accepted: 4, queued: 3, running: 1 });
+    expect(await h2.result("done-1")).toMatchObject({ state: "completed", value: 1 });
+    // Re-submitting a finished task under its key answers from the journal: it does not run again.
+    expect(await h2.submit({ kind: "countRun", input: { key: "done-0" }, idempotencyKey: "done-0" }).result).toBe(1);
+    releaseGates();
+    const ends = await Promise.all(["blocker", "open-0", "open-1", "open-2"].map((id) => h2.result(id)));
+    expect(ends.map((r) => r?.state)).toEqual(["completed", "completed", "completed", "completed"]);
+    expect(runs()).toEqual({ "done-0": 1, "done-1": 1, "done-2": 1, "open-0": 1, "open-1": 1, "open-2": 1 });
+    await settle();
+    expect(events).toEqual(["recovered 4 3"]);
+  });
+
+  it("re-arms a retry backoff that was running when the hive stopped (batched)", async () => {
+    const dir = tmp();
+    const { h, clock } = await hive({ store: { dir }, durability: "batched", journal: { flushMs: 1 }, retry: { minMs: 10_000, maxMs: 10_000, jitter: 0 }, breaker: false });
+    const task = h.submit({ kind: "failTimes", input: { times: 1 }, id: "r", retries: 2 });
+    await h.waitFor("task.retrying");
+    expect(h.stats().tasks).toMatchObject({ queued: 1, running: 0, retried: 1 });
+    clock.increment(1_000);
+    await h.stop();
+    await expect(task.result).rejects.toMatchObject({ code: "TASK_CANCELLED" });
+
+    const clock2 = new SimulatedClock();
+    const h2 = createHive({ backend: "inline", tasks: fixtureTasks, clock: clock2, agents, store: { dir }, recover: true, durability: "batched", retry: { minMs: 10_000, maxMs: 10_000, jitter: 0 } });
+    hives.push(h2);
+    await h2.start();
+    await settle();
+    expect(h2.stats().tasks).toMatchObject({ queued: 1, running: 0, completed: 0 });
+    // The backoff had (about) 10 s left on the wall clock when it was saved.
+    clock2.increment(9_000);
+    await settle();
+    expect(h2.stats().tasks.completed).toBe(0);
+    clock2.increment(1_500);
+    expect(await h2.result("r")).toMatchObject({ state: "completed", value: "ok on attempt 2", attempts: 2 });
+  });
+
+  it("brings a restarting agent back with its restart count, after the backoff it had left", async () => {
+    const dir = tmp();
+    const supervision = { backoff: { minMs: 5_000, maxMs: 5_000, jitter: 0 } };
+    const { h } = await hive({ store: { dir }, durability: "every-task", supervision });
+    h.failAgent("a", "drill");
+    await settle();
+    expect(h.stats().agents[0]).toMatchObject({ status: "restarting", restarts: 1 });
+    await h.stop();
+
+    const clock = new SimulatedClock();
+    const h2 = createHive({ backend: "inline", tasks: fixtureTasks, clock, agents, store: { dir }, recover: true, supervision });
+    hives.push(h2);
+    await h2.start();
+    expect(h2.stats().agents[0]).toMatchObject({ id: "a", status: "restarting", state: "restarting", restarts: 1, lastCrash: "drill" });
+    const task = h2.submit({ kind: "double", input: { n: 4 } });
+    clock.increment(4_000);
+    await settle();
+    expect(h2.stats().tasks.completed).toBe(0);
+    clock.increment(1_500);
+    expect(await task.result).toBe(8);
+    expect(h2.stats().agents[0]).toMatchObject({ status: "up", restarts: 1 });
+  });
+
+  it("restores a degraded hive as degraded", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task", supervision: { maxRestarts: 0 } });
+    h.failAgent("a", "drill");
+    await settle();
+    expect(h.stats().degraded?.reason).toMatch(/more than 0 restarts/);
+    await h.stop();
+    const { h: h2 } = await hive({ store: { dir }, recover: true, supervision: { maxRestarts: 0 } });
+    expect(h2.stats().degraded?.reason).toMatch(/more than 0 restarts/);
+    expect(h2.stats().agents[0]).toMatchObject({ status: "failed" });
+  });
+
+  it("skips a torn journal tail with a warning naming the file and offset, and keeps the rest", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task" });
+    for (let i = 0; i < 3; i++) await h.run({ kind: "double", input: { n: i }, id: `d${i}` });
+    await h.stop();
+    const logs = readdirSync(join(dir, "journal")).filter((n) => n.endsWith(".log")).sort();
+    const file = join(dir, "journal", logs.at(-1)!);
+    const size = statSync(file).size;
+    expect(size).toBeGreaterThan(0);
+    appendFileSync(file, '0badc0de {"o":"e","id":"d9","ki'); // a write cut short by the crash
+    const warnings: { file: string; offset: number; message: string }[] = [];
+    const { h: h2 } = await hive({ store: { dir }, recover: true, journal: { onWarning: (w) => warnings.push(w) } });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ file, offset: size });
+    expect(warnings[0]!.message).toContain(`${file} at byte offset ${size}`);
+    expect(await h2.result("d2")).toMatchObject({ state: "completed", value: 4 });
+    expect(await h2.result("d9")).toBeUndefined();
+  });
+
+  it("skips a corrupt record in the middle and recovers the records after it", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task" });
+    await h.run({ kind: "double", input: { n: 1 }, id: "before" });
+    await h.stop();
+    const journal = join(dir, "journal");
+    const file = join(journal, readdirSync(journal).filter((n) => n.endsWith(".log")).sort().at(-1)!);
+    appendFileSync(file, "00000000 {\"o\":\"s\",\"id\":\"bad\"}\n");
+    const { h: h2 } = await hive({ store: { dir }, recover: true, journal: { onWarning: () => {} } });
+    await h2.run({ kind: "double", input: { n: 2 }, id: "after" });
+    await h2.stop();
+    const warnings: string[] = [];
+    const { h: h3 } = await hive({ store: { dir }, recover: true, journal: { onWarning: (w) => warnings.push(w.message) } });
+    expect(warnings).toEqual([]); // recovery compacted the damage away
+    expect(await h3.result("before")).toMatchObject({ value: 2 });
+    expect(await h3.result("after")).toMatchObject({ value: 4 });
+    expect(await h3.result("bad")).toBeUndefined();
+  });
+
+  it("compacts: the journal stays a few files, and finished tasks past the retention are dropped", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task", journal: { compactEvery: 20, maxResults: 10 } });
+    for (let i = 0; i < 60; i++) await h.run({ kind: "double", input: { n: i }, id: `c${i}` });
+    expect(h.stats().journal).toMatchObject({ durability: "every-task", open: 0 });
+    expect(h.stats().journal!.compactions).toBeGreaterThanOrEqual(5);
+    expect(h.stats().journal!.ended).toBeLessThanOrEqual(30);
+    expect(readdirSync(join(dir, "journal")).length).toBeLessThanOrEqual(4);
+    await h.stop();
+    const { h: h2 } = await hive({ store: { dir }, recover: true, journal: { maxResults: 10 } });
+    expect(await h2.result("c0")).toBeUndefined();
+    expect(await h2.result("c59")).toMatchObject({ value: 118 });
+  });
+
+  it("journals to any store: a memory store shared by two hives", async () => {
+    const store = createMemoryStore();
+    const { h } = await hive({ store, durability: "batched", journal: { flushMs: 1 } });
+    await h.run({ kind: "double", input: { n: 5 }, id: "m1" });
+    const open = h.submit({ kind: "gate", id: "m2" });
+    await open.accepted;
+    await h.stop();
+    const { h: h2 } = await hive({ store, recover: true });
+    expect(await h2.result("m1")).toMatchObject({ value: 10 });
+    releaseGates();
+    await settle();
+    releaseGates();
+    expect(await h2.result("m2")).toMatchObject({ state: "completed" });
+  });
+
+  it("starts afresh without recover: an existing journal is discarded", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task" });
+    await h.run({ kind: "double", input: { n: 1 }, id: "old" });
+    await h.stop();
+    const { h: h2 } = await hive({ store: { dir }, durability: "every-task" });
+    expect(await h2.result("old")).toBeUndefined();
+    await h2.stop();
+    const { h: h3 } = await hive({ store: { dir }, recover: true });
+    expect(await h3.result("old")).toBeUndefined();
+  });
+});
+
+describe("options", () => {
+  it("refuses recover without a journal, and bad journal options, naming the field", () => {
+    expect(() => createHive({ agents, recover: true, durability: "none" })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"recover" needs a journal') }));
+    expect(() => createHive({ agents, durability: "always" as never })).toThrow(/"durability" must be one of none, batched, every-task, received "always"/);
+    expect(() => createHive({ agents, durability: "batched", journal: { flushMs: 0 } })).toThrow(/"journal.flushMs" .*received 0/);
+    expect(() => createHive({ agents, journal: { everyMs: 1 } as never })).toThrow(/"journal.everyMs" is not a known option/);
+  });
+
+  it("refuses an empty idempotency key", async () => {
+    const { h } = await hive();
+    expect(() => h.submit({ kind: "double", input: { n: 1 }, idempotencyKey: "" })).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"idempotencyKey" must be a non-empty string, received ""') }));
+  });
+});
