@@ -17,6 +17,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   breaker: async () => (await import("./breaker.ts")).default,
   cache: async () => (await import("./cache.ts")).default,
   durability: async () => (await import("./durability.ts")).default,
+  sweep: async () => (await import("./sweep.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
