@@ -19,6 +19,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   durability: async () => (await import("./durability.ts")).default,
   load: async () => (await import("./load.ts")).default,
   simulate: async () => (await import("./simulate.ts")).default,
+  sweep: async () => (await import("./sweep.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
