@@ -17,7 +17,9 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   breaker: async () => (await import("./breaker.ts")).default,
   cache: async () => (await import("./cache.ts")).default,
   durability: async () => (await import("./durability.ts")).default,
+  load: async () => (await import("./load.ts")).default,
   simulate: async () => (await import("./simulate.ts")).default,
+  sweep: async () => (await import("./sweep.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

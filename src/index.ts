@@ -99,6 +99,9 @@ export type {
   TimeWindow,
 } from "./sim/scenario-types.ts";
 export type { Distribution } from "./sim/distributions.ts";
-export type { AgentFigures, AgentMark, HistogramBucket, LatencyFigures, RunReport, SeriesPoint, TaskTotals } from "./sim/report.ts";
+export type { AgentFigures, AgentMark, Estimate, HistogramBucket, LatencyFigures, LoadReport, RunReport, SeriesPoint, SweepReport, TaskTotals } from "./sim/report.ts";
 export { createRecorder } from "./sim/recorder.ts";
 export type { Recorder, RecorderOptions } from "./sim/recorder.ts";
+// Run reports (issue 6): HTML (self-contained, inline SVG) and terminal tables.
+export { renderHtml } from "./sim/html.ts";
+export { formatLoadReport, formatRunReport, formatSweepReport } from "./sim/table.ts";

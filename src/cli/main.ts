@@ -4,6 +4,7 @@
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
  * apiary simulate scenario.json [--seed N] [--json] [--html FILE]
+ * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
@@ -16,6 +17,7 @@ import type { BackendName } from "../backends/types.ts";
 import { isApiaryError } from "../errors.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
+import { runLoadCommand } from "./load-command.ts";
 import { createProgress } from "./progress.ts";
 import { runServe } from "./serve.ts";
 import { runScenarioFile, UsageError } from "./simulate.ts";
@@ -27,6 +29,9 @@ Commands:
                       simulation tasks on the worker pool, then print a summary
   simulate FILE       run the scenario in FILE (JSON) in virtual time and print its
                       report: throughput, latency, wait, faults, per-agent utilisation
+  load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
+                      worker threads, built-in workload or a scenario file; table, --json
+                      or --html FILE (apiary load --help)
   serve               run the demo hive under load and serve /metrics (Prometheus),
                       /health/live and /health/ready until Ctrl-C
   inspect             start the Stately inspector relay, run the demo hive connected
@@ -87,6 +92,8 @@ function formatSummary(r: DemoReport): string {
 
 /** Runs the CLI with `argv` (without the runtime and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // `load` has flags of its own (--levels, --html, ...): it parses its arguments itself.
+  if (argv[0] === "load") return runLoadCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -115,6 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const [command, ...rest] = positionals;
   if (command === undefined) return fail("a command is required");
+  if (command === "load") return runLoadCommand(argv.filter((_, i) => i !== argv.indexOf("load")));
   if (command === "serve" || command === "inspect" || command === "replay") return observe(command, rest, values);
   if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 1) return fail(`"simulate" takes at most one scenario file, received ${JSON.stringify(rest)}`);

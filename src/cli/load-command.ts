@@ -1,0 +1,182 @@
+/**
+ * The `apiary load` command: parses its flags, runs {@link runLoad} with a progress bar, and
+ * prints the terminal table or `--json`, and writes `--html FILE`.
+ *
+ * ```
+ * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N]
+ *             [--warmup-ms N] [--max-queued N] [--threads N] [--backend NAME] [--seed N]
+ *             [--json] [--html FILE]
+ * ```
+ *
+ * @module
+ */
+import { writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import type { BackendName } from "../backends/types.ts";
+import { isApiaryError } from "../errors.ts";
+import { renderHtml } from "../sim/html.ts";
+import type { Scenario } from "../sim/scenario.ts";
+import { formatLoadReport } from "../sim/table.ts";
+import { unaccounted } from "../sim/totals.ts";
+import { DEFAULT_LEVELS, runLoad } from "./load.ts";
+import { scenarioWorkload } from "./load-scenario.ts";
+import { readScenario } from "./simulate.ts";
+import type { LoadWorkload } from "./load-workload.ts";
+import { createProgress, type Progress } from "./progress.ts";
+
+/** Help for `apiary load`, shown by `apiary load --help` and on a usage error. */
+export const LOAD_USAGE = `Usage: apiary load [scenario.json] [options]
+
+Runs a live load test: for each level, a fresh hive on real worker threads keeps exactly
+that many real CPU tasks in flight (closed loop) and reports throughput, latency p50/p95/p99,
+success (completed / accepted) and what, if anything, was shed or rejected.
+
+Without a scenario it runs the built-in workload (8 agents, ~1 ms CPU burns and Monte Carlo
+tasks). With one (the schema of apiary simulate), its agents, policies and task mix run for
+real: each task burns CPU for the duration drawn from its kind; faults, dependencies, the cache
+and the arrival process are simulation-only and left out (it says which). A closed-loop
+scenario's inFlight is its level unless --levels says otherwise.
+
+Options:
+  --levels LIST         tasks in flight, comma-separated (default 10,100,1000,5000)
+  --tasks-per-level N   submit N tasks per level (every task counts)
+  --duration-ms N       measure N ms per level after the warm-up (default 6000)
+  --warmup-ms N         left out of the figures at the start of each level
+                        (default 1000 with --duration-ms, 0 with --tasks-per-level)
+  --max-queued N        bound the hive's queue: past N waiting tasks it sheds the lowest
+                        priority or rejects (default: unbounded in practice)
+  --threads N           worker threads (default: one per CPU)
+  --backend NAME        piscina | comlink | inline (default: piscina on Node, comlink on Deno)
+  --seed N              seed of the task stream (default: the scenario's, else 42)
+  --json                print the report as one JSON object (no progress bar)
+  --html FILE           also write a self-contained HTML report with charts to FILE
+  -h, --help            show this help
+`;
+
+function fail(message: string): number {
+  process.stderr.write(`apiary load: ${message}\n\n${LOAD_USAGE}`);
+  return 2;
+}
+
+function int(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new RangeError(`"--${name}" must be an integer >= ${min}, received ${JSON.stringify(value)}`);
+  return n;
+}
+
+function levels(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((s) => s.trim());
+  const out = parts.map(Number);
+  if (parts.length === 0 || parts.some((s) => s === "") || out.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new RangeError(`"--levels" must be a comma-separated list of positive integers, received ${JSON.stringify(value)}`);
+  }
+  return out;
+}
+
+/**
+ * Runs `apiary load` with `argv` (after the command name); resolves to the exit code: 0, 1 when
+ * the run failed or a level lost a task, 2 on a usage error.
+ */
+export async function runLoadCommand(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        levels: { type: "string" },
+        "tasks-per-level": { type: "string" },
+        "duration-ms": { type: "string" },
+        "warmup-ms": { type: "string" },
+        "max-queued": { type: "string" },
+        threads: { type: "string" },
+        backend: { type: "string" },
+        seed: { type: "string" },
+        json: { type: "boolean", default: false },
+        html: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(LOAD_USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) return fail(`takes at most one scenario file, received ${JSON.stringify(positionals)}`);
+  let progress: Progress | undefined;
+  try {
+    const backend = values.backend;
+    if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
+      return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
+    }
+    if (values["tasks-per-level"] !== undefined && values["duration-ms"] !== undefined) {
+      return fail(`give "--tasks-per-level" or "--duration-ms", not both; received ${values["tasks-per-level"]} and ${values["duration-ms"]}`);
+    }
+    if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
+    const maxQueued = int("max-queued", values["max-queued"], 1);
+    const tasksPerLevel = int("tasks-per-level", values["tasks-per-level"], 1);
+    const durationMs = int("duration-ms", values["duration-ms"], 1);
+    const threads = int("threads", values.threads, 1);
+    let chosenLevels = levels(values.levels);
+    let seed = int("seed", values.seed, 0);
+    let workload: LoadWorkload | undefined;
+    const file = positionals[0];
+    if (file !== undefined) {
+      let scenario: Scenario;
+      try {
+        scenario = await readScenario(file);
+      } catch (error) {
+        return fail(error instanceof Error ? error.message : String(error));
+      }
+      const mapped = scenarioWorkload(scenario);
+      workload = mapped.workload;
+      seed ??= scenario.seed === undefined ? undefined : scenario.seed >>> 0;
+      // A closed-loop scenario names its own level.
+      const arrivals = scenario.workload.arrivals;
+      if (chosenLevels === undefined && "closed" in arrivals) chosenLevels = [arrivals.closed.inFlight];
+      for (const line of mapped.leftOut) process.stderr.write(`apiary load: ${JSON.stringify(scenario.name)} runs live; left out: ${line}\n`);
+      const cpus = threads ?? availableParallelism();
+      for (const level of chosenLevels ?? DEFAULT_LEVELS) {
+        const tasks = tasksPerLevel ?? level;
+        const seconds = (tasks * mapped.meanTaskMs) / cpus / 1_000;
+        if (seconds > 60) {
+          process.stderr.write(`apiary load: at ${level} in flight, ${tasks} tasks of ~${mapped.meanTaskMs.toFixed(1)} ms on ${cpus} threads need ~${Math.round(seconds)} s of CPU${tasksPerLevel === undefined ? " just to drain" : ""}; --levels or --tasks-per-level make it shorter\n`);
+        }
+      }
+    }
+    const report = await runLoad({
+      levels: chosenLevels,
+      tasksPerLevel,
+      durationMs,
+      warmupMs: int("warmup-ms", values["warmup-ms"], 0),
+      threads,
+      seed,
+      workload,
+      backend: backend as BackendName | undefined,
+      queue: maxQueued === undefined ? undefined : { maxQueued, overflow: "shed-lowest" },
+      onProgress: (done, total, detail) => {
+        progress ??= createProgress("load", total, !values.json);
+        progress.update(done, detail);
+      },
+    });
+    progress?.finish();
+    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatLoadReport(report));
+    if (values.html !== undefined) {
+      await writeFile(values.html, renderHtml(report));
+      process.stderr.write(`apiary load: wrote the HTML report to ${values.html}\n`);
+    }
+    return report.levels.every((l) => unaccounted(l.tasks) === 0) ? 0 : 1;
+  } catch (error) {
+    progress?.finish();
+    if (error instanceof RangeError) return fail(error.message);
+    const code = isApiaryError(error) ? ` [${error.code}]` : "";
+    process.stderr.write(`apiary load: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    return 1;
+  }
+}

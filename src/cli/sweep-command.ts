@@ -1,0 +1,138 @@
+/**
+ * The `apiary sweep` command: many seeded replicas of a scenario over a parameter grid, on the
+ * worker pool, with means and 95% confidence intervals.
+ *
+ * ```
+ * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--threads N] [--seed N]
+ *              [--json] [--html FILE]
+ * ```
+ *
+ * @module
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { isApiaryError } from "../errors.ts";
+import { renderHtml } from "../sim/html.ts";
+import { sweep, type VaryValue } from "../sim/sweep.ts";
+import { formatSweepReport } from "../sim/table.ts";
+import { createProgress, type Progress } from "./progress.ts";
+
+/** Help for `apiary sweep`. */
+export const SWEEP_USAGE = `Usage: apiary sweep SCENARIO.json --replicas N [options]
+
+Runs N seeded replicas of a virtual-time simulation at every point of a parameter grid, in
+parallel on worker threads (one replica per job), and reports each figure's mean with a 95%
+confidence interval. Replica r of every point uses seed + r.
+
+Options:
+  --replicas N          replicas per grid point (required)
+  --vary KEY=A,B,C      vary a scenario field (dotted path, array items by index, e.g.
+                        agents.0.count=2,4,8 or workload.arrivals.poisson.ratePerSec=5,10);
+                        repeat for a grid. Values are JSON where they parse (numbers, true,
+                        false), else strings
+  --threads N           worker threads (default: one per CPU)
+  --seed N              seed of replica 0 (default: the scenario's, else 1)
+  --json                print the report as one JSON object (no progress bar)
+  --html FILE           also write a self-contained HTML report to FILE
+  -h, --help            show this help
+`;
+
+function fail(message: string): number {
+  process.stderr.write(`apiary sweep: ${message}\n\n${SWEEP_USAGE}`);
+  return 2;
+}
+
+function int(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new RangeError(`"--${name}" must be an integer >= ${min}, received ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** `key=a,b,c` → [key, values]. */
+export function parseVary(spec: string): [string, VaryValue[]] {
+  const eq = spec.indexOf("=");
+  if (eq <= 0 || eq === spec.length - 1) throw new RangeError(`"--vary" must look like key=a,b,c, received ${JSON.stringify(spec)}`);
+  const values = spec.slice(eq + 1).split(",").map((raw): VaryValue => {
+    const text = raw.trim();
+    try {
+      const v: unknown = JSON.parse(text);
+      if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
+    } catch {
+      // not JSON: a plain string
+    }
+    return text;
+  });
+  return [spec.slice(0, eq).trim(), values];
+}
+
+/** Runs `apiary sweep` with `argv` (after the command name); resolves to the exit code. */
+export async function runSweepCommand(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        replicas: { type: "string" },
+        vary: { type: "string", multiple: true },
+        threads: { type: "string" },
+        seed: { type: "string" },
+        json: { type: "boolean", default: false },
+        html: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(SWEEP_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) return fail(`takes one scenario file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
+  let progress: Progress | undefined;
+  try {
+    const replicas = int("replicas", values.replicas, 1);
+    if (replicas === undefined) return fail(`"--replicas" is required`);
+    if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
+    const vary = Object.fromEntries((values.vary ?? []).map(parseVary));
+    const file = positionals[0]!;
+    let scenario: unknown;
+    try {
+      scenario = JSON.parse(await readFile(file, "utf8"));
+    } catch (error) {
+      process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 2;
+    }
+    const threads = int("threads", values.threads, 1);
+    const seed = int("seed", values.seed, 0);
+    const report = await sweep(scenario as never, {
+      replicas,
+      vary,
+      ...(threads !== undefined ? { threads } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      onProgress: (done, total) => {
+        progress ??= createProgress("sweep", total, !values.json);
+        progress.update(done);
+      },
+    });
+    progress?.finish();
+    if (values.json) {
+      const { wallMs: _wall, ...stable } = report; // reproducible output: no wall time
+      process.stdout.write(`${JSON.stringify(stable)}\n`);
+    } else process.stdout.write(formatSweepReport(report));
+    if (values.html !== undefined) {
+      await writeFile(values.html, renderHtml(report));
+      process.stderr.write(`apiary sweep: wrote the HTML report to ${values.html}\n`);
+    }
+    return 0;
+  } catch (error) {
+    progress?.finish();
+    if (error instanceof RangeError) return fail(error.message);
+    const code = isApiaryError(error) ? ` [${error.code}]` : "";
+    process.stderr.write(`apiary sweep: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    return isApiaryError(error, "INVALID_OPTIONS") ? 2 : 1;
+  }
+}
