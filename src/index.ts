@@ -82,6 +82,8 @@ export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector,
 export { simulate } from "./sim/simulate.ts";
 export type { SimulateOptions } from "./sim/simulate.ts";
 export { parseScenario } from "./sim/scenario.ts";
+export { sweep } from "./sim/sweep.ts";
+export type { SweepOptions, VaryValue } from "./sim/sweep.ts";
 export type {
   AgentGroup,
   AgentGroupInput,

@@ -46,7 +46,9 @@ describe("terminal tables", () => {
   it("prints a sweep's means with their 95% intervals", () => {
     const text = formatSweepReport(sweepReport());
     expect(text).toContain("4 combinations × 3 replicas on 2 threads, 4.32 s");
-    expect(text).toMatch(/^2 +100 +71\.20 \[69\.00, 73\.40\] +900\.0 \[780\.0, 1,020\]$/m);
+    expect(text).toMatch(/^mean \[95% CI\] +agents\.count=2 workload\.rate=50 +agents\.count=2 workload\.rate=100 +agents\.count=4 workload\.rate=50 +agents\.count=4 workload\.rate=100$/m);
+    expect(text).toMatch(/^throughputPerSec +49\.80 \[49\.40, 50\.20\] +71\.20 \[69\.00, 73\.40\] +50\.10 \[49\.80, 50\.40\] +99\.70 \[98\.80, 100\.6\]$/m);
+    expect(text).toMatch(/^latencyMs\.p99 +120\.0 \[105\.0, 135\.0\] +900\.0 \[780\.0, 1,020\]/m);
   });
 
   it("neutralises control characters in names so a report cannot drive the terminal", () => {

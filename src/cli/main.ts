@@ -5,6 +5,7 @@
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
  * apiary simulate scenario.json [--seed N] [--json] [--html FILE]
  * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
+ * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--threads N] [--seed N] [--json] [--html FILE]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
@@ -18,6 +19,7 @@ import { isApiaryError } from "../errors.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
 import { runLoadCommand } from "./load-command.ts";
+import { runSweepCommand } from "./sweep-command.ts";
 import { createProgress } from "./progress.ts";
 import { runServe } from "./serve.ts";
 import { runScenarioFile, UsageError } from "./simulate.ts";
@@ -32,6 +34,9 @@ Commands:
   load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
                       worker threads, built-in workload or a scenario file; table, --json
                       or --html FILE (apiary load --help)
+  sweep FILE          N seeded replicas of the scenario in FILE over a parameter grid
+                      (--replicas N --vary key=a,b,c), in parallel on worker threads;
+                      means with 95% confidence intervals (apiary sweep --help)
   serve               run the demo hive under load and serve /metrics (Prometheus),
                       /health/live and /health/ready until Ctrl-C
   inspect             start the Stately inspector relay, run the demo hive connected
@@ -94,6 +99,7 @@ function formatSummary(r: DemoReport): string {
 export async function main(argv: readonly string[]): Promise<number> {
   // `load` has flags of its own (--levels, --html, ...): it parses its arguments itself.
   if (argv[0] === "load") return runLoadCommand(argv.slice(1));
+  if (argv[0] === "sweep") return runSweepCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -123,6 +129,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (command === undefined) return fail("a command is required");
   if (command === "load") return runLoadCommand(argv.filter((_, i) => i !== argv.indexOf("load")));
+  if (command === "sweep") return runSweepCommand(argv.filter((_, i) => i !== argv.indexOf("sweep")));
   if (command === "serve" || command === "inspect" || command === "replay") return observe(command, rest, values);
   if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 1) return fail(`"simulate" takes at most one scenario file, received ${JSON.stringify(rest)}`);

@@ -126,11 +126,28 @@ export function formatLoadReport(r: LoadReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** A sweep: one row per parameter combination, each figure as mean [95% CI]. */
+/**
+ * A sweep: one row per figure, one column per parameter combination, each cell the mean and its
+ * 95% interval (a sweep has a few combinations and many figures, so they go across).
+ */
 export function formatSweepReport(r: SweepReport): string {
-  const { head, rows, params } = sweepColumns(r);
   const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
   const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
-  lines.push(r.rows.length === 0 ? "(no rows)" : alignColumns(head, rows, head.map((_, i) => i >= params)));
+  if (r.rows.length === 0) {
+    lines.push("(no rows)");
+    return `${lines.join("\n")}\n`;
+  }
+  const params = Object.keys(r.vary);
+  const figures: string[] = [];
+  for (const row of r.rows) for (const k of Object.keys(row.figures)) if (!figures.includes(k)) figures.push(k);
+  const head = ["mean [95% CI]", ...r.rows.map((row) => (params.length === 0 ? "as given" : params.map((k) => `${k}=${String(row.params[k] ?? "—")}`).join(" ")))].map(plainText);
+  const rows = figures.map((f) => [
+    plainText(f),
+    ...r.rows.map((row) => {
+      const e = row.figures[f];
+      return e === undefined ? "—" : `${formatFigure(e.mean)} [${formatFigure(e.ci95[0])}, ${formatFigure(e.ci95[1])}]`;
+    }),
+  ]);
+  lines.push(alignColumns(head, rows, head.map((_, i) => i > 0)));
   return `${lines.join("\n")}\n`;
 }
