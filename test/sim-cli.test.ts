@@ -1,6 +1,6 @@
 // `apiary simulate scenario.json`, run as a real child process on the built package.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,9 +30,9 @@ beforeAll(async () => {
     JSON.stringify({
       name: "small",
       agents: [{ name: "w", count: 3, concurrency: 2 }],
-      workload: { kinds: [{ name: "job", duration: { exponential: { meanMs: 200 } }, retries: 1 }], arrivals: { poisson: { ratePerSec: 20 } } },
+      workload: { kinds: [{ name: "job", duration: { exponential: { meanMs: 200 } }, retries: 1 }], arrivals: { poisson: { ratePerSec: 10 } } },
       faults: { taskFailureProbability: 0.05, agentCrashesPerHour: 60 },
-      run: { durationMs: 120_000, warmupMs: 5_000 },
+      run: { durationMs: 60_000, warmupMs: 5_000 },
     }),
   );
   await writeFile(file("bad.json"), JSON.stringify({ name: "bad", agents: [{ name: "w", concurrency: 0 }], workload: {}, run: { durationMs: 1 } }));
@@ -50,19 +50,22 @@ describe("apiary simulate scenario.json", () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
     const report = JSON.parse(a.stdout);
-    expect(report).toMatchObject({ mode: "simulation", scenario: "small", seed: 3, durationMs: 120_000, warmupMs: 5_000 });
+    expect(report).toMatchObject({ mode: "simulation", scenario: "small", seed: 3, durationMs: 60_000, warmupMs: 5_000 });
     expect(report.wallMs).toBeUndefined();
     expect(report.tasks.accepted).toBe(report.tasks.completed + report.tasks.failed + report.tasks.cancelled + report.tasks.deadLettered + report.tasks.shed);
     expect(report.agents).toHaveLength(3);
   });
 
-  it("prints a summary: throughput, latency and wait percentiles, tasks by state, per-agent utilisation", async () => {
+  it("prints a summary: tasks by state, throughput, latency and wait percentiles, faults, per-agent utilisation", async () => {
     const { code, stdout, stderr } = await apiary("simulate", file("small.json"));
     expect(code).toBe(0);
-    expect(stdout).toMatch(/throughput\s+[\d.]+ tasks\/s of simulated time/);
-    expect(stdout).toMatch(/latency ms\s+mean [\d.]+\s+p50 [\d.]+\s+p95 [\d.]+\s+p99 [\d.]+/);
-    expect(stdout).toMatch(/wait ms\s+mean [\d.]+/);
-    expect(stdout).toMatch(/tasks\s+submitted \d+\s+completed \d+\s+failed \d+\s+dead-lettered \d+/);
+    expect(stdout).toMatch(/^apiary simulation — small, seed 1:/);
+    expect(stdout).toMatch(/ended\s+completed [\d,]+\s+failed \d+\s+dead-lettered \d+/);
+    expect(stdout).toMatch(/throughput\s+[\d.]+ tasks\/s/);
+    expect(stdout).toMatch(/latency ms\s+p50 [\d.,]+\s+p95 [\d.,]+\s+p99 [\d.,]+/);
+    expect(stdout).toMatch(/wait ms\s+p50 [\d.,]+/);
+    expect(stdout).toMatch(/means\s+latency [\d.,]+ ms\s+wait [\d.,]+ ms\s+in system [\d.]+/);
+    expect(stdout).toMatch(/faults\s+crashes \d+\s+restarts \d+/);
     expect(stdout).toMatch(/w-2\s+\d+\s+\d+\s+[\d.]+%/);
     expect(stderr).toBe(""); // no progress bar: stderr is not a TTY
   });
@@ -79,10 +82,14 @@ describe("apiary simulate scenario.json", () => {
     expect(missing.stderr).toContain("cannot read scenario file");
   });
 
-  it("says --html is not available yet, and that demo flags do not apply to a scenario", async () => {
-    const html = await apiary("simulate", file("small.json"), "--html", file("report.html"));
-    expect(html.code).toBe(2);
-    expect(html.stderr).toContain('"--html" is not available yet');
+  it("writes the HTML report with --html, and says demo flags do not apply to a scenario", async () => {
+    const html = await apiary("simulate", file("small.json"), "--json", "--html", file("report.html"));
+    expect(html.code).toBe(0);
+    expect(JSON.parse(html.stdout).scenario).toBe("small");
+    const page = await readFile(file("report.html"), "utf8");
+    expect(page.startsWith("<!doctype html>")).toBe(true);
+    expect(page).toContain("small");
+    expect(html.stderr).toContain("wrote the HTML report");
     const tasks = await apiary("simulate", file("small.json"), "--tasks", "5");
     expect(tasks.code).toBe(2);
     expect(tasks.stderr).toContain('"--tasks" applies to the built-in demo only');

@@ -213,6 +213,11 @@ export class SimulatedBackend implements ExecutionBackend {
     if (live.reports === undefined) this.#clock.clearTimeout(live.timer);
   }
 
+  /** Attempts handed over since start (cheaper than `stats().messages`: no object). */
+  get attempts(): number {
+    return this.#messages;
+  }
+
   stats(): BackendStats {
     return { threads: 0, inFlight: this.#live.size, messages: this.#messages, threadRestarts: this.#deaths };
   }

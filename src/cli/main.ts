@@ -50,7 +50,7 @@ Options:
   --threads N         worker threads (default: one per CPU)
   --backend NAME      piscina | comlink | inline (default: piscina on Node, comlink on Deno)
   --json              print the summary (or a scenario's run report) as one JSON object
-  --html FILE         simulate FILE: write the HTML report (not available yet)
+  --html FILE         simulate FILE: also write the HTML report to FILE
   --port N            serve / inspect / replay: port (default 9464 for serve, a free
                       one for inspect and replay; 0 picks a free one)
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)

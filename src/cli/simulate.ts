@@ -1,15 +1,18 @@
 /**
  * `apiary simulate scenario.json`: reads a scenario file, runs it in virtual time and prints a
  * summary table, or the run report as JSON (`--json`, without the wall time, so the same seed
- * prints the same bytes).
+ * prints the same bytes); `--html FILE` also writes the HTML report.
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { InvalidOptionsError } from "../errors.ts";
+import { formatMs, formatNumber } from "../sim/format.ts";
+import { renderHtml } from "../sim/html.ts";
 import type { RunReport } from "../sim/report.ts";
 import { parseScenario, type Scenario } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
+import { formatRunReport } from "../sim/table.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** Options of {@link runScenarioFile}. */
@@ -50,40 +53,25 @@ export async function readScenario(file: string): Promise<Scenario> {
   }
 }
 
-const fixed = (x: number, digits = 1): string => x.toFixed(digits);
-
-/** The terminal summary of a run report. */
-export function formatReport(r: RunReport, agentsShown = 20): string {
-  const t = r.tasks;
+/**
+ * The terminal summary of a simulation: the shared run table (tasks by state, throughput,
+ * latency and wait percentiles, agents) and what only a simulation reports — means, time
+ * averages, faults and the cache.
+ */
+export function formatReport(r: RunReport): string {
   const x = r.extra;
   const num = (key: string): number => (typeof x[key] === "number" ? (x[key] as number) : 0);
-  const lat = (label: string, f: RunReport["latencyMs"], note: string): string =>
-    `${label.padEnd(12)}mean ${fixed(f.mean)}   p50 ${fixed(f.p50)}   p95 ${fixed(f.p95)}   p99 ${fixed(f.p99)}   max ${fixed(f.max)}   (${note})`;
   const lines = [
-    `apiary simulate — scenario ${JSON.stringify(r.scenario)}: ${r.agents.length} agents, seed ${r.seed}, ${fixed(r.durationMs / 1_000)} s simulated` +
-      (r.warmupMs > 0 ? ` after ${fixed(r.warmupMs / 1_000)} s warm-up` : "") +
-      (r.wallMs !== undefined ? ` in ${fixed(r.wallMs / 1_000, 2)} s` : ""),
-    "",
-    `tasks       submitted ${t.submitted}   completed ${t.completed}   failed ${t.failed}   dead-lettered ${t.deadLettered}   cancelled ${t.cancelled}   shed ${t.shed}   rejected ${t.rejected}   retried ${t.retried}`,
-    `throughput  ${fixed(r.throughputPerSec, 2)} tasks/s of simulated time`,
-    lat("latency ms", r.latencyMs, "submit to completion"),
-    lat("wait ms", r.waitMs, "submit to first start"),
-    `in system   mean ${fixed(num("meanInSystem"), 2)} tasks (running ${fixed(num("meanRunning"), 2)}, waiting ${fixed(num("meanQueued"), 2)}); Little's law λW = ${fixed(num("littleL"), 2)}`,
-    `faults      crashes ${num("crashes")}   restarts ${num("restarts")}   worker deaths ${num("workerDeaths")}   agent breaker trips ${num("agentBreakerTrips")}   dependency breaker trips ${num("dependencyBreakerTrips")}` +
-      (x["degraded"] === true ? `   DEGRADED at ${fixed(num("degradedAtMs") / 1_000)} s` : "") +
+    `means        latency ${formatMs(r.latencyMs.mean)} ms   wait ${formatMs(r.waitMs.mean)} ms   in system ${formatNumber(num("meanInSystem"), 2)} (running ${formatNumber(num("meanRunning"), 2)}, waiting ${formatNumber(num("meanQueued"), 2)})   Little's law λW ${formatNumber(num("littleL"), 2)}`,
+    `faults       crashes ${formatNumber(num("crashes"))}   restarts ${formatNumber(num("restarts"))}   worker deaths ${formatNumber(num("workerDeaths"))}   agent breaker trips ${formatNumber(num("agentBreakerTrips"))}   dependency breaker trips ${formatNumber(num("dependencyBreakerTrips"))}` +
+      (x["degraded"] === true ? `   DEGRADED at ${formatMs(num("degradedAtMs"))} ms` : "") +
       (x["drainCutoff"] === true ? "   (drain cut off: unfinished tasks cancelled)" : ""),
   ];
-  if (num("cacheHits") + num("cacheMisses") > 0) lines.push(`cache       hits ${num("cacheHits")}   misses ${num("cacheMisses")}`);
-  lines.push("", `${"agent".padEnd(16)} ${"completed".padStart(9)} ${"failed".padStart(7)} ${"utilisation".padStart(11)} ${"restarts".padStart(8)} ${"breaker trips".padStart(13)}`);
-  for (const a of r.agents.slice(0, agentsShown)) {
-    lines.push(`${a.id.padEnd(16)} ${String(a.completed).padStart(9)} ${String(a.failed).padStart(7)} ${`${fixed(a.utilisation * 100)}%`.padStart(11)} ${String(a.restarts).padStart(8)} ${String(a.breakerTrips).padStart(13)}`);
-  }
-  if (r.agents.length > agentsShown) {
-    const u = r.agents.map((a) => a.utilisation);
-    const mean = u.reduce((s, v) => s + v, 0) / u.length;
-    lines.push(`… ${r.agents.length - agentsShown} more (--json lists every agent); utilisation over all ${r.agents.length}: min ${fixed(Math.min(...u) * 100)}%, mean ${fixed(mean * 100)}%, max ${fixed(Math.max(...u) * 100)}%`);
-  }
-  return `${lines.join("\n")}\n`;
+  if (num("cacheHits") + num("cacheMisses") > 0) lines.push(`cache        hits ${formatNumber(num("cacheHits"))}   misses ${formatNumber(num("cacheMisses"))}`);
+  const table = formatRunReport(r);
+  // The simulation's lines go after the shared figures, before the agent table.
+  const at = table.indexOf("\n\n", table.indexOf("wait ms"));
+  return at < 0 ? `${table}${lines.join("\n")}\n` : `${table.slice(0, at)}\n${lines.join("\n")}${table.slice(at)}`;
 }
 
 /**
@@ -91,9 +79,7 @@ export function formatReport(r: RunReport, agentsShown = 20): string {
  * @throws UsageError for a bad scenario file or an option that cannot be honoured
  */
 export async function runScenarioFile(options: ScenarioRunOptions, out: (text: string) => void): Promise<number> {
-  if (options.html !== undefined) {
-    throw new UsageError('"--html" is not available yet: the HTML report (src/sim/html.ts) is not part of this build; use --json for the run report');
-  }
+  if (options.html !== undefined && options.html.trim() === "") throw new UsageError('"--html" must name a file, received ""');
   const scenario = await readScenario(options.file);
   const started = performance.now();
   let progress: Progress | undefined;
@@ -108,6 +94,10 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
     },
   });
   progress?.finish();
+  if (options.html !== undefined) {
+    await writeFile(options.html, renderHtml(report));
+    process.stderr.write(`apiary simulate: wrote the HTML report to ${options.html}\n`);
+  }
   if (options.json) {
     const { wallMs: _wall, ...reproducible } = report;
     out(`${JSON.stringify(reproducible)}\n`);

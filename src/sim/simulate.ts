@@ -251,9 +251,9 @@ async function drive(
   const settle = async (): Promise<void> => {
     let seen: number;
     do {
-      seen = clock.activity + backend.stats().messages + submits;
+      seen = clock.activity + backend.attempts + submits;
       for (let i = 0; i < QUIET_TURNS; i++) await null;
-    } while (clock.activity + backend.stats().messages + submits !== seen);
+    } while (clock.activity + backend.attempts + submits !== seen);
   };
 
   const windowEnd = s.run.durationMs !== undefined ? warmupMs + s.run.durationMs : Infinity;
