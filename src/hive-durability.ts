@@ -86,9 +86,16 @@ export class HiveDurability {
   readonly journal: Journal | undefined;
   readonly recover: boolean;
   readonly #maxResults: number;
+  /** Keep every finished task (a journal, or `journal.maxResults` given), else only keyed ones. */
+  readonly #keepAll: boolean;
   readonly #onWarning: (w: JournalSkip & { message: string }) => void;
-  /** Finished tasks, oldest first (bounded by `maxResults`). */
-  readonly #results = new Map<string, EndRecord>();
+  /**
+   * Finished tasks in two generations (together at most `maxResults`): when the newer one is
+   * full the older one is dropped whole. Deleting the oldest entry one at a time would leave
+   * holes at the front of the Map that every later `keys().next()` walks over.
+   */
+  #results = new Map<string, EndRecord>();
+  #olderResults = new Map<string, EndRecord>();
   /** Idempotency key → id of the task that holds it (open, or finished and kept). */
   readonly #keys = new Map<string, string>();
   /** Key of each open task that has one. */
@@ -104,7 +111,10 @@ export class HiveDurability {
     const level = durability ?? (recover === true ? "every-task" : "none");
     if (recover === true && level === "none") throw new InvalidOptionsError(`Cannot create hive: "recover" needs a journal, but "durability" is "none"; pick "batched" or "every-task"`);
     this.recover = recover === true;
+    // Without a journal, results are kept only when asked (`journal.maxResults`) and for tasks
+    // with an idempotency key: keeping every result costs the hot path its garbage collection.
     this.#maxResults = tuning.maxResults ?? 100_000;
+    this.#keepAll = tuning.maxResults !== undefined || (durability ?? (recover === true ? "every-task" : "none")) !== "none";
     this.#onWarning = tuning.onWarning ?? ((w) => console.warn(w.message));
     if (level === "none") {
       this.journal = undefined;
@@ -189,13 +199,24 @@ export class HiveDurability {
   }
 
   #remember(id: string, r: EndRecord): void {
-    this.#results.delete(id);
-    this.#results.set(id, r);
-    if (this.#results.size > this.#maxResults) {
-      const [oldId, old] = this.#results.entries().next().value!;
-      this.#results.delete(oldId);
-      if (old.key !== undefined && this.#keys.get(old.key) === oldId) this.#keys.delete(old.key);
+    // Rejected tasks are kept regardless: `handle.accepted` asked late must still reject.
+    if (this.#maxResults === 0 || (!this.#keepAll && r.key === undefined && r.s !== "rejected")) {
+      this.#notify(id, r);
+      return;
     }
+    if (this.#results.size >= Math.max(1, Math.ceil(this.#maxResults / 2))) {
+      for (const [oldId, old] of this.#olderResults) {
+        if (old.key !== undefined && this.#keys.get(old.key) === oldId && !this.#results.has(oldId)) this.#keys.delete(old.key);
+      }
+      this.#olderResults = this.#results;
+      this.#results = new Map();
+    }
+    this.#olderResults.delete(id);
+    this.#results.set(id, r);
+    this.#notify(id, r);
+  }
+
+  #notify(id: string, r: EndRecord): void {
     const waiting = this.#waiting.get(id);
     if (waiting !== undefined) {
       this.#waiting.delete(id);
@@ -206,7 +227,7 @@ export class HiveDurability {
 
   /** How a finished task ended, or undefined. */
   finished(id: string): TaskResult | undefined {
-    const r = this.#results.get(id);
+    const r = this.#results.get(id) ?? this.#olderResults.get(id);
     return r === undefined ? undefined : toResult(r);
   }
 

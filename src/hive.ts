@@ -336,6 +336,25 @@ interface Waiter {
  */
 export type BackendFactory = (context: { clock: HiveClock; dependencies: DependencyChannel }) => ExecutionBackend;
 
+/** What `submit` returns: `accepted` is made only when asked for. */
+class Handle<O> implements TaskHandle<O> {
+  readonly id: string;
+  readonly result: Promise<O>;
+  readonly cancel: (reason?: string) => void;
+  readonly #accepted: (id: string) => Promise<void>;
+
+  constructor(id: string, result: Promise<O>, cancel: (reason?: string) => void, accepted: (id: string) => Promise<void>) {
+    this.id = id;
+    this.result = result;
+    this.cancel = cancel;
+    this.#accepted = accepted;
+  }
+
+  get accepted(): Promise<void> {
+    return this.#accepted(this.id);
+  }
+}
+
 /** Creates a hive. Validates every option; nothing runs until {@link Hive.start}. */
 export function createHive(options: HiveOptions): Hive {
   return new Hive(options);
@@ -642,15 +661,7 @@ export class Hive implements AsyncDisposable {
     // A caller that never looks at `result` must not crash the process with an unhandled rejection.
     result.catch(() => {});
     const cancel = (reason = "cancelled by the caller"): void => this.#cancel(id, reason);
-    const self = this;
-    const handle: TaskHandle<O> = {
-      id,
-      result,
-      cancel,
-      get accepted() {
-        return self.#acceptedOf(id);
-      },
-    };
+    const handle = new Handle<O>(id, result, cancel, this.#acceptedFn);
     const signal = t.signal;
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -677,6 +688,8 @@ export class Hive implements AsyncDisposable {
     if (this.#unwritten.has(id)) this.#cancelOnArrival.set(id, reason);
     else this.#actor?.send({ type: "queen.cancel", id, reason, at: this.#clock.now() });
   }
+
+  readonly #acceptedFn = (id: string): Promise<void> => this.#acceptedOf(id);
 
   /** `handle.accepted` of task `id`. */
   #acceptedOf(id: string): Promise<void> {

@@ -40,8 +40,20 @@ const releaseGates = (): void => {
 };
 
 describe("results and idempotency keys", () => {
-  it("answers result(id) for finished, running and unknown tasks", async () => {
+  it("keeps no results without a journal unless asked (journal.maxResults), but still follows open tasks", async () => {
     const { h } = await hive();
+    await h.run({ kind: "double", input: { n: 1 }, id: "gone" });
+    expect(await h.result("gone")).toBeUndefined();
+    const gated = h.submit({ kind: "gate", id: "open" });
+    const pending = h.result("open");
+    await settle();
+    releaseGates();
+    expect(await pending).toMatchObject({ state: "completed", value: "released" });
+    await gated.result;
+  });
+
+  it("answers result(id) for finished, running and unknown tasks", async () => {
+    const { h } = await hive({ journal: { maxResults: 100 } });
     await h.run({ kind: "double", input: { n: 21 }, id: "x" });
     expect(await h.result("x")).toMatchObject({ id: "x", kind: "double", state: "completed", value: 42, attempts: 1 });
     const failing = h.submit({ kind: "fail", input: { message: "nope" }, id: "f" });
