@@ -159,7 +159,8 @@ export const taskSchema = z.strictObject(
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at `path` inside `root`, or undefined. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = root;
   for (const key of path) {
     if (v === null || typeof v !== "object") return undefined;
@@ -168,7 +169,8 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-function pathText(path: readonly PropertyKey[]): string {
+/** A zod issue path as users write it: `agents[0].concurrency`. */
+export function pathText(path: readonly PropertyKey[]): string {
   let out = "";
   for (const key of path) {
     if (typeof key === "number") out += `[${key}]`;

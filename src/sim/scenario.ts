@@ -14,7 +14,7 @@ import { z } from "zod";
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { agentBreakerSchema } from "../agent-breakers.ts";
 import { describeValue, InvalidOptionsError } from "../errors.ts";
-import { hiveOptionsSchema } from "../schema.ts";
+import { hiveOptionsSchema, pathText, valueAt } from "../schema.ts";
 import type { Scenario } from "./scenario-types.ts";
 
 export type { AgentGroup, AgentGroupInput, Arrivals, ArrivalsInput, DependencyInput, FaultsInput, PoliciesInput, PriorityMix, RunInput, Scenario, ScenarioInput, ScenarioKind, TaskKindInput, TimeWindow } from "./scenario-types.ts";
@@ -244,24 +244,6 @@ const scenarioSchema = z
 export function agentIds(group: { name: string; count: number }): string[] {
   if (group.count === 1) return [group.name];
   return Array.from({ length: group.count }, (_, i) => `${group.name}-${i + 1}`);
-}
-
-function pathText(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const key of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
 }
 
 interface Issue {
