@@ -64,9 +64,12 @@ export const agentMachine = setup({
     input: {} as AgentInput,
   },
   actors: { worker: workerMachine },
+  // Where the slot count will stand once the event's action has run (guards are checked before
+  // actions): one direct transition instead of a transient state.
   guards: {
-    isIdle: ({ context }) => context.busy === 0,
-    isSaturated: ({ context }) => context.busy >= context.concurrency,
+    assignSaturates: ({ context, event }) => event.type === "agent.assign" && context.busy + event.assignments.length >= context.concurrency,
+    doneEmpties: ({ context, event }) => event.type === "agent.done" && context.busy - endedCount(context, event) <= 0,
+    doneSaturated: ({ context, event }) => event.type === "agent.done" && context.busy - endedCount(context, event) >= context.concurrency,
   },
   actions: {
     assignWork: enqueueActions(({ context, event, enqueue }) => {
@@ -136,10 +139,6 @@ export const agentMachine = setup({
     idle: { on: working() },
     busy: { on: working() },
     saturated: { on: working() },
-    /** Transient: routes to the state the slot count says. */
-    check: {
-      always: [{ guard: "isIdle", target: "idle" }, { guard: "isSaturated", target: "saturated" }, { target: "busy" }],
-    },
     failed: {
       on: { "agent.restart": "restarting" },
     },
@@ -150,11 +149,25 @@ export const agentMachine = setup({
   },
 });
 
+/** How many of `event.ends` are attempts this agent is running. */
+function endedCount(context: AgentContext, event: Extract<AgentEvent, { type: "agent.done" }>): number {
+  let ended = 0;
+  for (const end of event.ends) if (context.running.get(end.id) === end.seq) ended++;
+  return ended;
+}
+
 /** The transitions of the working states (idle, busy, saturated). */
 function working() {
   return {
-    "agent.assign": { target: "check", actions: "assignWork" },
-    "agent.done": { target: "check", actions: "report" },
+    "agent.assign": [
+      { guard: "assignSaturates", target: "saturated", actions: "assignWork" },
+      { target: "busy", actions: "assignWork" },
+    ],
+    "agent.done": [
+      { guard: "doneEmpties", target: "idle", actions: "report" },
+      { guard: "doneSaturated", target: "saturated", actions: "report" },
+      { target: "busy", actions: "report" },
+    ],
     "agent.cancel": { actions: "cancelWork" },
     "agent.fail": { target: "failed", actions: "crash" },
   } as const;

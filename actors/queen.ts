@@ -440,11 +440,15 @@ export const queenMachine = setup({
     "queen.escalated": { actions: "degrade" },
     "queen.requeued": { actions: "requeued" },
   },
-  initial: "accepting",
+  initial: "starting",
   states: {
+    /** Transient: a Queen restored as degraded starts degraded. */
+    starting: {
+      always: [{ guard: "isDegraded", target: "degraded" }, { target: "accepting" }],
+    },
     accepting: {
-      always: { guard: "isDegraded", target: "degraded" },
       on: {
+        "queen.escalated": { target: "degraded", actions: "degrade" },
         "queen.submit": { actions: "accept" },
         "queen.drain": "draining",
         "queen.stop": "stopping",
