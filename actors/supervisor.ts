@@ -268,7 +268,10 @@ export const supervisorMachine = setup({
           // A dead thread is the pool's to heal (the task follows its retry policy); it counts,
           // like a throw or a timeout, towards the agent's run of failures.
           const code = end.result.error.code;
-          if (code === "TASK_FAILED" || code === "TASK_TIMEOUT" || code === "WORKER_CRASHED") {
+          // A handler that failed fast on an open dependency circuit says the dependency is down,
+          // not the agent: it must not crash every agent during an outage.
+          const dependencyDown = (end.result.error.cause as { code?: unknown } | undefined)?.code === "CIRCUIT_OPEN";
+          if (!dependencyDown && (code === "TASK_FAILED" || code === "TASK_TIMEOUT" || code === "WORKER_CRASHED")) {
             if (++entry.consecutiveFailures >= context.supervision.failAfter) crash ??= `${entry.consecutiveFailures} attempts failed in a row`;
           }
         }

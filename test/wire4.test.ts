@@ -131,6 +131,18 @@ describe("named dependencies", () => {
     await expect(hive.run({ kind: "double", input: { n: 2 } })).resolves.toBe(4);
   });
 
+  it("does not crash an agent for failing fast on an open dependency circuit", async () => {
+    const clock = new SimulatedClock();
+    const hive = await started({ clock, backend: "inline", agents: [{ id: "a", concurrency: 1 }], supervision: { failAfter: 2 }, breaker: false });
+    hive.dependency("geo", () => "unused", { consecutiveFailures: 1, resetTimeoutMs: 60_000 });
+    await expect(hive.run({ kind: "useDep", input: { name: "geo", fail: true } })).rejects.toMatchObject({ code: "TASK_FAILED" });
+    for (let i = 0; i < 5; i++) {
+      await expect(hive.run({ kind: "useDep", input: { name: "geo" } })).rejects.toMatchObject({ cause: expect.objectContaining({ code: "CIRCUIT_OPEN" }) });
+    }
+    expect(hive.stats().agents[0]).toMatchObject({ status: "up", restarts: 0 });
+    expect(hive.stats().degraded).toBeNull();
+  });
+
   for (const backend of ["inline", "piscina", "comlink"] as const) {
     it(`lets handlers on ${backend} use the main thread's breaker: outcomes trip it, open fails fast in the thread, a probe closes it`, async () => {
       const clock = new SimulatedClock();
