@@ -41,7 +41,10 @@ export interface HiveJournalOptions {
   retentionMs?: number;
   /** At most this many finished tasks are kept; the oldest go first. @default 100_000 */
   maxResults?: number;
-  /** Compact the journal after this many records. @default 50_000 */
+  /**
+   * Compact the journal after this many records — or, when more is kept, once the journal has
+   * grown by twice what the last compaction wrote. @default 50_000
+   */
   compactEvery?: number;
   /** Called for each torn or corrupt record skipped on recovery. @default console.warn */
   onWarning?: (warning: JournalSkip & { message: string }) => void;

@@ -75,6 +75,8 @@ export class Journal {
   #busy = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sinceCompact = 0;
+  /** Records the last compaction wrote. */
+  #lastSnapshot = 0;
   #state: unknown;
   #stateDirty = false;
   #failure: unknown;
@@ -171,7 +173,9 @@ export class Journal {
           for (const r of batch) this.index.apply(r);
         }
         if (state !== undefined) await this.#log.saveState(state);
-        if (this.#sinceCompact >= this.#tuning.compactEvery) await this.#compact();
+        // Compaction rewrites what is kept; doing it only once the log has grown by twice that
+        // keeps its cost per record constant however many results are retained.
+        if (this.#sinceCompact >= Math.max(this.#tuning.compactEvery, 2 * this.#lastSnapshot)) await this.#compact();
       } catch (error) {
         // The disk failed: callers are still answered (the task itself went fine), and the
         // failure is reported by `close()` and `failure`.
@@ -194,6 +198,7 @@ export class Journal {
     this.index.prune(this.#now() - this.#tuning.retentionMs, this.#tuning.maxResults);
     // Taken before any later batch is applied: the snapshot is exactly what the sealed segments held.
     const records = [...this.index.records()];
+    this.#lastSnapshot = records.length;
     await this.#log.compact(records);
     this.#compactions++;
   }
