@@ -56,6 +56,22 @@ const durability: BenchScope = async ({ quick }) => {
       const stats = journaled.stats().journal!;
       results.at(-1)!.extra = { records: stats.written, groupWrites: stats.writes, recordsPerWrite: Math.round(stats.written / Math.max(1, stats.writes)), compactions: stats.compactions };
     }
+    // The same on real threads with ~1 ms CPU tasks (64 in flight): what a journal costs when
+    // the tasks do work.
+    const cpuTotal = quick ? 500 : 2_000;
+    const cpuNone = await started({ backend: "piscina", threads: 2 });
+    hives.push(cpuNone);
+    const dir = mkdtempSync(join(tmpdir(), "apiary-bench-journal-"));
+    dirs.push(dir);
+    const cpuJournaled = await started({ backend: "piscina", threads: 2, store: { dir }, durability: "every-task" });
+    hives.push(cpuJournaled);
+    const burn = async (hive: Hive): Promise<number> => {
+      const t0 = performance.now();
+      await closedLoop(() => hive.run({ kind: "burn", input: { ms: 1 } }), 64, cpuTotal);
+      await hive.drain();
+      return (cpuTotal * 1_000) / (performance.now() - t0);
+    };
+    results.push(await compare("durability every-task, ~1 ms CPU tasks on Piscina, 64 in flight", 'durability "none"', () => burn(cpuJournaled), () => burn(cpuNone), rounds));
     return results;
   } finally {
     await Promise.all(hives.map((h) => h.stop()));
