@@ -56,9 +56,10 @@ const journalSchema = z.strictObject(
     retentionMs: z.number().int().min(0).optional(),
     maxResults: z.number().int().min(0).optional(),
     compactEvery: z.number().int().min(1).optional(),
+    maxCrashes: z.number().int().min(1).optional(),
     onWarning: z.custom<(w: unknown) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
   },
-  { error: "must be an object { flushMs, retentionMs, maxResults, compactEvery, onWarning }" },
+  { error: "must be an object { flushMs, retentionMs, maxResults, compactEvery, maxCrashes, onWarning }" },
 );
 
 /** Folder of the default journal, relative to the working directory. */
@@ -72,6 +73,8 @@ export interface Recovered {
   state: PersistedHive | undefined;
   /** Wall time since that state was saved, ms. */
   stateAgeMs: number;
+  /** Tasks not resumed: the process died during their attempt `maxCrashes` times in a row. */
+  abandoned: number;
   skipped: JournalSkip[];
 }
 
@@ -89,6 +92,7 @@ export class HiveDurability {
   readonly journal: Journal | undefined;
   readonly recover: boolean;
   readonly #maxResults: number;
+  readonly #maxCrashes: number;
   /** Keep every finished task (a journal, or `journal.maxResults` given), else only keyed ones. */
   readonly #keepAll: boolean;
   readonly #onWarning: (w: JournalSkip & { message: string }) => void;
@@ -117,6 +121,7 @@ export class HiveDurability {
     // Without a journal, results are kept only when asked (`journal.maxResults`) and for tasks
     // with an idempotency key: keeping every result costs the hot path its garbage collection.
     this.#maxResults = tuning.maxResults ?? 100_000;
+    this.#maxCrashes = tuning.maxCrashes ?? 3;
     this.#keepAll = tuning.maxResults !== undefined || (durability ?? (recover === true ? "every-task" : "none")) !== "none";
     this.#onWarning = tuning.onWarning ?? ((w) => console.warn(w.message));
     if (level === "none") {
@@ -130,19 +135,29 @@ export class HiveDurability {
   /** Reads the journal (if any): with `recover`, what to take back; else starts it empty. */
   async open(): Promise<Recovered> {
     const journal = this.journal;
-    if (journal === undefined) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: [] };
+    if (journal === undefined) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: [], abandoned: 0 };
     const loaded = await journal.open(this.recover);
     for (const s of loaded.skipped) {
       this.#onWarning({ ...s, message: `apiary journal: skipped a ${s.reason} in ${s.file} at byte offset ${s.offset} (${s.bytes} bytes); everything before and after it was recovered` });
     }
     const index = journal.index;
-    if (!this.recover) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: loaded.skipped };
+    if (!this.recover) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: loaded.skipped, abandoned: 0 };
     for (const [id, r] of index.ended) this.#remember(id, r);
     for (const [key, id] of index.keys) this.#keys.set(key, id);
     const now = Date.now();
     const tasks: TaskSpec[] = [];
-    for (const t of index.open.values()) {
+    let abandoned = 0;
+    for (const t of [...index.open.values()]) {
       const s = t.submit;
+      if (t.wait === undefined && t.starts >= this.#maxCrashes) {
+        // The process died with this attempt running every time: running it again would crash this one too.
+        abandoned++;
+        const end: EndRecord = { o: "e", id: s.id, kind: s.kind, s: "deadLettered", n: t.attempt, err: { name: "WorkerCrashedError", code: "WORKER_CRASHED", message: `Task ${s.id} (${s.kind}) was not resumed: the process died during attempt ${t.attempt} ${t.starts} times (journal.maxCrashes is ${this.#maxCrashes})` }, ...(s.key !== undefined ? { key: s.key } : {}), at: now };
+        journal.append(end);
+        this.#remember(s.id, end);
+        if (s.key !== undefined) this.#keys.set(s.key, s.id);
+        continue;
+      }
       if (s.key !== undefined) this.#openKeys.set(s.id, s.key);
       // The attempt that was running when the process died runs again under the same number
       // (like an agent crash, it was not the task's fault); a retry keeps what was left of its backoff.
@@ -151,7 +166,7 @@ export class HiveDurability {
     }
     const saved = loaded.state as (PersistedHive & { savedAt?: number }) | undefined;
     const state = saved !== undefined && saved !== null && saved.version === 1 ? saved : undefined;
-    return { tasks, state, stateAgeMs: state?.savedAt !== undefined ? Math.max(0, now - state.savedAt) : 0, skipped: loaded.skipped };
+    return { tasks, state, stateAgeMs: state?.savedAt !== undefined ? Math.max(0, now - state.savedAt) : 0, skipped: loaded.skipped, abandoned };
   }
 
   /** The task holding idempotency key `key`, open or finished and kept. */
@@ -241,6 +256,13 @@ export class HiveDurability {
       if (list === undefined) this.#waiting.set(id, [resolve]);
       else list.push(resolve);
     });
+  }
+
+  /** A clean stop: the attempts running now did not die with the process. */
+  stoppedCleanly(ids: Iterable<string>): void {
+    const journal = this.journal;
+    if (journal === undefined) return;
+    for (const id of ids) journal.append({ o: "x", id });
   }
 
   /** Saves the Queen's and Supervisor's state beside the journal. */

@@ -246,7 +246,7 @@ export type HiveEvent =
   | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] }
   | BreakerTransitionEvent
   | CacheEvent
-  | { type: "hive.recovered"; tasks: number; results: number; skipped: number; at: number };
+  | { type: "hive.recovered"; tasks: number; results: number; skipped: number; /** Not resumed: the process died during their attempt `journal.maxCrashes` times. */ abandoned: number; at: number };
 
 /** Event type names. */
 export type HiveEventType = HiveEvent["type"];
@@ -535,7 +535,7 @@ export class Hive implements AsyncDisposable {
       // Straight to the Queen: these are in the journal already.
       if (recovered.tasks.length > 0) actor.send({ type: "queen.submit", tasks: recovered.tasks, at: this.#startedAt });
       const results = this.#durable.journal?.index.ended.size ?? 0;
-      this.#publish({ type: "hive.recovered", tasks: recovered.tasks.length, results, skipped: recovered.skipped.length, at: this.#startedAt });
+      this.#publish({ type: "hive.recovered", tasks: recovered.tasks.length, results, skipped: recovered.skipped.length, abandoned: recovered.abandoned, at: this.#startedAt });
       this.#saveState();
     }
   }
@@ -979,6 +979,9 @@ export class Hive implements AsyncDisposable {
       this.#flush();
       this.#unwritten.clear(); // issue 7: written or not, they stay open in the journal
       this.#persistState();
+      const running: string[] = [];
+      for (const r of actor.getSnapshot().context.tasks.values()) if (r.state === "running") running.push(r.id);
+      this.#durable.stoppedCleanly(running);
       actor.send({ type: "queen.stop", at: this.#clock.now() });
       actor.stop();
     }

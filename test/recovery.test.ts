@@ -199,6 +199,45 @@ describe("journal and recovery", () => {
     expect(h2.stats().agents[0]).toMatchObject({ status: "failed" });
   });
 
+  it("does not resume a task whose attempt was running each of the last maxCrashes times the process died", async () => {
+    const dir = tmp();
+    // A hive that "dies": never stopped, so nothing says its running attempt ended cleanly.
+    const dies = async (first: boolean): Promise<void> => {
+      const h = createHive({ backend: "inline", tasks: fixtureTasks, clock: new SimulatedClock(), agents, store: { dir }, recover: true });
+      const started = h.waitFor((e) => e.type === "task.started" && e.taskId === "poison");
+      await h.start();
+      if (first) h.submit({ kind: "gate", id: "poison" });
+      await started;
+      await settle(); // the attempt's record reaches the disk
+    };
+    for (let i = 0; i < 3; i++) await dies(i === 0);
+    const recovered: unknown[] = [];
+    const h = createHive({ backend: "inline", tasks: fixtureTasks, clock: new SimulatedClock(), agents, store: { dir }, recover: true, journal: { maxCrashes: 3 } });
+    hives.push(h);
+    h.on("hive.recovered", (e) => recovered.push(e));
+    await h.start();
+    expect(await h.result("poison")).toMatchObject({ state: "deadLettered", error: { code: "WORKER_CRASHED", message: expect.stringContaining("the process died during attempt 1 3 times") } });
+    expect(h.stats().tasks.accepted).toBe(0);
+    await settle();
+    expect(recovered).toEqual([expect.objectContaining({ tasks: 0, abandoned: 1 })]);
+  });
+
+  it("resumes a task however often the hive stopped cleanly while it ran", async () => {
+    const dir = tmp();
+    for (let i = 0; i < 4; i++) {
+      const h = createHive({ backend: "inline", tasks: fixtureTasks, clock: new SimulatedClock(), agents, store: { dir }, recover: true });
+      const started = h.waitFor((e) => e.type === "task.started" && e.taskId === "long");
+      await h.start();
+      if (i === 0) h.submit({ kind: "gate", id: "long" });
+      await started;
+      await h.stop();
+    }
+    const { h } = await hive({ store: { dir }, recover: true });
+    await settle();
+    releaseGates();
+    expect(await h.result("long")).toMatchObject({ state: "completed" });
+  });
+
   it("skips a torn journal tail with a warning naming the file and offset, and keeps the rest", async () => {
     const dir = tmp();
     const { h } = await hive({ store: { dir }, durability: "every-task" });

@@ -36,11 +36,18 @@ export interface SubmitRecord {
   at: number;
 }
 
-/** Attempt `n` of a task started. */
+/** Attempt `n` of a task started (`c`: in a compacted journal, how many times it has started). */
 export interface AttemptRecord {
   o: "a";
   id: string;
   n: number;
+  c?: number;
+}
+
+/** A hive stopped cleanly while the task's attempt ran: that start was not a crash. */
+export interface StoppedRecord {
+  o: "x";
+  id: string;
 }
 
 /** A task waits out a retry backoff until `due` (epoch ms) before attempt `n`. */
@@ -66,7 +73,7 @@ export interface EndRecord {
 }
 
 /** One journal record. */
-export type JournalRecord = SubmitRecord | AttemptRecord | WaitRecord | EndRecord;
+export type JournalRecord = SubmitRecord | AttemptRecord | WaitRecord | EndRecord | StoppedRecord;
 
 /** A task accepted and not ended, as recovery finds it. */
 export interface OpenTask {
@@ -75,6 +82,8 @@ export interface OpenTask {
   attempt: number;
   /** Set while it waits out a retry backoff: the attempt it waits for and when (epoch ms). */
   wait: { n: number; due: number } | undefined;
+  /** Times `attempt` started with no end and no clean stop: each one a process that died with it. */
+  starts: number;
 }
 
 /** CRC-32 (IEEE) of a string's UTF-8 bytes: zlib's (Node >= 20.15, Deno). */
@@ -132,7 +141,7 @@ function parseLine(line: string): JournalRecord | string {
   if (!Number.isFinite(sum) || sum !== crc32(json)) return "checksum mismatch";
   try {
     const r = JSON.parse(json) as JournalRecord;
-    if (r === null || typeof r !== "object" || typeof r.id !== "string" || !["s", "a", "w", "e"].includes(r.o)) return "unknown record";
+    if (r === null || typeof r !== "object" || typeof r.id !== "string" || !["s", "a", "w", "e", "x"].includes(r.o)) return "unknown record";
     return r;
   } catch {
     return "checksum matches but the JSON does not parse";
@@ -156,14 +165,21 @@ export class JournalIndex {
       case "s":
         if (this.open.has(r.id)) return;
         this.ended.delete(r.id); // an id reused after it ended
-        this.open.set(r.id, { submit: r, attempt: 0, wait: undefined });
+        this.open.set(r.id, { submit: r, attempt: 0, wait: undefined, starts: 0 });
         if (r.key !== undefined) this.keys.set(r.key, r.id);
         return;
       case "a": {
         const t = this.open.get(r.id);
         if (t === undefined) return;
+        if (r.n > t.attempt) t.starts = 0;
         t.attempt = Math.max(t.attempt, r.n);
+        t.starts = r.c ?? t.starts + 1;
         t.wait = undefined;
+        return;
+      }
+      case "x": {
+        const t = this.open.get(r.id);
+        if (t !== undefined) t.starts = 0;
         return;
       }
       case "w": {
@@ -205,7 +221,7 @@ export class JournalIndex {
     for (const r of this.ended.values()) yield r;
     for (const t of this.open.values()) {
       yield t.submit;
-      if (t.attempt > 0) yield { o: "a", id: t.submit.id, n: t.attempt };
+      if (t.attempt > 0) yield { o: "a", id: t.submit.id, n: t.attempt, c: t.starts };
       if (t.wait !== undefined) yield { o: "w", id: t.submit.id, n: t.wait.n, due: t.wait.due };
     }
   }
