@@ -42,6 +42,12 @@ export interface HiveJournalOptions {
   /** At most this many finished tasks are kept; the oldest go first. @default 100_000 */
   maxResults?: number;
   /**
+   * A task whose attempt was running each of the last `maxCrashes` times the process died (no
+   * clean `stop()`) is not run again on recovery: it ends dead-lettered (WORKER_CRASHED), so a
+   * task that kills the process cannot crash every restart. @default 3
+   */
+  maxCrashes?: number;
+  /**
    * Compact the journal after this many records — or, when more is kept, once the journal has
    * grown by twice what the last compaction wrote. @default 50_000
    */
