@@ -380,6 +380,8 @@ export class Hive implements AsyncDisposable {
   readonly #waiters = new Map<string, Waiter>();
   /** Delivers hive events to `on` listeners; a listener that throws is isolated there. */
   readonly #bus: EventBus<HiveEvent>;
+  /** `events.replay`: events kept for late listeners (0: an event nobody listens to is dropped at once). */
+  readonly #replayKept: number;
   /** Submit-to-completion latency of completed tasks, ms. */
   readonly #latency = new LogHistogram();
   #nextId = 0;
@@ -444,6 +446,7 @@ export class Hive implements AsyncDisposable {
       resourceLimits: options.resourceLimits,
     };
     this.#bus = new EventBus<HiveEvent>({ clock: this.#clock, ...(options.events?.replay !== undefined ? { replay: options.events.replay } : {}) });
+    this.#replayKept = options.events?.replay ?? 0;
     this.#inspect = resolveInspect(options.inspect, this.#clock.now);
     this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;
     // --- issue 4 ---
@@ -514,7 +517,7 @@ export class Hive implements AsyncDisposable {
         }
         this.#decisions.set(d.taskId, d);
       }
-      if (this.#bus.listenerCount() === 0) return;
+      if (this.#replayKept === 0 && this.#bus.listenerCount("allocation.decided") === 0 && this.#bus.listenerCount("*") === 0) return;
       for (const d of emitted.decisions) this.#publish({ type: "allocation.decided", ...d });
     });
     supervisorRef.on("supervisor.agents", (emitted) => {
@@ -625,6 +628,8 @@ export class Hive implements AsyncDisposable {
   }
 
   #publish(event: HiveEvent): void {
+    // Nobody listens and nothing is kept for replay: the bus is skipped (most events of a busy hive).
+    if (this.#replayKept === 0 && this.#bus.listenerCount(event.type) === 0 && this.#bus.listenerCount("*") === 0) return;
     this.#bus.publish(event);
   }
 
