@@ -128,7 +128,7 @@ export class HiveDurability {
     // with an idempotency key: keeping every result costs the hot path its garbage collection.
     this.#maxResults = tuning.maxResults ?? 100_000;
     this.#maxCrashes = tuning.maxCrashes ?? 3;
-    this.#keepAll = tuning.maxResults !== undefined || (durability ?? (recover === true ? "every-task" : "none")) !== "none";
+    this.#keepAll = tuning.maxResults !== undefined || level !== "none";
     this.#onWarning = tuning.onWarning ?? ((w) => console.warn(w.message));
     if (level === "none") {
       this.journal = undefined;

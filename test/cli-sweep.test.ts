@@ -1,27 +1,12 @@
 // `apiary sweep` as a real child process on the built package: replicas on worker threads,
 // a parameter grid, JSON and HTML output, and usage errors that name what was wrong.
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseVary } from "../src/cli/sweep-command.ts";
 import type { SweepReport } from "../src/sim/report.ts";
-
-const run = promisify(execFile);
-const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
-
-async function apiary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { apiary } from "./helpers.ts";
 
 const scenario = {
   name: "tiny <queue>",

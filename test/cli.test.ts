@@ -1,21 +1,6 @@
 // The `apiary` command, run as a real child process on the built package.
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-
-const run = promisify(execFile);
-const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
-
-async function apiary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { apiary } from "./helpers.ts";
 
 describe("apiary simulate", () => {
   it("runs the built-in demo on the worker pool and prints one JSON summary", async () => {

@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
 import { setImmediate as tick } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createActor, setup, type SimulatedClock } from "xstate";
 import { agentMachine } from "../actors/agent.ts";
 import { queenMachine } from "../actors/queen.ts";
@@ -59,3 +62,17 @@ export function harness(child: unknown, input: unknown, clock: SimulatedClock) {
   return { actor, ref, received };
 }
 
+
+const runFile = promisify(execFile);
+const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
+
+/** Runs the built `apiary` command as a child process; resolves to its exit code and output. */
+export async function apiary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await runFile(process.execPath, [bin, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}

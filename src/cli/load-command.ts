@@ -14,7 +14,6 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { BackendName } from "../backends/types.ts";
-import { isApiaryError } from "../errors.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { Scenario } from "../sim/scenario.ts";
 import { formatLoadReport } from "../sim/table.ts";
@@ -23,6 +22,7 @@ import { DEFAULT_LEVELS, runLoad } from "./load.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
 import type { LoadWorkload } from "./load-workload.ts";
+import { intFlag, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** Help for `apiary load`, shown by `apiary load --help` and on a usage error. */
@@ -57,13 +57,6 @@ Options:
 function fail(message: string): number {
   process.stderr.write(`apiary load: ${message}\n\n${LOAD_USAGE}`);
   return 2;
-}
-
-function int(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new RangeError(`"--${name}" must be an integer >= ${min}, received ${JSON.stringify(value)}`);
-  return n;
 }
 
 function levels(value: string | undefined): number[] | undefined {
@@ -119,12 +112,12 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       return fail(`give "--tasks-per-level" or "--duration-ms", not both; received ${values["tasks-per-level"]} and ${values["duration-ms"]}`);
     }
     if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
-    const maxQueued = int("max-queued", values["max-queued"], 1);
-    const tasksPerLevel = int("tasks-per-level", values["tasks-per-level"], 1);
-    const durationMs = int("duration-ms", values["duration-ms"], 1);
-    const threads = int("threads", values.threads, 1);
+    const maxQueued = intFlag("max-queued", values["max-queued"], 1);
+    const tasksPerLevel = intFlag("tasks-per-level", values["tasks-per-level"], 1);
+    const durationMs = intFlag("duration-ms", values["duration-ms"], 1);
+    const threads = intFlag("threads", values.threads, 1);
     let chosenLevels = levels(values.levels);
-    let seed = int("seed", values.seed, 0);
+    let seed = intFlag("seed", values.seed, 0);
     let workload: LoadWorkload | undefined;
     const file = positionals[0];
     if (file !== undefined) {
@@ -154,7 +147,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       levels: chosenLevels,
       tasksPerLevel,
       durationMs,
-      warmupMs: int("warmup-ms", values["warmup-ms"], 0),
+      warmupMs: intFlag("warmup-ms", values["warmup-ms"], 0),
       threads,
       seed,
       workload,
@@ -175,8 +168,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
   } catch (error) {
     progress?.finish();
     if (error instanceof RangeError) return fail(error.message);
-    const code = isApiaryError(error) ? ` [${error.code}]` : "";
-    process.stderr.write(`apiary load: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    reportFailure("load", error);
     return 1;
   }
 }

@@ -18,6 +18,7 @@ import type { BackendName } from "../backends/types.ts";
 import { isApiaryError } from "../errors.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
+import { intFlag } from "./args.ts";
 import { runLoadCommand } from "./load-command.ts";
 import { runSweepCommand } from "./sweep-command.ts";
 import { createProgress } from "./progress.ts";
@@ -64,10 +65,7 @@ function fail(message: string): number {
 }
 
 function intOption(name: string, value: string | undefined, fallback: number | undefined, min: number): number | undefined {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`"--${name}" must be an integer >= ${min}, received ${JSON.stringify(value)}`);
-  return n;
+  return intFlag(name, value, min) ?? fallback;
 }
 
 function formatSummary(r: DemoReport): string {

@@ -15,6 +15,7 @@ import { isApiaryError } from "../errors.ts";
 import { renderHtml } from "../sim/html.ts";
 import { sweep, type VaryValue } from "../sim/sweep.ts";
 import { formatSweepReport } from "../sim/table.ts";
+import { intFlag, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** Help for `apiary sweep`. */
@@ -40,13 +41,6 @@ Options:
 function fail(message: string): number {
   process.stderr.write(`apiary sweep: ${message}\n\n${SWEEP_USAGE}`);
   return 2;
-}
-
-function int(name: string, value: string | undefined, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n < min) throw new RangeError(`"--${name}" must be an integer >= ${min}, received ${JSON.stringify(value)}`);
-  return n;
 }
 
 /** `key=a,b,c` → [key, values]. */
@@ -94,7 +88,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
   if (positionals.length !== 1) return fail(`takes one scenario file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
   let progress: Progress | undefined;
   try {
-    const replicas = int("replicas", values.replicas, 1);
+    const replicas = intFlag("replicas", values.replicas, 1);
     if (replicas === undefined) return fail(`"--replicas" is required`);
     if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
     const vary = Object.fromEntries((values.vary ?? []).map(parseVary));
@@ -106,8 +100,8 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}\n`);
       return 2;
     }
-    const threads = int("threads", values.threads, 1);
-    const seed = int("seed", values.seed, 0);
+    const threads = intFlag("threads", values.threads, 1);
+    const seed = intFlag("seed", values.seed, 0);
     const report = await sweep(scenario as never, {
       replicas,
       vary,
@@ -131,8 +125,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
   } catch (error) {
     progress?.finish();
     if (error instanceof RangeError) return fail(error.message);
-    const code = isApiaryError(error) ? ` [${error.code}]` : "";
-    process.stderr.write(`apiary sweep: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    reportFailure("sweep", error);
     return isApiaryError(error, "INVALID_OPTIONS") ? 2 : 1;
   }
 }

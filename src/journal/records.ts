@@ -10,7 +10,7 @@
  * @module
  */
 import { crc32 as zlibCrc32 } from "node:zlib";
-import type { Capabilities, Priority } from "../../actors/types.ts";
+import type { TaskSpec } from "../../actors/queen.ts";
 
 /** The terminal states a journal records. */
 export type EndState = "completed" | "failed" | "cancelled" | "deadLettered" | "shed" | "rejected";
@@ -23,15 +23,8 @@ export interface JournalError {
 }
 
 /** A task was accepted (written before it is dispatched under `every-task`). */
-export interface SubmitRecord {
+export interface SubmitRecord extends Omit<TaskSpec, "restored"> {
   o: "s";
-  id: string;
-  kind: string;
-  input: unknown;
-  requires: Capabilities;
-  priority: Priority;
-  timeoutMs: number;
-  retries: number;
   key?: string;
   at: number;
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { TaskCounts } from "../../actors/queen.ts";
 
 /** Latency figures, ms. */
 export interface LatencyFigures {
@@ -62,18 +63,8 @@ export interface AgentMark {
   what: "crashed" | "restarting" | "restarted" | "failed" | "added" | "removed" | "breaker.open" | "breaker.halfOpen" | "breaker.closed";
 }
 
-/** Terminal-state counts; `accepted = completed + failed + cancelled + deadLettered + shed`. */
-export interface TaskTotals {
-  submitted: number;
-  accepted: number;
-  rejected: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  deadLettered: number;
-  shed: number;
-  retried: number;
-}
+/** Terminal-state counts (the hive's counters less the live ones); `accepted = completed + failed + cancelled + deadLettered + shed`. */
+export type TaskTotals = Omit<TaskCounts, "queued" | "running">;
 
 /** The report of one run. */
 export interface RunReport {
