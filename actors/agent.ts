@@ -16,7 +16,7 @@ export interface AgentInput {
   concurrency: number;
 }
 
-/** Context of {@link agentMachine}. */
+/** Context of {@link agentMachine}. `busy` and `running` are mutated in place (hot path). */
 export interface AgentContext {
   id: string;
   capabilities: Capabilities;
@@ -83,8 +83,11 @@ export const agentMachine = setup({
         context.running.set(task.id, seq);
         attempts[i] = { id: task.id, seq, kind: task.kind, input: task.input, attempt: task.attempt, timeoutMs: task.timeoutMs };
       }
-      enqueue.assign({ busy: context.busy + attempts.length });
-      enqueue.sendTo(({ context: c }) => c.worker!, { type: "worker.run", attempts, at: event.at } satisfies WorkerEvent);
+      context.busy += attempts.length; // in place, like `running`: no context copy per attempt
+      const run = { type: "worker.run", attempts, at: event.at } satisfies WorkerEvent;
+      // The Worker spawned just above exists only once the assign has run: resolve it then.
+      if (context.worker === null) enqueue.sendTo(({ context: c }) => c.worker!, run);
+      else enqueue.sendTo(context.worker, run);
     }),
     report: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "agent.done") return;
@@ -95,7 +98,7 @@ export const agentMachine = setup({
           ended++;
         }
       }
-      enqueue.assign({ busy: context.busy - ended });
+      context.busy -= ended;
       enqueue(sendParent({ type: "supervisor.done", agentId: context.id, ends: event.ends, at: event.at } satisfies AgentDoneEvent));
     }),
     /** A crash: every running attempt is lost (reported crashed) and the Worker is stopped. */
@@ -136,9 +139,9 @@ export const agentMachine = setup({
     "agent.stop": ".stopped",
   },
   states: {
-    idle: { on: working() },
-    busy: { on: working() },
-    saturated: { on: working() },
+    idle: { on: working("idle") },
+    busy: { on: working("busy") },
+    saturated: { on: working("saturated") },
     failed: {
       on: { "agent.restart": "restarting" },
     },
@@ -156,17 +159,21 @@ function endedCount(context: AgentContext, event: Extract<AgentEvent, { type: "a
   return ended;
 }
 
-/** The transitions of the working states (idle, busy, saturated). */
-function working() {
+/**
+ * The transitions of a working state (idle, busy, saturated). One that keeps the state has no
+ * target: XState then computes no exit or entry set, the cheap case for a loaded agent.
+ */
+function working(state: "idle" | "busy" | "saturated") {
+  const to = (target: "idle" | "busy" | "saturated") => (target === state ? {} : { target });
   return {
     "agent.assign": [
-      { guard: "assignSaturates", target: "saturated", actions: "assignWork" },
-      { target: "busy", actions: "assignWork" },
+      { guard: "assignSaturates", ...to("saturated"), actions: "assignWork" },
+      { ...to("busy"), actions: "assignWork" },
     ],
     "agent.done": [
-      { guard: "doneEmpties", target: "idle", actions: "report" },
-      { guard: "doneSaturated", target: "saturated", actions: "report" },
-      { target: "busy", actions: "report" },
+      { guard: "doneEmpties", ...to("idle"), actions: "report" },
+      { guard: "doneSaturated", ...to("saturated"), actions: "report" },
+      { ...to("busy"), actions: "report" },
     ],
     "agent.cancel": { actions: "cancelWork" },
     "agent.fail": { target: "failed", actions: "crash" },

@@ -59,26 +59,36 @@ export function isEligible(capabilities: Capabilities, requires: Capabilities): 
 
 /** Scores one eligible agent. `meanLatencyMs` is the swarm's mean, for the latency discount. */
 export function score(agent: AgentView, requires: Capabilities, avoid: string | undefined, meanLatencyMs: number): ScoreTerms {
+  const capability = capabilityTerm(agent, requires);
+  const load = (agent.concurrency - agent.busy) / agent.concurrency;
+  const health = healthTerm(agent, meanLatencyMs);
+  const retry = agent.id === avoid ? 0 : 1;
+  return { agentId: agent.id, capability, load, health, retry, score: total(capability, load, health, retry) };
+}
+
+/** The score alone, without its terms (no allocation: `choose` runs it for every agent). */
+function scoreOnly(agent: AgentView, requires: Capabilities, avoid: string | undefined, meanLatencyMs: number): number {
+  return total(capabilityTerm(agent, requires), (agent.concurrency - agent.busy) / agent.concurrency, healthTerm(agent, meanLatencyMs), agent.id === avoid ? 0 : 1);
+}
+
+function capabilityTerm(agent: AgentView, requires: Capabilities): number {
   let sum = 0;
   let n = 0;
   for (const name in requires) {
     sum += agent.capabilities[name] ?? 0;
     n++;
   }
-  const capability = n === 0 ? 1 : sum / n;
-  const load = (agent.concurrency - agent.busy) / agent.concurrency;
+  return n === 0 ? 1 : sum / n;
+}
+
+function healthTerm(agent: AgentView, meanLatencyMs: number): number {
   const latency = agent.health.latencyMs;
   const latencyFactor = latency > 0 && meanLatencyMs > 0 ? Math.min(1, meanLatencyMs / latency) : 1;
-  const health = agent.health.successRate * (0.5 + 0.5 * latencyFactor);
-  const retry = agent.id === avoid ? 0 : 1;
-  return {
-    agentId: agent.id,
-    capability,
-    load,
-    health,
-    retry,
-    score: WEIGHTS.capability * capability + WEIGHTS.load * load + WEIGHTS.health * health + WEIGHTS.retry * retry,
-  };
+  return agent.health.successRate * (0.5 + 0.5 * latencyFactor);
+}
+
+function total(capability: number, load: number, health: number, retry: number): number {
+  return WEIGHTS.capability * capability + WEIGHTS.load * load + WEIGHTS.health * health + WEIGHTS.retry * retry;
 }
 
 /** The outcome of one placement decision. */
@@ -98,28 +108,40 @@ export function choose(
   meanLatencyMs: number,
   draw: () => number,
 ): Decision | undefined {
-  let best: ScoreTerms | undefined;
-  let second: ScoreTerms | undefined;
+  // Scores only: the terms of the winner and the runner-up are built once, at the end.
+  let best: AgentView | undefined;
+  let bestScore = 0;
+  let second: AgentView | undefined;
+  let secondScore = 0;
   let ties = 1;
   for (const agent of agents) {
     if (!agent.available || agent.busy >= agent.concurrency || !breakerAllows(agent) || !isEligible(agent.capabilities, requires)) continue;
-    const terms = score(agent, requires, avoid, meanLatencyMs);
-    if (best === undefined || terms.score > best.score + 1e-12) {
+    const s = scoreOnly(agent, requires, avoid, meanLatencyMs);
+    if (best === undefined || s > bestScore + 1e-12) {
       second = best;
-      best = terms;
+      secondScore = bestScore;
+      best = agent;
+      bestScore = s;
       ties = 1;
-    } else if (Math.abs(terms.score - best.score) <= 1e-12) {
+    } else if (Math.abs(s - bestScore) <= 1e-12) {
       // Reservoir sampling among equal scores: each tied agent wins with equal probability.
       ties++;
       if (draw() * ties < 1) {
         second = best;
-        best = terms;
-      } else if (second === undefined || terms.score > second.score) second = terms;
-    } else if (second === undefined || terms.score > second.score) {
-      second = terms;
+        secondScore = bestScore;
+        best = agent;
+        bestScore = s;
+      } else if (second === undefined || s > secondScore) {
+        second = agent;
+        secondScore = s;
+      }
+    } else if (second === undefined || s > secondScore) {
+      second = agent;
+      secondScore = s;
     }
   }
-  return best === undefined ? undefined : { winner: best, runnerUp: second };
+  if (best === undefined) return undefined;
+  return { winner: score(best, requires, avoid, meanLatencyMs), runnerUp: second === undefined ? undefined : score(second, requires, avoid, meanLatencyMs) };
 }
 
 /** Folds one attempt's outcome into an agent's health (EWMA, weight `alpha`). */
