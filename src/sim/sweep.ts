@@ -17,6 +17,7 @@ import { AbortedError, InvalidOptionsError } from "../errors.ts";
 import { parseFor } from "../validation.ts";
 import { estimate } from "./estimate.ts";
 import type { Figures } from "./figures.ts";
+import { SIM_YOUNG_GENERATION_MB } from "./gc.ts";
 import type { SweepReport } from "./report.ts";
 import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
 import type { ReplicaJob } from "./sweep-worker.ts";
@@ -118,7 +119,9 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   const signal = o.signal;
   if (signal?.aborted) throw new AbortedError("The sweep was aborted before it started", { cause: signal.reason });
   const t0 = performance.now();
-  const pool = new Piscina<ReplicaJob, Figures>({ filename: workerUrl().href, minThreads: threads, maxThreads: threads, idleTimeout: 1_000 });
+  // A young generation sized for simulations (see gc.ts): replicas allocate fast and scale
+  // worse over threads when the collector's helpers compete with them.
+  const pool = new Piscina<ReplicaJob, Figures>({ filename: workerUrl().href, minThreads: threads, maxThreads: threads, idleTimeout: 1_000, resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB } });
   const total = points.length * o.replicas;
   let done = 0;
   try {
