@@ -58,6 +58,23 @@ describe("Worker", () => {
     expect(ends).toEqual(["t2", "t1"]);
   });
 
+  it("stays running while attempts remain and goes idle with the last one", async () => {
+    const clock = new SimulatedClock();
+    const { worker } = tree(await inlineBackend(), clock);
+    const { ref } = harness(worker, { agentId: "a" }, clock);
+    const f = sharedFlag();
+    ref.send({ type: "worker.run", attempts: [attempt(1, "waitAbort", { flag: f.flag }, 300)], at: 0 });
+    ref.send({ type: "worker.run", attempts: [attempt(2, "waitAbort", { flag: f.flag }, 100)], at: 0 });
+    expect(ref.getSnapshot().value).toBe("running");
+    expect((ref.getSnapshot().context as { running: Map<number, unknown> }).running.size).toBe(2);
+    clock.increment(100);
+    expect(ref.getSnapshot().value).toBe("running");
+    expect([...(ref.getSnapshot().context as { running: Map<number, unknown> }).running.keys()]).toEqual([1]);
+    clock.increment(200);
+    expect(ref.getSnapshot().value).toBe("idle");
+    expect((ref.getSnapshot().context as { running: Map<number, unknown> }).running.size).toBe(0);
+  });
+
   it("aborts an attempt on request and reports it cancelled", async () => {
     const clock = new SimulatedClock();
     const { worker } = tree(await inlineBackend(), clock);
@@ -74,6 +91,24 @@ describe("Worker", () => {
 });
 
 describe("Agent", () => {
+  it("stays busy while slots are taken and freed below its concurrency, counting them", async () => {
+    const clock = new SimulatedClock();
+    const { agent } = tree(await inlineBackend(), clock);
+    const { ref } = harness(agent, { id: "a", capabilities: {}, concurrency: 3 }, clock);
+    const flag = sharedFlag();
+    const task = (id: string): ReadyTask => ({ id, kind: "waitAbort", input: { flag: flag.flag }, requires: {}, priority: "normal", timeoutMs: 1_000, attempt: 1, enqueuedAt: 0 });
+    ref.send({ type: "agent.assign", assignments: [{ task: task("x"), seq: 1 }], at: 0 });
+    ref.send({ type: "agent.assign", assignments: [{ task: task("y"), seq: 2 }], at: 0 });
+    expect(ref.getSnapshot().value).toBe("busy");
+    expect((ref.getSnapshot().context as { busy: number }).busy).toBe(2);
+    ref.send({ type: "agent.cancel", ids: ["x"], reason: "test", at: 1 });
+    expect(ref.getSnapshot().value).toBe("busy");
+    expect((ref.getSnapshot().context as { busy: number }).busy).toBe(1);
+    ref.send({ type: "agent.cancel", ids: ["y"], reason: "test", at: 2 });
+    expect(ref.getSnapshot().value).toBe("idle");
+    expect((ref.getSnapshot().context as { busy: number }).busy).toBe(0);
+  });
+
   it("goes idle → busy → saturated → busy → idle as slots fill and free", async () => {
     const clock = new SimulatedClock();
     const { agent } = tree(await inlineBackend(), clock);
