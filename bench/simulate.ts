@@ -10,6 +10,11 @@
  *   task; `ratio` = simulated tasks/s ÷ inline tasks/s, i.e. what the virtual-time driver costs
  *   on top of the hive.
  *
+ * - the floor: raw XState machines wired like a hive's task path (nine events per task, the same
+ *   Agent and Worker states, no work in the actions; `xstate-path.ts`) with 320 tasks in flight
+ *   over 100 agents × 4 slots; `ratio` = simulated tasks/s ÷ tasks/s through that bare path,
+ *   i.e. how close the simulation runs to what XState itself charges for the route.
+ *
  * `extra` gives the issue's target (20,000 tasks/s), how many simulated seconds pass per wall
  * second, and the orchestration scope's inline figure (2 agents × 600 slots, 1,000 in flight,
  * where batches carry hundreds of tasks per event) for scale.
@@ -20,6 +25,7 @@ import { createActor, createMachine } from "xstate";
 import { createHive, type ScenarioInput, simulate } from "../src/index.ts";
 import { type BenchScope, compare, opsPerSecond } from "./harness.ts";
 import { closedLoop } from "./pool.ts";
+import { createXStatePath } from "./xstate-path.ts";
 
 const AGENTS = 100;
 const SLOTS = 4;
@@ -62,6 +68,10 @@ const simulateScope: BenchScope = async ({ quick }) => {
     opsPerSecond(() => {
       for (let i = 0; i < 1_000; i++) actor.send(event);
     }, 1_000, { minMs: quick ? 300 : 1_000 });
+  const path = createXStatePath(AGENTS, SLOTS, Math.round(0.8 * AGENTS * SLOTS));
+  path.run(10_000); // warm-up
+  const bareXStatePath = (): Promise<number> =>
+    opsPerSecond(() => path.run(1_000), 1_000, { minMs: quick ? 300 : 1_000 });
   const wide = createHive({ backend: "inline", metrics: false, agents: Array.from({ length: AGENTS }, (_, i) => ({ id: `agent-${i + 1}`, concurrency: SLOTS })) });
   const narrow = createHive({ backend: "inline", metrics: false, agents: [{ id: "a", concurrency: 600 }, { id: "b", concurrency: 600 }] });
   await wide.start();
@@ -71,6 +81,7 @@ const simulateScope: BenchScope = async ({ quick }) => {
     const orchestration = await closedLoop(() => narrow.run({ kind: "echo", input: 1 }), 1_000, quick ? 10_000 : 50_000);
     const vsRaw = await compare(`simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`, "raw XState single-actor events", simulated, rawXState, rounds);
     const vsInline = await compare(`simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`, `live hive, inline backend, ${AGENTS} agents × ${SLOTS} slots, 400 in flight`, simulated, inline100, rounds);
+    const vsPath = await compare(`simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`, `raw XState, a hive's nine-event task path with empty actions, ${AGENTS} agents × ${SLOTS} slots`, simulated, bareXStatePath, rounds);
     const extra = {
       targetTasksPerSec: 20_000,
       simulatedSecondsPerWallSecond: Math.round(virtualPerWall),
@@ -79,9 +90,11 @@ const simulateScope: BenchScope = async ({ quick }) => {
     return [
       { ...vsRaw, extra },
       { ...vsInline, extra },
+      { ...vsPath, extra },
     ];
   } finally {
     actor.stop();
+    path.stop();
     await wide.stop();
     await narrow.stop();
   }
