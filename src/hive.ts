@@ -41,6 +41,9 @@ import { persistSupervisor } from "../actors/supervisor.ts";
 import { errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
 import type { Durability, JournalStats } from "./journal/journal.ts";
 
+/** Key of {@link Hive}'s internal trusted submit (not exported from the package). */
+export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
+
 /** A swarm agent: what it can do and how many attempts it runs at once. */
 export interface AgentOptions {
   /** Unique id. */
@@ -642,7 +645,20 @@ export class Hive implements AsyncDisposable {
    */
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
     if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task); // issue 4
-    const t = this.#validate(task, "submit task");
+    return this.#submitParsed<O>(this.#validate(task, "submit task"));
+  }
+
+  /**
+   * Internal (`simulate`): submits a task built from an already validated scenario — no cache,
+   * signal, id or idempotency key, a known kind, an input that never crosses a thread — without
+   * parsing it again per task.
+   */
+  [submitTrusted](task: { kind: string; requires: Capabilities; priority: Priority; timeoutMs?: number; retries?: number; input?: unknown }): TaskHandle<unknown> {
+    this.#running("submit task");
+    return this.#submitParsed(task);
+  }
+
+  #submitParsed<O>(t: ParsedTask): TaskHandle<O> {
     const key = t.idempotencyKey;
     if (key !== undefined) {
       const holder = this.#durable.keyHolder(key); // issue 7: the task that already holds the key
