@@ -66,11 +66,6 @@ export function score(agent: AgentView, requires: Capabilities, avoid: string | 
   return { agentId: agent.id, capability, load, health, retry, score: total(capability, load, health, retry) };
 }
 
-/** The score alone, without its terms (no allocation: `choose` runs it for every agent). */
-function scoreOnly(agent: AgentView, requires: Capabilities, avoid: string | undefined, meanLatencyMs: number): number {
-  return total(capabilityTerm(agent, requires), (agent.concurrency - agent.busy) / agent.concurrency, healthTerm(agent, meanLatencyMs), agent.id === avoid ? 0 : 1);
-}
-
 function capabilityTerm(agent: AgentView, requires: Capabilities): number {
   let sum = 0;
   let n = 0;
@@ -108,6 +103,14 @@ export function choose(
   meanLatencyMs: number,
   draw: () => number,
 ): Decision | undefined {
+  // The requirements once as arrays: one pass per agent decides eligibility and sums the fit.
+  const names: string[] = [];
+  const levels: number[] = [];
+  for (const name in requires) {
+    names.push(name);
+    levels.push(requires[name]!);
+  }
+  const n = names.length;
   // Scores only: the terms of the winner and the runner-up are built once, at the end.
   let best: AgentView | undefined;
   let bestScore = 0;
@@ -115,8 +118,21 @@ export function choose(
   let secondScore = 0;
   let ties = 1;
   for (const agent of agents) {
-    if (!agent.available || agent.busy >= agent.concurrency || !breakerAllows(agent) || !isEligible(agent.capabilities, requires)) continue;
-    const s = scoreOnly(agent, requires, avoid, meanLatencyMs);
+    if (!agent.available || agent.busy >= agent.concurrency || !breakerAllows(agent)) continue;
+    let fit = 1;
+    if (n > 0) {
+      const caps = agent.capabilities;
+      let sum = 0;
+      let i = 0;
+      for (; i < n; i++) {
+        const have = caps[names[i]!];
+        if (have === undefined || have < levels[i]!) break;
+        sum += have;
+      }
+      if (i < n) continue; // lacks a required capability: not eligible
+      fit = sum / n;
+    }
+    const s = total(fit, (agent.concurrency - agent.busy) / agent.concurrency, healthTerm(agent, meanLatencyMs), agent.id === avoid ? 0 : 1);
     if (best === undefined || s > bestScore + 1e-12) {
       second = best;
       secondScore = bestScore;
