@@ -86,6 +86,7 @@ const simulateScope: BenchScope = async ({ quick }) => {
       targetTasksPerSec: 20_000,
       simulatedSecondsPerWallSecond: Math.round(virtualPerWall),
       orchestrationInlineTasksPerSec: Math.round(orchestration),
+      xstatePathAgentStateChanges: Math.round(path.stateChanges() * 100) / 100,
     };
     return [
       { ...vsRaw, extra },
