@@ -44,6 +44,16 @@ import type { Durability, JournalStats } from "./journal/journal.ts";
 /** Key of {@link Hive}'s internal trusted submit (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
 
+/** A task built from a validated scenario (see {@link Hive}'s `[submitTrusted]`). */
+export interface TrustedTask {
+  kind: string;
+  requires: Capabilities;
+  priority: Priority;
+  timeoutMs?: number | undefined;
+  retries?: number | undefined;
+  input?: unknown;
+}
+
 /** A swarm agent: what it can do and how many attempts it runs at once. */
 export interface AgentOptions {
   /** Unique id. */
@@ -651,23 +661,22 @@ export class Hive implements AsyncDisposable {
   /**
    * Internal (`simulate`): submits a task built from an already validated scenario — no cache,
    * signal, id or idempotency key, a known kind, an input that never crosses a thread — without
-   * parsing it again per task.
+   * parsing it again per task. With `track: false` nobody will look at its result: no handle,
+   * no promise (open-loop arrivals; the recorder follows it through the hive's events).
    */
-  [submitTrusted](task: { kind: string; requires: Capabilities; priority: Priority; timeoutMs?: number; retries?: number; input?: unknown }): TaskHandle<unknown> {
+  [submitTrusted](task: TrustedTask, track: false): undefined;
+  [submitTrusted](task: TrustedTask, track?: true): TaskHandle<unknown>;
+  [submitTrusted](task: TrustedTask, track = true): TaskHandle<unknown> | undefined {
     this.#running("submit task");
-    return this.#submitParsed(task);
+    if (track) return this.#submitParsed(task);
+    this.#send(this.#specOf(`t${++this.#nextId}`, task), undefined);
+    return undefined;
   }
 
-  #submitParsed<O>(t: ParsedTask): TaskHandle<O> {
-    const key = t.idempotencyKey;
-    if (key !== undefined) {
-      const holder = this.#durable.keyHolder(key); // issue 7: the task that already holds the key
-      if (holder !== undefined) return this.#follow<O>(holder);
-    }
+  /** The Queen's view of a parsed task, with the hive's defaults filled in. */
+  #specOf(id: string, t: ParsedTask): TaskSpec {
     const o = this.#options;
-    const id = t.id ?? `t${++this.#nextId}`;
-    if (this.#waiters.has(id) || this.#unwritten.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
-    const spec: TaskSpec = {
+    return {
       id,
       kind: t.kind,
       input: t.input,
@@ -676,6 +685,24 @@ export class Hive implements AsyncDisposable {
       timeoutMs: t.timeoutMs ?? o.defaults.timeoutMs,
       retries: t.retries ?? o.defaults.retries,
     };
+  }
+
+  /** Journals a submit and queues it for the Queen (one event per turn for all of them). */
+  #send(spec: TaskSpec, key: string | undefined): void {
+    this.#durable.submitted(spec, key); // issue 7: journal it
+    this.#outbox.push(spec);
+    if (this.#outbox.length === 1) queueMicrotask(this.#flush);
+  }
+
+  #submitParsed<O>(t: ParsedTask): TaskHandle<O> {
+    const key = t.idempotencyKey;
+    if (key !== undefined) {
+      const holder = this.#durable.keyHolder(key); // issue 7: the task that already holds the key
+      if (holder !== undefined) return this.#follow<O>(holder);
+    }
+    const id = t.id ?? `t${++this.#nextId}`;
+    if (this.#waiters.has(id) || this.#unwritten.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    const spec = this.#specOf(id, t);
     const result = new Promise<O>((resolve, reject) => {
       this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
     });
@@ -697,9 +724,7 @@ export class Hive implements AsyncDisposable {
       const off = (): void => signal.removeEventListener("abort", onAbort);
       result.then(off, off);
     }
-    this.#durable.submitted(spec, key); // issue 7: journal it
-    this.#outbox.push(spec);
-    if (this.#outbox.length === 1) queueMicrotask(this.#flush);
+    this.#send(spec, key);
     return handle;
   }
 
