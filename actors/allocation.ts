@@ -170,5 +170,33 @@ export function updateHealth(health: Health, ok: boolean, durationMs: number, al
   };
 }
 
+/**
+ * The swarm's mean latency — over agents that have run something — kept as a running sum as
+ * their health changes, so a placement does not scan every agent for it.
+ */
+export class MeanLatency {
+  #sum = 0;
+  #n = 0;
+
+  /** Counts an agent's health in. */
+  add(health: Health): void {
+    if (health.completed + health.failed === 0) return;
+    this.#sum += health.latencyMs;
+    this.#n++;
+  }
+
+  /** Counts an agent's health out (before it changes, or as the agent leaves). */
+  remove(health: Health): void {
+    if (health.completed + health.failed === 0) return;
+    this.#sum -= health.latencyMs;
+    if (--this.#n === 0) this.#sum = 0; // no rounding residue carried into the next agent
+  }
+
+  /** Mean latency in ms, 0 while no agent has run anything. */
+  get value(): number {
+    return this.#n === 0 ? 0 : this.#sum / this.#n;
+  }
+}
+
 /** Health of an agent that has run nothing yet. */
 export const FRESH_HEALTH: Health = { successRate: 1, latencyMs: 0, completed: 0, failed: 0 };

@@ -21,7 +21,7 @@ import { type ActorRefFrom, emit, enqueueActions, raise, sendParent, sendTo, set
 import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } from "./agent.ts";
-import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, type ScoreTerms, updateHealth } from "./allocation.ts";
+import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, MeanLatency, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
 import type { PersistedAgent, PersistedSupervisor, SupervisorRestore } from "./persist.ts";
@@ -81,6 +81,8 @@ export interface SupervisorContext {
   agents: Map<string, AgentEntry>;
   /** The same views as `agents`, as an array for allocation scans. */
   views: AgentView[];
+  /** Mean latency over the views, kept up to date as their health changes. */
+  latency: MeanLatency;
   queue: ReadyQueue;
   /** Task id → agent, seq and the task of its running attempt. */
   running: Map<string, { agentId: string; seq: number; task: ReadyTask }>;
@@ -157,18 +159,6 @@ export type AgentLifecycleEvent =
 /** Events a Supervisor emits to outside listeners. */
 export type SupervisorEmitted = { type: "supervisor.decisions"; decisions: Decision[] } | { type: "supervisor.agents"; events: AgentLifecycleEvent[] };
 
-function meanLatency(views: readonly AgentView[]): number {
-  let sum = 0;
-  let n = 0;
-  for (const v of views) {
-    if (v.health.completed + v.health.failed > 0) {
-      sum += v.health.latencyMs;
-      n++;
-    }
-  }
-  return n === 0 ? 0 : sum / n;
-}
-
 /** Placements made while handling one event, flushed as one message per agent. */
 class Plan {
   readonly byAgent = new Map<string, Assignment[]>();
@@ -235,7 +225,7 @@ export const supervisorMachine = setup({
     enqueue: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.enqueue") return;
       const plan = new Plan();
-      const meanMs = meanLatency(context.views);
+      const meanMs = context.latency.value;
       for (const task of event.tasks) {
         // Queued tasks of the same requirements go first: FIFO within a priority.
         const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
@@ -261,7 +251,9 @@ export const supervisorMachine = setup({
         finished.push({ id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs });
         if (entry === undefined) continue;
         entry.view.busy--;
+        context.latency.remove(entry.view.health);
         entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
+        context.latency.add(entry.view.health);
         if (end.result.ok) {
           entry.consecutiveFailures = 0;
         } else {
@@ -280,7 +272,7 @@ export const supervisorMachine = setup({
       const plan = new Plan();
       if (entry !== undefined && crash !== undefined && entry.status === "up") crashAgent(context, entry, crash, event.at, plan);
       if (entry !== undefined && entry.status === "removing" && entry.view.busy === 0) removeNow(context, entry, event.at, plan);
-      if (context.queue.size > 0) fill(context, event.at, plan, meanLatency(context.views));
+      if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /** A fault drill, or an outside report: the agent crashed. */
@@ -290,7 +282,7 @@ export const supervisorMachine = setup({
       if (entry === undefined || entry.status !== "up") return;
       const plan = new Plan();
       crashAgent(context, entry, event.reason, event.at, plan);
-      if (context.queue.size > 0) fill(context, event.at, plan, meanLatency(context.views));
+      if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /** Backoff over: the agent is back, with its context. */
@@ -305,7 +297,7 @@ export const supervisorMachine = setup({
       enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
       const plan = new Plan();
       plan.agentEvents.push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
-      if (context.queue.size > 0) fill(context, event.at, plan, meanLatency(context.views));
+      if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     addAgent: enqueueActions(({ context, event, enqueue }) => {
@@ -343,7 +335,7 @@ export const supervisorMachine = setup({
       entry.view.breaker = event.state;
       if (event.state === "open" || context.queue.size === 0) return;
       const plan = new Plan();
-      fill(context, event.at, plan, meanLatency(context.views));
+      fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /** Drops the newest queued task of `priority` to make room; the Queen ends it as shed. */
@@ -413,9 +405,12 @@ export const supervisorMachine = setup({
       views.push(entry.view);
       agents.set(spec.id, entry);
     }
+    const latency = new MeanLatency();
+    for (const view of views) latency.add(view.health);
     return {
       agents,
       views,
+      latency,
       queue: new ReadyQueue(),
       running: new Map(),
       seq: 0,
@@ -568,7 +563,10 @@ function removeNow(context: SupervisorContext, entry: AgentEntry, at: number, pl
   const id = entry.spec.id;
   context.agents.delete(id);
   const v = context.views.indexOf(entry.view);
-  if (v >= 0) context.views.splice(v, 1);
+  if (v >= 0) {
+    context.views.splice(v, 1);
+    context.latency.remove(entry.view.health);
+  }
   context.order = context.order.filter((x) => x !== id);
   plan.stops.push(entry.ref);
   plan.agentEvents.push({ type: "agent.removed", agentId: id, at });

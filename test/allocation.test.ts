@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AgentView, choose, FRESH_HEALTH, isEligible, score, updateHealth } from "../actors/allocation.ts";
+import { type AgentView, choose, FRESH_HEALTH, isEligible, MeanLatency, score, updateHealth } from "../actors/allocation.ts";
 import { createRandom } from "../src/random.ts";
 
 const agent = (id: string, capabilities: Record<string, number>, busy = 0, concurrency = 2, health = FRESH_HEALTH): AgentView => ({
@@ -90,5 +90,39 @@ describe("health", () => {
     for (let i = 0; i < 5; i++) sick = updateHealth(sick, false, 10);
     const d = choose([agent("sick", { s: 1 }, 0, 2, sick), agent("well", { s: 1 })], { s: 1 }, undefined, 10, () => 0);
     expect(d?.winner.agentId).toBe("well");
+  });
+});
+
+describe("MeanLatency", () => {
+  it("averages the agents that have run something, following their health as it changes", () => {
+    const mean = new MeanLatency();
+    const fresh = FRESH_HEALTH;
+    const a = updateHealth(FRESH_HEALTH, true, 100);
+    const b = updateHealth(FRESH_HEALTH, true, 300);
+    mean.add(fresh); // has run nothing: not counted
+    mean.add(a);
+    mean.add(b);
+    expect(mean.value).toBe(200);
+    const b2 = updateHealth(b, true, 500); // 300 + 0.2 · (500 − 300) = 340
+    mean.remove(b);
+    mean.add(b2);
+    expect(mean.value).toBeCloseTo((100 + 340) / 2, 12);
+    mean.remove(a);
+    expect(mean.value).toBeCloseTo(340, 12);
+    mean.remove(b2);
+    expect(mean.value).toBe(0);
+    // Empty again: nothing carried over from the sums before.
+    mean.add(updateHealth(FRESH_HEALTH, true, 7));
+    expect(mean.value).toBe(7);
+  });
+
+  it("feeds choose's latency discount: the slower agent scores lower on health", () => {
+    const views = [agent("fast", { s: 1 }, 0, 2, updateHealth(FRESH_HEALTH, true, 10)), agent("slow", { s: 1 }, 0, 2, updateHealth(FRESH_HEALTH, true, 40))];
+    const mean = new MeanLatency();
+    for (const v of views) mean.add(v.health);
+    const d = choose(views, { s: 1 }, undefined, mean.value, () => 0);
+    expect(d?.winner.agentId).toBe("fast");
+    // slow: latency factor = mean 25 / 40, health = 1 · (0.5 + 0.5 · 0.625)
+    expect(d?.runnerUp?.health).toBeCloseTo(0.8125, 12);
   });
 });
