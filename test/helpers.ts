@@ -68,8 +68,14 @@ const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
 
 /** Runs the built `apiary` command as a child process; resolves to its exit code and output. */
 export async function apiary(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return apiaryWith({}, ...args);
+}
+
+/** {@link apiary} with extra environment variables and Node flags before the script. */
+export async function apiaryWith(options: { env?: Record<string, string>; nodeArgs?: string[] }, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await runFile(process.execPath, [bin, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+    const env = options.env === undefined ? undefined : { ...process.env, ...options.env };
+    const { stdout, stderr } = await runFile(process.execPath, [...(options.nodeArgs ?? []), bin, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...(env !== undefined ? { env } : {}) });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

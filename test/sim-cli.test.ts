@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiary } from "./helpers.ts";
+import { apiary, apiaryWith } from "./helpers.ts";
 
 let dir = "";
 const file = (name: string): string => join(dir, name);
@@ -78,5 +78,36 @@ describe("apiary simulate scenario.json", () => {
     const tasks = await apiary("simulate", file("small.json"), "--tasks", "5");
     expect(tasks.code).toBe(2);
     expect(tasks.stderr).toContain('"--tasks" applies to the built-in demo only');
+  });
+});
+
+describe("apiary simulate on Node: the young generation sized for simulations (src/sim/gc.ts)", () => {
+  /** Runs `apiary simulate small.json` with a preload that logs each Node process's flags. */
+  async function probe(name: string, options: { env?: Record<string, string>; nodeArgs?: string[] } = {}) {
+    const log = file(`${name}.log`);
+    const preload = file("probe.cjs");
+    await writeFile(preload, 'require("node:fs").appendFileSync(process.env.APIARY_TEST_PROBE, JSON.stringify(process.execArgv) + "\\n");\n');
+    const run = await apiaryWith({ nodeArgs: options.nodeArgs ?? [], env: { ...options.env, NODE_OPTIONS: `--require=${preload}`, APIARY_TEST_PROBE: log } }, "simulate", file("small.json"), "--json", "--seed", "3");
+    const processes = (await readFile(log, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as string[]);
+    return { run, processes };
+  }
+
+  it("relaunches itself once with --max-semi-space-size=128, and the report is the same bytes", async () => {
+    const relaunched = await probe("relaunch");
+    const kept = await probe("kept", { env: { APIARY_NO_RELAUNCH: "1" } });
+    expect(relaunched.run.code).toBe(0);
+    expect(relaunched.processes).toHaveLength(2);
+    expect(relaunched.processes[0]).not.toContain("--max-semi-space-size=128");
+    expect(relaunched.processes[1]).toContain("--max-semi-space-size=128");
+    // APIARY_NO_RELAUNCH=1 keeps the first process; the flag changes speed, never results.
+    expect(kept.processes).toHaveLength(1);
+    expect(kept.processes[0]).not.toContain("--max-semi-space-size=128");
+    expect(kept.run.stdout).toBe(relaunched.run.stdout);
+  });
+
+  it("keeps the first process when a semi-space size is given already", async () => {
+    const given = await probe("given", { nodeArgs: ["--max-semi-space-size=64"] });
+    expect(given.run.code).toBe(0);
+    expect(given.processes).toEqual([["--max-semi-space-size=64"]]);
   });
 });
