@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { SimulatedBackend } from "../backends/simulated.ts";
 import { AbortedError, isApiaryError } from "../errors.ts";
-import { Hive, type HiveOptions, submitTrusted, type TaskOptions, type TrustedTask } from "../hive.ts";
+import { Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive.ts";
 import { createRandom } from "../random.ts";
 import { parseFor } from "../validation.ts";
 import { createArrivals } from "./arrivals.ts";
@@ -200,9 +200,16 @@ async function drive(
   let cohortArrivals = 0;
   let submits = 0;
   let arrivalsOver = false;
-  // The scenario was validated as a whole: its tasks skip the per-task parse (cached ones keep
-  // the public path, which routes them through the cache).
-  const submit = (task: TaskOptions<number | undefined>) => (task.cache === undefined ? hive[submitTrusted](task as TrustedTask) : hive.submit(task));
+  /**
+   * Submits the next task. The scenario was validated as a whole, so its tasks skip the per-task
+   * parse; cached kinds keep the public path, which routes them through the cache. Untracked
+   * (open loop: nobody waits on the result), the trusted path makes no handle or promise.
+   */
+  const submitNext = (track: boolean): TaskHandle<unknown> | undefined => {
+    const task = makeTask();
+    if (task.cache !== undefined) return hive.submit(task);
+    return track ? hive[submitTrusted](task as TrustedTask) : hive[submitTrusted](task as TrustedTask, false);
+  };
   const counted = (): void => {
     submits++;
     if (clock.now() < warmupMs) return;
@@ -215,15 +222,12 @@ async function drive(
   const arrivals = createArrivals(s.workload.arrivals, clock, createRandom(streamSeed(seed, STREAM.arrivals)), {
     submit() {
       if (arrivalsOver) return;
-      const task = makeTask();
-      // Open loop: nobody waits on the result, so none is made.
-      if (task.cache === undefined) hive[submitTrusted](task as TrustedTask, false);
-      else hive.submit(task);
+      submitNext(false);
       counted();
     },
     submitTracked() {
       if (arrivalsOver) return Promise.resolve({ rejected: false });
-      const handle = submit(makeTask());
+      const handle = submitNext(true)!;
       counted();
       return handle.result.then(
         () => ({ rejected: false }),
