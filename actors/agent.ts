@@ -7,13 +7,15 @@
  */
 import { type ActorRefFrom, enqueueActions, sendParent, setup } from "xstate";
 import type { Capabilities, ReadyTask } from "./types.ts";
-import { type AttemptEnd, type AttemptsDoneEvent, type WorkerAttempt, type WorkerEvent, workerMachine } from "./worker.ts";
+import { type AttemptEnd, type AttemptsDoneEvent, type AttemptsStartedEvent, type StartedAttempt, type WorkerAttempt, type WorkerEvent, workerMachine } from "./worker.ts";
 
 /** Input of {@link agentMachine}. */
 export interface AgentInput {
   id: string;
   capabilities: Capabilities;
   concurrency: number;
+  /** Passed to its Worker: whether the backend starts an attempt as soon as it gets it. @default true */
+  startsOnDispatch?: boolean | undefined;
 }
 
 /** Context of {@link agentMachine}. `busy` and `running` are mutated in place (hot path). */
@@ -21,6 +23,7 @@ export interface AgentContext {
   id: string;
   capabilities: Capabilities;
   concurrency: number;
+  startsOnDispatch: boolean;
   /** Attempts running now (slots in use). */
   busy: number;
   /** Its Worker, started on first use. */
@@ -46,13 +49,22 @@ export type AgentEvent =
   /** Backoff over: back to work with the same context (capabilities, concurrency). */
   | { type: "agent.ready"; at: number }
   | { type: "agent.stop" }
-  | AttemptsDoneEvent;
+  | AttemptsDoneEvent
+  | AttemptsStartedEvent;
 
 /** What an Agent tells its Supervisor when attempts end. */
 export interface AgentDoneEvent {
   type: "supervisor.done";
   agentId: string;
   ends: AttemptEnd[];
+  at: number;
+}
+
+/** What an Agent tells its Supervisor when attempts that waited for a thread begin to run. */
+export interface AgentStartedEvent {
+  type: "supervisor.started";
+  agentId: string;
+  starts: StartedAttempt[];
   at: number;
 }
 
@@ -75,7 +87,7 @@ export const agentMachine = setup({
     assignWork: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "agent.assign") return;
       if (context.worker === null) {
-        enqueue.assign({ worker: ({ spawn }) => spawn("worker", { id: "worker", input: { agentId: context.id } }) });
+        enqueue.assign({ worker: ({ spawn }) => spawn("worker", { id: "worker", input: { agentId: context.id, startsOnDispatch: context.startsOnDispatch } }) });
       }
       const attempts: WorkerAttempt[] = new Array(event.assignments.length);
       for (let i = 0; i < event.assignments.length; i++) {
@@ -100,6 +112,12 @@ export const agentMachine = setup({
       }
       context.busy -= ended;
       enqueue(sendParent({ type: "supervisor.done", agentId: context.id, ends: event.ends, at: event.at } satisfies AgentDoneEvent));
+    }),
+    /** Starts of its own running attempts travel up (late ones of a crashed run do not). */
+    forwardStarts: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "agent.started") return;
+      const starts = event.starts.filter((s) => context.running.get(s.id) === s.seq);
+      if (starts.length > 0) enqueue(sendParent({ type: "supervisor.started", agentId: context.id, starts, at: event.at } satisfies AgentStartedEvent));
     }),
     /** A crash: every running attempt is lost (reported crashed) and the Worker is stopped. */
     crash: enqueueActions(({ context, event, enqueue }) => {
@@ -128,6 +146,7 @@ export const agentMachine = setup({
     id: input.id,
     capabilities: input.capabilities,
     concurrency: input.concurrency,
+    startsOnDispatch: input.startsOnDispatch ?? true,
     busy: 0,
     worker: null,
     running: new Map(),
@@ -136,6 +155,7 @@ export const agentMachine = setup({
   on: {
     // Outside the working states (failed, restarting) late reports still travel up.
     "agent.done": { actions: "report" },
+    "agent.started": { actions: "forwardStarts" },
     "agent.stop": ".stopped",
   },
   states: {

@@ -11,10 +11,11 @@
  * @module
  */
 import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
-import { HiveStoppedError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
+import { HiveStoppedError, InvalidTaskError, QueueFullError, TaskCancelledError, TaskTimeoutError } from "../src/errors.ts";
+import type { Blame } from "./blame.ts";
 import type { Random } from "../src/random.ts";
 import type { SupervisionPolicy } from "./restart.ts";
-import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
+import { type AgentSpec, type Capacity, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
 import type { PersistedQueen, PersistedSupervisor } from "./persist.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
 
@@ -28,11 +29,14 @@ export interface TaskSpec {
   timeoutMs: number;
   /** Further attempts after a failed one. */
   retries: number;
+  /** Bound on submit-to-end, queueing included, ms; past it the task ends TASK_TIMEOUT. */
+  deadlineMs?: number | undefined;
   /**
    * A task recovered from a previous run's journal: accepted whatever the queue holds, resuming
-   * at `attempt`, after `retryInMs` when it was waiting out a retry backoff.
+   * at `attempt`, after `retryInMs` when it was waiting out a retry backoff, with `deadlineInMs`
+   * left of its deadline.
    */
-  restored?: { attempt: number; retryInMs: number } | undefined;
+  restored?: { attempt: number; retryInMs: number; deadlineInMs?: number | undefined } | undefined;
 }
 
 /** The Queen's record of a task that has not ended yet. */
@@ -43,6 +47,8 @@ export interface TaskRecord extends TaskSpec {
   /** Agent of the current (or last) attempt. */
   agentId: string | undefined;
   submittedAt: number;
+  /** True once `task.started` was published for the current attempt. */
+  began: boolean;
 }
 
 /** Input of {@link queenMachine}. */
@@ -58,8 +64,13 @@ export interface QueenInput {
   retry: RetryPolicy;
   /** How the Supervisor restarts crashed agents. */
   supervision: SupervisionPolicy;
-  /** State saved by a previous run: the degraded flag here, the Supervisor's in `supervisor`. */
+  /** State saved by a previous run (the Supervisor's in `supervisor`). */
   restore?: { at: number; queen: PersistedQueen; supervisor: PersistedSupervisor } | undefined;
+  /**
+   * True when the backend runs an attempt as soon as it is placed (inline, simulated):
+   * `task.started` is published at placement. Else when its thread begins it. @default true
+   */
+  startsOnDispatch?: boolean | undefined;
 }
 
 /** Backoff between attempts. */
@@ -107,6 +118,11 @@ export interface QueenContext {
   degraded: { reason: string; at: number } | null;
   /** What the Supervisor starts with. */
   supervisor: SupervisorInput;
+  startsOnDispatch: boolean;
+  /** The swarm's room as the Supervisor last reported it (free slots, tasks received). */
+  capacity: Capacity;
+  /** Tasks sent to the Supervisor so far; minus `capacity.received`, those still on their way. */
+  forwarded: number;
 }
 
 /** Events the Queen accepts. */
@@ -116,6 +132,7 @@ export type QueenEvent =
   | { type: "queen.drain"; at: number }
   | { type: "queen.stop"; at: number }
   | { type: "queen.retry"; id: string; at: number }
+  | { type: "queen.deadline"; id: string; at: number }
   | SupervisorToQueen;
 
 /** One task lifecycle event. */
@@ -123,12 +140,14 @@ export type LifecycleEvent =
   | { type: "task.queued"; taskId: string; kind: string; priority: Priority; at: number }
   | { type: "task.rejected"; taskId: string; kind: string; error: Error; at: number }
   | { type: "task.started"; taskId: string; kind: string; agentId: string; attempt: number; at: number }
-  | { type: "task.retrying"; taskId: string; kind: string; agentId: string | undefined; attempt: number; error: Error; /** Backoff before it, ms. */ retryInMs: number; at: number }
+  | { type: "task.retrying"; taskId: string; kind: string; agentId: string | undefined; attempt: number; error: Error; /** Backoff before it, ms. */ retryInMs: number; /** Whose fault the failed attempt was. */ blame?: Blame | undefined; at: number }
   | { type: "task.completed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; value: unknown; durationMs: number; latencyMs: number; at: number }
-  | { type: "task.failed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; at: number }
-  | { type: "task.deadLettered"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; task: TaskSpec; at: number }
+  | { type: "task.failed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; blame?: Blame | undefined; at: number }
+  | { type: "task.deadLettered"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; task: TaskSpec; blame?: Blame | undefined; at: number }
   | { type: "task.shed"; taskId: string; kind: string; error: Error; at: number }
   | { type: "hive.degraded"; reason: string; at: number }
+  /** The escalation is over: a restarted agent is back and the hive is ready again. */
+  | { type: "hive.healed"; at: number }
   | { type: "task.cancelled"; taskId: string; kind: string; error: Error; at: number }
   | { type: "hive.drained"; at: number }
   | { type: "hive.stopped"; at: number };
@@ -156,7 +175,23 @@ function toReady(record: TaskRecord, at: number): ReadyTask {
 }
 
 function specOf(r: TaskRecord): TaskSpec {
-  return { id: r.id, kind: r.kind, input: r.input, requires: r.requires, priority: r.priority, timeoutMs: r.timeoutMs, retries: r.retries };
+  return { id: r.id, kind: r.kind, input: r.input, requires: r.requires, priority: r.priority, timeoutMs: r.timeoutMs, retries: r.retries, ...(r.deadlineMs !== undefined ? { deadlineMs: r.deadlineMs } : {}) };
+}
+
+/** The Supervisor's enqueue of `tasks`, counted as forwarded. */
+function forward(context: QueenContext, tasks: ReadyTask[], at: number): SupervisorEvent {
+  context.forwarded += tasks.length;
+  return { type: "supervisor.enqueue", tasks, at };
+}
+
+/**
+ * Tasks that will wait for a slot once one more is accepted: the queued ones (with `pending`
+ * accepted in this step and not yet sent on), less those the swarm's free slots take as soon as
+ * they reach the Supervisor.
+ */
+function waitingWithOneMore(context: QueenContext, pending: number): number {
+  const inTransit = context.forwarded - context.capacity.received + pending + 1;
+  return context.counts.queued + 1 - Math.max(0, Math.min(context.capacity.free, inTransit));
 }
 
 /** Moves a record to a new state (or out of the table, `ended`), keeping every count true. */
@@ -185,10 +220,25 @@ export function retryDelayMs(policy: RetryPolicy, attempt: number, draw: number)
   return Math.max(0, Math.round(base * (1 + policy.jitter * (2 * draw - 1))));
 }
 
-/** What handling finished attempts asks for: retries to schedule now or after a delay. */
+/** What handling finished attempts asks for: retries to schedule now or after a delay, deadlines to drop. */
 interface Followups {
   now: ReadyTask[];
   later: { id: string; delayMs: number }[];
+  /** Ended tasks whose deadline timer must go. */
+  deadlines: string[];
+}
+
+/** Publishes `task.started` for the current attempt of `record`, once. */
+function began(record: TaskRecord, agentId: string, at: number, out: LifecycleEvent[]): void {
+  if (record.began) return;
+  record.began = true;
+  out.push({ type: "task.started", taskId: record.id, kind: record.kind, agentId, attempt: record.attempt, at });
+}
+
+/** Ends a record (out of the table), dropping its deadline timer. */
+function end(context: QueenContext, record: TaskRecord, next: { deadlines: string[] }): void {
+  move(context, record, "ended");
+  if (record.deadlineMs !== undefined) next.deadlines.push(record.id);
 }
 
 /** Applies ended attempts to the records; collects lifecycle events and retries. */
@@ -199,8 +249,10 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
     // Ended already (cancelled, or a superseded attempt): nothing finishes twice.
     if (record === undefined || record.state === "waiting" || (f.attempt !== 0 && f.attempt !== record.attempt)) continue;
     const result = f.result;
+    // An attempt that waited for a thread and ended before anyone heard it start: it did start.
+    if (f.startedAt !== undefined && f.agentId !== undefined && record.state === "running") began(record, f.agentId, f.startedAt, out);
     if (result.ok) {
-      move(context, record, "ended");
+      end(context, record, next);
       counts.completed++;
       out.push({ type: "task.completed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, value: result.value, durationMs: f.durationMs, latencyMs: at - record.submittedAt, at });
       continue;
@@ -208,10 +260,11 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
     const code = result.error.code ?? "";
     if (RETRIABLE.has(code) && record.attempt <= record.retries) {
       record.attempt++;
+      record.began = false;
       if (f.agentId !== undefined) record.agentId = f.agentId;
       counts.retried++;
       const delayMs = retryDelayMs(context.retry, record.attempt, context.random.next());
-      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, agentId: f.agentId, attempt: record.attempt, error: result.error, retryInMs: delayMs, at });
+      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, agentId: f.agentId, attempt: record.attempt, error: result.error, retryInMs: delayMs, ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
       if (delayMs === 0) {
         move(context, record, "queued");
         next.now.push(toReady(record, at));
@@ -221,7 +274,7 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       }
       continue;
     }
-    move(context, record, "ended");
+    end(context, record, next);
     if (code === "TASK_CANCELLED") {
       counts.cancelled++;
       out.push({ type: "task.cancelled", taskId: record.id, kind: record.kind, error: result.error, at });
@@ -230,20 +283,24 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       out.push({ type: "task.shed", taskId: record.id, kind: record.kind, error: result.error, at });
     } else if (RETRIABLE.has(code)) {
       counts.deadLettered++;
-      out.push({ type: "task.deadLettered", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, task: specOf(record), at });
+      out.push({ type: "task.deadLettered", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, task: specOf(record), ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
     } else {
       counts.failed++;
-      out.push({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, at });
+      out.push({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
     }
   }
 }
 
 /** Takes a task back from a previous run's journal: no overflow check, its attempt count kept. */
-function restoreTask(context: QueenContext, task: TaskSpec, restored: { attempt: number; retryInMs: number }, at: number, out: LifecycleEvent[], ready: ReadyTask[], enqueue: { raise(event: QueenEvent, options: { id: string; delay: number }): void }): void {
+function restoreTask(context: QueenContext, task: NonNullable<TaskSpec>, restored: NonNullable<TaskSpec["restored"]>, at: number, out: LifecycleEvent[], ready: ReadyTask[], enqueue: { raise(event: QueenEvent, options: { id: string; delay: number }): void }): void {
   if (context.tasks.has(task.id)) return;
   const waiting = restored.retryInMs > 0;
-  const { id, kind, input, requires, priority, timeoutMs, retries } = task;
-  const record: TaskRecord = { id, kind, input, requires, priority, timeoutMs, retries, state: waiting ? "waiting" : "queued", attempt: restored.attempt, agentId: undefined, submittedAt: at };
+  const { id, kind, input, requires, priority, timeoutMs, retries, deadlineMs } = task;
+  const record: TaskRecord = { id, kind, input, requires, priority, timeoutMs, retries, deadlineMs, state: waiting ? "waiting" : "queued", attempt: restored.attempt, agentId: undefined, submittedAt: at, began: false };
+  if (deadlineMs !== undefined) {
+    const left = Math.max(0, restored.deadlineInMs ?? deadlineMs);
+    enqueue.raise({ type: "queen.deadline", id, at: at + left }, { id: `deadline:${id}`, delay: left });
+  }
   context.tasks.set(task.id, record);
   context.counts.accepted++;
   context.counts.queued++;
@@ -289,14 +346,15 @@ export const queenMachine = setup({
         }
         if (context.tasks.has(task.id)) {
           counts.rejected++;
-          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new HiveStoppedError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
+          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new InvalidTaskError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
           continue;
         }
-        if (counts.queued >= context.maxQueued) {
+        // The bound is on tasks that wait: those the swarm's free slots take at once do not count.
+        if (waitingWithOneMore(context, ready.length) > context.maxQueued) {
           const victim = context.overflow === "shed-lowest" ? sheddableRank(context, RANK[task.priority]) : -1;
           if (victim < 0) {
             counts.rejected++;
-            out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued})`, { taskId: task.id }) });
+            out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued} waiting tasks)`, { taskId: task.id }) });
             continue;
           }
           // The Supervisor drops the newest task of that priority; the Queen ends it when told.
@@ -311,10 +369,12 @@ export const queenMachine = setup({
           priority: task.priority,
           timeoutMs: task.timeoutMs,
           retries: task.retries,
+          deadlineMs: task.deadlineMs,
           state: "queued",
           attempt: 1,
           agentId: undefined,
           submittedAt: at,
+          began: false,
         };
         context.tasks.set(task.id, record);
         counts.accepted++;
@@ -322,9 +382,10 @@ export const queenMachine = setup({
         context.queuedByRank[RANK[task.priority]]!++;
         out.push({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at });
         ready.push(toReady(record, at));
+        if (task.deadlineMs !== undefined) enqueue.raise({ type: "queen.deadline", id: task.id, at: at + task.deadlineMs }, { id: `deadline:${task.id}`, delay: task.deadlineMs });
       }
       for (const priority of shed) enqueue(sendTo("supervisor", { type: "supervisor.shed", priority, at } satisfies SupervisorEvent));
-      if (ready.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: ready, at } satisfies SupervisorEvent));
+      if (ready.length > 0) enqueue.sendTo("supervisor", forward(context, ready, at));
       enqueue(emit({ type: "queen.events", events: out }));
     }),
     refuse: enqueueActions(({ context, event, enqueue }) => {
@@ -337,27 +398,46 @@ export const queenMachine = setup({
       }
       enqueue(emit({ type: "queen.events", events: out }));
     }),
-    started: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== "queen.started") return;
+    /** The Supervisor's latest room, whichever message carried it. */
+    capacity: ({ context, event }) => {
+      const capacity = (event as { capacity?: Capacity }).capacity;
+      if (capacity !== undefined) context.capacity = capacity;
+    },
+    /** Tasks placed on agents' slots: running. Where placement is the start, they started. */
+    placed: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "queen.placed") return;
       const out: LifecycleEvent[] = [];
       for (const s of event.started) {
         const record = context.tasks.get(s.id);
         if (record === undefined || record.state !== "queued" || record.attempt !== s.attempt) continue;
         move(context, record, "running");
         record.agentId = s.agentId;
-        out.push({ type: "task.started", taskId: record.id, kind: record.kind, agentId: s.agentId, attempt: record.attempt, at: event.at });
+        record.began = false;
+        if (context.startsOnDispatch) began(record, s.agentId, event.at, out);
+      }
+      if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
+    }),
+    /** Attempts that waited for a thread began to run. */
+    started: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "queen.started") return;
+      const out: LifecycleEvent[] = [];
+      for (const s of event.started) {
+        const record = context.tasks.get(s.id);
+        if (record === undefined || record.state !== "running" || record.attempt !== s.attempt) continue;
+        began(record, s.agentId, s.at ?? event.at, out);
       }
       if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
     }),
     finished: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.finished") return;
       const out: LifecycleEvent[] = [];
-      const next: Followups = { now: [], later: [] };
+      const next: Followups = { now: [], later: [], deadlines: [] };
       applyFinished(context, event.finished, event.at, out, next);
-      if (next.now.length > 0) enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: next.now, at: event.at } satisfies SupervisorEvent));
+      if (next.now.length > 0) enqueue.sendTo("supervisor", forward(context, next.now, event.at));
       for (const { id, delayMs } of next.later) {
         enqueue.raise({ type: "queen.retry", id, at: event.at + delayMs }, { id: `retry:${id}`, delay: delayMs });
       }
+      for (const id of next.deadlines) enqueue.cancel(`deadline:${id}`);
       if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
     }),
     retry: enqueueActions(({ context, event, enqueue }) => {
@@ -365,19 +445,35 @@ export const queenMachine = setup({
       const record = context.tasks.get(event.id);
       if (record === undefined || record.state !== "waiting") return;
       move(context, record, "queued");
-      enqueue(sendTo("supervisor", { type: "supervisor.enqueue", tasks: [toReady(record, event.at)], at: event.at } satisfies SupervisorEvent));
+      enqueue.sendTo("supervisor", forward(context, [toReady(record, event.at)], event.at));
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.cancel") return;
       const record = context.tasks.get(event.id);
       if (record === undefined) return;
       const waiting = record.state === "waiting";
-      move(context, record, "ended");
+      const next = { deadlines: [] as string[] };
+      end(context, record, next);
       context.counts.cancelled++;
       const error = new TaskCancelledError(`Task ${record.id} (${record.kind}) was cancelled: ${event.reason}`, { taskId: record.id });
       if (waiting) enqueue.cancel(`retry:${record.id}`);
       else enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason: event.reason, at: event.at } satisfies SupervisorEvent));
+      for (const id of next.deadlines) enqueue.cancel(`deadline:${id}`);
       enqueue(emit({ type: "queen.events", events: [{ type: "task.cancelled", taskId: record.id, kind: record.kind, at: event.at, error }] }));
+    }),
+    /** Submit-to-end bound passed: the task ends TASK_TIMEOUT wherever it is (queued, running, backing off). */
+    deadline: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "queen.deadline") return;
+      const record = context.tasks.get(event.id);
+      if (record === undefined || record.deadlineMs === undefined) return;
+      const state = record.state;
+      move(context, record, "ended");
+      context.counts.failed++;
+      const reason = `it missed its deadline (deadlineMs ${record.deadlineMs} since it was submitted)`;
+      if (state === "waiting") enqueue.cancel(`retry:${record.id}`);
+      else enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason, at: event.at } satisfies SupervisorEvent));
+      const error = new TaskTimeoutError(`Task ${record.id} (${record.kind}) timed out: ${reason}, ${state === "running" ? "while running" : "before it could finish"} (attempt ${record.attempt})`, { taskId: record.id });
+      enqueue(emit({ type: "queen.events", events: [{ type: "task.failed", taskId: record.id, kind: record.kind, agentId: record.agentId, attempts: record.attempt, error, at: event.at }] }));
     }),
     /** Ends the tasks waiting out a retry backoff (the Supervisor does not know them). */
     cancelWaiting: enqueueActions(({ context, event, enqueue }) => {
@@ -392,18 +488,26 @@ export const queenMachine = setup({
       }
       if (out.length > 0) enqueue(emit({ type: "queen.events", events: out }));
     }),
-    /** Attempts lost with a crashed agent wait for an agent again. */
+    /** Attempts lost with a crashed agent wait for an agent again (and will start again). */
     requeued: ({ context, event }) => {
       if (event.type !== "queen.requeued") return;
       for (const id of event.ids) {
         const record = context.tasks.get(id);
-        if (record !== undefined && record.state === "running") move(context, record, "queued");
+        if (record !== undefined && record.state === "running") {
+          move(context, record, "queued");
+          record.began = false;
+        }
       }
     },
     degrade: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.escalated") return;
       context.degraded = { reason: event.reason, at: event.at };
       enqueue(emit({ type: "queen.events", events: [{ type: "hive.degraded", reason: event.reason, at: event.at }] }));
+    }),
+    heal: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "queen.healed" || context.degraded === null) return;
+      context.degraded = null;
+      enqueue(emit({ type: "queen.events", events: [{ type: "hive.healed", at: event.at }] }));
     }),
     drained: emit(({ event }) => ({ type: "queen.events", events: [{ type: "hive.drained", at: (event as { at?: number }).at ?? 0 }] }) as const),
   },
@@ -417,14 +521,20 @@ export const queenMachine = setup({
     overflow: input.overflow,
     retry: input.retry,
     random: input.random,
-    degraded: input.restore?.queen.degraded ? { reason: input.restore.queen.degraded.reason, at: input.restore.at } : null,
+    // A new process starts healthy: a degraded flag saved by the last one is not restored.
+    degraded: null,
     supervisor: {
       agents: input.agents,
       random: input.random,
       agingMs: input.agingMs,
       supervision: input.supervision,
+      startsOnDispatch: input.startsOnDispatch ?? true,
       ...(input.restore !== undefined ? { restore: { ...input.restore.supervisor, at: input.restore.at } } : {}),
     },
+    startsOnDispatch: input.startsOnDispatch ?? true,
+    // Until the Supervisor reports, the swarm's room is every declared slot.
+    capacity: { free: input.agents.reduce((n, a) => n + a.concurrency, 0), received: 0 },
+    forwarded: 0,
   }),
   invoke: {
     id: "supervisor",
@@ -433,30 +543,34 @@ export const queenMachine = setup({
     input: ({ context }) => context.supervisor,
   },
   on: {
-    "queen.started": { actions: "started" },
-    "queen.finished": { actions: "finished" },
+    "queen.placed": { actions: ["capacity", "placed"] },
+    "queen.started": { actions: ["capacity", "started"] },
+    "queen.finished": { actions: ["capacity", "finished"] },
     "queen.cancel": { actions: "cancel" },
     "queen.retry": { actions: "retry" },
-    "queen.escalated": { actions: "degrade" },
-    "queen.requeued": { actions: "requeued" },
+    "queen.deadline": { actions: "deadline" },
+    "queen.escalated": { actions: ["capacity", "degrade"] },
+    "queen.healed": { actions: ["capacity", "heal"] },
+    "queen.requeued": { actions: ["capacity", "requeued"] },
+    "queen.capacity": { actions: "capacity" },
   },
-  initial: "starting",
+  initial: "accepting",
   states: {
-    /** Transient: a Queen restored as degraded starts degraded. */
-    starting: {
-      always: [{ guard: "isDegraded", target: "degraded" }, { target: "accepting" }],
-    },
     accepting: {
       on: {
-        "queen.escalated": { target: "degraded", actions: "degrade" },
+        "queen.escalated": { target: "degraded", actions: ["capacity", "degrade"] },
         "queen.submit": { actions: "accept" },
         "queen.drain": "draining",
         "queen.stop": "stopping",
       },
     },
-    /** Still taking work (on the agents that are left), but a supervisor gave up restarting. */
+    /**
+     * Still taking work (queued work waits for the agents to come back), but a supervisor gave
+     * up restarting; it heals after the escalation's cool-down (or `hive.heal()`).
+     */
     degraded: {
       on: {
+        "queen.healed": { target: "accepting", actions: ["capacity", "heal"] },
         "queen.submit": { actions: "accept" },
         "queen.drain": "draining",
         "queen.stop": "stopping",

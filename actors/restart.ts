@@ -21,8 +21,14 @@ export interface SupervisionPolicy {
   withinMs: number;
   /** Backoff before an agent comes back: exponential from minMs to maxMs, ± jitter; reset after a stable period. */
   backoff: { minMs: number; maxMs: number; jitter: number; resetAfterMs: number };
-  /** Consecutive failed attempts (thrown or timed out) that count as the agent crashing. */
+  /** Consecutive failed attempts blamed on the agent (see blame.ts) that count as it crashing. */
   failAfter: number;
+  /**
+   * What follows an escalation: `restart` — after `cooldownMs` the agents it failed restart with
+   * backoff on a fresh intensity window and the hive heals (as an OTP application's top
+   * supervisor would be restarted); `stop` — they stay failed for good.
+   */
+  escalation: { action: "restart" | "stop"; cooldownMs: number };
 }
 
 /** The agents a crash of `failed` takes down, in declaration order. */
@@ -58,7 +64,7 @@ export function nextLevel(level: number, lastRestartAt: number | undefined, at: 
   return lastRestartAt === undefined || at - lastRestartAt >= resetAfterMs ? 0 : level + 1;
 }
 
-/** Default policy: one-for-one, permanent, 5 restarts in 60 s, backoff 100 ms → 10 s, 5 failures. */
+/** Default policy: one-for-one, permanent, 5 restarts in 60 s, backoff 100 ms → 10 s, 5 failures, heal after 30 s. */
 export const DEFAULT_SUPERVISION: SupervisionPolicy = {
   strategy: "one-for-one",
   restart: "permanent",
@@ -66,4 +72,5 @@ export const DEFAULT_SUPERVISION: SupervisionPolicy = {
   withinMs: 60_000,
   backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
   failAfter: 5,
+  escalation: { action: "restart", cooldownMs: 30_000 },
 };

@@ -20,7 +20,8 @@
 import { type ActorRefFrom, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
 import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
-import { type AgentDoneEvent, type AgentEvent, type Assignment, agentMachine } from "./agent.ts";
+import { type AgentDoneEvent, type AgentEvent, type AgentStartedEvent, type Assignment, agentMachine } from "./agent.ts";
+import { type Blame, FaultEvidence } from "./blame.ts";
 import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, MeanLatency, type ScoreTerms, updateHealth } from "./allocation.ts";
 import { ReadyQueue } from "./queue.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
@@ -42,6 +43,8 @@ export type AgentStatus = "up" | "restarting" | "failed" | "removing";
 /** Input of {@link supervisorMachine}. */
 export interface SupervisorInput {
   agents: AgentSpec[];
+  /** Whether the backend starts an attempt as soon as it gets it (see the Worker). @default true */
+  startsOnDispatch?: boolean | undefined;
   /** Seeded draws for tie-breaks. */
   random: Random;
   /** Every `agingMs` a queued task waits lifts it one priority rank, ms. */
@@ -66,6 +69,8 @@ interface AgentEntry {
   lastCrash: string | undefined;
   /** While restarting: when its backoff ends (hive clock, ms). */
   restartDueAt: number | undefined;
+  /** Failed by an escalation the swarm heals from: it comes back when the hive heals. */
+  heals: boolean;
 }
 
 /** An agent's registry entry as `stats()` shows it. */
@@ -99,6 +104,17 @@ export interface SupervisorContext {
   escalated: string | null;
   /** Hive-clock time of the restore this Supervisor started from (0 when it started fresh). */
   restoredAt: number;
+  startsOnDispatch: boolean;
+  /** Who failed where, per kind: what blame is decided from. */
+  evidence: FaultEvidence;
+  /** Free slots over agents that take work (up, breaker not open): the Queen's queue bound counts on it. */
+  free: number;
+  /** Tasks received in `supervisor.enqueue` events so far (the Queen knows how many it sent). */
+  received: number;
+  /** What the Queen was last told of `free` and `received`. */
+  reported: { free: number; received: number };
+  /** True from a heal until the first agent it restarts is back. */
+  healing: boolean;
 }
 
 /** Events a Supervisor accepts. */
@@ -112,13 +128,18 @@ export type SupervisorEvent =
   | { type: "supervisor.restart"; agentId: string; at: number }
   | { type: "supervisor.addAgent"; spec: AgentSpec; at: number }
   | { type: "supervisor.removeAgent"; agentId: string; at: number }
+  | AgentStartedEvent
+  /** Restart the agents an escalation failed (after the cool-down, or `hive.heal()`). */
+  | { type: "supervisor.heal"; at: number }
   | { type: "supervisor.stop"; at: number };
 
-/** A task that started. */
+/** A task placed on an agent's slot (or, with `at`, one whose attempt began to run on a thread). */
 export interface Started {
   id: string;
   agentId: string;
   attempt: number;
+  /** When it began to run, if that is later than its placement. */
+  at?: number | undefined;
 }
 
 /** A task attempt that ended (or a task that could not be placed: `agentId` undefined). */
@@ -129,15 +150,30 @@ export interface Finished {
   attempt: number;
   result: AttemptResult;
   durationMs: number;
+  /** When it began to run, if it did. */
+  startedAt?: number | undefined;
+  /** Whose fault a failed attempt was. */
+  blame?: Blame | undefined;
 }
 
-/** What a Supervisor tells the Queen. */
+/** How much the Supervisor can take at once: free slots, and how many tasks it has received. */
+export interface Capacity {
+  free: number;
+  received: number;
+}
+
+/** What a Supervisor tells the Queen. Any of them may carry its latest {@link Capacity}. */
 export type SupervisorToQueen =
-  | { type: "queen.started"; started: Started[]; at: number }
-  | { type: "queen.finished"; finished: Finished[]; at: number }
-  | { type: "queen.escalated"; reason: string; at: number }
+  | { type: "queen.placed"; started: Started[]; at: number; capacity?: Capacity }
+  /** Attempts that waited for a thread began to run. */
+  | { type: "queen.started"; started: Started[]; at: number; capacity?: Capacity }
+  | { type: "queen.finished"; finished: Finished[]; at: number; capacity?: Capacity }
+  | { type: "queen.escalated"; reason: string; at: number; capacity?: Capacity }
+  /** An escalation is over: a restarted agent is back. */
+  | { type: "queen.healed"; at: number; capacity?: Capacity }
+  | { type: "queen.capacity"; at: number; capacity?: Capacity }
   /** Attempts lost with a crashed agent, back in the ready queue (no retry spent). */
-  | { type: "queen.requeued"; ids: string[]; at: number };
+  | { type: "queen.requeued"; ids: string[]; at: number; capacity?: Capacity };
 
 /** The explanation of one placement. */
 export interface Decision {
@@ -150,6 +186,9 @@ export interface Decision {
 
 /** What happened to an agent. */
 export type AgentLifecycleEvent =
+  /** It crashed (its attempts went back to the queue); `agent.restarting` or `agent.failed` follows. */
+  | { type: "agent.crashed"; agentId: string; reason: string; at: number }
+  /** It is out for good — or, after an escalation the swarm heals from, until the hive heals. */
   | { type: "agent.failed"; agentId: string; reason: string; at: number }
   | { type: "agent.restarting"; agentId: string; reason: string; backoffMs: number; restarts: number; at: number }
   | { type: "agent.restarted"; agentId: string; at: number }
@@ -161,6 +200,8 @@ export type SupervisorEmitted = { type: "supervisor.decisions"; decisions: Decis
 
 /** Placements made while handling one event, flushed as one message per agent. */
 class Plan {
+  /** Attempts that ended, reported to the Queen before anything else of the step. */
+  readonly ended: Finished[] = [];
   readonly byAgent = new Map<string, Assignment[]>();
   readonly started: Started[] = [];
   readonly decisions: Decision[] = [];
@@ -171,6 +212,9 @@ class Plan {
   readonly stops: AgentEntry["ref"][] = [];
   readonly restarts: { agentId: string; delayMs: number }[] = [];
   escalated: string | undefined;
+  /** Delay of the automatic heal to schedule after this escalation, ms. */
+  healInMs: number | undefined;
+  healed = false;
   readonly requeued: string[] = [];
 }
 
@@ -179,7 +223,9 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   if (decision === undefined) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
   const agentId = decision.winner.agentId;
   const entry = context.agents.get(agentId)!;
+  const before = slotsOf(entry.view);
   entry.view.busy++;
+  context.free += slotsOf(entry.view) - before;
   const seq = ++context.seq;
   context.running.set(task.id, { agentId, seq, task });
   let list = plan.byAgent.get(agentId);
@@ -190,25 +236,42 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   return "placed";
 }
 
-/** True when some agent that has not failed for good could ever run `task`. */
+/** Slots of `view` that can take work now: free ones of an agent that is up and not tripped. */
+function slotsOf(view: AgentView): number {
+  return view.available && view.breaker !== "open" ? Math.max(0, view.concurrency - view.busy) : 0;
+}
+
+/** Changes a view, keeping the swarm's free-slot count true. */
+function adjust(context: SupervisorContext, view: AgentView, change: (view: AgentView) => void): void {
+  const before = slotsOf(view);
+  change(view);
+  context.free += slotsOf(view) - before;
+}
+
+/** True when an agent is in the swarm for good or will come back (restarting, or healing from an escalation). */
+function canReturn(a: AgentEntry): boolean {
+  return a.status === "up" || a.status === "restarting" || (a.status === "failed" && a.heals);
+}
+
+/** True when some agent that is not gone for good could ever run `task`. */
 function anyCanRun(context: SupervisorContext, requires: Capabilities): boolean {
   for (const a of context.agents.values()) {
-    if (a.status !== "failed" && a.status !== "removing" && isEligible(a.view.capabilities, requires)) return true;
+    if (canReturn(a) && isEligible(a.view.capabilities, requires)) return true;
   }
   return false;
 }
 
-function ineligible(task: ReadyTask): Finished {
-  return {
-    id: task.id,
-    agentId: undefined,
-    attempt: task.attempt,
-    durationMs: 0,
-    result: {
-      ok: false,
-      error: new NoEligibleAgentError(`Cannot place task ${task.id}: no agent has the capabilities it requires, "requires" was ${JSON.stringify(task.requires)}`, { taskId: task.id }),
-    },
-  };
+/** The error of a task no agent left in the swarm can run: none ever could, or those that could are gone. */
+function ineligible(context: SupervisorContext, task: ReadyTask): Finished {
+  const gone: string[] = [];
+  for (const a of context.agents.values()) {
+    if (isEligible(a.view.capabilities, task.requires)) gone.push(`${a.spec.id} (${a.status === "removing" ? "being removed" : `failed for good${a.lastCrash !== undefined ? `: ${a.lastCrash}` : ""}`})`);
+  }
+  const requires = JSON.stringify(task.requires);
+  const message = gone.length === 0
+    ? `Cannot place task ${task.id}: no agent has the capabilities it requires, "requires" was ${requires}`
+    : `Cannot place task ${task.id}: every agent that could run it is gone — ${gone.slice(0, 5).join(", ")}${gone.length > 5 ? ` and ${gone.length - 5} more` : ""}; "requires" was ${requires}`;
+  return { id: task.id, agentId: undefined, attempt: task.attempt, durationMs: 0, result: { ok: false, error: new NoEligibleAgentError(message, { taskId: task.id }) } };
 }
 
 /** The Supervisor machine. */
@@ -224,6 +287,7 @@ export const supervisorMachine = setup({
     /** Places each task now if an eligible agent has a free slot; else queues or fails it. */
     enqueue: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.enqueue") return;
+      context.received += event.tasks.length;
       const plan = new Plan();
       const meanMs = context.latency.value;
       for (const task of event.tasks) {
@@ -231,8 +295,8 @@ export const supervisorMachine = setup({
         const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
         if (outcome === "no-slot") {
           if (anyCanRun(context, task.requires)) context.queue.push(task);
-          else plan.failed.push(ineligible(task));
-        } else if (outcome === "ineligible") plan.failed.push(ineligible(task));
+          else plan.failed.push(ineligible(context, task));
+        } else if (outcome === "ineligible") plan.failed.push(ineligible(context, task));
       }
       if (context.queue.size > 0) fill(context, event.at, plan, meanMs);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
@@ -241,35 +305,32 @@ export const supervisorMachine = setup({
     done: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.done") return;
       const entry = context.agents.get(event.agentId);
-      const finished: Finished[] = [];
+      const plan = new Plan();
       let crash: string | undefined;
       for (const end of event.ends) {
         const run = context.running.get(end.id);
         // Not the attempt on record (its agent crashed and it was re-queued, or it was superseded).
         if (run === undefined || run.seq !== end.seq || run.agentId !== event.agentId) continue;
         context.running.delete(end.id);
-        finished.push({ id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs });
+        const finished: Finished = { id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs, startedAt: end.startedAt };
+        plan.ended.push(finished);
         if (entry === undefined) continue;
-        entry.view.busy--;
+        adjust(context, entry.view, (v) => v.busy--);
         context.latency.remove(entry.view.health);
         entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
         context.latency.add(entry.view.health);
         if (end.result.ok) {
           entry.consecutiveFailures = 0;
-        } else {
-          // A dead thread is the pool's to heal (the task follows its retry policy); it counts,
-          // like a throw or a timeout, towards the agent's run of failures.
-          const code = end.result.error.code;
-          // A handler that failed fast on an open dependency circuit says the dependency is down,
-          // not the agent: it must not crash every agent during an outage.
-          const dependencyDown = (end.result.error.cause as { code?: unknown } | undefined)?.code === "CIRCUIT_OPEN";
-          if (!dependencyDown && (code === "TASK_FAILED" || code === "TASK_TIMEOUT" || code === "WORKER_CRASHED")) {
-            if (++entry.consecutiveFailures >= context.supervision.failAfter) crash ??= `${entry.consecutiveFailures} attempts failed in a row`;
-          }
+          context.evidence.record(run.task.kind, event.agentId, true);
+          continue;
+        }
+        const blame = blameOf(context, run.task.kind, event.agentId, end.result.error);
+        finished.blame = blame;
+        // Only the agent's own faults count towards its crash: a poison task crashes nobody.
+        if (blame?.to === "agent" && ++entry.consecutiveFailures >= context.supervision.failAfter) {
+          crash ??= `${entry.consecutiveFailures} attempts failed in a row where other agents succeed (last: ${blame.reason})`;
         }
       }
-      if (finished.length > 0) enqueue(sendParent({ type: "queen.finished", finished, at: event.at } satisfies SupervisorToQueen));
-      const plan = new Plan();
       if (entry !== undefined && crash !== undefined && entry.status === "up") crashAgent(context, entry, crash, event.at, plan);
       if (entry !== undefined && entry.status === "removing" && entry.view.busy === 0) removeNow(context, entry, event.at, plan);
       if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
@@ -291,12 +352,17 @@ export const supervisorMachine = setup({
       const entry = context.agents.get(event.agentId);
       if (entry === undefined || entry.status !== "restarting") return;
       entry.status = "up";
-      entry.view.available = true;
+      adjust(context, entry.view, (v) => (v.available = true));
       entry.consecutiveFailures = 0;
       entry.restartDueAt = undefined;
       enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
       const plan = new Plan();
       plan.agentEvents.push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
+      if (context.healing) {
+        // The first agent back after a heal: the swarm works again.
+        context.healing = false;
+        plan.healed = true;
+      }
       if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
@@ -304,10 +370,11 @@ export const supervisorMachine = setup({
       if (event.type !== "supervisor.addAgent" || context.agents.has(event.spec.id)) return;
       const spec = event.spec;
       enqueue.assign(({ context: c, spawn }) => {
-        const entry = newEntry(spec, spawn("agent", { id: spec.id, input: spec }) as AgentEntry["ref"]);
+        const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch: c.startsOnDispatch } }) as AgentEntry["ref"]);
         c.agents.set(spec.id, entry);
         c.views.push(entry.view);
         c.order.push(spec.id);
+        c.free += slotsOf(entry.view);
         return {};
       });
       const plan = new Plan();
@@ -321,7 +388,7 @@ export const supervisorMachine = setup({
       const entry = context.agents.get(event.agentId);
       if (entry === undefined || entry.status === "removing") return;
       entry.status = "removing";
-      entry.view.available = false;
+      adjust(context, entry.view, (v) => (v.available = false));
       enqueue.cancel(`restart:${entry.spec.id}`);
       const plan = new Plan();
       if (entry.view.busy === 0) removeNow(context, entry, event.at, plan);
@@ -332,10 +399,9 @@ export const supervisorMachine = setup({
       if (event.type !== "supervisor.breaker") return;
       const entry = context.agents.get(event.agentId);
       if (entry === undefined) return;
-      entry.view.breaker = event.state;
-      if (event.state === "open" || context.queue.size === 0) return;
+      adjust(context, entry.view, (v) => (v.breaker = event.state));
       const plan = new Plan();
-      fill(context, event.at, plan, context.latency.value);
+      if (event.state !== "open" && context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /** Drops the newest queued task of `priority` to make room; the Queen ends it as shed. */
@@ -379,7 +445,8 @@ export const supervisorMachine = setup({
         durationMs: 0,
         result: { ok: false, error: new TaskCancelledError(`Task ${task.id} was cancelled: the hive stopped`, { taskId: task.id }) },
       }));
-      if (finished.length > 0) enqueue(sendParent({ type: "queen.finished", finished, at: event.at } satisfies SupervisorToQueen));
+      const plan = new Plan();
+      plan.ended.push(...finished);
       const byAgent = new Map<string, string[]>();
       for (const [id, run] of context.running) {
         let ids = byAgent.get(run.agentId);
@@ -391,6 +458,47 @@ export const supervisorMachine = setup({
         if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", ids, reason: "the hive stopped", at: event.at } satisfies AgentEvent);
       }
       for (const v of context.views) v.available = false;
+      context.free = 0;
+      context.healing = false;
+      enqueue.cancel("heal");
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
+    /** Starts of attempts that waited for a thread travel on to the Queen (those of the attempt on record). */
+    started: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.started") return;
+      const started: Started[] = [];
+      for (const s of event.starts) {
+        const run = context.running.get(s.id);
+        if (run === undefined || run.seq !== s.seq || run.agentId !== event.agentId) continue;
+        started.push({ id: s.id, agentId: event.agentId, attempt: run.task.attempt, at: s.startedAt });
+      }
+      if (started.length > 0) enqueue(sendParent({ type: "queen.started", started, at: event.at } satisfies SupervisorToQueen));
+    }),
+    /**
+     * The escalation is over (its cool-down passed, or `hive.heal()`): the agents it failed are
+     * restarted with backoff on a fresh intensity window; the hive clears `degraded` once the
+     * first of them is back.
+     */
+    heal: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "supervisor.heal") return;
+      enqueue.cancel("heal");
+      const plan = new Plan();
+      const wasEscalated = context.escalated !== null;
+      context.escalated = null;
+      context.restartLog.length = 0;
+      let restarting = 0;
+      for (const e of context.agents.values()) {
+        if (e.status !== "failed" || (e.spec.restart ?? context.supervision.restart) === "temporary") continue;
+        e.heals = false;
+        scheduleRestart(context, e, e.lastCrash ?? "restarted after the escalation", event.at, plan);
+        restarting++;
+      }
+      if (restarting > 0) context.healing = true;
+      else if (wasEscalated || context.healing) {
+        context.healing = false;
+        plan.healed = true;
+      }
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
   },
 }).createMachine({
@@ -399,11 +507,14 @@ export const supervisorMachine = setup({
     const agents = new Map<string, AgentEntry>();
     const views: AgentView[] = [];
     const specs = input.restore === undefined ? input.agents : restoredSpecs(input.agents, input.restore);
+    const startsOnDispatch = input.startsOnDispatch ?? true;
+    let free = 0;
     for (const spec of specs) {
-      const entry = newEntry(spec, spawn("agent", { id: spec.id, input: spec }) as AgentEntry["ref"]);
-      if (input.restore !== undefined) applyRestore(entry, input.restore);
+      const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch } }) as AgentEntry["ref"]);
+      if (input.restore !== undefined) applyRestore(entry, input.restore, input.supervision);
       views.push(entry.view);
       agents.set(spec.id, entry);
+      free += slotsOf(entry.view);
     }
     const latency = new MeanLatency();
     for (const view of views) latency.add(view.health);
@@ -419,8 +530,16 @@ export const supervisorMachine = setup({
       supervision: input.supervision,
       order: specs.map((a) => a.id),
       restartLog: input.restore === undefined ? [] : input.restore.restartLog.map((ago) => input.restore!.at - ago),
-      escalated: input.restore?.escalated ?? null,
+      // A new process starts healthy: an escalation of the last one is not carried over (its
+      // restart log is, so a swarm that keeps crashing escalates again soon).
+      escalated: null,
       restoredAt: input.restore?.at ?? 0,
+      startsOnDispatch,
+      evidence: new FaultEvidence(),
+      free,
+      received: 0,
+      reported: { free, received: 0 },
+      healing: false,
     };
   },
   initial: "running",
@@ -437,12 +556,15 @@ export const supervisorMachine = setup({
         "supervisor.restart": { actions: "restart" },
         "supervisor.addAgent": { actions: "addAgent" },
         "supervisor.removeAgent": { actions: "removeAgent" },
+        "supervisor.started": { actions: "started" },
+        "supervisor.heal": { actions: "heal" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },
     stopped: {
       on: {
         "supervisor.done": { actions: "done" },
+        "supervisor.started": { actions: "started" },
         "supervisor.cancel": { actions: "cancel" },
       },
     },
@@ -466,21 +588,35 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
 /** The actions that send a plan: one assignment per agent, one report to the Queen, one explanation. */
 function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   const actions: unknown[] = [];
+  const toQueen: SupervisorToQueen[] = [];
+  if (plan.ended.length > 0) toQueen.push({ type: "queen.finished", finished: plan.ended, at });
   for (const { ref, event } of plan.agentMessages) actions.push(sendTo(ref, event));
   for (const ref of plan.stops) actions.push(stopChild(ref));
   for (const { agentId, delayMs } of plan.restarts) {
     const event: SupervisorEvent = { type: "supervisor.restart", agentId, at: at + delayMs };
     actions.push(raise(event as never, { id: `restart:${agentId}`, delay: delayMs }));
   }
-  if (plan.escalated !== undefined) actions.push(sendParent({ type: "queen.escalated", reason: plan.escalated, at } satisfies SupervisorToQueen));
-  // Before `queen.started`: a re-queued task that is placed again in the same step starts again.
-  if (plan.requeued.length > 0) actions.push(sendParent({ type: "queen.requeued", ids: plan.requeued, at } satisfies SupervisorToQueen));
+  if (plan.healInMs !== undefined) actions.push(raise({ type: "supervisor.heal", at: at + plan.healInMs } as never, { id: "heal", delay: plan.healInMs }));
+  if (plan.escalated !== undefined) toQueen.push({ type: "queen.escalated", reason: plan.escalated, at });
+  if (plan.healed) toQueen.push({ type: "queen.healed", at });
+  // Before `queen.placed`: a re-queued task that is placed again in the same step starts again.
+  if (plan.requeued.length > 0) toQueen.push({ type: "queen.requeued", ids: plan.requeued, at });
   if (plan.agentEvents.length > 0) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
   for (const [agentId, assignments] of plan.byAgent) {
     actions.push(sendTo(context.agents.get(agentId)!.ref, { type: "agent.assign", assignments, at } satisfies AgentEvent));
   }
-  if (plan.started.length > 0) actions.push(sendParent({ type: "queen.started", started: plan.started, at } satisfies SupervisorToQueen));
-  if (plan.failed.length > 0) actions.push(sendParent({ type: "queen.finished", finished: plan.failed, at } satisfies SupervisorToQueen));
+  if (plan.started.length > 0) toQueen.push({ type: "queen.placed", started: plan.started, at });
+  if (plan.failed.length > 0) toQueen.push({ type: "queen.finished", finished: plan.failed, at });
+  // The Queen bounds its queue by what waits, not by what is about to be placed: the last
+  // message of the step tells it how much room the swarm has now.
+  const reported = context.reported;
+  if (context.free !== reported.free || context.received !== reported.received) {
+    const capacity: Capacity = { free: context.free, received: context.received };
+    context.reported = capacity;
+    if (toQueen.length === 0) toQueen.push({ type: "queen.capacity", at });
+    toQueen[toQueen.length - 1]!.capacity = capacity;
+  }
+  for (const m of toQueen) actions.push(sendParent(m));
   if (plan.decisions.length > 0) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
   return actions;
 }
@@ -497,13 +633,15 @@ function newEntry(spec: AgentSpec, ref: AgentEntry["ref"]): AgentEntry {
     restarts: 0,
     lastCrash: undefined,
     restartDueAt: undefined,
+    heals: false,
   };
 }
 
 /**
  * `entry` crashed: by the strategy, it (and maybe others) lose their running attempts — back to
- * the ready queue — and are restarted after a backoff, or fail for good (temporary agents, or
- * past the restart intensity, which also escalates).
+ * the ready queue — and are restarted after a backoff, or fail (temporary agents for good; past
+ * the restart intensity the Supervisor escalates, and under `escalation.action: "restart"` the
+ * agents it failed come back when the hive heals after `escalation.cooldownMs`).
  */
 function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: string, at: number, plan: Plan): void {
   const policy = context.supervision;
@@ -520,33 +658,58 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
       context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
       plan.requeued.push(taskId);
     }
-    e.view.busy = 0;
-    e.view.available = false;
+    adjust(context, e.view, (v) => {
+      v.busy = 0;
+      v.available = false;
+    });
     plan.agentMessages.push({ ref: e.ref, event: { type: "agent.fail", reason: why, at } });
+    plan.agentEvents.push({ type: "agent.crashed", agentId: id, reason: why, at });
     const type = e.spec.restart ?? policy.restart;
-    if (type === "temporary" || context.escalated !== null) {
+    if (type === "temporary") {
       e.status = "failed";
       plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
-    if (!withinIntensity(context.restartLog, at, policy)) {
+    if (context.escalated === null && !withinIntensity(context.restartLog, at, policy)) {
       context.escalated = `more than ${policy.maxRestarts} restarts within ${policy.withinMs} ms (last: agent ${id}: ${why})`;
       plan.escalated = context.escalated;
+      if (policy.escalation.action === "restart") plan.healInMs = policy.escalation.cooldownMs;
+    }
+    if (context.escalated !== null) {
       e.status = "failed";
+      e.heals = policy.escalation.action === "restart";
       plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
-    e.backoffLevel = nextLevel(e.backoffLevel, e.lastRestartAt, at, policy.backoff.resetAfterMs);
-    e.lastRestartAt = at;
-    e.restarts++;
-    e.status = "restarting";
-    const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
-    e.restartDueAt = at + delayMs;
-    plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
-    plan.restarts.push({ agentId: id, delayMs });
-    plan.agentEvents.push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
+    scheduleRestart(context, e, why, at, plan);
   }
   failOrphans(context, plan);
+}
+
+/** Puts a down agent on its restart backoff. */
+function scheduleRestart(context: SupervisorContext, e: AgentEntry, why: string, at: number, plan: Plan): void {
+  const policy = context.supervision;
+  const id = e.spec.id;
+  e.backoffLevel = nextLevel(e.backoffLevel, e.lastRestartAt, at, policy.backoff.resetAfterMs);
+  e.lastRestartAt = at;
+  e.restarts++;
+  e.status = "restarting";
+  const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
+  e.restartDueAt = at + delayMs;
+  plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
+  plan.restarts.push({ agentId: id, delayMs });
+  plan.agentEvents.push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
+}
+
+/** Whose fault a failed attempt is: a dependency's when its circuit was open, else by the evidence. */
+function blameOf(context: SupervisorContext, kind: string, agentId: string, error: Error & { code?: string }): Blame | undefined {
+  const code = error.code;
+  // A handler that failed fast on an open dependency circuit says the dependency is down, not
+  // the agent or the task: it must not crash every agent during an outage.
+  if ((error.cause as { code?: unknown } | undefined)?.code === "CIRCUIT_OPEN") return { to: "dependency", reason: `a dependency's circuit was open: ${(error.cause as Error).message}` };
+  if (code !== "TASK_FAILED" && code !== "TASK_TIMEOUT" && code !== "WORKER_CRASHED") return undefined;
+  context.evidence.record(kind, agentId, false);
+  return context.evidence.blame(kind, agentId);
 }
 
 /** Fails queued tasks that no agent left in the swarm can ever run. */
@@ -554,7 +717,7 @@ function failOrphans(context: SupervisorContext, plan: Plan): void {
   if (context.queue.size === 0) return;
   for (const task of context.queue.drainAll()) {
     if (anyCanRun(context, task.requires)) context.queue.push(task);
-    else plan.failed.push(ineligible(task));
+    else plan.failed.push(ineligible(context, task));
   }
 }
 
@@ -602,8 +765,8 @@ function restoredSpecs(configured: readonly AgentSpec[], restore: SupervisorRest
   return [...configured, ...restore.agents.filter((a) => !ids.has(a.spec.id)).map((a) => a.spec)];
 }
 
-/** Lays a saved agent's history onto a fresh entry. */
-function applyRestore(entry: AgentEntry, restore: SupervisorRestore): void {
+/** Lays a saved agent's history onto a fresh entry. An agent that had failed comes back up, unless it is temporary. */
+function applyRestore(entry: AgentEntry, restore: SupervisorRestore, policy: SupervisionPolicy): void {
   const saved = restore.agents.find((a) => a.spec.id === entry.spec.id);
   if (saved === undefined) return;
   entry.restarts = saved.restarts;
@@ -612,7 +775,7 @@ function applyRestore(entry: AgentEntry, restore: SupervisorRestore): void {
   entry.lastCrash = saved.lastCrash ?? undefined;
   entry.consecutiveFailures = saved.consecutiveFailures;
   entry.view.health = { ...saved.health };
-  if (saved.status === "restarting" || saved.status === "failed") {
+  if (saved.status === "restarting" || (saved.status === "failed" && (entry.spec.restart ?? policy.restart) === "temporary")) {
     entry.status = saved.status;
     entry.view.available = false;
     entry.restartDueAt = saved.status === "restarting" ? restore.at + (saved.restartInMs ?? 0) : undefined;

@@ -3,8 +3,10 @@
  * backend through its `port` (an invoked callback actor the hive provides) and owns their
  * timeouts: one timer on the actor clock, armed for the earliest deadline; when an attempt's
  * `timeoutMs` passes it is aborted (its AbortSignal fires in the worker thread) and reported as
- * timed out. Attempts travel in batches, so a burst of tiny tasks costs a few events, not a few
- * per task.
+ * timed out. A timeout counts from when the attempt starts running (start-to-close): on a
+ * thread backend an attempt may wait behind others for its thread, and its clock starts only
+ * once the port reports its start. Attempts travel in batches, so a burst of tiny tasks costs a
+ * few events, not a few per task.
  *
  * @module
  */
@@ -25,17 +27,27 @@ export interface WorkerAttempt {
 /** Input of {@link workerMachine}. */
 export interface WorkerInput {
   agentId: string;
+  /**
+   * True when the backend runs an attempt as soon as it is handed over (inline, simulated): its
+   * timeout starts then. False for thread backends, which report each start. @default true
+   */
+  startsOnDispatch?: boolean | undefined;
 }
 
 interface Running {
   attempt: WorkerAttempt;
-  startedAt: number;
+  /** When it was handed to the backend. */
+  dispatchedAt: number;
+  /** When it began to run; undefined while it waits for a thread. */
+  startedAt: number | undefined;
+  /** startedAt + timeoutMs; Infinity until it has started. */
   deadline: number;
 }
 
 /** Context of {@link workerMachine}. `running` is mutated in place (hot path). */
 export interface WorkerContext {
   agentId: string;
+  startsOnDispatch: boolean;
   /** Attempts in flight by seq. */
   running: Map<number, Running>;
   /** Deadline the timer is armed for, or Infinity when none is. */
@@ -47,19 +59,44 @@ export interface AttemptEnd {
   id: string;
   seq: number;
   result: AttemptResult;
+  /** Its run time: from its start (or, if it never started, 0). */
   durationMs: number;
+  /** When it began to run (hive clock), if it did. */
+  startedAt?: number | undefined;
+}
+
+/** An attempt that began to run, as the port reports it. */
+export interface AttemptStart {
+  seq: number;
+  /** Hive-clock time it began. */
+  startedAt: number;
+}
+
+/** An attempt's outcome, as the port reports it (with its start when that came in the same tick). */
+export interface WorkerOutcome {
+  seq: number;
+  result: AttemptResult;
+  startedAt?: number | undefined;
+}
+
+/** An attempt that began to run, as it travels up to the Queen. */
+export interface StartedAttempt {
+  id: string;
+  seq: number;
+  startedAt: number;
 }
 
 /** Events a Worker accepts. */
 export type WorkerEvent =
   | { type: "worker.run"; attempts: WorkerAttempt[]; at: number }
-  | { type: "worker.outcomes"; outcomes: { seq: number; result: AttemptResult }[]; at: number }
+  | { type: "worker.started"; starts: AttemptStart[]; at: number }
+  | { type: "worker.outcomes"; outcomes: WorkerOutcome[]; at: number }
   | { type: "worker.abort"; seqs: number[]; reason: string; at: number; crash?: boolean }
   | { type: "worker.deadline"; deadline: number };
 
 /** What a Worker tells its port. */
 export type PortEvent =
-  | { type: "port.exec"; attempts: WorkerAttempt[] }
+  | { type: "port.exec"; attempts: WorkerAttempt[]; agentId: string }
   /** `kill: false` only signals the attempts (their agent crashed; the thread is fine). */
   | { type: "port.abort"; seqs: number[]; kill?: boolean };
 
@@ -70,9 +107,16 @@ export interface AttemptsDoneEvent {
   at: number;
 }
 
+/** What a Worker tells its Agent when attempts that waited for a thread begin to run. */
+export interface AttemptsStartedEvent {
+  type: "agent.started";
+  starts: StartedAttempt[];
+  at: number;
+}
+
 /** The end of an attempt the Worker itself cut short (timeout, cancel, agent crash). */
 function failedEnd(r: Running, error: Error, durationMs: number): AttemptEnd {
-  return { id: r.attempt.id, seq: r.attempt.seq, result: { ok: false, error }, durationMs };
+  return { id: r.attempt.id, seq: r.attempt.seq, result: { ok: false, error }, durationMs, startedAt: r.startedAt };
 }
 
 /** Placeholder port: the hive provides the real one (`src/port.ts`) with `.provide()`. */
@@ -113,12 +157,14 @@ export const workerMachine = setup({
     run: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "worker.run") return;
       let earliest = Infinity;
+      const now = context.startsOnDispatch;
       for (const attempt of event.attempts) {
-        const deadline = event.at + attempt.timeoutMs;
-        context.running.set(attempt.seq, { attempt, startedAt: event.at, deadline });
+        // Until a thread takes it, an attempt's timeout does not run.
+        const deadline = now ? event.at + attempt.timeoutMs : Infinity;
+        context.running.set(attempt.seq, { attempt, dispatchedAt: event.at, startedAt: now ? event.at : undefined, deadline });
         if (deadline < earliest) earliest = deadline;
       }
-      enqueue.sendTo("port", { type: "port.exec", attempts: event.attempts } satisfies PortEvent);
+      enqueue.sendTo("port", { type: "port.exec", attempts: event.attempts, agentId: context.agentId } satisfies PortEvent);
       if (earliest < context.armedFor) {
         // Re-arm for the earlier deadline; the old timer is replaced.
         enqueue.cancel("deadline");
@@ -126,14 +172,37 @@ export const workerMachine = setup({
         context.armedFor = earliest;
       }
     }),
+    /** Attempts began to run on a thread: their timeouts start now (or again, on a re-run). */
+    started: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "worker.started") return;
+      const starts: StartedAttempt[] = [];
+      let earliest = Infinity;
+      for (const { seq, startedAt } of event.starts) {
+        const r = context.running.get(seq);
+        if (r === undefined) continue;
+        // Not before its dispatch, whatever the thread's clock says (a simulated hive clock, skew).
+        const at = Math.max(startedAt, r.dispatchedAt);
+        r.startedAt = at;
+        r.deadline = at + r.attempt.timeoutMs;
+        if (r.deadline < earliest) earliest = r.deadline;
+        starts.push({ id: r.attempt.id, seq, startedAt: at });
+      }
+      if (earliest < context.armedFor) {
+        enqueue.cancel("deadline");
+        enqueue.raise({ type: "worker.deadline", deadline: earliest }, { id: "deadline", delay: Math.max(0, earliest - event.at) });
+        context.armedFor = earliest;
+      }
+      if (starts.length > 0) enqueue(sendParent({ type: "agent.started", starts, at: event.at } satisfies AttemptsStartedEvent));
+    }),
     settle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "worker.outcomes") return;
       const ends: AttemptEnd[] = [];
-      for (const { seq, result } of event.outcomes) {
-        const r = context.running.get(seq);
+      for (const o of event.outcomes) {
+        const r = context.running.get(o.seq);
         if (r === undefined) continue; // timed out or aborted already
-        context.running.delete(seq);
-        ends.push({ id: r.attempt.id, seq, result, durationMs: Math.max(0, event.at - r.startedAt) });
+        context.running.delete(o.seq);
+        const startedAt = o.startedAt === undefined ? r.startedAt : Math.max(o.startedAt, r.dispatchedAt);
+        ends.push({ id: r.attempt.id, seq: o.seq, result: o.result, durationMs: Math.max(0, event.at - (startedAt ?? r.dispatchedAt)), startedAt });
       }
       if (ends.length > 0) enqueue(sendParent({ type: "agent.done", ends, at: event.at } satisfies AttemptsDoneEvent));
     }),
@@ -151,7 +220,7 @@ export const workerMachine = setup({
         const error = event.crash
           ? new WorkerCrashedError(`Task ${a.id} (${a.kind}) was lost: ${event.reason}`, { taskId: a.id })
           : new TaskCancelledError(`Task ${a.id} (${a.kind}) was cancelled: ${event.reason}`, { taskId: a.id });
-        ends.push(failedEnd(r, error, Math.max(0, event.at - r.startedAt)));
+        ends.push(failedEnd(r, error, r.startedAt === undefined ? 0 : Math.max(0, event.at - r.startedAt)));
       }
       if (seqs.length === 0) return;
       enqueue.sendTo("port", { type: "port.abort", seqs, kill: event.crash !== true } satisfies PortEvent);
@@ -182,7 +251,7 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: "worker",
-  context: ({ input }) => ({ agentId: input.agentId, running: new Map(), armedFor: Infinity }),
+  context: ({ input }) => ({ agentId: input.agentId, startsOnDispatch: input.startsOnDispatch ?? true, running: new Map(), armedFor: Infinity }),
   invoke: { id: "port", src: "port" },
   // Transitions that keep the state have no target: XState then computes no exit or entry set,
   // which halves the cost of the common event (another attempt on a lane already running).
@@ -191,6 +260,7 @@ export const workerMachine = setup({
     idle: {
       on: {
         "worker.run": { target: "running", actions: "run" },
+        "worker.started": { actions: "started" },
         "worker.outcomes": { actions: "settle" },
         "worker.abort": { actions: "abort" },
         "worker.deadline": { actions: "expire" },
@@ -199,6 +269,7 @@ export const workerMachine = setup({
     running: {
       on: {
         "worker.run": { actions: "run" },
+        "worker.started": { actions: "started" },
         "worker.outcomes": [{ guard: "outcomesEmpty", actions: "settle", target: "idle" }, { actions: "settle" }],
         "worker.abort": [{ guard: "abortEmpties", actions: "abort", target: "idle" }, { actions: "abort" }],
         "worker.deadline": [{ guard: "deadlineEmpties", actions: "expire", target: "idle" }, { actions: "expire" }],

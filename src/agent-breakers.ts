@@ -3,10 +3,11 @@
  * allocation: every transition is sent to the Supervisor as `supervisor.breaker` (open = not
  * eligible, halfOpen = one probe attempt at a time) and published as a `breaker.transition`.
  *
- * What counts: a completed attempt is a success; a failed, crashed or timed-out attempt
- * (`task.failed`, or `task.retrying` — the agent of the attempt that failed is the one its
- * `task.started` named) is a failure. A cancel (`TASK_CANCELLED`), a task no agent could take
- * (`NO_ELIGIBLE_AGENT`) and a handler that failed fast on an open dependency circuit are neither. While half-open only the outcome of the probe (the attempt
+ * What counts: a completed attempt is a success; a failed, crashed or timed-out attempt the
+ * Supervisor blamed on the agent (`blame.to === "agent"` on `task.retrying`, `task.failed` or
+ * `task.deadLettered`: it fails where other agents succeed) is a failure. A task's own fault (a
+ * poison task or kind), a cancel, a task no agent could take and a handler that failed fast on
+ * an open dependency circuit are neither. While half-open only the outcome of the probe (the attempt
  * that started while half-open) moves the breaker; attempts that started before the trip and end
  * late change nothing.
  *
@@ -155,15 +156,11 @@ export class AgentBreakers implements Disposable {
         this.#end(event.taskId, event.agentId, true);
         return;
       case "task.retrying":
-        if (countsAgainstAgent(event.error)) this.#end(event.taskId, event.agentId, false);
+      case "task.deadLettered":
+      case "task.failed":
+        if (event.blame?.to === "agent") this.#end(event.taskId, event.agentId, false);
         else this.#abandon(event.taskId);
         return;
-      case "task.deadLettered":
-      case "task.failed": {
-        if (!countsAgainstAgent(event.error)) this.#abandon(event.taskId);
-        else this.#end(event.taskId, event.agentId, false);
-        return;
-      }
       case "task.cancelled":
       case "task.shed":
         this.#abandon(event.taskId);
@@ -201,16 +198,6 @@ export class AgentBreakers implements Disposable {
     for (const breaker of this.#breakers.values()) breaker[Symbol.dispose]();
     this.#runs.clear();
   }
-}
-
-/**
- * False for failures that are not the agent's: a cancel, no eligible agent, and a handler that
- * failed fast on an open dependency circuit (the dependency is down, not the agent).
- */
-function countsAgainstAgent(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (code === "TASK_CANCELLED" || code === "NO_ELIGIBLE_AGENT") return false;
-  return (error.cause as { code?: unknown } | undefined)?.code !== "CIRCUIT_OPEN";
 }
 
 /** A {@link BreakerSummary} from a breaker's stats. */

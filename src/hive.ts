@@ -11,6 +11,7 @@ import { agentMachine } from "../actors/agent.ts";
 import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
 import { type AgentLifecycleEvent, type Decision, supervisorMachine } from "../actors/supervisor.ts";
 import type { Capabilities, Priority } from "../actors/types.ts";
+import type { Blame } from "../actors/blame.ts";
 import { workerMachine } from "../actors/worker.ts";
 import { findUncloneable } from "../workers/cloneable.ts";
 import { ComlinkBackend } from "./backends/comlink.ts";
@@ -213,8 +214,19 @@ export interface TaskOptions<I = unknown> {
   requires?: Capabilities;
   /** @default the hive's `defaults.priority` */
   priority?: Priority;
-  /** Attempt timeout, ms. @default the hive's `defaults.timeoutMs` */
+  /**
+   * Bound on one attempt's own run, ms: from when it starts running on a thread to its end
+   * (start-to-close); time spent waiting for a slot or a thread does not count. On timeout the
+   * attempt is aborted and the task retried (or dead-lettered) with TASK_TIMEOUT.
+   * @default the hive's `defaults.timeoutMs`
+   */
   timeoutMs?: number;
+  /**
+   * Bound on the whole task, ms: from submit to its end, queueing, retries and backoffs
+   * included. Past it the task ends `failed` with TASK_TIMEOUT wherever it is (a running attempt
+   * is aborted). @default none
+   */
+  deadlineMs?: number;
   /** Further attempts after a failed one (re-allocated, preferring another agent). */
   retries?: number;
   /** Task id; must not be in use by an unfinished task. @default generated */
@@ -315,6 +327,24 @@ export interface HiveStats {
   journal: JournalStats | null;
 }
 
+/** Whose fault one failed attempt was, as `explain()` lists it. */
+export interface FaultAttribution {
+  attempt: number;
+  /** The agent it ran on. */
+  agentId: string | undefined;
+  /** The attempt's error code (TASK_FAILED, TASK_TIMEOUT, WORKER_CRASHED, …). */
+  code: string;
+  /** `task`: the task's own fault; `agent`: the agent's (counts towards its crash and breaker); `dependency`: an open dependency circuit. */
+  blame: Blame["to"];
+  /** The evidence, in words. */
+  reason: string;
+  /** Hive clock, ms. */
+  at: number;
+}
+
+/** What `explain(taskId)` returns: the latest placement and whose fault each failed attempt was. */
+export type Explanation = Decision & { faults: FaultAttribution[] };
+
 /** Placement decisions kept for `explain()`; the oldest go first. */
 const DECISION_LIMIT = 10_000;
 
@@ -401,6 +431,9 @@ export class Hive implements AsyncDisposable {
   /** The latest placement decision per task (bounded), for `explain`. */
   #decisions = new Map<string, Decision>();
   #olderDecisions = new Map<string, Decision>();
+  /** Blame of each failed attempt per task (bounded like the decisions), for `explain`. */
+  #faults = new Map<string, FaultAttribution[]>();
+  #olderFaults = new Map<string, FaultAttribution[]>();
   /** Callers waiting for an agent's removal, by agent id. */
   readonly #removals = new Map<string, (() => void)[]>();
   /** Tasks that kept failing through their last attempt, oldest first (bounded). */
@@ -511,6 +544,7 @@ export class Hive implements AsyncDisposable {
         agingMs: o.queue.agingMs,
         retry: o.retry,
         supervision: o.supervision,
+        startsOnDispatch: this.#backend.startsOnDispatch,
         ...(recovered.state !== undefined ? { restore: { at: this.#clock.now() - recovered.stateAgeMs, queen: recovered.state.queen, supervisor: recovered.state.supervisor } } : {}),
       },
       ...(this.#inspect.observer !== undefined ? { inspect: this.#inspect.observer as never } : {}),
@@ -579,6 +613,7 @@ export class Hive implements AsyncDisposable {
 
   #onLifecycle(event: LifecycleEvent): void {
     this.#agentBreakers?.observe(event); // issue 4
+    if ((event.type === "task.retrying" || event.type === "task.failed" || event.type === "task.deadLettered") && event.blame !== undefined) this.#attribute(event);
     this.#metrics?.record(event);
     // issue 7: journal it; under every-task the caller hears of an end only once it is on disk.
     const ended = this.#durable.observe(event, this.#state === "stopping");
@@ -684,6 +719,7 @@ export class Hive implements AsyncDisposable {
       priority: t.priority ?? o.defaults.priority,
       timeoutMs: t.timeoutMs ?? o.defaults.timeoutMs,
       retries: t.retries ?? o.defaults.retries,
+      ...(t.deadlineMs !== undefined ? { deadlineMs: t.deadlineMs } : {}),
     };
   }
 
@@ -856,9 +892,39 @@ export class Hive implements AsyncDisposable {
     return handle;
   }
 
-  /** The latest placement decision for a task: the winner, the runner-up and every score term. */
-  explain(taskId: string): Decision | undefined {
-    return this.#decisions.get(taskId) ?? this.#olderDecisions.get(taskId);
+  #attribute(event: Extract<LifecycleEvent, { type: "task.retrying" | "task.failed" | "task.deadLettered" }>): void {
+    const blame = event.blame!;
+    const attempt = event.type === "task.retrying" ? event.attempt - 1 : event.attempts;
+    const entry: FaultAttribution = { attempt, agentId: event.agentId, code: (event.error as { code?: string }).code ?? "TASK_FAILED", blame: blame.to, reason: blame.reason, at: event.at };
+    let list = this.#faults.get(event.taskId);
+    if (list === undefined) {
+      if (this.#faults.size >= DECISION_LIMIT) {
+        this.#olderFaults = this.#faults;
+        this.#faults = new Map();
+      }
+      list = this.#olderFaults.get(event.taskId) ?? [];
+      this.#faults.set(event.taskId, list);
+    }
+    list.push(entry);
+  }
+
+  /**
+   * Why a task ran where it did: the latest placement decision (the winner, the runner-up and
+   * every score term) and, for each failed attempt, whose fault it was and on what evidence.
+   */
+  explain(taskId: string): Explanation | undefined {
+    const decision = this.#decisions.get(taskId) ?? this.#olderDecisions.get(taskId);
+    if (decision === undefined) return undefined;
+    return { ...decision, faults: [...(this.#faults.get(taskId) ?? this.#olderFaults.get(taskId) ?? [])] };
+  }
+
+  /**
+   * Clears `degraded` by hand: every agent an escalation failed (and every failed agent that is
+   * not temporary) restarts with backoff, on a fresh restart-intensity window; `hive.healed`
+   * follows once the first is back. Does nothing when no agent is down for good.
+   */
+  heal(): void {
+    this.#supervisor("heal the hive").send({ type: "supervisor.heal", at: this.#clock.now() });
   }
 
   #running(action: string): Actor<typeof queenMachine> {

@@ -1,33 +1,79 @@
 /**
  * The bridge between Worker actors and an execution backend: an XState callback actor each
- * Worker invokes once, which turns `port.exec` / `port.abort` into backend calls and sends each
- * outcome back as `worker.outcome`, stamped with the hive clock.
+ * Worker invokes once, which turns `port.exec` / `port.abort` into backend calls and sends back,
+ * stamped with the hive clock, each attempt's start (`worker.started`, from backends whose
+ * attempts may wait for a thread) and outcome (`worker.outcomes`).
  *
  * @module
  */
 import { fromCallback } from "xstate";
-import type { AttemptResult } from "../actors/types.ts";
-import type { PortEvent, WorkerEvent } from "../actors/worker.ts";
+import type { AttemptStart, PortEvent, WorkerEvent, WorkerOutcome } from "../actors/worker.ts";
 import type { ExecutionBackend } from "./backends/types.ts";
 import type { HiveClock } from "./clock.ts";
+
+/** The epoch time now, ms, at the resolution threads stamp starts with. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /** Creates the `port` actor logic for {@link workerMachine} over `backend`. */
 export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnType<typeof fromCallback<PortEvent>> {
   return fromCallback<PortEvent>(({ sendBack, receive }) => {
-    // Outcomes that arrive in the same tick go back as one event.
-    let outcomes: { seq: number; result: AttemptResult }[] = [];
+    // Starts and outcomes that arrive in the same tick go back as one event each; a start whose
+    // outcome came with it rides on the outcome.
+    let outcomes: WorkerOutcome[] = [];
+    let starts = new Map<number, number>();
+    let scheduled = false;
     const flush = (): void => {
+      scheduled = false;
+      const now = clock.now();
       const batch = outcomes;
       outcomes = [];
-      sendBack({ type: "worker.outcomes", outcomes: batch, at: clock.now() } satisfies WorkerEvent);
+      const began = starts;
+      if (began.size > 0) {
+        starts = new Map();
+        // A thread stamps the epoch; the hive clock may be another (simulated) one: go by the
+        // time elapsed since.
+        const epoch = epochNow();
+        const toHive = (startedEpochMs: number): number => now - Math.max(0, epoch - startedEpochMs);
+        for (const o of batch) {
+          const s = began.get(o.seq);
+          if (s === undefined) continue;
+          o.startedAt = toHive(s);
+          began.delete(o.seq);
+        }
+        if (began.size > 0) {
+          const list: AttemptStart[] = [];
+          for (const [seq, s] of began) list.push({ seq, startedAt: toHive(s) });
+          sendBack({ type: "worker.started", starts: list, at: now } satisfies WorkerEvent);
+        }
+      }
+      if (batch.length > 0) sendBack({ type: "worker.outcomes", outcomes: batch, at: now } satisfies WorkerEvent);
+    };
+    const schedule = (): void => {
+      if (scheduled) return;
+      scheduled = true;
+      queueMicrotask(flush);
     };
     receive((event) => {
       if (event.type === "port.exec") {
+        const agentId = event.agentId;
+        const reportsStarts = !backend.startsOnDispatch;
         for (const a of event.attempts) {
-          backend.exec({ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }, (result) => {
-            outcomes.push({ seq: a.seq, result });
-            if (outcomes.length === 1) queueMicrotask(flush);
-          });
+          const seq = a.seq;
+          backend.exec(
+            { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId },
+            (result) => {
+              outcomes.push({ seq, result });
+              schedule();
+            },
+            reportsStarts
+              ? (startedEpochMs) => {
+                starts.set(seq, startedEpochMs);
+                schedule();
+              }
+              : undefined,
+          );
         }
       } else {
         const kill = event.kill !== false;

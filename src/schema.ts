@@ -113,8 +113,14 @@ export const hiveOptionsSchema = z.strictObject(
           }, { error: "must be an object { minMs, maxMs, jitter, resetAfterMs }" })
           .default({ minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }),
         failAfter: intAtLeast(1, 1_000_000).default(5),
-      }, { error: "must be an object { strategy, restart, maxRestarts, withinMs, backoff, failAfter }" })
-      .default({ strategy: "one-for-one", restart: "permanent", maxRestarts: 5, withinMs: 60_000, backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }, failAfter: 5 }),
+        escalation: z
+          .strictObject({
+            action: z.enum(["restart", "stop"], { error: "must be one of restart, stop" }).default("restart"),
+            cooldownMs: positiveMs().default(30_000),
+          }, { error: "must be an object { action, cooldownMs }" })
+          .default({ action: "restart", cooldownMs: 30_000 }),
+      }, { error: "must be an object { strategy, restart, maxRestarts, withinMs, backoff, failAfter, escalation }" })
+      .default({ strategy: "one-for-one", restart: "permanent", maxRestarts: 5, withinMs: 60_000, backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }, failAfter: 5, escalation: { action: "restart", cooldownMs: 30_000 } }),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),
@@ -145,6 +151,7 @@ export const taskSchema = z.strictObject(
     requires: capabilities.optional(),
     priority: priority.optional(),
     timeoutMs: positiveMs().optional(),
+    deadlineMs: positiveMs().optional(),
     retries: intAtLeast(0, 100).optional(),
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),

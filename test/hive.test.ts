@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type ApiaryError, createHive, type Hive, type HiveEvent, type HiveOptions } from "../src/index.ts";
 import type { EnergyReport } from "../workers/energy.ts";
 import type { MonteCarloReport } from "../workers/montecarlo.ts";
-import { fixtureTasks, sharedFlag } from "./helpers.ts";
+import { fixtureTasks, settle, sharedFlag } from "./helpers.ts";
 
 const hives: Hive[] = [];
 afterEach(async () => {
@@ -111,9 +111,15 @@ describe.each(["piscina", "comlink"] as const)("a hive on the %s backend", (back
     const hive = await started({ backend, clock });
     const aborted = sharedFlag();
     const running = sharedFlag();
+    // The timeout counts from when the attempt starts running on its thread (start-to-close).
+    const began = hive.waitFor("task.started");
     const result = hive.run({ kind: "pollAbort", input: { flag: aborted.flag, started: running.flag }, timeoutMs: 5_000 });
     await running.raised();
-    clock.increment(5_000);
+    await began;
+    clock.increment(4_999);
+    await settle();
+    expect(aborted.isRaised()).toBe(false);
+    clock.increment(1);
     const error = await rejection(result);
     expect(error.code).toBe("TASK_TIMEOUT");
     expect(error.message).toContain("timed out after 5000 ms");
@@ -125,8 +131,10 @@ describe.each(["piscina", "comlink"] as const)("a hive on the %s backend", (back
     const clock = new SimulatedClock();
     const hive = await started({ backend, clock, threads: 1, abortGraceMs: 20 });
     const running = sharedFlag();
+    const began = hive.waitFor("task.started");
     const result = hive.run({ kind: "spin", input: { started: running.flag }, timeoutMs: 1_000 });
     await running.raised();
+    await began;
     clock.increment(1_000);
     expect((await rejection(result)).code).toBe("TASK_TIMEOUT");
     // The only thread was spinning: this task runs once it has been replaced.

@@ -20,7 +20,7 @@ describe("Worker", () => {
     expect(ref.getSnapshot().value).toBe("running");
     await settle();
     const done = received.find((e) => e.type === "agent.done") as AttemptsDoneEvent;
-    expect(done.ends).toEqual([{ id: "t1", seq: 1, result: { ok: true, value: 42 }, durationMs: 0 }]);
+    expect(done.ends).toEqual([{ id: "t1", seq: 1, result: { ok: true, value: 42 }, durationMs: 0, startedAt: 0 }]);
     expect(ref.getSnapshot().value).toBe("idle");
   });
 
@@ -151,7 +151,7 @@ describe("Supervisor", () => {
       { id: "plan", capabilities: { plan: 0.9 }, concurrency: 1 },
     ]);
     ref.send({ type: "supervisor.enqueue", tasks: [ready("a", { plan: 0.5 }), ready("b", { simulate: 0.5 })], at: 0 });
-    const started = received.filter((e) => e.type === "queen.started").flatMap((e) => (e as Extract<SupervisorToQueen, { type: "queen.started" }>).started);
+    const started = received.filter((e) => e.type === "queen.placed").flatMap((e) => (e as Extract<SupervisorToQueen, { type: "queen.placed" }>).started);
     expect(started.map((s) => [s.id, s.agentId])).toEqual([
       ["a", "plan"],
       ["b", "sim"],
@@ -169,7 +169,7 @@ describe("Supervisor", () => {
   it("queues work while every eligible agent is saturated and starts it when a slot frees", async () => {
     const { ref, received } = await start([{ id: "only", capabilities: { s: 1 }, concurrency: 1 }]);
     ref.send({ type: "supervisor.enqueue", tasks: [ready("a", { s: 1 }), ready("b", { s: 1 }), ready("c", { s: 1 })], at: 0 });
-    const startedIds = () => received.filter((e) => e.type === "queen.started").flatMap((e) => (e as Extract<SupervisorToQueen, { type: "queen.started" }>).started.map((s) => s.id));
+    const startedIds = () => received.filter((e) => e.type === "queen.placed").flatMap((e) => (e as Extract<SupervisorToQueen, { type: "queen.placed" }>).started.map((s) => s.id));
     expect(startedIds()).toEqual(["a"]);
     expect((ref.getSnapshot().context as { queue: { size: number } }).queue.size).toBe(2);
     await settle(10);

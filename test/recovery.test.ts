@@ -187,7 +187,7 @@ describe("journal and recovery", () => {
     expect(h2.stats().agents[0]).toMatchObject({ status: "up", restarts: 1 });
   });
 
-  it("restores a degraded hive as degraded", async () => {
+  it("starts a new process on the store of a degraded hive healthy, with the restart history kept", async () => {
     const dir = tmp();
     const { h } = await hive({ store: { dir }, durability: "every-task", supervision: { maxRestarts: 0 } });
     h.failAgent("a", "drill");
@@ -195,8 +195,9 @@ describe("journal and recovery", () => {
     expect(h.stats().degraded?.reason).toMatch(/more than 0 restarts/);
     await h.stop();
     const { h: h2 } = await hive({ store: { dir }, recover: true, supervision: { maxRestarts: 0 } });
-    expect(h2.stats().degraded?.reason).toMatch(/more than 0 restarts/);
-    expect(h2.stats().agents[0]).toMatchObject({ status: "failed" });
+    expect(h2.stats().degraded).toBeNull();
+    expect(h2.stats().agents[0]).toMatchObject({ status: "up", lastCrash: "drill" });
+    expect(await Promise.all([h2.run({ kind: "double", input: { n: 3 } }), settle()]).then(([v]) => v)).toBe(6);
   });
 
   it("does not resume a task whose attempt was running each of the last maxCrashes times the process died", async () => {

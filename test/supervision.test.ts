@@ -127,8 +127,8 @@ describe("restarts", () => {
     expect(new Set(first).size).toBeGreaterThan(1);
   });
 
-  it("escalates past the restart intensity: the hive is degraded and says why, and never restarts forever", async () => {
-    const { h, clock, events } = await hive([agent("a"), { id: "p", capabilities: { plan: 1 } }], { maxRestarts: 2, withinMs: 1_000 });
+  it("escalates past the restart intensity: the hive is degraded and says why; with escalation.action stop it gives up for good", async () => {
+    const { h, clock, events } = await hive([agent("a"), { id: "p", capabilities: { plan: 1 } }], { maxRestarts: 2, withinMs: 1_000, escalation: { action: "stop" } });
     h.failAgent("a", "boom 1");
     clock.increment(100);
     await settle();
@@ -143,14 +143,68 @@ describe("restarts", () => {
     expect(stats.degraded?.reason).toContain("boom 3");
     expect(stats.agents.find((x) => x.id === "a")).toMatchObject({ status: "failed", state: "failed", restarts: 2 });
     expect(events).toContainEqual(expect.objectContaining({ type: "hive.degraded" }));
-    // Work only the failed agent could do fails at once; other work still runs.
+    expect(events.filter((e) => e.type === "agent.crashed").map((e) => (e as { reason: string }).reason)).toEqual(["boom 1", "boom 2", "boom 3"]);
+    // Work only the failed agent could do fails at once, naming it; other work still runs.
     const orphan = quiet(h.run({ kind: "double", input: { n: 1 }, requires: { s: 1 } }));
     await settle();
-    await expect(orphan).rejects.toMatchObject({ code: "NO_ELIGIBLE_AGENT" });
+    await expect(orphan).rejects.toMatchObject({ code: "NO_ELIGIBLE_AGENT", message: expect.stringContaining("every agent that could run it is gone — a (failed for good: boom 3)") });
     expect(await Promise.all([h.run({ kind: "double", input: { n: 4 }, requires: { plan: 1 } }), settle()]).then(([v]) => v)).toBe(8);
     clock.increment(60_000);
     await settle();
     expect(h.stats().agents.find((x) => x.id === "a")!.status).toBe("failed");
+    expect(h.stats().degraded).not.toBeNull();
+  });
+
+  it("heals after the escalation's cool-down: the failed agents restart with backoff, waiting work runs, degraded clears", async () => {
+    const { h, clock, events } = await hive([agent("a"), { id: "p", capabilities: { plan: 1 } }], { maxRestarts: 1, withinMs: 1_000, escalation: { cooldownMs: 5_000 } });
+    const server = await h.serve({ port: 0 });
+    const ready = async () => (await fetch(`${server.url}/health/ready`)).status;
+    h.failAgent("a", "boom 1");
+    clock.increment(100);
+    await settle();
+    h.failAgent("a", "boom 2");
+    await settle();
+    expect(h.stats().degraded?.reason).toContain("more than 1 restarts within 1000 ms");
+    expect(await ready()).toBe(503);
+    // Work only "a" can do waits for it (it will come back), instead of failing NO_ELIGIBLE_AGENT.
+    const waiting = h.run({ kind: "double", input: { n: 5 }, requires: { s: 1 } });
+    await settle();
+    expect(h.stats().tasks).toMatchObject({ queued: 1, failed: 0 });
+    clock.increment(4_999);
+    await settle();
+    expect(status(h).a).toBe("failed/failed");
+    clock.increment(1); // the cool-down is over: "a" restarts after its backoff
+    await settle();
+    expect(status(h).a).toBe("restarting/restarting");
+    expect(h.stats().degraded).not.toBeNull();
+    clock.increment(1_000);
+    await settle();
+    expect(status(h).a).toMatch(/^up\//);
+    expect(await Promise.all([waiting, settle()]).then(([v]) => v)).toBe(10);
+    expect(h.stats().degraded).toBeNull();
+    expect(events.map((e) => e.type)).toContain("hive.healed");
+    expect(await ready()).toBe(200);
+    // A fresh intensity window: one more crash restarts instead of escalating at once.
+    h.failAgent("a", "boom 3");
+    await settle();
+    expect(status(h).a).toBe("restarting/restarting");
+    expect(h.stats().degraded).toBeNull();
+  });
+
+  it("heals by hand: hive.heal() restarts the failed agents and clears degraded once one is back", async () => {
+    const { h, clock, events } = await hive([agent("a")], { maxRestarts: 0, escalation: { action: "stop" } });
+    h.failAgent("a", "boom");
+    await settle();
+    expect(h.stats().degraded).not.toBeNull();
+    h.heal();
+    await settle();
+    expect(status(h).a).toBe("restarting/restarting");
+    clock.increment(1_000);
+    await settle();
+    expect(status(h).a).toBe("up/idle");
+    expect(h.stats().degraded).toBeNull();
+    expect(events.filter((e) => e.type === "hive.healed")).toHaveLength(1);
+    expect(await Promise.all([h.run({ kind: "double", input: { n: 2 } }), settle()]).then(([v]) => v)).toBe(4);
   });
 
   it("never restarts a temporary agent", async () => {
@@ -161,14 +215,22 @@ describe("restarts", () => {
     expect(status(h)).toEqual({ t: "failed/failed", p: "up/idle" });
   });
 
-  it("counts consecutive failed attempts as a crash (failAfter)", async () => {
-    const { h, events } = await hive([agent("a"), agent("b")], { failAfter: 2 }, { retry: { minMs: 0 } });
-    const runs = Array.from({ length: 4 }, () => quiet(h.run({ kind: "fail", requires: { s: 1 } })));
-    await settle(10);
-    const results = await Promise.allSettled(runs);
-    await settle();
-    expect(results.every((r) => r.status === "rejected")).toBe(true);
-    expect(events.some((e) => e.type === "agent.restarting" && e.reason === "2 attempts failed in a row")).toBe(true);
+  it("crashes an agent after failAfter attempts in a row that fail where other agents succeed, and never for a poison task", async () => {
+    const { h, events } = await hive([{ id: "a", capabilities: { s: 1, onlyA: 1 } }, { id: "b", capabilities: { s: 1, onlyB: 1 } }], { failAfter: 2 }, { retry: { minMs: 0 } });
+    // A kind that fails everywhere is the tasks' fault: nobody crashes, however many fail.
+    const poison = Array.from({ length: 8 }, () => quiet(h.run({ kind: "fail", requires: { s: 1 }, retries: 1 })));
+    await settle(20);
+    expect((await Promise.allSettled(poison)).every((r) => r.status === "rejected")).toBe(true);
+    expect(events.some((e) => e.type === "agent.crashed")).toBe(false);
+    // The same kind succeeds on b and fails on a: a's fault.
+    for (let i = 0; i < 4; i++) await Promise.all([h.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyB: 1 } }), settle()]);
+    const broken = Array.from({ length: 3 }, () => quiet(h.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyA: 1 } })));
+    await settle(20);
+    await Promise.allSettled(broken);
+    const crash = events.find((e) => e.type === "agent.crashed") as { agentId: string; reason: string } | undefined;
+    expect(crash?.agentId).toBe("a");
+    expect(crash?.reason).toContain("2 attempts failed in a row where other agents succeed");
+    expect(events.some((e) => e.type === "agent.restarting" && e.agentId === "a")).toBe(true);
   });
 });
 

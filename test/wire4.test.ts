@@ -25,28 +25,33 @@ function record(hive: Hive): HiveEvent[] {
 }
 
 describe("per-agent circuit breakers", () => {
-  it("stops giving work to an agent whose tasks keep failing, lets the other take it, and closes after a successful probe", async () => {
+  it("stops giving work to an agent that fails where the others succeed, lets the other take it, and closes after a successful probe", async () => {
     const clock = new SimulatedClock();
     const hive = await started({
       clock,
       agents: [
         { id: "a", capabilities: { onlyA: 1, work: 1 } },
-        { id: "b", capabilities: { work: 1 } },
+        { id: "b", capabilities: { onlyB: 1, work: 1 } },
       ],
-      breaker: { consecutiveFailures: 3, resetTimeoutMs: 10_000 },
+      breaker: { consecutiveFailures: 2, resetTimeoutMs: 10_000 },
     });
     const events = record(hive);
+    // The same kind succeeds on b: the evidence that a's failures are a's own.
+    for (let i = 0; i < 4; i++) await expect(hive.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyB: 1 } })).resolves.toBe("b");
     for (let i = 0; i < 3; i++) {
-      await expect(hive.run({ kind: "fail", requires: { onlyA: 1 } })).rejects.toMatchObject({ code: "TASK_FAILED" });
+      await expect(hive.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyA: 1 } })).rejects.toMatchObject({ code: "TASK_FAILED" });
     }
     await settle();
     const a = () => hive.stats().breakers.find((b) => b.scope === "agent" && b.name === "a")!;
-    expect(a()).toMatchObject({ state: "open", failures: 3, opened: 1, lastOpenedAt: 0 });
+    // The first failure had no record of a's to compare: the task's. The next two were a's.
+    expect(a()).toMatchObject({ state: "open", failures: 2, opened: 1, lastOpenedAt: 0 });
+    const blames = events.filter((e) => e.type === "task.deadLettered").map((e) => (e as { blame?: { to: string } }).blame?.to);
+    expect(blames).toEqual(["task", "agent", "agent"]);
 
     const outs = await Promise.all([1, 2, 3, 4].map((n) => hive.run({ kind: "double", input: { n }, requires: { work: 1 } })));
     expect(outs).toEqual([2, 4, 6, 8]);
     await settle();
-    const ranOn = events.filter((e) => e.type === "task.completed").map((e) => (e as { agentId?: string }).agentId);
+    const ranOn = events.filter((e) => e.type === "task.completed" && (e as { kind: string }).kind === "double").map((e) => (e as { agentId?: string }).agentId);
     expect(ranOn).toEqual(["b", "b", "b", "b"]);
 
     // Only "a" can run this one: it waits until the breaker lets a probe through.
@@ -67,17 +72,29 @@ describe("per-agent circuit breakers", () => {
 
   it("reopens when the probe fails, and counts a failure that is retried against the agent that ran it", async () => {
     const clock = new SimulatedClock();
-    const hive = await started({ clock, agents: [{ id: "a", capabilities: { onlyA: 1 } }, { id: "b" }], breaker: { consecutiveFailures: 2, resetTimeoutMs: 500 }, retry: { minMs: 0 } });
-    await expect(hive.run({ kind: "fail", requires: { onlyA: 1 }, retries: 1 })).rejects.toMatchObject({ code: "TASK_FAILED" });
+    const hive = await started({ clock, agents: [{ id: "a", capabilities: { onlyA: 1 } }, { id: "b", capabilities: { onlyB: 1 } }], breaker: { consecutiveFailures: 2, resetTimeoutMs: 500 }, retry: { minMs: 0 } });
+    for (let i = 0; i < 4; i++) await hive.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyB: 1 } });
+    await expect(hive.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyA: 1 }, retries: 2 })).rejects.toMatchObject({ code: "TASK_FAILED" });
     await settle();
     const a = () => hive.stats().breakers.find((b) => b.name === "a")!;
     expect(a()).toMatchObject({ state: "open", failures: 2 });
-    const probe = hive.submit({ kind: "fail", requires: { onlyA: 1 } });
+    const probe = hive.submit({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyA: 1 } });
     clock.increment(500);
     await expect(probe.result).rejects.toMatchObject({ code: "TASK_FAILED" });
     await settle();
     expect(a()).toMatchObject({ state: "open", opened: 2, lastOpenedAt: 500 });
     expect(hive.stats().breakers.find((b) => b.name === "b")).toMatchObject({ state: "closed", failures: 0 });
+  });
+
+  it("never opens an agent's breaker for a task that fails on every agent (a poison task is the task's fault)", async () => {
+    const hive = await started({ agents: [{ id: "a", concurrency: 2 }, { id: "b", concurrency: 2 }], breaker: { consecutiveFailures: 2 }, retry: { minMs: 0 } });
+    const events = record(hive);
+    const runs = await Promise.allSettled(Array.from({ length: 20 }, () => hive.run({ kind: "fail", retries: 1 })));
+    expect(runs.every((r) => r.status === "rejected" && (r.reason as { code: string }).code === "TASK_FAILED")).toBe(true);
+    await settle();
+    expect(hive.stats().breakers.map((b) => [b.name, b.state, b.failures])).toEqual([["a", "closed", 0], ["b", "closed", 0]]);
+    expect(events.some((e) => e.type === "agent.crashed")).toBe(false);
+    expect(hive.stats().tasks).toMatchObject({ deadLettered: 20, failed: 0 });
   });
 
   it("rejects invalid breaker options with INVALID_OPTIONS naming the field, and `breaker: false` turns them off", async () => {

@@ -21,6 +21,8 @@ export interface TaskContext {
   readonly taskId: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /** The swarm agent whose slot runs this attempt. */
+  readonly agentId: string;
   /**
    * Aborted when the attempt times out or is cancelled. `signal.aborted` can be polled from a
    * synchronous CPU loop: it reads a shared flag, no event-loop turn needed.

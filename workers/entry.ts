@@ -9,7 +9,7 @@ import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "./prot
 import { ThreadRuntime } from "./runtime.ts";
 
 const init = workerData as WorkerInit | undefined;
-const runtime = new ThreadRuntime(init?.tasksUrl ?? null, init?.abortFlags ?? null, init?.dependencyStates ?? null);
+const runtime = new ThreadRuntime(init?.tasksUrl ?? null, init?.abortFlags ?? null, init?.dependencyStates ?? null, init?.startStamps ?? null);
 
 /** Handles one message from the pool. */
 export default function handle(request: WorkerRequest): TaskOutcome[] | Promise<TaskOutcome[]> | Promise<Description> {

@@ -17,6 +17,8 @@ export interface TaskMessage {
   input: unknown;
   /** 1 for the first attempt. */
   attempt: number;
+  /** The swarm agent whose slot runs it. */
+  agentId: string;
 }
 
 /** What a worker thread does with one message: run a batch of attempts, or describe itself. */
@@ -64,6 +66,51 @@ export interface WorkerInit {
   abortFlags: SharedArrayBuffer;
   /** The dependency breakers' states, mirrored by the main thread (layout: {@link DEP_LAYOUT}). */
   dependencyStates?: SharedArrayBuffer | null;
+  /** Where a thread stamps each attempt as it starts running (layout: {@link START_LAYOUT}). */
+  startStamps?: SharedArrayBuffer | null;
+}
+
+/**
+ * Layout of the shared start stamps. A thread writes, as an attempt begins to run, the epoch
+ * time (ms, fractional) into float slot `seq % SLOTS` and then `seq` into int slot `seq % SLOTS`
+ * (the int is the commit: a reader that sees `seq` there sees its time). The main thread reads
+ * them to learn which attempts have really started — an attempt queued behind another on its
+ * thread has not, and its timeout does not run yet.
+ */
+export const START_LAYOUT = {
+  SLOTS: 65_536,
+  /** Byte offset of the Float64 times, after the Int32 seqs. */
+  timesAt: 65_536 * 4,
+  bytes: 65_536 * 4 + 65_536 * 8,
+} as const;
+
+/** Views of a start-stamp buffer. */
+export interface StartStamps {
+  seqs: Int32Array;
+  times: Float64Array;
+}
+
+/** Typed views over a start-stamp buffer. */
+export function startStampViews(buffer: SharedArrayBuffer): StartStamps {
+  return { seqs: new Int32Array(buffer, 0, START_LAYOUT.SLOTS), times: new Float64Array(buffer, START_LAYOUT.timesAt, START_LAYOUT.SLOTS) };
+}
+
+/** Stamps attempt `seq` as started now (thread side). */
+export function stampStart(stamps: StartStamps, seq: number, epochMs: number): void {
+  const slot = seq % START_LAYOUT.SLOTS;
+  stamps.times[slot] = epochMs;
+  Atomics.store(stamps.seqs, slot, seq);
+}
+
+/** Forgets attempt `seq`'s stamp (main thread side, before it is sent to run again). */
+export function clearStart(stamps: StartStamps, seq: number): void {
+  Atomics.compareExchange(stamps.seqs, seq % START_LAYOUT.SLOTS, seq, -1);
+}
+
+/** The epoch time attempt `seq` started at, or undefined when it has not (main thread side). */
+export function startOf(stamps: StartStamps, seq: number): number | undefined {
+  const slot = seq % START_LAYOUT.SLOTS;
+  return Atomics.load(stamps.seqs, slot) === seq ? stamps.times[slot] : undefined;
 }
 
 /** Number of slots in the shared abort-flag array. */

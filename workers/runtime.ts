@@ -9,7 +9,7 @@ import { builtins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
 import { DependencyMirror, workerDependency, type WorkerDependency } from "./dependency.ts";
-import type { DependencyReport, Description, SerializedError, TaskMessage, TaskOutcome } from "./protocol.ts";
+import { type DependencyReport, type Description, type SerializedError, type StartStamps, stampStart, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -34,6 +34,7 @@ function isAborted(signal: AbortSignal): boolean {
 class AttemptContext implements TaskContext {
   readonly taskId: string;
   readonly attempt: number;
+  readonly agentId: string;
   /** Attempt sequence; the shared flag slot `seq % flags.length` equals `seq` once aborted. */
   readonly #seq: number;
   readonly #flags: Int32Array | null;
@@ -49,6 +50,7 @@ class AttemptContext implements TaskContext {
   constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null) {
     this.taskId = message.id;
     this.attempt = message.attempt;
+    this.agentId = message.agentId;
     this.#seq = message.seq;
     this.#flags = flags;
     this.#deps = deps;
@@ -134,14 +136,17 @@ export class ThreadRuntime {
   readonly #tasksUrl: string | null;
   readonly #flags: Int32Array | null;
   readonly #deps: DependencyMirror | null;
+  /** Where each attempt is stamped as it starts; null when nobody reads them (inline). */
+  readonly #stamps: StartStamps | null;
   /** Resolved handlers once loaded; undefined before. */
   #handlers: TaskHandlers | undefined;
   #loading: Promise<TaskHandlers> | undefined;
 
-  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null, dependencyStates: SharedArrayBuffer | null = null) {
+  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null, dependencyStates: SharedArrayBuffer | null = null, startStamps: SharedArrayBuffer | null = null) {
     this.#tasksUrl = tasksUrl;
     this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
     this.#deps = dependencyStates ? new DependencyMirror(dependencyStates) : null;
+    this.#stamps = startStamps ? startStampViews(startStamps) : null;
   }
 
   /** Loads (once) and returns the handler table: the built-ins overlaid with the user's module. */
@@ -199,6 +204,8 @@ export class ThreadRuntime {
         continue;
       }
       const ctx = new AttemptContext(task, this.#flags, this.#deps);
+      // The attempt's timeout runs from here, not from when its message arrived.
+      if (this.#stamps !== null) stampStart(this.#stamps, task.seq, performance.timeOrigin + performance.now());
       try {
         const value = handler(task.input, ctx);
         if (value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function") {

@@ -14,7 +14,7 @@ import type { WebWorkerApi } from "../../workers/web-entry.ts";
 import { TasksModuleError } from "../errors.ts";
 import type { ThreadBackendOptions } from "./piscina.ts";
 import { type Batch, BatchRunner } from "./runner.ts";
-import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend } from "./types.ts";
+import type { Attempt, AttemptCallback, BackendStats, StartCallback, ExecutionBackend } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
 interface Thread {
@@ -40,6 +40,7 @@ type WebWorkerCtor = new (url: URL, options: { type: "module" }) => WebWorkerLik
 /** Runs attempts on comlink-wrapped workers. */
 export class ComlinkBackend implements ExecutionBackend {
   readonly name = "comlink" as const;
+  readonly startsOnDispatch = false;
   readonly #options: ThreadBackendOptions;
   readonly #runner: BatchRunner;
   readonly #init: WorkerInit;
@@ -57,7 +58,7 @@ export class ComlinkBackend implements ExecutionBackend {
       { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
       (batch) => this.#transport(batch),
     );
-    this.#init = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null };
+    this.#init = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null, startStamps: this.#runner.startStamps };
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
@@ -174,8 +175,8 @@ export class ComlinkBackend implements ExecutionBackend {
     }
   }
 
-  exec(attempt: Attempt, done: AttemptCallback): void {
-    this.#runner.exec(attempt, done);
+  exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
+    this.#runner.exec(attempt, done, onStart);
   }
 
   abort(seq: number, kill = true): void {

@@ -14,6 +14,7 @@ import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, Executi
 /** Runs attempts on the main thread. */
 export class InlineBackend implements ExecutionBackend {
   readonly name = "inline" as const;
+  readonly startsOnDispatch = true;
   readonly #flagsBuffer = new SharedArrayBuffer(ABORT_SLOTS * 4);
   readonly #flags = new Int32Array(this.#flagsBuffer);
   readonly #runtime: ThreadRuntime;
@@ -54,7 +55,7 @@ export class InlineBackend implements ExecutionBackend {
       if (!this.#live.has(a.seq)) continue; // aborted before it ran
       this.#messages++;
       // One attempt per run: a slow async handler must not hold back a fast one.
-      const out = this.#runtime.run([{ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt }]);
+      const out = this.#runtime.run([{ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId }]);
       if (Array.isArray(out)) this.#deliver(a, out[0]!);
       else void out.then((outcomes) => this.#deliver(a, outcomes[0]!));
     }

@@ -9,7 +9,7 @@ import { Piscina } from "piscina";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
 import { TasksModuleError } from "../errors.ts";
 import { BatchRunner } from "./runner.ts";
-import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend } from "./types.ts";
+import type { Attempt, AttemptCallback, BackendStats, StartCallback, DependencyChannel, ExecutionBackend } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
 /** Options of the thread backends. */
@@ -33,6 +33,7 @@ export interface ThreadBackendOptions {
 /** Runs attempts on a Piscina pool. */
 export class PiscinaBackend implements ExecutionBackend {
   readonly name = "piscina" as const;
+  readonly startsOnDispatch = false;
   readonly #options: ThreadBackendOptions;
   readonly #pool: Piscina<WorkerRequest, TaskOutcome[] | Description>;
   readonly #runner: BatchRunner;
@@ -44,7 +45,7 @@ export class PiscinaBackend implements ExecutionBackend {
       { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
       (batch) => this.#pool.run({ op: "run", tasks: batch.tasks }, { signal: batch.controller.signal }) as Promise<TaskOutcome[]>,
     );
-    const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null };
+    const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null, startStamps: this.#runner.startStamps };
     this.#pool = new Piscina({
       filename: workerFileUrl("entry").href,
       minThreads: options.threads,
@@ -73,8 +74,8 @@ export class PiscinaBackend implements ExecutionBackend {
     }
   }
 
-  exec(attempt: Attempt, done: AttemptCallback): void {
-    this.#runner.exec(attempt, done);
+  exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
+    this.#runner.exec(attempt, done, onStart);
   }
 
   abort(seq: number, kill = true): void {

@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type DependencyReport, raiseAbortFlag, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
+import { ABORT_SLOTS, type DependencyReport, clearStart, raiseAbortFlag, START_LAYOUT, startOf, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
 import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
-import type { Attempt, AttemptCallback, AttemptResult } from "./types.ts";
+import type { Attempt, AttemptCallback, AttemptResult, StartCallback } from "./types.ts";
 
 /**
  * What a thread pool says to the other batches on a thread it terminated (Piscina's
@@ -23,6 +23,9 @@ export const COLLATERAL = "Terminating worker thread";
 interface Pending {
   attempt: Attempt;
   done: AttemptCallback;
+  onStart: StartCallback | undefined;
+  /** True once its current run's start was reported. */
+  startReported: boolean;
   /** Run alone: set after its batch's thread died, to isolate a crashing task. */
   solo: boolean;
   /** The batch it travels in, once sent. */
@@ -56,10 +59,19 @@ export interface BatchRunnerOptions {
   onReports?: ((reports: readonly DependencyReport[]) => void) | undefined;
 }
 
+/** How often attempts sent to a thread are checked for having started, ms. */
+export const START_POLL_MS = 5;
+
 /** Collects attempts, sends them in batches through a transport, and settles each once. */
 export class BatchRunner {
   readonly abortFlags: SharedArrayBuffer = new SharedArrayBuffer(ABORT_SLOTS * 4);
   readonly #flags = new Int32Array(this.abortFlags);
+  /** Where threads stamp each attempt as it starts (see `START_LAYOUT`). */
+  readonly startStamps: SharedArrayBuffer = new SharedArrayBuffer(START_LAYOUT.bytes);
+  readonly #stamps: StartStamps = startStampViews(this.startStamps);
+  /** Attempts sent to a thread whose start has not been reported yet. */
+  readonly #unstarted = new Set<Pending>();
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #options: BatchRunnerOptions;
   readonly #transport: Transport;
   /** Attempts handed over and neither settled nor aborted, by seq. */
@@ -84,8 +96,8 @@ export class BatchRunner {
     return this.#live.size;
   }
 
-  exec(attempt: Attempt, done: AttemptCallback): void {
-    const entry: Pending = { attempt, done, solo: false, batch: undefined };
+  exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
+    const entry: Pending = { attempt, done, onStart, startReported: false, solo: false, batch: undefined };
     this.#live.set(attempt.seq, entry);
     this.#enqueue(entry);
   }
@@ -127,11 +139,20 @@ export class BatchRunner {
     const tasks: TaskMessage[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const a = entries[i]!.attempt;
-      tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt };
+      tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId };
     }
     const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [], counted };
     if (counted) this.#outstanding++;
-    for (const e of entries) e.batch = batch;
+    for (const e of entries) {
+      e.batch = batch;
+      if (e.onStart !== undefined) {
+        // A run again after its thread died starts afresh: its old stamp must not count.
+        clearStart(this.#stamps, e.attempt.seq);
+        e.startReported = false;
+        this.#unstarted.add(e);
+      }
+    }
+    if (this.#unstarted.size > 0) this.#schedulePoll();
     this.messages++;
     let sent: Promise<TaskOutcome[]>;
     try {
@@ -172,8 +193,37 @@ export class BatchRunner {
   #settle(e: Pending, result: AttemptResult): void {
     if (this.#live.get(e.attempt.seq) !== e) return;
     this.#live.delete(e.attempt.seq);
+    this.#reportStart(e);
+    this.#unstarted.delete(e);
     e.done(result);
   }
+
+  /** Reports `e`'s start if its thread has stamped it and nobody was told yet. */
+  #reportStart(e: Pending): boolean {
+    if (e.startReported || e.onStart === undefined) return e.startReported;
+    const at = startOf(this.#stamps, e.attempt.seq);
+    if (at === undefined) return false;
+    e.startReported = true;
+    e.onStart(at);
+    return true;
+  }
+
+  #schedulePoll(): void {
+    if (this.#pollTimer !== undefined) return;
+    const timer = setTimeout(this.#poll, START_POLL_MS);
+    (timer as { unref?: () => void }).unref?.();
+    this.#pollTimer = timer;
+  }
+
+  /** Reports the attempts that have started since the last look; looks again while some have not. */
+  readonly #poll = (): void => {
+    this.#pollTimer = undefined;
+    for (const e of this.#unstarted) {
+      if (this.#live.get(e.attempt.seq) !== e) this.#unstarted.delete(e);
+      else if (this.#reportStart(e)) this.#unstarted.delete(e);
+    }
+    if (this.#unstarted.size > 0) this.#schedulePoll();
+  };
 
   #failed(batch: Batch, error: unknown): void {
     const live = batch.entries.filter((e) => this.#live.get(e.attempt.seq) === e);
@@ -187,6 +237,7 @@ export class BatchRunner {
       // Its thread was terminated for another batch's sake: this one did nothing wrong.
       for (const e of live) {
         e.batch = undefined;
+        this.#unstarted.delete(e);
         this.#enqueue(e);
       }
       return;
@@ -197,6 +248,7 @@ export class BatchRunner {
       for (const e of live) {
         e.solo = true;
         e.batch = undefined;
+        this.#unstarted.delete(e);
         this.#enqueue(e);
       }
       return;
@@ -209,6 +261,7 @@ export class BatchRunner {
     const e = this.#live.get(seq);
     if (e === undefined) return;
     this.#live.delete(seq);
+    this.#unstarted.delete(e);
     raiseAbortFlag(this.#flags, seq);
     const batch = e.batch;
     if (!kill || batch === undefined || batch.settled) return;
@@ -224,6 +277,9 @@ export class BatchRunner {
   clear(): void {
     this.#live.clear();
     this.#queue = [];
+    this.#unstarted.clear();
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
   }
 }
 

@@ -72,6 +72,7 @@ interface Live {
 /** Runs attempts in (virtual) time without running anything. */
 export class SimulatedBackend implements ExecutionBackend {
   readonly name = "simulated" as const;
+  readonly startsOnDispatch = true;
   readonly #clock: HiveClock;
   readonly #kinds = new Map<string, Kind>();
   readonly #random: Random;

@@ -27,6 +27,8 @@ export interface Attempt {
   kind: string;
   input: unknown;
   attempt: number;
+  /** The agent whose slot runs it (`ctx.agentId` in the handler). */
+  agentId: string;
 }
 
 /** How an attempt ended, as the backend reports it. */
@@ -34,6 +36,13 @@ export type AttemptResult = { ok: true; value: unknown } | { ok: false; error: A
 
 /** Called exactly once per attempt, unless the attempt was aborted first. */
 export type AttemptCallback = (result: AttemptResult) => void;
+
+/**
+ * Called when an attempt begins to run, with the epoch time (ms) it began — before its
+ * {@link AttemptCallback}. An attempt that is run again (its batch's thread died under it before
+ * it finished) reports its new start.
+ */
+export type StartCallback = (startedEpochMs: number) => void;
 
 /** Counters a backend keeps. */
 export interface BackendStats {
@@ -49,10 +58,19 @@ export interface BackendStats {
 /** An execution backend: runs attempts on threads (or inline) and reports each outcome once. */
 export interface ExecutionBackend {
   readonly name: BackendName;
+  /**
+   * True when an attempt runs as soon as `exec` hands it over (inline, simulated): its start is
+   * its dispatch. False when it may wait for a thread first: the backend then reports each start
+   * through `exec`'s `onStart`, and the attempt's timeout runs from there.
+   */
+  readonly startsOnDispatch: boolean;
   /** Starts the threads and loads the task module; resolves to the task kinds on offer. */
   start(signal?: AbortSignal): Promise<{ kinds: string[] }>;
-  /** Runs an attempt; `done` is called once with its outcome (never after `abort(seq)`). */
-  exec(attempt: Attempt, done: AttemptCallback): void;
+  /**
+   * Runs an attempt; `done` is called once with its outcome (never after `abort(seq)`).
+   * Backends that do not start on dispatch call `onStart` when it begins to run.
+   */
+  exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void;
   /**
    * Aborts an attempt: its `ctx.signal` fires at once; if it has not returned after the grace
    * period, the thread running it is terminated (and replaced) — unless `kill` is false, which only
