@@ -145,8 +145,25 @@ export interface HiveOptions {
       /** A restart this long after the last one starts the backoff over, ms. @default 30000 */
       resetAfterMs?: number;
     };
-    /** Failed attempts in a row (thrown or timed out) that count as a crash. @default 5 */
+    /**
+     * Failed attempts in a row blamed on the agent — it fails where other agents succeed at the
+     * same kind of work (see the README's "Blame") — that count as a crash. A task's own failures
+     * (a poison task or kind) never crash an agent. @default 5
+     */
     failAfter?: number;
+    /**
+     * What follows an escalation (more than `maxRestarts` within `withinMs`; the hive is
+     * `degraded`). `restart`: after `cooldownMs` the agents it failed restart with backoff on a
+     * fresh intensity window, and `degraded` clears once the first is back (`hive.healed`), as
+     * an OTP application's top supervisor is restarted. `stop`: they stay failed for good (until
+     * `hive.heal()`). @default { action: "restart", cooldownMs: 30000 }
+     */
+    escalation?: {
+      /** @default "restart" */
+      action?: "restart" | "stop";
+      /** How long the hive stays degraded before the swarm restarts, ms. @default 30000 */
+      cooldownMs?: number;
+    };
   };
   /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
   clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
