@@ -9,10 +9,12 @@
  *
  * The evidence, per task kind: the last {@link SWARM_WINDOW} outcomes of that kind across the
  * swarm, and each agent's last {@link AGENT_WINDOW}. A failure of kind K on agent A is A's fault
- * when the other agents ran K at least {@link MIN_OTHERS} times in the swarm window, A ran it at
- * least {@link MIN_OWN} times in its own window, and A's failure rate exceeds theirs by
- * {@link MARGIN} or more. Otherwise it is the task's: a kind that fails everywhere (a poison
- * kind), a bad input that fails wherever it runs, or a kind nobody else ran to compare with.
+ * when A's recent failures are too many to be chance at the rate the other agents fail K: with
+ * that rate estimated as (failures + 1) / (attempts + 2) over at least {@link MIN_OTHERS} of
+ * their attempts, the probability of A failing at least as often (binomial tail) is below
+ * {@link SIGNIFICANCE}. A broken agent among healthy ones is blamed from about its fourth
+ * failure; a poison task or kind (it fails wherever it runs), or a kind nobody else ran to
+ * compare with, is the task's fault.
  *
  * @module
  */
@@ -26,14 +28,12 @@ export interface Blame {
 
 /** Outcomes of one kind across the swarm kept for comparison. */
 export const SWARM_WINDOW = 64;
-/** Outcomes of one kind per agent kept for comparison. */
-export const AGENT_WINDOW = 8;
+/** Outcomes of one kind per agent kept for comparison (at most 30: they are bits of a number). */
+export const AGENT_WINDOW = 16;
 /** Outcomes of other agents needed before an agent can be blamed. */
 export const MIN_OTHERS = 4;
-/** Outcomes of the agent's own needed before it can be blamed. */
-export const MIN_OWN = 2;
-/** How much more often (failure rate, 0..1) an agent must fail a kind than the others to be blamed. */
-export const MARGIN = 0.5;
+/** How unlikely an agent's failures must be, at the others' failure rate, to be its fault. */
+export const SIGNIFICANCE = 1e-5;
 
 /** One agent's recent outcomes of a kind: a bit per outcome, 1 = failed. */
 interface OwnWindow {
@@ -83,13 +83,23 @@ export class FaultEvidence {
     }
     const ownFailed = popcount(own.bits);
     if (n < MIN_OTHERS) return { to: "task", reason: `too few recent attempts of kind "${kind}" on other agents (${n}) to compare agent ${agentId} with` };
-    const theirs = f / n;
-    const mine = ownFailed / own.n;
     const figures = `${ownFailed} of its last ${own.n} attempts of kind "${kind}" failed, against ${f} of ${n} on other agents`;
-    if (own.n >= MIN_OWN && mine - theirs >= MARGIN) return { to: "agent", reason: `agent ${agentId} fails where others succeed: ${figures}` };
-    if (theirs >= MARGIN) return { to: "task", reason: `kind "${kind}" fails on other agents too: ${figures}` };
-    return { to: "task", reason: `agent ${agentId} fails no more than the swarm allows: ${figures}` };
+    const chance = binomialTail(own.n, ownFailed, (f + 1) / (n + 2));
+    if (chance < SIGNIFICANCE) return { to: "agent", reason: `agent ${agentId} fails where others succeed: ${figures}` };
+    if (f / n >= 0.5) return { to: "task", reason: `kind "${kind}" fails on other agents too: ${figures}` };
+    return { to: "task", reason: `agent ${agentId} fails no more than chance allows: ${figures}` };
   }
+}
+
+/** P(X >= k) for X ~ Binomial(n, p). */
+export function binomialTail(n: number, k: number, p: number): number {
+  let sum = 0;
+  let c = 1; // C(n, 0)
+  for (let i = 0; i <= n; i++) {
+    if (i >= k) sum += c * p ** i * (1 - p) ** (n - i);
+    c = (c * (n - i)) / (i + 1);
+  }
+  return sum;
 }
 
 function popcount(bits: number): number {

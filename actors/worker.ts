@@ -70,6 +70,8 @@ export interface AttemptStart {
   seq: number;
   /** Hive-clock time it began. */
   startedAt: number;
+  /** It has finished running too; its outcome waits for its batch's reply (held up by another attempt). */
+  ended?: boolean;
 }
 
 /** An attempt's outcome, as the port reports it (with its start when that came in the same tick). */
@@ -177,15 +179,17 @@ export const workerMachine = setup({
       if (event.type !== "worker.started") return;
       const starts: StartedAttempt[] = [];
       let earliest = Infinity;
-      for (const { seq, startedAt } of event.starts) {
+      for (const { seq, startedAt, ended } of event.starts) {
         const r = context.running.get(seq);
         if (r === undefined) continue;
         // Not before its dispatch, whatever the thread's clock says (a simulated hive clock, skew).
         const at = Math.max(startedAt, r.dispatchedAt);
+        const known = r.startedAt === at;
         r.startedAt = at;
-        r.deadline = at + r.attempt.timeoutMs;
+        // Finished, its outcome on its way behind another attempt's run: no timeout of its own is left.
+        r.deadline = ended === true ? Infinity : at + r.attempt.timeoutMs;
         if (r.deadline < earliest) earliest = r.deadline;
-        starts.push({ id: r.attempt.id, seq, startedAt: at });
+        if (!known) starts.push({ id: r.attempt.id, seq, startedAt: at });
       }
       if (earliest < context.armedFor) {
         enqueue.cancel("deadline");

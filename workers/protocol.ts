@@ -71,28 +71,36 @@ export interface WorkerInit {
 }
 
 /**
- * Layout of the shared start stamps. A thread writes, as an attempt begins to run, the epoch
- * time (ms, fractional) into float slot `seq % SLOTS` and then `seq` into int slot `seq % SLOTS`
- * (the int is the commit: a reader that sees `seq` there sees its time). The main thread reads
- * them to learn which attempts have really started — an attempt queued behind another on its
- * thread has not, and its timeout does not run yet.
+ * Layout of the shared run stamps. A thread writes, as an attempt begins to run, the epoch time
+ * (ms, fractional) into float slot `seq % SLOTS` and then `seq` into start slot `seq % SLOTS`
+ * (the int is the commit: a reader that sees `seq` there sees its time); as it returns, `seq`
+ * into end slot `seq % SLOTS`. The main thread reads them to learn which attempts have really
+ * started — one queued behind another on its thread has not, and its timeout does not run yet —
+ * and which have finished while their batch's reply is still held up by another attempt.
  */
 export const START_LAYOUT = {
   SLOTS: 65_536,
-  /** Byte offset of the Float64 times, after the Int32 seqs. */
-  timesAt: 65_536 * 4,
-  bytes: 65_536 * 4 + 65_536 * 8,
+  /** Byte offset of the Int32 end marks, after the Int32 start marks. */
+  endsAt: 65_536 * 4,
+  /** Byte offset of the Float64 start times, after both. */
+  timesAt: 65_536 * 8,
+  bytes: 65_536 * 8 + 65_536 * 8,
 } as const;
 
-/** Views of a start-stamp buffer. */
+/** Views of a run-stamp buffer. */
 export interface StartStamps {
   seqs: Int32Array;
+  ends: Int32Array;
   times: Float64Array;
 }
 
-/** Typed views over a start-stamp buffer. */
+/** Typed views over a run-stamp buffer. */
 export function startStampViews(buffer: SharedArrayBuffer): StartStamps {
-  return { seqs: new Int32Array(buffer, 0, START_LAYOUT.SLOTS), times: new Float64Array(buffer, START_LAYOUT.timesAt, START_LAYOUT.SLOTS) };
+  return {
+    seqs: new Int32Array(buffer, 0, START_LAYOUT.SLOTS),
+    ends: new Int32Array(buffer, START_LAYOUT.endsAt, START_LAYOUT.SLOTS),
+    times: new Float64Array(buffer, START_LAYOUT.timesAt, START_LAYOUT.SLOTS),
+  };
 }
 
 /** Stamps attempt `seq` as started now (thread side). */
@@ -102,9 +110,20 @@ export function stampStart(stamps: StartStamps, seq: number, epochMs: number): v
   Atomics.store(stamps.seqs, slot, seq);
 }
 
+/** Stamps attempt `seq` as finished (thread side): its outcome waits for its batch's reply. */
+export function stampEnd(stamps: StartStamps, seq: number): void {
+  Atomics.store(stamps.ends, seq % START_LAYOUT.SLOTS, seq);
+}
+
+/** True when attempt `seq` has finished running (main thread side). */
+export function endedOf(stamps: StartStamps, seq: number): boolean {
+  return Atomics.load(stamps.ends, seq % START_LAYOUT.SLOTS) === seq;
+}
+
 /** Forgets attempt `seq`'s stamp (main thread side, before it is sent to run again). */
 export function clearStart(stamps: StartStamps, seq: number): void {
   Atomics.compareExchange(stamps.seqs, seq % START_LAYOUT.SLOTS, seq, -1);
+  Atomics.compareExchange(stamps.ends, seq % START_LAYOUT.SLOTS, seq, -1);
 }
 
 /** The epoch time attempt `seq` started at, or undefined when it has not (main thread side). */

@@ -9,7 +9,7 @@ import { builtins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
 import { DependencyMirror, workerDependency, type WorkerDependency } from "./dependency.ts";
-import { type DependencyReport, type Description, type SerializedError, type StartStamps, stampStart, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
+import { type DependencyReport, type Description, type SerializedError, type StartStamps, stampEnd, stampStart, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -47,7 +47,10 @@ class AttemptContext implements TaskContext {
   /** Guarded dependency calls made so far; sent back with the outcome. Undefined until the first. */
   reports: DependencyReport[] | undefined;
 
-  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null) {
+  readonly #stamps: StartStamps | null;
+
+  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null, stamps: StartStamps | null) {
+    this.#stamps = stamps;
     this.taskId = message.id;
     this.attempt = message.attempt;
     this.agentId = message.agentId;
@@ -123,9 +126,10 @@ class AttemptContext implements TaskContext {
     else check();
   }
 
-  /** Settles the attempt: wakes its watcher so it can stop. */
+  /** Settles the attempt: wakes its watcher so it can stop, and marks it finished for the main thread. */
   finish(): void {
     this.done = true;
+    if (this.#stamps !== null) stampEnd(this.#stamps, this.#seq);
     const flags = this.#flags;
     if (this.#controller && flags !== null) Atomics.notify(flags, this.#seq % flags.length);
   }
@@ -203,7 +207,7 @@ export class ThreadRuntime {
         };
         continue;
       }
-      const ctx = new AttemptContext(task, this.#flags, this.#deps);
+      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps);
       // The attempt's timeout runs from here, not from when its message arrived.
       if (this.#stamps !== null) stampStart(this.#stamps, task.seq, performance.timeOrigin + performance.now());
       try {

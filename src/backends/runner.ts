@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type DependencyReport, clearStart, raiseAbortFlag, START_LAYOUT, startOf, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
+import { ABORT_SLOTS, type DependencyReport, clearStart, endedOf, raiseAbortFlag, START_LAYOUT, startOf, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
 import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, AttemptResult, StartCallback } from "./types.ts";
@@ -24,8 +24,10 @@ interface Pending {
   attempt: Attempt;
   done: AttemptCallback;
   onStart: StartCallback | undefined;
-  /** True once its current run's start was reported. */
-  startReported: boolean;
+  /** Its current run's start, once reported (epoch ms). */
+  startedAt: number | undefined;
+  /** True once its current run's end was reported ahead of its outcome. */
+  endReported: boolean;
   /** Run alone: set after its batch's thread died, to isolate a crashing task. */
   solo: boolean;
   /** The batch it travels in, once sent. */
@@ -69,7 +71,7 @@ export class BatchRunner {
   /** Where threads stamp each attempt as it starts (see `START_LAYOUT`). */
   readonly startStamps: SharedArrayBuffer = new SharedArrayBuffer(START_LAYOUT.bytes);
   readonly #stamps: StartStamps = startStampViews(this.startStamps);
-  /** Attempts sent to a thread whose start has not been reported yet. */
+  /** Attempts sent to a thread whose start, or end ahead of their outcome, has not been reported yet. */
   readonly #unstarted = new Set<Pending>();
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #options: BatchRunnerOptions;
@@ -97,7 +99,7 @@ export class BatchRunner {
   }
 
   exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
-    const entry: Pending = { attempt, done, onStart, startReported: false, solo: false, batch: undefined };
+    const entry: Pending = { attempt, done, onStart, startedAt: undefined, endReported: false, solo: false, batch: undefined };
     this.#live.set(attempt.seq, entry);
     this.#enqueue(entry);
   }
@@ -148,7 +150,8 @@ export class BatchRunner {
       if (e.onStart !== undefined) {
         // A run again after its thread died starts afresh: its old stamp must not count.
         clearStart(this.#stamps, e.attempt.seq);
-        e.startReported = false;
+        e.startedAt = undefined;
+        e.endReported = false;
         this.#unstarted.add(e);
       }
     }
@@ -193,18 +196,29 @@ export class BatchRunner {
   #settle(e: Pending, result: AttemptResult): void {
     if (this.#live.get(e.attempt.seq) !== e) return;
     this.#live.delete(e.attempt.seq);
-    this.#reportStart(e);
+    this.#reportStart(e, false);
     this.#unstarted.delete(e);
     e.done(result);
   }
 
-  /** Reports `e`'s start if its thread has stamped it and nobody was told yet. */
-  #reportStart(e: Pending): boolean {
-    if (e.startReported || e.onStart === undefined) return e.startReported;
-    const at = startOf(this.#stamps, e.attempt.seq);
-    if (at === undefined) return false;
-    e.startReported = true;
-    e.onStart(at);
+  /**
+   * Reports `e`'s start if its thread has stamped it and nobody was told yet — and, when `ends`,
+   * its end if it has finished running ahead of its outcome. True once there is nothing more to
+   * report of it before its outcome.
+   */
+  #reportStart(e: Pending, ends: boolean): boolean {
+    const onStart = e.onStart;
+    if (onStart === undefined) return true;
+    if (e.startedAt === undefined) {
+      const at = startOf(this.#stamps, e.attempt.seq);
+      if (at === undefined) return false;
+      e.startedAt = at;
+      onStart(at, false);
+    }
+    if (!ends || e.endReported) return e.endReported;
+    if (!endedOf(this.#stamps, e.attempt.seq)) return false;
+    e.endReported = true;
+    onStart(e.startedAt, true);
     return true;
   }
 
@@ -215,12 +229,12 @@ export class BatchRunner {
     this.#pollTimer = timer;
   }
 
-  /** Reports the attempts that have started since the last look; looks again while some have not. */
+  /** Reports the attempts that have started (or finished ahead of their reply) since the last look; looks again while some are running. */
   readonly #poll = (): void => {
     this.#pollTimer = undefined;
     for (const e of this.#unstarted) {
       if (this.#live.get(e.attempt.seq) !== e) this.#unstarted.delete(e);
-      else if (this.#reportStart(e)) this.#unstarted.delete(e);
+      else if (this.#reportStart(e, true)) this.#unstarted.delete(e);
     }
     if (this.#unstarted.size > 0) this.#schedulePoll();
   };

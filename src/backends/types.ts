@@ -39,10 +39,11 @@ export type AttemptCallback = (result: AttemptResult) => void;
 
 /**
  * Called when an attempt begins to run, with the epoch time (ms) it began — before its
- * {@link AttemptCallback}. An attempt that is run again (its batch's thread died under it before
- * it finished) reports its new start.
+ * {@link AttemptCallback} — and again with `ended` true when it has finished running but its
+ * outcome is held up (it shares a reply with an attempt still running on its thread). An attempt
+ * that is run again (its batch's thread died under it) reports its new start.
  */
-export type StartCallback = (startedEpochMs: number) => void;
+export type StartCallback = (startedEpochMs: number, ended: boolean) => void;
 
 /** Counters a backend keeps. */
 export interface BackendStats {
