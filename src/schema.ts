@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { PRIORITIES, type Priority } from "../actors/types.ts";
-import { describeValue } from "./errors.ts";
+import { issueMessage } from "./validation.ts";
 
 const intAtLeast = (min: number, max?: number) => {
   const message = max === undefined ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`;
@@ -159,29 +159,12 @@ export const taskSchema = z.strictObject(
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;
 
-/** The value at `path` inside `root`, or undefined. */
-export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const key of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
-}
-
-/** A zod issue path as users write it: `agents[0].concurrency`. */
-export function pathText(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
+export { pathText, valueAt } from "./validation.ts";
 
 /**
  * Parses `value` with `schema`, or throws the error `make` builds from a message like
- * `Cannot create hive: "agents[0].concurrency" must be an integer >= 1, received 0`.
+ * `Cannot create hive: "agents[0].concurrency" must be an integer >= 1, received 0` (worded by
+ * {@link issueMessage}, whatever the schema's own messages).
  */
 export function parseOrThrow<S extends z.ZodType>(
   schema: S,
@@ -192,13 +175,5 @@ export function parseOrThrow<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  if (issue.code === "unrecognized_keys") {
-    const keys = (issue as { keys: string[] }).keys;
-    const where = pathText([...prefix, ...issue.path]);
-    throw make(`Cannot ${action}: ${keys.map((k) => JSON.stringify(where ? `${where}.${k}` : k)).join(", ")} ${keys.length === 1 ? "is not a known option" : "are not known options"}`);
-  }
-  const path = pathText([...prefix, ...issue.path]);
-  const received = describeValue(valueAt(value, issue.path));
-  throw make(`Cannot ${action}: ${path ? `"${path}" ` : ""}${issue.message}, received ${received}`);
+  throw make(issueMessage(action, result.error.issues[0], value, prefix));
 }

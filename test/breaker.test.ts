@@ -261,7 +261,7 @@ describe("CircuitBreaker", () => {
       '"failureRate.threshold" must be a number from 0 to 1, received 1.5',
     );
     expect(() => new CircuitBreaker({ clock: {} as never })).toThrow('"clock" must have now(), setTimeout() and clearTimeout()');
-    expect(() => new CircuitBreaker({ resetTimeout: 5 } as never)).toThrow('unknown option "resetTimeout"');
+    expect(() => new CircuitBreaker({ resetTimeout: 5 } as never)).toThrow('"resetTimeout" is not a known option');
     expect(() => new CircuitBreaker({ halfOpenMaxProbes: -1 })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", name: "InvalidOptionsError" }));
   });
 });
