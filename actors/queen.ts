@@ -11,7 +11,7 @@
  * @module
  */
 import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
-import { HiveStoppedError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
+import { HiveStoppedError, InvalidTaskError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import type { SupervisionPolicy } from "./restart.ts";
 import { type AgentSpec, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
@@ -289,7 +289,7 @@ export const queenMachine = setup({
         }
         if (context.tasks.has(task.id)) {
           counts.rejected++;
-          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new HiveStoppedError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
+          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new InvalidTaskError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
           continue;
         }
         if (counts.queued >= context.maxQueued) {
