@@ -26,6 +26,11 @@ const priority = z.enum(PRIORITIES as [Priority, ...Priority[]], { error: `must 
 
 const restartType = z.enum(["permanent", "transient", "temporary"], { error: "must be one of permanent, transient, temporary" });
 
+/** A backoff's `maxMs` must not be below its `minMs` (named `minName` in the message). */
+const minUpToMax = (minName: string) => (b: { minMs: number; maxMs: number }, ctx: z.RefinementCtx): void => {
+  if (b.maxMs < b.minMs) ctx.addIssue({ code: "custom", path: ["maxMs"], message: `must be at least "${minName}" (${b.minMs})` });
+};
+
 /** Schema of one agent in `createHive({ agents })`. */
 export const agentSchema = z.strictObject(
   {
@@ -97,6 +102,7 @@ export const hiveOptionsSchema = z.strictObject(
         maxMs: intAtLeast(0, 86_400_000).default(10_000),
         jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
       }, { error: "must be an object { minMs, maxMs, jitter }" })
+      .superRefine(minUpToMax("retry.minMs"))
       .default({ minMs: 100, maxMs: 10_000, jitter: 0.2 }),
     supervision: z
       .strictObject({
@@ -111,6 +117,7 @@ export const hiveOptionsSchema = z.strictObject(
             jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
             resetAfterMs: positiveMs().default(30_000),
           }, { error: "must be an object { minMs, maxMs, jitter, resetAfterMs }" })
+          .superRefine(minUpToMax("supervision.backoff.minMs"))
           .default({ minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }),
         failAfter: intAtLeast(1, 1_000_000).default(5),
       }, { error: "must be an object { strategy, restart, maxRestarts, withinMs, backoff, failAfter }" })
