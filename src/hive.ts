@@ -1068,12 +1068,15 @@ export class Hive implements AsyncDisposable {
   }
 
   /**
-   * Removes cached results: one key, every key with a prefix, or every entry with a tag. A
-   * computation of a removed key in flight is not cached.
+   * Removes cached results: a `cacheKey` (`{ key }`, of every kind the hive runs and the shared
+   * one), every `cacheKey` with a prefix (`{ prefix }`), every entry with a tag (`{ tag }`), or
+   * every entry of a kind (`{ kind }`); `kind` beside `key` or `prefix` narrows them to that kind.
+   * A computation of a removed key in flight is not cached.
    * @returns how many entries were removed
+   * @throws InvalidOptionsError when the selector is not one of those forms (`{}` included)
    */
   invalidate(selector: InvalidateSelector): number {
-    return this.#taskCache.invalidate(selector);
+    return this.#taskCache.invalidate(selector, this.#kinds);
   }
 
   /** A cached submit: answers from the cache or joins an identical task in flight, else submits. */
