@@ -410,6 +410,8 @@ export class Hive implements AsyncDisposable {
   #startedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #stopped: Promise<void> | undefined;
+  /** The first `start()`'s promise: later calls while starting or running return it. */
+  #starting: Promise<void> | undefined;
   // --- issue 4 ---
   /** One breaker per agent; undefined when `breaker: false`. */
   readonly #agentBreakers: AgentBreakers | undefined;
@@ -473,9 +475,22 @@ export class Hive implements AsyncDisposable {
     this.#backend = makeBackend !== undefined ? makeBackend({ clock: this.#clock, dependencies }) : name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
   }
 
-  /** Starts the threads, loads the task module and the actors. @throws TasksModuleError */
-  async start(signal?: AbortSignal): Promise<void> {
-    if (this.#state !== "created") throw new HiveStoppedError(`Cannot start the hive: it is ${this.#state}`);
+  /**
+   * Starts the threads, loads the task module and the actors. A second call while starting
+   * returns the first call's promise (its `signal` is the one that counts); once started it
+   * resolves at once.
+   * @throws TasksModuleError (rejects) when the task module cannot be loaded
+   * @throws HiveStoppedError (rejects) when the hive is stopping or stopped: a stopped hive does not start again
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    if (this.#state === "created") this.#starting = this.#start(signal);
+    else if (this.#state === "stopping" || this.#state === "stopped" || this.#starting === undefined) {
+      return Promise.reject(new HiveStoppedError(`Cannot start the hive: it is ${this.#state}; a stopped hive does not start again, create another`));
+    }
+    return this.#starting;
+  }
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
     this.#state = "starting";
     let kinds: string[];
     try {
