@@ -35,7 +35,7 @@ import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "./bus
 import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
 import { HiveMetrics } from "./hive-metrics.ts";
 import type { MetricSnapshot } from "./metrics.ts";
-import { type HealthServer, type Readiness, serveHealth } from "./serve.ts";
+import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "./serve.ts";
 // --- issue 7: journal, recovery, results, idempotency ---
 import { persistSupervisor } from "../actors/supervisor.ts";
 import { errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
@@ -195,8 +195,8 @@ export interface HiveOptions {
 
 /** Options of {@link Hive.serve}. */
 export interface HiveServeOptions {
-  /** TCP port; `0` picks a free one. */
-  port: number;
+  /** TCP port; `0` picks a free one. @default 9464 (as `apiary serve`) */
+  port?: number;
   /** Interface to bind. Anything but loopback exposes the metrics to the network. @default "127.0.0.1" */
   host?: string;
   /** Closes the server when aborted. */
@@ -1148,12 +1148,18 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Serves `/metrics`, `/health/live` and `/health/ready` (ready = running, accepting work and
-   * not degraded) on `host:port`; closed when the hive stops.
+   * not degraded) on `host:port` — port 9464 on loopback unless told otherwise, as `apiary
+   * serve`; closed when the hive stops.
+   * @throws InvalidOptionsError (rejects) when `options` is not an object { port, host, signal } or an option is invalid
    * @throws ServeFailedError (rejects) when the port cannot be bound
    */
-  async serve(options: HiveServeOptions): Promise<HealthServer> {
+  async serve(options: HiveServeOptions = {}): Promise<HealthServer> {
+    if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
+    const { port: _port, host: _host, signal: _signal, ...unknown } = options;
+    const extra = Object.keys(unknown);
+    if (extra.length > 0) throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
     const server = await serveHealth({
-      port: options.port,
+      port: options.port ?? DEFAULT_HEALTH_PORT,
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       metrics: () => this.metricsText(),
