@@ -264,6 +264,39 @@ export type HiveEvent =
 /** Event type names. */
 export type HiveEventType = HiveEvent["type"];
 
+/** Every event type, checked against {@link HiveEventType} both ways: a new event must be listed here. */
+const EVENT_TYPES: Record<HiveEventType, true> = {
+  "task.queued": true,
+  "task.rejected": true,
+  "task.started": true,
+  "task.retrying": true,
+  "task.completed": true,
+  "task.failed": true,
+  "task.deadLettered": true,
+  "task.shed": true,
+  "task.cancelled": true,
+  "hive.degraded": true,
+  "hive.drained": true,
+  "hive.stopped": true,
+  "hive.started": true,
+  "hive.recovered": true,
+  "agent.failed": true,
+  "agent.restarting": true,
+  "agent.restarted": true,
+  "agent.added": true,
+  "agent.removed": true,
+  "allocation.decided": true,
+  "breaker.transition": true,
+  "cache.hit": true,
+  "cache.miss": true,
+};
+
+/** Refuses an event type no hive event has (a typo would otherwise listen to nothing, silently). */
+function checkEventType(type: unknown, action: string, field: string, wildcard: boolean): void {
+  if ((wildcard && type === "*") || (typeof type === "string" && Object.hasOwn(EVENT_TYPES, type))) return;
+  throw new InvalidOptionsError(`Cannot ${action}: "${field}" must be ${wildcard ? '"*" or ' : "a function or "}one of ${Object.keys(EVENT_TYPES).join(", ")}, received ${describeValue(type)}`);
+}
+
 /** Latency percentiles, ms. */
 export interface LatencySummary {
   count: number;
@@ -843,13 +876,19 @@ export class Hive implements AsyncDisposable {
    * a listener that throws is isolated: the others and the hive carry on (see `deadLetters()`).
    * With `{ replay: true }` the listener first gets the last `events.replay` events.
    * @returns a function that removes the listener (also `Symbol.dispose`-able)
+   * @throws InvalidOptionsError when `type` is neither `"*"` nor a hive event type, or `listener` is not a function
    */
   on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void, options?: SubscribeOptions): Disposer {
+    checkEventType(type, "listen to hive events", "type", true);
     return this.#bus.on(type as "*", listener as (event: HiveEvent) => void, options);
   }
 
-  /** Resolves with the first hive event (delivered after this call) that matches. */
+  /**
+   * Resolves with the first hive event (delivered after this call) that matches.
+   * @throws InvalidOptionsError when `predicate` is an unknown event type, or neither a type nor a function
+   */
   waitFor(predicate: HiveEventType | ((event: HiveEvent) => boolean), options?: WaitForOptions): Promise<HiveEvent> {
+    if (typeof predicate !== "function") checkEventType(predicate, "wait for a hive event", "predicate", false);
     return this.#bus.waitFor(typeof predicate === "string" ? (e: HiveEvent) => e.type === predicate : predicate, options);
   }
 
