@@ -995,10 +995,12 @@ export class Hive implements AsyncDisposable {
     }
   }
 
-  /** Counts, latencies, agents and pool figures. */
+  /** Counts, latencies, agents and pool figures. Every task submitted so far counts, even in the same turn. */
   stats(): HiveStats {
+    this.#flush(); // submits are buffered until the end of the turn: hand them to the Queen now
     const counts = this.#actor?.getSnapshot().context.counts;
     const tasks: TaskCounts = counts ? { ...counts } : { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, deadLettered: 0, shed: 0, retried: 0, queued: 0, running: 0 };
+    tasks.submitted += this.#unwritten.size; // every-task: on their way to the disk, not yet with the Queen
     const uptimeMs = this.#state === "created" || this.#state === "starting" ? 0 : this.#clock.now() - this.#startedAt;
     const { count, mean, p50, p95, p99, max } = this.#latency.summary();
     const latencyMs: LatencySummary = { count, mean, p50, p95, p99, max };
