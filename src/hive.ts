@@ -699,7 +699,9 @@ export class Hive implements AsyncDisposable {
    * timeout or a cancel reject `result`.
    *
    * @throws InvalidTaskError when the task is malformed, names an unknown kind, or its input cannot cross threads
-   * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
+   * @throws HiveNotStartedError before `start()` has resolved
+   * @throws HiveStoppedError when the hive is not accepting work: draining, stopping or stopped
+   *   (the same for cached tasks; `run` and `map` reject with these instead of throwing)
    */
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
     if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task); // issue 4
@@ -831,7 +833,7 @@ export class Hive implements AsyncDisposable {
   /** Validates a task for `action`: shape, a running hive, a known kind, an input that can cross threads. */
   #validate(task: unknown, action: string): ParsedTask {
     const t = parseOrThrow(taskSchema, task, action, (m) => new InvalidTaskError(m));
-    this.#running(action);
+    this.#accepting(action);
     if (!this.#kinds.has(t.kind)) {
       throw new InvalidTaskError(`Cannot ${action}: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
     }
@@ -866,7 +868,10 @@ export class Hive implements AsyncDisposable {
     this.#actor?.send({ type: "queen.submit", tasks, at: this.#clock.now() });
   };
 
-  /** Submits a task and resolves to its output. Rejects (never throws) on invalid input. */
+  /**
+   * Submits a task and resolves to its output. Rejects (never throws) where `submit` would throw:
+   * INVALID_TASK, HIVE_NOT_STARTED, or HIVE_STOPPED while draining, stopping or stopped.
+   */
   async run<O = unknown, I = unknown>(task: TaskOptions<I>): Promise<O> {
     return this.submit<O, I>(task).result;
   }
@@ -924,6 +929,15 @@ export class Hive implements AsyncDisposable {
     return actor;
   }
 
+  /**
+   * The rule for work the hive does not take: before `start()` resolves it throws
+   * HiveNotStartedError; while draining, stopping or stopped, HiveStoppedError. `submit` throws
+   * it at once, `run` and `map` reject with it.
+   */
+  #accepting(action: string): void {
+    if (this.#running(action).getSnapshot().value === "draining") throw new HiveStoppedError(`Cannot ${action}: the hive is draining; it takes work again once drain() resolves`);
+  }
+
   #supervisor(action: string): Actor<typeof supervisorMachine> {
     return this.#running(action).system.get("supervisor") as Actor<typeof supervisorMachine>;
   }
@@ -971,7 +985,9 @@ export class Hive implements AsyncDisposable {
   /**
    * Fans `inputs` out as tasks of one kind and gathers the results in input order.
    * `policy: "fail-fast"` (default) rejects with the first error and cancels the rest;
-   * `"settle"` waits for all and reports each as `{ ok, value | error }`.
+   * `"settle"` waits for all and reports each as `{ ok, value | error }`. Rejects (never throws)
+   * with INVALID_TASK when a task is invalid (then none is submitted), and as `submit` throws when
+   * the hive is not accepting work.
    */
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options?: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" }): Promise<O[]>;
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy: "settle" }): Promise<MapResult<O>[]>;
@@ -1050,7 +1066,8 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Resolves once every accepted task has ended (and, with a journal, its end is written).
-   * Submits while draining are rejected (HIVE_STOPPED).
+   * Submits while draining throw HIVE_STOPPED (`run` and `map` reject with it); once drained the
+   * hive takes work again.
    */
   async drain(signal?: AbortSignal): Promise<void> {
     const actor = this.#actor;
@@ -1138,14 +1155,11 @@ export class Hive implements AsyncDisposable {
   /** A cached submit: answers from the cache or joins an identical task in flight, else submits. */
   #submitCached<O, I>(task: TaskOptions<I>): TaskHandle<O> {
     const { cache: _cache, cacheKey: _key, signal, ...plain } = task;
-    const entry = this.#taskCache.keyOf(task);
-    if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
     // Validate the task and the hive's state now, as an uncached submit would.
     const t = parseOrThrow(taskSchema, plain, "submit task", (m) => new InvalidTaskError(m));
-    if (this.#state !== "running") {
-      if (this.#state === "created" || this.#state === "starting") throw new HiveNotStartedError(`Cannot submit task: the hive is ${this.#state}; await hive.start() first`);
-      throw new HiveStoppedError(`Cannot submit task: the hive is ${this.#state}`);
-    }
+    const entry = this.#taskCache.keyOf(task);
+    if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
+    this.#accepting("submit task");
     if (!this.#kinds.has(t.kind)) throw new InvalidTaskError(`Cannot submit task: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
     const id = plain.id ?? `t${++this.#nextId}`;
     const controller = new AbortController();
