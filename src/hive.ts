@@ -993,6 +993,7 @@ export class Hive implements AsyncDisposable {
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy: "settle" }): Promise<MapResult<O>[]>;
   async map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" | "settle" } = {}): Promise<O[] | MapResult<O>[]> {
     if (!Array.isArray(inputs)) throw new InvalidTaskError(`Cannot map tasks: "inputs" must be an array, received ${describeValue(inputs)}`);
+    if (options === null || typeof options !== "object") throw new InvalidTaskError(`Cannot map tasks: options must be an object { policy, ...task options }, received ${describeValue(options)}`);
     const { policy = "fail-fast", ...rest } = options;
     if (policy !== "fail-fast" && policy !== "settle") throw new InvalidTaskError(`Cannot map tasks: "policy" must be one of fail-fast, settle, received ${describeValue(policy)}`);
     // Validate every task before any runs: a bad input leaves nothing half-submitted.
