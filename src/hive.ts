@@ -516,6 +516,7 @@ export class Hive implements AsyncDisposable {
    * @throws HiveStoppedError (rejects) when the hive is stopping or stopped: a stopped hive does not start again
    */
   start(signal?: AbortSignal): Promise<void> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new InvalidOptionsError(`Cannot start the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`));
     if (this.#state === "created") this.#starting = this.#start(signal);
     else if (this.#state === "stopping" || this.#state === "stopped" || this.#starting === undefined) {
       return Promise.reject(new HiveStoppedError(`Cannot start the hive: it is ${this.#state}; a stopped hive does not start again, create another`));
@@ -1071,6 +1072,7 @@ export class Hive implements AsyncDisposable {
    * hive takes work again.
    */
   async drain(signal?: AbortSignal): Promise<void> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionsError(`Cannot drain the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`);
     const actor = this.#actor;
     if (actor === undefined || this.#state !== "running") return;
     this.#flush();

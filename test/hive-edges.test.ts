@@ -68,6 +68,18 @@ describe("hive.start", () => {
   });
 });
 
+describe("signals", () => {
+  it("start and drain refuse a signal that is not an AbortSignal with INVALID_OPTIONS, even with work pending", async () => {
+    expect(await rejection(hiveOf().start("soon" as never))).toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot start the hive: "signal" must be an AbortSignal, received "soon"' });
+    const hive = await started();
+    const held = hive.submit({ kind: "gate" });
+    await settle();
+    expect(await rejection(hive.drain({ aborted: false } as never))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('Cannot drain the hive: "signal" must be an AbortSignal') });
+    openGate();
+    expect(await held.result).toBe("released");
+  });
+});
+
 describe("hive.serve", () => {
   it("serves on port 9464 when given no options, as apiary serve does", async () => {
     const hive = await started();
