@@ -360,12 +360,18 @@ export class CircuitBreaker implements Disposable {
     this.#rejected += 1;
     const error =
       this.#state === "open"
-        ? new CircuitOpenError(
-            `Circuit "${this.#name}" is open: calls fail fast until ${(this.#lastOpenedAt ?? 0) + this.#resetTimeoutMs} (opened at ${this.#lastOpenedAt}, "resetTimeoutMs" = ${this.#resetTimeoutMs})`,
-          )
+        ? new CircuitOpenError(this.#openMessage())
         : new CircuitOpenError(`Circuit "${this.#name}" is half-open and its ${this.#maxProbes} probe slot(s) are taken: the call fails fast`);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error) as T;
+  }
+
+  /** Why an open circuit refused a call, with how long it stays open as a duration. */
+  #openMessage(): string {
+    const openedAt = this.#lastOpenedAt ?? 0;
+    const left = openedAt + this.#resetTimeoutMs - this.#clock.now();
+    const when = left > 0 ? `for another ${durationText(left)}` : "until its next probe is let through";
+    return `Circuit "${this.#name}" is open: calls fail fast ${when} (it opened ${durationText(this.#resetTimeoutMs - Math.max(left, 0))} ago; "resetTimeoutMs" is ${this.#resetTimeoutMs})`;
   }
 
   #counts(error: unknown, signal: AbortSignal | undefined): boolean {
@@ -418,4 +424,15 @@ export class CircuitBreaker implements Disposable {
       }
     }
   }
+}
+
+/** A duration for a message: `850 ms`, `4.2 s`, `2.5 min`. */
+function durationText(ms: number): string {
+  if (ms < 1_000) return `${Math.ceil(ms)} ms`;
+  if (ms < 60_000) return `${trimZero((ms / 1_000).toFixed(1))} s`;
+  return `${trimZero((ms / 60_000).toFixed(1))} min`;
+}
+
+function trimZero(text: string): string {
+  return text.endsWith(".0") ? text.slice(0, -2) : text;
 }

@@ -261,7 +261,7 @@ export class EventBus<E extends { type: string }> {
    * Subscribes `listener` to events of `type`, or to every event with `"*"`.
    *
    * @returns A disposer: call it, or declare it with `using`, to unsubscribe.
-   * @throws {InvalidOptionsError} When `listener` is not a function.
+   * @throws {InvalidOptionsError} When `type` is not a string, `listener` is not a function, or `options` is not an object.
    */
   on<K extends E["type"]>(type: K, listener: BusListener<Extract<E, { type: K }>>, options?: SubscribeOptions): Disposer;
   on(type: "*", listener: BusListener<E>, options?: SubscribeOptions): Disposer;
@@ -271,6 +271,9 @@ export class EventBus<E extends { type: string }> {
     }
     if (typeof listener !== "function") {
       throw new InvalidOptionsError(`Cannot subscribe to "${type}": "listener" must be a function, received ${describeValue(listener)}`);
+    }
+    if (options === null || typeof options !== "object") {
+      throw new InvalidOptionsError(`Cannot subscribe to "${type}": options must be an object { once, replay }, received ${describeValue(options)}`);
     }
     const sub: Subscription<E> = { type, fn: listener as BusListener<E>, once: options.once === true, active: !this.#closed };
     const off = (): void => this.#unsubscribe(sub);

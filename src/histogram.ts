@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { describeValue, InvalidOptionsError } from "./errors.ts";
 
 // Powers of two covered: values below 2^MIN_EXP count as zero, values at or above 2^(MAX_EXP+1)
 // count in the top bucket (min/max/sum stay exact either way).
@@ -70,10 +71,12 @@ export class LogHistogram {
   #min = Infinity;
   #max = -Infinity;
 
+  /** @throws {InvalidOptionsError} when `options` is not an object or `subBucketBits` is out of range */
   constructor(options: LogHistogramOptions = {}) {
+    if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot create log histogram: options must be an object { subBucketBits }, received ${describeValue(options)}`);
     const bits = options.subBucketBits ?? 5;
     if (!Number.isInteger(bits) || bits < 1 || bits > 8) {
-      throw new RangeError(`LogHistogram: "subBucketBits" must be an integer from 1 to 8, received ${String(bits)}`);
+      throw new InvalidOptionsError(`Cannot create log histogram: "subBucketBits" must be an integer from 1 to 8, received ${describeValue(bits)}`);
     }
     this.#bits = bits;
   }
@@ -137,10 +140,14 @@ export class LogHistogram {
     };
   }
 
-  /** Adds every value recorded in `other` (same `subBucketBits`) to this histogram. */
+  /**
+   * Adds every value recorded in `other` (same `subBucketBits`) to this histogram.
+   * @throws {InvalidOptionsError} when `other` is not a LogHistogram or its `subBucketBits` differ
+   */
   merge(other: LogHistogram): void {
+    if (typeof other !== "object" || other === null || !(#bits in other)) throw new InvalidOptionsError(`Cannot merge histograms: "other" must be a LogHistogram, received ${describeValue(other)}`);
     if (other.#bits !== this.#bits) {
-      throw new RangeError(`LogHistogram.merge: "subBucketBits" differ (${this.#bits} and ${other.#bits})`);
+      throw new InvalidOptionsError(`Cannot merge histograms: "other.subBucketBits" must equal this one's (${this.#bits}), received ${other.#bits}`);
     }
     if (other.#count === 0) return;
     const counts = other.#counts;

@@ -36,7 +36,7 @@ import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "./bus
 import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
 import { HiveMetrics } from "./hive-metrics.ts";
 import type { MetricSnapshot } from "./metrics.ts";
-import { type HealthServer, type Readiness, serveHealth } from "./serve.ts";
+import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "./serve.ts";
 // --- issue 7: journal, recovery, results, idempotency ---
 import { persistSupervisor } from "../actors/supervisor.ts";
 import { errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
@@ -213,8 +213,8 @@ export interface HiveOptions {
 
 /** Options of {@link Hive.serve}. */
 export interface HiveServeOptions {
-  /** TCP port; `0` picks a free one. */
-  port: number;
+  /** TCP port; `0` picks a free one. @default 9464 (as `apiary serve`) */
+  port?: number;
   /** Interface to bind. Anything but loopback exposes the metrics to the network. @default "127.0.0.1" */
   host?: string;
   /** Closes the server when aborted. */
@@ -292,6 +292,41 @@ export type HiveEvent =
 
 /** Event type names. */
 export type HiveEventType = HiveEvent["type"];
+
+/** Every event type, checked against {@link HiveEventType} both ways: a new event must be listed here. */
+const EVENT_TYPES: Record<HiveEventType, true> = {
+  "task.queued": true,
+  "task.rejected": true,
+  "task.started": true,
+  "task.retrying": true,
+  "task.completed": true,
+  "task.failed": true,
+  "task.deadLettered": true,
+  "task.shed": true,
+  "task.cancelled": true,
+  "hive.degraded": true,
+  "hive.healed": true,
+  "hive.drained": true,
+  "hive.stopped": true,
+  "hive.started": true,
+  "hive.recovered": true,
+  "agent.crashed": true,
+  "agent.failed": true,
+  "agent.restarting": true,
+  "agent.restarted": true,
+  "agent.added": true,
+  "agent.removed": true,
+  "allocation.decided": true,
+  "breaker.transition": true,
+  "cache.hit": true,
+  "cache.miss": true,
+};
+
+/** Refuses an event type no hive event has (a typo would otherwise listen to nothing, silently). */
+function checkEventType(type: unknown, action: string, field: string, wildcard: boolean): void {
+  if ((wildcard && type === "*") || (typeof type === "string" && Object.hasOwn(EVENT_TYPES, type))) return;
+  throw new InvalidOptionsError(`Cannot ${action}: "${field}" must be ${wildcard ? '"*" or ' : "a function or "}one of ${Object.keys(EVENT_TYPES).join(", ")}, received ${describeValue(type)}`);
+}
 
 /** Latency percentiles, ms. */
 export interface LatencySummary {
@@ -460,6 +495,8 @@ export class Hive implements AsyncDisposable {
   #startedAt = 0;
   #drainWaiters: (() => void)[] = [];
   #stopped: Promise<void> | undefined;
+  /** The first `start()`'s promise: later calls while starting or running return it. */
+  #starting: Promise<void> | undefined;
   // --- issue 4 ---
   /** One breaker per agent; undefined when `breaker: false`. */
   readonly #agentBreakers: AgentBreakers | undefined;
@@ -523,9 +560,23 @@ export class Hive implements AsyncDisposable {
     this.#backend = makeBackend !== undefined ? makeBackend({ clock: this.#clock, dependencies }) : name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
   }
 
-  /** Starts the threads, loads the task module and the actors. @throws TasksModuleError */
-  async start(signal?: AbortSignal): Promise<void> {
-    if (this.#state !== "created") throw new HiveStoppedError(`Cannot start the hive: it is ${this.#state}`);
+  /**
+   * Starts the threads, loads the task module and the actors. A second call while starting
+   * returns the first call's promise (its `signal` is the one that counts); once started it
+   * resolves at once.
+   * @throws TasksModuleError (rejects) when the task module cannot be loaded
+   * @throws HiveStoppedError (rejects) when the hive is stopping or stopped: a stopped hive does not start again
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new InvalidOptionsError(`Cannot start the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`));
+    if (this.#state === "created") this.#starting = this.#start(signal);
+    else if (this.#state === "stopping" || this.#state === "stopped" || this.#starting === undefined) {
+      return Promise.reject(new HiveStoppedError(`Cannot start the hive: it is ${this.#state}; a stopped hive does not start again, create another`));
+    }
+    return this.#starting;
+  }
+
+  async #start(signal: AbortSignal | undefined): Promise<void> {
     this.#state = "starting";
     let kinds: string[];
     try {
@@ -703,7 +754,9 @@ export class Hive implements AsyncDisposable {
    * timeout or a cancel reject `result`.
    *
    * @throws InvalidTaskError when the task is malformed, names an unknown kind, or its input cannot cross threads
-   * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
+   * @throws HiveNotStartedError before `start()` has resolved
+   * @throws HiveStoppedError when the hive is not accepting work: draining, stopping or stopped
+   *   (the same for cached tasks; `run` and `map` reject with these instead of throwing)
    */
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
     if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task); // issue 4
@@ -836,7 +889,7 @@ export class Hive implements AsyncDisposable {
   /** Validates a task for `action`: shape, a running hive, a known kind, an input that can cross threads. */
   #validate(task: unknown, action: string): ParsedTask {
     const t = parseOrThrow(taskSchema, task, action, (m) => new InvalidTaskError(m));
-    this.#running(action);
+    this.#accepting(action);
     if (!this.#kinds.has(t.kind)) {
       throw new InvalidTaskError(`Cannot ${action}: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
     }
@@ -871,7 +924,10 @@ export class Hive implements AsyncDisposable {
     this.#actor?.send({ type: "queen.submit", tasks, at: this.#clock.now() });
   };
 
-  /** Submits a task and resolves to its output. Rejects (never throws) on invalid input. */
+  /**
+   * Submits a task and resolves to its output. Rejects (never throws) where `submit` would throw:
+   * INVALID_TASK, HIVE_NOT_STARTED, or HIVE_STOPPED while draining, stopping or stopped.
+   */
   async run<O = unknown, I = unknown>(task: TaskOptions<I>): Promise<O> {
     return this.submit<O, I>(task).result;
   }
@@ -881,13 +937,19 @@ export class Hive implements AsyncDisposable {
    * a listener that throws is isolated: the others and the hive carry on (see `deadLetters()`).
    * With `{ replay: true }` the listener first gets the last `events.replay` events.
    * @returns a function that removes the listener (also `Symbol.dispose`-able)
+   * @throws InvalidOptionsError when `type` is neither `"*"` nor a hive event type, or `listener` is not a function
    */
   on<T extends HiveEventType | "*">(type: T, listener: (event: T extends "*" ? HiveEvent : Extract<HiveEvent, { type: T }>) => void, options?: SubscribeOptions): Disposer {
+    checkEventType(type, "listen to hive events", "type", true);
     return this.#bus.on(type as "*", listener as (event: HiveEvent) => void, options);
   }
 
-  /** Resolves with the first hive event (delivered after this call) that matches. */
+  /**
+   * Resolves with the first hive event (delivered after this call) that matches.
+   * @throws InvalidOptionsError when `predicate` is an unknown event type, or neither a type nor a function
+   */
   waitFor(predicate: HiveEventType | ((event: HiveEvent) => boolean), options?: WaitForOptions): Promise<HiveEvent> {
+    if (typeof predicate !== "function") checkEventType(predicate, "wait for a hive event", "predicate", false);
     return this.#bus.waitFor(typeof predicate === "string" ? (e: HiveEvent) => e.type === predicate : predicate, options);
   }
 
@@ -953,6 +1015,15 @@ export class Hive implements AsyncDisposable {
     return actor;
   }
 
+  /**
+   * The rule for work the hive does not take: before `start()` resolves it throws
+   * HiveNotStartedError; while draining, stopping or stopped, HiveStoppedError. `submit` throws
+   * it at once, `run` and `map` reject with it.
+   */
+  #accepting(action: string): void {
+    if (this.#running(action).getSnapshot().value === "draining") throw new HiveStoppedError(`Cannot ${action}: the hive is draining; it takes work again once drain() resolves`);
+  }
+
   #supervisor(action: string): Actor<typeof supervisorMachine> {
     return this.#running(action).system.get("supervisor") as Actor<typeof supervisorMachine>;
   }
@@ -1000,12 +1071,15 @@ export class Hive implements AsyncDisposable {
   /**
    * Fans `inputs` out as tasks of one kind and gathers the results in input order.
    * `policy: "fail-fast"` (default) rejects with the first error and cancels the rest;
-   * `"settle"` waits for all and reports each as `{ ok, value | error }`.
+   * `"settle"` waits for all and reports each as `{ ok, value | error }`. Rejects (never throws)
+   * with INVALID_TASK when a task is invalid (then none is submitted), and as `submit` throws when
+   * the hive is not accepting work.
    */
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options?: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" }): Promise<O[]>;
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy: "settle" }): Promise<MapResult<O>[]>;
   async map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" | "settle" } = {}): Promise<O[] | MapResult<O>[]> {
     if (!Array.isArray(inputs)) throw new InvalidTaskError(`Cannot map tasks: "inputs" must be an array, received ${describeValue(inputs)}`);
+    if (options === null || typeof options !== "object") throw new InvalidTaskError(`Cannot map tasks: options must be an object { policy, ...task options }, received ${describeValue(options)}`);
     const { policy = "fail-fast", ...rest } = options;
     if (policy !== "fail-fast" && policy !== "settle") throw new InvalidTaskError(`Cannot map tasks: "policy" must be one of fail-fast, settle, received ${describeValue(policy)}`);
     // Validate every task before any runs: a bad input leaves nothing half-submitted.
@@ -1024,10 +1098,12 @@ export class Hive implements AsyncDisposable {
     }
   }
 
-  /** Counts, latencies, agents and pool figures. */
+  /** Counts, latencies, agents and pool figures. Every task submitted so far counts, even in the same turn. */
   stats(): HiveStats {
+    this.#flush(); // submits are buffered until the end of the turn: hand them to the Queen now
     const counts = this.#actor?.getSnapshot().context.counts;
     const tasks: TaskCounts = counts ? { ...counts } : { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, deadLettered: 0, shed: 0, retried: 0, queued: 0, running: 0 };
+    tasks.submitted += this.#unwritten.size; // every-task: on their way to the disk, not yet with the Queen
     const uptimeMs = this.#state === "created" || this.#state === "starting" ? 0 : this.#clock.now() - this.#startedAt;
     const { count, mean, p50, p95, p99, max } = this.#latency.summary();
     const latencyMs: LatencySummary = { count, mean, p50, p95, p99, max };
@@ -1077,9 +1153,11 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Resolves once every accepted task has ended (and, with a journal, its end is written).
-   * Submits while draining are rejected (HIVE_STOPPED).
+   * Submits while draining throw HIVE_STOPPED (`run` and `map` reject with it); once drained the
+   * hive takes work again.
    */
   async drain(signal?: AbortSignal): Promise<void> {
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionsError(`Cannot drain the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`);
     const actor = this.#actor;
     if (actor === undefined || this.#state !== "running") return;
     this.#flush();
@@ -1151,25 +1229,25 @@ export class Hive implements AsyncDisposable {
   }
 
   /**
-   * Removes cached results: one key, every key with a prefix, or every entry with a tag. A
-   * computation of a removed key in flight is not cached.
+   * Removes cached results: a `cacheKey` (`{ key }`, of every kind the hive runs and the shared
+   * one), every `cacheKey` with a prefix (`{ prefix }`), every entry with a tag (`{ tag }`), or
+   * every entry of a kind (`{ kind }`); `kind` beside `key` or `prefix` narrows them to that kind.
+   * A computation of a removed key in flight is not cached.
    * @returns how many entries were removed
+   * @throws InvalidOptionsError when the selector is not one of those forms (`{}` included)
    */
   invalidate(selector: InvalidateSelector): number {
-    return this.#taskCache.invalidate(selector);
+    return this.#taskCache.invalidate(selector, this.#kinds);
   }
 
   /** A cached submit: answers from the cache or joins an identical task in flight, else submits. */
   #submitCached<O, I>(task: TaskOptions<I>): TaskHandle<O> {
     const { cache: _cache, cacheKey: _key, signal, ...plain } = task;
-    const entry = this.#taskCache.keyOf(task);
-    if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
     // Validate the task and the hive's state now, as an uncached submit would.
     const t = parseOrThrow(taskSchema, plain, "submit task", (m) => new InvalidTaskError(m));
-    if (this.#state !== "running") {
-      if (this.#state === "created" || this.#state === "starting") throw new HiveNotStartedError(`Cannot submit task: the hive is ${this.#state}; await hive.start() first`);
-      throw new HiveStoppedError(`Cannot submit task: the hive is ${this.#state}`);
-    }
+    const entry = this.#taskCache.keyOf(task);
+    if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
+    this.#accepting("submit task");
     if (!this.#kinds.has(t.kind)) throw new InvalidTaskError(`Cannot submit task: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
     const id = plain.id ?? `t${++this.#nextId}`;
     const controller = new AbortController();
@@ -1213,12 +1291,18 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Serves `/metrics`, `/health/live` and `/health/ready` (ready = running, accepting work and
-   * not degraded) on `host:port`; closed when the hive stops.
+   * not degraded) on `host:port` — port 9464 on loopback unless told otherwise, as `apiary
+   * serve`; closed when the hive stops.
+   * @throws InvalidOptionsError (rejects) when `options` is not an object { port, host, signal } or an option is invalid
    * @throws ServeFailedError (rejects) when the port cannot be bound
    */
-  async serve(options: HiveServeOptions): Promise<HealthServer> {
+  async serve(options: HiveServeOptions = {}): Promise<HealthServer> {
+    if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
+    const { port: _port, host: _host, signal: _signal, ...unknown } = options;
+    const extra = Object.keys(unknown);
+    if (extra.length > 0) throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
     const server = await serveHealth({
-      port: options.port,
+      port: options.port ?? DEFAULT_HEALTH_PORT,
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       metrics: () => this.metricsText(),

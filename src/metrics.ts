@@ -101,6 +101,10 @@ abstract class Metric<L extends string, S> {
   protected readonly single: S | undefined;
 
   constructor(name: string, help: string, labelNames: readonly L[]) {
+    // Constructed directly (they are exported for types and instanceof), not through a registry.
+    if (typeof name !== "string" || typeof help !== "string" || !Array.isArray(labelNames)) {
+      throw new InvalidOptionsError(`Cannot create metric: create it with a MetricsRegistry (registry.counter({ name, help, labelNames })), received ${describeValue(name)}`);
+    }
     this.name = name;
     this.help = help;
     this.labelNames = labelNames;

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { PRIORITIES, type Priority } from "../actors/types.ts";
-import { describeValue } from "./errors.ts";
+import { issueMessage } from "./validation.ts";
 
 const intAtLeast = (min: number, max?: number) => {
   const message = max === undefined ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`;
@@ -25,6 +25,11 @@ const capabilities = z.record(
 const priority = z.enum(PRIORITIES as [Priority, ...Priority[]], { error: `must be one of ${PRIORITIES.join(", ")}` });
 
 const restartType = z.enum(["permanent", "transient", "temporary"], { error: "must be one of permanent, transient, temporary" });
+
+/** A backoff's `maxMs` must not be below its `minMs` (named `minName` in the message). */
+const minUpToMax = (minName: string) => (b: { minMs: number; maxMs: number }, ctx: z.RefinementCtx): void => {
+  if (b.maxMs < b.minMs) ctx.addIssue({ code: "custom", path: ["maxMs"], message: `must be at least "${minName}" (${b.minMs})` });
+};
 
 /** Schema of one agent in `createHive({ agents })`. */
 export const agentSchema = z.strictObject(
@@ -97,6 +102,7 @@ export const hiveOptionsSchema = z.strictObject(
         maxMs: intAtLeast(0, 86_400_000).default(10_000),
         jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
       }, { error: "must be an object { minMs, maxMs, jitter }" })
+      .superRefine(minUpToMax("retry.minMs"))
       .default({ minMs: 100, maxMs: 10_000, jitter: 0.2 }),
     supervision: z
       .strictObject({
@@ -111,6 +117,7 @@ export const hiveOptionsSchema = z.strictObject(
             jitter: z.number({ error: "must be a number from 0 to 1" }).min(0, { error: "must be a number from 0 to 1" }).max(1, { error: "must be a number from 0 to 1" }).default(0.2),
             resetAfterMs: positiveMs().default(30_000),
           }, { error: "must be an object { minMs, maxMs, jitter, resetAfterMs }" })
+          .superRefine(minUpToMax("supervision.backoff.minMs"))
           .default({ minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }),
         failAfter: intAtLeast(1, 1_000_000).default(5),
         escalation: z
@@ -166,29 +173,12 @@ export const taskSchema = z.strictObject(
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;
 
-/** The value at `path` inside `root`, or undefined. */
-export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const key of path) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[key];
-  }
-  return v;
-}
-
-/** A zod issue path as users write it: `agents[0].concurrency`. */
-export function pathText(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
-}
+export { pathText, valueAt } from "./validation.ts";
 
 /**
  * Parses `value` with `schema`, or throws the error `make` builds from a message like
- * `Cannot create hive: "agents[0].concurrency" must be an integer >= 1, received 0`.
+ * `Cannot create hive: "agents[0].concurrency" must be an integer >= 1, received 0` (worded by
+ * {@link issueMessage}, whatever the schema's own messages).
  */
 export function parseOrThrow<S extends z.ZodType>(
   schema: S,
@@ -199,13 +189,5 @@ export function parseOrThrow<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  if (issue.code === "unrecognized_keys") {
-    const keys = (issue as { keys: string[] }).keys;
-    const where = pathText([...prefix, ...issue.path]);
-    throw make(`Cannot ${action}: ${keys.map((k) => JSON.stringify(where ? `${where}.${k}` : k)).join(", ")} ${keys.length === 1 ? "is not a known option" : "are not known options"}`);
-  }
-  const path = pathText([...prefix, ...issue.path]);
-  const received = describeValue(valueAt(value, issue.path));
-  throw make(`Cannot ${action}: ${path ? `"${path}" ` : ""}${issue.message}, received ${received}`);
+  throw make(issueMessage(action, result.error.issues[0], value, prefix));
 }

@@ -60,6 +60,9 @@ export interface HealthServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Port of the health server when none is given (`hive.serve()`, `apiary serve`). */
+export const DEFAULT_HEALTH_PORT = 9464;
+
 /** Content type of the Prometheus text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -4,8 +4,10 @@
  * at once, identical tasks in flight together run once (single flight) and every caller gets the
  * result, and a stale entry within `staleWhileRevalidateMs` answers while the task re-runs.
  *
- * Keys: `cacheKey` as given (validated as a store key: no path separators, no `..`), or
- * `kind:hash(input)` ({@link cacheKeyFor}). Persistence: only when asked — `store` given, or
+ * Keys are per kind: `cacheKey` is stored as `kind#cacheKey` (the key itself validated as a store
+ * key: no path separators, no `..`), so two kinds never answer each other's results; a task that
+ * opts in with `cache: { shared: true }` stores its `cacheKey` as `#cacheKey`, one entry every kind
+ * with that key shares. Without `cacheKey`: `kind:hash(input)` ({@link cacheKeyFor}). Persistence: only when asked — `store` given, or
  * `cache.persist: true`, which opens a file store in `.apiary/cache` under the working
  * directory. Warmed on `hive.start()`, flushed on `hive.stop()`.
  *
@@ -15,7 +17,7 @@ import { z } from "zod";
 import { join } from "node:path";
 import { cacheKeyFor, ResultCache, type CacheStats } from "./cache.ts";
 import type { HiveClock } from "./clock.ts";
-import { InvalidOptionsError, InvalidTaskError } from "./errors.ts";
+import { describeValue, InvalidOptionsError, InvalidTaskError } from "./errors.ts";
 import { parseOrThrow } from "./schema.ts";
 import { createFileStore } from "./store/file.ts";
 import type { Store } from "./store/types.ts";
@@ -43,8 +45,11 @@ export interface HiveCacheOptions {
 /** The hive's `store` option: a store, or the folder of a file store. */
 export type HiveStoreOption = Store | { dir: string };
 
-/** A task's `cache` option. */
-export type TaskCacheOption = boolean | { ttlMs?: number; tags?: string[] };
+/**
+ * A task's `cache` option. `shared: true` (with a `cacheKey`) makes the key one entry for every
+ * kind instead of one per kind.
+ */
+export type TaskCacheOption = boolean | { ttlMs?: number; tags?: string[]; shared?: boolean };
 
 /** What the cache needs of a task. */
 export interface CacheableTask {
@@ -59,8 +64,12 @@ export type CacheEvent =
   | { type: "cache.hit"; key: string; kind: string; at: number }
   | { type: "cache.miss"; key: string; kind: string; /** True when it joined an identical task in flight. */ coalesced: boolean; at: number };
 
-/** What to invalidate: one key, every key with a prefix, or every entry with a tag. */
-export type InvalidateSelector = { key: string } | { prefix: string } | { tag: string };
+/**
+ * What to invalidate: a `cacheKey` (of every kind the hive runs, and the shared one), every
+ * `cacheKey` with a prefix (likewise), every entry with a tag, or every entry of a kind. `kind`
+ * beside `key` or `prefix` narrows them to that kind's keys.
+ */
+export type InvalidateSelector = { key: string; kind?: string } | { prefix: string; kind?: string } | { tag: string } | { kind: string };
 
 const cacheSchema = z.strictObject(
   {
@@ -81,8 +90,20 @@ const storeSchema = z.union([
 /** Schema of a task's `cache` option. */
 export const taskCacheSchema = z.union([
   z.boolean(),
-  z.strictObject({ ttlMs: positiveInt().optional(), tags: z.array(z.string().min(1)).optional() }),
-], { error: "must be a boolean or an object { ttlMs, tags }" });
+  z.strictObject({ ttlMs: positiveInt().optional(), tags: z.array(z.string().min(1)).optional(), shared: z.boolean().optional() }),
+], { error: "must be a boolean or an object { ttlMs, tags, shared }" });
+
+const selectorName = z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" });
+
+const selectorSchema = z.strictObject(
+  { key: selectorName.optional(), prefix: z.string({ error: "must be a string" }).optional(), tag: selectorName.optional(), kind: selectorName.optional() },
+  { error: "must be an object { key }, { prefix }, { tag } or { kind }" },
+);
+
+/** Store key of a `cacheKey` of one kind, and of a shared one (`kind` undefined). */
+function userKey(kind: string | undefined, key: string): string {
+  return `${kind ?? ""}#${key}`;
+}
 
 /** Folder of the default file store, relative to the working directory. */
 export const DEFAULT_CACHE_DIR = join(".apiary", "cache");
@@ -137,14 +158,17 @@ export class TaskCache {
   keyOf(task: CacheableTask): { key: string; tags: string[] | undefined; ttlMs: number | undefined } | undefined {
     const option = task.cache === undefined ? undefined : parseOrThrow(taskCacheSchema, task.cache, "submit task", (m) => new InvalidTaskError(m), ["cache"]);
     if (option === false || (option === undefined && task.cacheKey === undefined)) return undefined;
+    const entry = typeof option === "object" ? option : undefined;
     let key: string;
     if (task.cacheKey !== undefined) {
       validateKey(task.cacheKey);
-      key = task.cacheKey;
+      key = userKey(entry?.shared === true ? undefined : task.kind, task.cacheKey);
+      validateKey(key);
+    } else if (entry?.shared === true) {
+      throw new InvalidTaskError(`Cannot submit task: "cache.shared" needs a "cacheKey" (a key derived from the input is always per kind), received true`);
     } else {
       key = cacheKeyFor(task.kind, task.input);
     }
-    const entry = typeof option === "object" ? option : undefined;
     return { key, tags: entry?.tags, ttlMs: entry?.ttlMs };
   }
 
@@ -188,11 +212,35 @@ export class TaskCache {
     return promise;
   }
 
-  /** Removes entries; in-flight ones of the same key are not cached. @returns how many entries were removed. */
-  invalidate(selector: InvalidateSelector): number {
-    if ("key" in selector) return this.#cache.delete(selector.key) ? 1 : 0;
-    if ("prefix" in selector) return this.#cache.invalidatePrefix(selector.prefix);
-    return this.#cache.invalidateTag(selector.tag);
+  /**
+   * Removes entries; in-flight ones of the same key are not cached.
+   * @param kinds the kinds whose `cacheKey`s a `key` or `prefix` without `kind` reaches
+   * @returns how many entries were removed
+   * @throws InvalidOptionsError when the selector is not one of the {@link InvalidateSelector} forms
+   */
+  invalidate(selector: InvalidateSelector, kinds: Iterable<string>): number {
+    const action = "invalidate cached results";
+    const s = parseOrThrow(selectorSchema, selector, action, (m) => new InvalidOptionsError(m), ["selector"]);
+    const named = (["key", "prefix", "tag"] as const).filter((k) => s[k] !== undefined);
+    if (named.length === 0 && s.kind === undefined) throw new InvalidOptionsError(`Cannot ${action}: "selector" must name a key, prefix, tag or kind, received ${describeValue(selector)}`);
+    if (named.length > 1) throw new InvalidOptionsError(`Cannot ${action}: "selector" must name only one of key, prefix, tag (with kind to narrow a key or prefix), received ${describeValue(selector)}`);
+    if (s.tag !== undefined) {
+      if (s.kind !== undefined) throw new InvalidOptionsError(`Cannot ${action}: "selector.kind" cannot narrow a tag (a tag spans kinds), received ${JSON.stringify(s.kind)}`);
+      return this.#cache.invalidateTag(s.tag);
+    }
+    const scopes: (string | undefined)[] = s.kind !== undefined ? [s.kind] : [...kinds, undefined];
+    if (s.key !== undefined) {
+      let removed = 0;
+      for (const kind of scopes) if (this.#cache.delete(userKey(kind, s.key))) removed++;
+      return removed;
+    }
+    if (s.prefix !== undefined) {
+      let removed = 0;
+      for (const kind of scopes) removed += this.#cache.invalidatePrefix(userKey(kind, s.prefix));
+      return removed;
+    }
+    // Every entry of one kind: its input-derived keys and its cacheKeys.
+    return this.#cache.invalidatePrefix(`${s.kind}:`) + this.#cache.invalidatePrefix(userKey(s.kind, ""));
   }
 
   /** Resolves once warmed from the store. */

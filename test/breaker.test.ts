@@ -73,6 +73,17 @@ describe("breakerMachine", () => {
 });
 
 describe("CircuitBreaker", () => {
+  it("says how much longer an open circuit fails fast as a duration, not a clock reading", async () => {
+    const { clock, breaker } = make({ name: "geo", consecutiveFailures: 1, resetTimeoutMs: 5_000 });
+    clock.set(5_311);
+    await fail(breaker);
+    clock.increment(800);
+    const error = await breaker.execute(() => 1).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "CIRCUIT_OPEN", message: 'Circuit "geo" is open: calls fail fast for another 4.2 s (it opened 800 ms ago; "resetTimeoutMs" is 5000)' });
+    clock.increment(4_150);
+    await expect(breaker.execute(() => 1)).rejects.toThrow("calls fail fast for another 50 ms");
+  });
+
   it("by default opens after 5 consecutive failures and stays open 30 s of actor time", async () => {
     const { clock, breaker, transitions } = make();
     await fail(breaker, 4);
@@ -89,7 +100,7 @@ describe("CircuitBreaker", () => {
       called = true;
     });
     await expect(rejection).rejects.toSatisfy((e: unknown) => isApiaryError(e, "CIRCUIT_OPEN") && isCircuitOpenError(e));
-    await expect(breaker.execute(() => 1)).rejects.toThrow('Circuit "circuit" is open: calls fail fast until 31000');
+    await expect(breaker.execute(() => 1)).rejects.toThrow('Circuit "circuit" is open: calls fail fast for another 30 s (it opened 0 ms ago; "resetTimeoutMs" is 30000)');
     expect(called).toBe(false);
     expect(breaker.stats().rejected).toBe(2);
 
@@ -261,7 +272,7 @@ describe("CircuitBreaker", () => {
       '"failureRate.threshold" must be a number from 0 to 1, received 1.5',
     );
     expect(() => new CircuitBreaker({ clock: {} as never })).toThrow('"clock" must have now(), setTimeout() and clearTimeout()');
-    expect(() => new CircuitBreaker({ resetTimeout: 5 } as never)).toThrow('unknown option "resetTimeout"');
+    expect(() => new CircuitBreaker({ resetTimeout: 5 } as never)).toThrow('"resetTimeout" is not a known option');
     expect(() => new CircuitBreaker({ halfOpenMaxProbes: -1 })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", name: "InvalidOptionsError" }));
   });
 });

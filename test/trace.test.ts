@@ -187,7 +187,7 @@ describe("filterInspect", () => {
   });
 
   it("validates types and sample rates", () => {
-    expect(() => filterInspect(() => {}, { types: ["@xstate.nope" as never] })).toThrow(/"types.0" must be one of/);
+    expect(() => filterInspect(() => {}, { types: ["@xstate.nope" as never] })).toThrow(/"types\[0\]" must be one of/);
     expect(() => filterInspect(() => {}, { sample: { "@xstate.snapshot": 0 } })).toThrow(/must be a positive integer, received 0/);
     expect(() => filterInspect(5 as never)).toThrow(/"observer" must be a function or an observer, received 5/);
   });

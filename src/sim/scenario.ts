@@ -15,6 +15,7 @@ import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { agentBreakerSchema } from "../agent-breakers.ts";
 import { describeValue, InvalidOptionsError } from "../errors.ts";
 import { hiveOptionsSchema, pathText, valueAt } from "../schema.ts";
+import { describeIssue } from "../validation.ts";
 import type { Scenario } from "./scenario-types.ts";
 
 export type { AgentGroup, AgentGroupInput, Arrivals, ArrivalsInput, DependencyInput, FaultsInput, PoliciesInput, PriorityMix, RunInput, Scenario, ScenarioInput, ScenarioKind, TaskKindInput, TimeWindow } from "./scenario-types.ts";
@@ -300,6 +301,7 @@ export function parseScenario(input: unknown): Scenario {
       { cause: result.error },
     );
   }
-  const path = pathText(issue.path);
-  throw new InvalidOptionsError(`Invalid scenario: ${path ? `"${path}" ` : ""}${issue.message}, received ${describeValue(valueAt(input, issue.path))}`, { cause: result.error });
+  const text = describeIssue(issue as unknown as z.core.$ZodIssue);
+  const path = pathText(text.path);
+  throw new InvalidOptionsError(`Invalid scenario: ${path ? `"${path}" ` : ""}${text.phrase}, received ${text.received ?? describeValue(valueAt(input, text.path))}`, { cause: result.error });
 }

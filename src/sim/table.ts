@@ -5,9 +5,17 @@
  *
  * @module
  */
+import { describeValue, InvalidOptionsError } from "../errors.ts";
 import { formatDuration, formatFigure, formatMs, formatNumber, formatPercent, plainText, truncate } from "./format.ts";
 import type { LoadReport, RunReport, SweepReport, TaskTotals } from "./report.ts";
 import { successRate, unaccounted } from "./totals.ts";
+
+/** Refuses what is not the report a formatter reads, before it reads a field of it. */
+function checkReport(report: unknown, what: string, fits: (r: { mode?: unknown; levels?: unknown; rows?: unknown }) => boolean): void {
+  if (report === null || typeof report !== "object" || !fits(report as { mode?: unknown })) {
+    throw new InvalidOptionsError(`Cannot format report: "report" must be a ${what}, received ${describeValue(report)}`);
+  }
+}
 
 /** Most agents listed one per row; the rest are summed up in one line. */
 const MAX_AGENT_ROWS = 20;
@@ -73,6 +81,7 @@ function taskLines(t: TaskTotals): string[] {
  * ```
  */
 export function formatRunReport(r: RunReport): string {
+  checkReport(r, "run report (from simulate or a load run)", (x) => (x.mode === "simulation" || x.mode === "load") && !Array.isArray(x.levels));
   const what = r.mode === "simulation" ? "simulation" : "load run";
   const seed = r.seed === null ? "" : `, seed ${r.seed}`;
   const wall = r.wallMs === undefined ? "" : ` (wall ${formatDuration(r.wallMs)})`;
@@ -105,6 +114,7 @@ export function formatRunReport(r: RunReport): string {
  * then what was shed or rejected, if anything, and whether every level reconciles.
  */
 export function formatLoadReport(r: LoadReport): string {
+  checkReport(r, "load report (from runLoad)", (x) => x.mode === "load" && Array.isArray(x.levels));
   const { head, rows } = levelColumns(r);
   const lines = [`apiary load — ${plainText(r.scenario)}: ${r.levels.length} ${r.levels.length === 1 ? "level" : "levels"} of tasks in flight`, ""];
   lines.push(r.levels.length === 0 ? "(no levels)" : alignColumns(head, rows, head.map(() => true)));
@@ -131,6 +141,7 @@ export function formatLoadReport(r: LoadReport): string {
  * 95% interval (a sweep has a few combinations and many figures, so they go across).
  */
 export function formatSweepReport(r: SweepReport): string {
+  checkReport(r, "sweep report (from sweep)", (x) => x.mode === "sweep" && Array.isArray(x.rows));
   const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
   const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
   if (r.rows.length === 0) {
