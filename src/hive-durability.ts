@@ -2,7 +2,7 @@
  * The hive's memory of finished tasks and, with a journal, its durability: what `result(id)`
  * and idempotency keys answer from, what the journal records of each transition, and what a
  * recovering hive takes back (open tasks with their attempts and retry deadlines, results,
- * keys, the Queen's and Supervisor's saved state).
+ * keys, dead letters, how far generated ids went, the Queen's and Supervisor's saved state).
  *
  * @module
  */
@@ -14,7 +14,8 @@ import { ApiaryError, type ApiaryErrorCode, InvalidOptionsError } from "./errors
 import { FileJournalLog } from "./journal/file-log.ts";
 import { Journal, type Durability, type JournalSkip, type JournalStats, type JournalTuning } from "./journal/journal.ts";
 import { type JournalLog, StoreJournalLog } from "./journal/log.ts";
-import type { EndRecord, EndState, JournalError } from "./journal/records.ts";
+import { DEAD_LETTER_LIMIT, type EndRecord, type EndState, type JournalError } from "./journal/records.ts";
+import { TaskIds } from "./journal/task-ids.ts";
 import { parseOrThrow } from "./schema.ts";
 import type { Store } from "./store/types.ts";
 
@@ -68,6 +69,11 @@ const journalSchema = z.strictObject(
   { error: "must be an object { flushMs, retentionMs, maxResults, compactEvery, maxCrashes, onWarning }" },
 );
 
+export { DEAD_LETTER_LIMIT };
+
+/** A dead letter as the hive keeps it (the Queen's event). */
+export type DeadLetterEvent = Extract<LifecycleEvent, { type: "task.deadLettered" }>;
+
 /** Folder of the default journal, relative to the working directory. */
 const DEFAULT_JOURNAL_DIR = join(".apiary", "journal");
 
@@ -81,6 +87,8 @@ export interface Recovered {
   stateAgeMs: number;
   /** Tasks not resumed: the process died during their attempt `maxCrashes` times in a row. */
   abandoned: number;
+  /** Dead letters of earlier runs not retried since, oldest first, `at` on the hive clock. */
+  deadLetters: DeadLetterEvent[];
   skipped: JournalSkip[];
 }
 
@@ -115,6 +123,10 @@ export class HiveDurability {
   readonly #openKeys = new Map<string, string>();
   /** Callers of `result(id)` waiting for an open task. */
   readonly #waiting = new Map<string, ((r: TaskResult) => void)[]>();
+  /** Tasks taken back from the journal and not ended yet: their ids are in use. */
+  readonly #resumed = new Set<string>();
+  /** Generated task ids (`t<n>`), never one twice on this hive's journal. */
+  readonly ids = new TaskIds();
 
   /**
    * @throws InvalidOptionsError naming `durability`, `recover` or `journal.*`
@@ -138,32 +150,39 @@ export class HiveDurability {
     this.journal = new Journal(journalLog(store), level, full);
   }
 
-  /** Reads the journal (if any): with `recover`, what to take back; else starts it empty. */
-  async open(): Promise<Recovered> {
+  /**
+   * Reads the journal (if any): with `recover`, what to take back; else starts it empty. Either
+   * way generated ids carry on above the ones it holds.
+   * @param hiveNow the hive clock's time, to place recovered dead letters on it
+   */
+  async open(hiveNow = 0): Promise<Recovered> {
     const journal = this.journal;
-    if (journal === undefined) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: [], abandoned: 0 };
-    const loaded = await journal.open(this.recover);
+    if (journal === undefined) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: [], abandoned: 0, deadLetters: [] };
+    const loaded = await journal.open(this.recover, (lastId) => this.ids.resume(lastId, (upTo) => journal.append({ o: "i", n: upTo })));
     for (const s of loaded.skipped) {
       this.#onWarning({ ...s, message: `apiary journal: skipped a ${s.reason} in ${s.file} at byte offset ${s.offset} (${s.bytes} bytes); everything before and after it was recovered` });
     }
     const index = journal.index;
-    if (!this.recover) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: loaded.skipped, abandoned: 0 };
+    if (!this.recover) return { tasks: [], state: undefined, stateAgeMs: 0, skipped: loaded.skipped, abandoned: 0, deadLetters: [] };
     for (const [id, r] of index.ended) this.#remember(id, r);
     for (const [key, id] of index.keys) this.#keys.set(key, id);
     const now = Date.now();
     const tasks: TaskSpec[] = [];
+    const dead: Omit<EndRecord, "o">[] = [...index.dead.values()];
     let abandoned = 0;
     for (const t of [...index.open.values()]) {
       const s = t.submit;
       if (t.wait === undefined && t.starts >= this.#maxCrashes) {
         // The process died with this attempt running every time: running it again would crash this one too.
         abandoned++;
-        const end: EndRecord = { o: "e", id: s.id, kind: s.kind, s: "deadLettered", n: t.attempt, err: { name: "WorkerCrashedError", code: "WORKER_CRASHED", message: `Task ${s.id} (${s.kind}) was not resumed: the process died during attempt ${t.attempt} ${t.starts} times (journal.maxCrashes is ${this.#maxCrashes})` }, ...(s.key !== undefined ? { key: s.key } : {}), at: now };
+        const end: EndRecord = { o: "e", id: s.id, kind: s.kind, s: "deadLettered", n: t.attempt, err: { name: "WorkerCrashedError", code: "WORKER_CRASHED", message: `Task ${s.id} (${s.kind}) was not resumed: the process died during attempt ${t.attempt} ${t.starts} times (journal.maxCrashes is ${this.#maxCrashes})` }, ...(s.key !== undefined ? { key: s.key } : {}), t: { input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries }, at: now };
         journal.append(end);
         this.#remember(s.id, end);
+        dead.push(end);
         if (s.key !== undefined) this.#keys.set(s.key, s.id);
         continue;
       }
+      this.#resumed.add(s.id);
       if (s.key !== undefined) this.#openKeys.set(s.id, s.key);
       // The attempt that was running when the process died runs again under the same number
       // (like an agent crash, it was not the task's fault); a retry keeps what was left of its backoff.
@@ -172,7 +191,22 @@ export class HiveDurability {
     }
     const saved = loaded.state as (PersistedHive & { savedAt?: number }) | undefined;
     const state = saved !== undefined && saved !== null && saved.version === 1 ? saved : undefined;
-    return { tasks, state, stateAgeMs: state?.savedAt !== undefined ? Math.max(0, now - state.savedAt) : 0, skipped: loaded.skipped, abandoned };
+    const deadLetters = dead.slice(-DEAD_LETTER_LIMIT).map((r) => deadLetterOf(r, hiveNow - Math.max(0, now - r.at)));
+    return { tasks, state, stateAgeMs: state?.savedAt !== undefined ? Math.max(0, now - state.savedAt) : 0, skipped: loaded.skipped, abandoned, deadLetters };
+  }
+
+  /** Whether `id` is a task taken back from the journal that has not ended yet. */
+  isResumed(id: string): boolean {
+    return this.#resumed.size > 0 && this.#resumed.has(id);
+  }
+
+  /**
+   * A finished task runs again under its id (`retryDeadLetter`): its kept result is dropped, so
+   * `result(id)` waits for the new run.
+   */
+  reopened(id: string): void {
+    this.#results.delete(id);
+    this.#olderResults.delete(id);
   }
 
   /** The task holding idempotency key `key`, open or finished and kept. */
@@ -182,6 +216,7 @@ export class HiveDurability {
 
   /** A task was submitted (before it reaches the Queen). */
   submitted(spec: TaskSpec, key: string | undefined): void {
+    this.ids.saw(spec.id);
     if (key !== undefined) {
       this.#keys.set(key, spec.id);
       this.#openKeys.set(spec.id, key);
@@ -208,10 +243,17 @@ export class HiveDurability {
     const e = event as Extract<LifecycleEvent, { taskId: string; kind: string }> & { attempts?: number; value?: unknown; error?: Error };
     const key = this.#openKeys.get(e.taskId);
     this.#openKeys.delete(e.taskId);
+    if (this.#resumed.size > 0) this.#resumed.delete(e.taskId);
     const record: EndRecord = { o: "e", id: e.taskId, kind: e.kind, s: state, n: e.attempts ?? 0, at: Date.now() };
     if (state === "completed") record.v = e.value;
     if (e.error !== undefined) record.err = errorOf(e.error);
     if (key !== undefined) record.key = key;
+    if (event.type === "task.deadLettered") {
+      // What `retryDeadLetter` needs after a restart.
+      const t = event.task;
+      record.t = { input: t.input, requires: t.requires, priority: t.priority, timeoutMs: t.timeoutMs, retries: t.retries };
+      if (event.agentId !== undefined) record.ag = event.agentId;
+    }
     if (stopping && state === "cancelled") {
       // Not an outcome: the task stays open in the journal for the next run.
       return true;
@@ -255,13 +297,15 @@ export class HiveDurability {
     return r === undefined ? undefined : toResult(r);
   }
 
-  /** Resolves when the open task `id` ends. */
+  /** Resolves when the open task `id` ends (under `every-task`, once its end is written). */
   whenFinished(id: string): Promise<TaskResult> {
-    return new Promise((resolve) => {
+    const ended = new Promise<TaskResult>((resolve) => {
       const list = this.#waiting.get(id);
       if (list === undefined) this.#waiting.set(id, [resolve]);
       else list.push(resolve);
     });
+    const journal = this.journal;
+    return journal?.durability === "every-task" ? ended.then(async (r) => (await journal.written(), r)) : ended;
   }
 
   /** A clean stop: the attempts running now did not die with the process. */
@@ -280,7 +324,9 @@ export class HiveDurability {
     return this.journal?.stats() ?? null;
   }
 
+  /** Writes how far generated ids went (the next run carries on from there) and closes the journal. */
   async close(): Promise<void> {
+    if (this.journal !== undefined && this.ids.journaled) this.journal.append({ o: "i", n: this.ids.last });
     await this.journal?.close();
   }
 }
@@ -298,7 +344,14 @@ function errorOf(error: Error): JournalError {
   return { name: error.name, code: (error as { code?: string }).code ?? "TASK_FAILED", message: error.message };
 }
 
-function toResult(r: EndRecord): TaskResult {
+/** A journaled dead letter as the Queen's event, `at` on the hive clock. */
+function deadLetterOf(r: Omit<EndRecord, "o">, at: number): DeadLetterEvent {
+  const t = r.t ?? { input: undefined, requires: {}, priority: "normal", timeoutMs: 0, retries: 0 };
+  const error = errorFromResult(toResult(r));
+  return { type: "task.deadLettered", taskId: r.id, kind: r.kind, agentId: r.ag, attempts: r.n, error, task: { id: r.id, kind: r.kind, ...t }, at };
+}
+
+function toResult(r: Omit<EndRecord, "o">): TaskResult {
   return { id: r.id, kind: r.kind, state: r.s, ...(r.s === "completed" ? { value: r.v } : {}), ...(r.err !== undefined ? { error: r.err } : {}), attempts: r.n, finishedAt: r.at };
 }
 

@@ -39,7 +39,7 @@ import type { MetricSnapshot } from "./metrics.ts";
 import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "./serve.ts";
 // --- issue 7: journal, recovery, results, idempotency ---
 import { persistSupervisor } from "../actors/supervisor.ts";
-import { errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
+import { DEAD_LETTER_LIMIT, errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
 import type { Durability, JournalStats } from "./journal/journal.ts";
 
 /** Key of {@link Hive}'s internal trusted submit (not exported from the package). */
@@ -400,9 +400,6 @@ export type Explanation = Decision & { faults: FaultAttribution[] };
 /** Placement decisions kept for `explain()`; the oldest go first. */
 const DECISION_LIMIT = 10_000;
 
-/** Dead letters kept for `deadLetters()` / `retryDeadLetter()`; the oldest go first. */
-const DEAD_LETTER_LIMIT = 10_000;
-
 /** A task that failed through its last attempt. */
 export interface DeadLetter {
   taskId: string;
@@ -479,7 +476,6 @@ export class Hive implements AsyncDisposable {
   readonly #replayKept: number;
   /** Submit-to-completion latency of completed tasks, ms. */
   readonly #latency = new LogHistogram();
-  #nextId = 0;
   /** The latest placement decision per task (bounded), for `explain`. */
   #decisions = new Map<string, Decision>();
   #olderDecisions = new Map<string, Decision>();
@@ -590,7 +586,7 @@ export class Hive implements AsyncDisposable {
     await this.#taskCache.ready(signal); // issue 4: warm the cache from its store
     let recovered: Awaited<ReturnType<HiveDurability["open"]>>;
     try {
-      recovered = await this.#durable.open(); // issue 7
+      recovered = await this.#durable.open(this.#clock.now()); // issue 7
     } catch (error) {
       this.#state = "stopped";
       await this.#backend.close().catch(() => {});
@@ -652,6 +648,7 @@ export class Hive implements AsyncDisposable {
     if (this.#durable.recover) {
       // Straight to the Queen: these are in the journal already.
       if (recovered.tasks.length > 0) actor.send({ type: "queen.submit", tasks: recovered.tasks, at: this.#startedAt });
+      for (const letter of recovered.deadLetters) this.#deadLetters.set(letter.taskId, letter);
       const results = this.#durable.journal?.index.ended.size ?? 0;
       this.#publish({ type: "hive.recovered", tasks: recovered.tasks.length, results, skipped: recovered.skipped.length, abandoned: recovered.abandoned, at: this.#startedAt });
       this.#saveState();
@@ -774,7 +771,7 @@ export class Hive implements AsyncDisposable {
   [submitTrusted](task: TrustedTask, track = true): TaskHandle<unknown> | undefined {
     this.#running("submit task");
     if (track) return this.#submitParsed(task);
-    this.#send(this.#specOf(`t${++this.#nextId}`, task), undefined);
+    this.#send(this.#specOf(this.#durable.ids.next(), task), undefined);
     return undefined;
   }
 
@@ -806,8 +803,8 @@ export class Hive implements AsyncDisposable {
       const holder = this.#durable.keyHolder(key); // issue 7: the task that already holds the key
       if (holder !== undefined) return this.#follow<O>(holder);
     }
-    const id = t.id ?? `t${++this.#nextId}`;
-    if (this.#waiters.has(id) || this.#unwritten.has(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    const id = t.id ?? this.#durable.ids.next();
+    if (this.#waiters.has(id) || this.#unwritten.has(id) || this.#durable.isResumed(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
     const spec = this.#specOf(id, t);
     const result = new Promise<O>((resolve, reject) => {
       this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -968,6 +965,7 @@ export class Hive implements AsyncDisposable {
     const t = letter.task;
     const handle = this.submit<O>({ id: t.id, kind: t.kind, input: t.input, requires: t.requires, priority: t.priority, timeoutMs: t.timeoutMs, retries: t.retries });
     this.#deadLetters.delete(taskId);
+    this.#durable.reopened(taskId); // result(id) now waits for this run
     return handle;
   }
 
@@ -1249,7 +1247,7 @@ export class Hive implements AsyncDisposable {
     if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
     this.#accepting("submit task");
     if (!this.#kinds.has(t.kind)) throw new InvalidTaskError(`Cannot submit task: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
-    const id = plain.id ?? `t${++this.#nextId}`;
+    const id = plain.id ?? this.#durable.ids.next();
     const controller = new AbortController();
     const result = this.#taskCache.run<O>(entry, t.kind, () => this.submit<O, I>({ ...plain, id }), controller.signal, (e) => this.#publish(e));
     result.catch(() => {});

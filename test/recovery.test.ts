@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { SimulatedClock } from "xstate";
 import { afterEach, describe, expect, it } from "vitest";
 import { type AgentOptions, createHive, createMemoryStore, type Hive, type HiveOptions } from "../src/index.ts";
+import { TaskIds } from "../src/journal/task-ids.ts";
 import { fixtureTasks, settle } from "./helpers.ts";
 
 const hives: Hive[] = [];
@@ -16,6 +17,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   (globalThis as { __apiaryRuns?: unknown }).__apiaryRuns = undefined;
   (globalThis as { __apiaryGates?: unknown }).__apiaryGates = undefined;
+  (globalThis as { __apiaryBroken?: unknown }).__apiaryBroken = undefined;
 });
 
 function tmp(): string {
@@ -38,6 +40,8 @@ const runs = (): Record<string, number> => (globalThis as { __apiaryRuns?: Recor
 const releaseGates = (): void => {
   for (const open of (globalThis as { __apiaryGates?: (() => void)[] }).__apiaryGates?.splice(0) ?? []) open();
 };
+/** The `brokenUntilFixed` fixture throws for these keys. */
+const broken = (): Set<string> => ((globalThis as { __apiaryBroken?: Set<string> }).__apiaryBroken ??= new Set());
 
 describe("results and idempotency keys", () => {
   it("keeps no results without a journal unless asked (journal.maxResults), but still follows open tasks", async () => {
@@ -317,6 +321,218 @@ describe("journal and recovery", () => {
     const { h: h3 } = await hive({ store: { dir }, recover: true });
     expect(await h3.result("old")).toBeUndefined();
   });
+});
+
+describe("identities, results and dead letters across restarts", () => {
+  const noBackoff = { minMs: 0, maxMs: 0, jitter: 0 };
+  const stores = { "a file store": () => ({ dir: tmp() }), "a memory store": () => createMemoryStore() };
+
+  for (const [name, makeStore] of Object.entries(stores)) {
+    it(`never hands out a generated id twice on ${name}: clean stops, a crash, compactions, expired results, no recover`, async () => {
+      const store = makeStore();
+      const ids: string[] = [];
+      const runSome = async (h: Hive, count: number): Promise<void> => {
+        for (let i = 0; i < count; i++) {
+          const handle = h.submit({ kind: "double", input: { n: ids.length + 1 } });
+          ids.push(handle.id);
+          expect(await handle.result).toBe(2 * ids.length);
+        }
+      };
+      const journal = { compactEvery: 4 };
+      // Run 1: three results, and a task still running at the stop.
+      const { h: h1 } = await hive({ store, durability: "every-task", recover: true, journal });
+      await runSome(h1, 3);
+      const open = h1.submit({ kind: "gate", input: { value: "run 1's gate" } });
+      ids.push(open.id);
+      await open.accepted;
+      await h1.stop();
+      expect(ids).toEqual(["t1", "t2", "t3", "t4"]);
+
+      // Run 2 takes t4 back; its own tasks carry on after it, and t1 is still run 1's task.
+      const h2 = createHive({ backend: "inline", tasks: fixtureTasks, clock: new SimulatedClock(), agents, store, recover: true, journal });
+      await h2.start();
+      const fresh = h2.submit({ kind: "double", input: { n: 5 } });
+      ids.push(fresh.id);
+      await settle();
+      releaseGates();
+      expect(await h2.result("t4")).toMatchObject({ state: "completed", value: "run 1's gate" });
+      expect(await fresh.result).toBe(10);
+      await runSome(h2, 4);
+      expect(ids.slice(4)).toEqual(["t5", "t6", "t7", "t8", "t9"]);
+      expect(await h2.result("t1")).toMatchObject({ kind: "double", value: 2 });
+      expect(h2.stats().journal!.compactions).toBeGreaterThan(0);
+      // ... and dies: no stop, so the journal does not know how far its ids went.
+
+      const { h: h3 } = await hive({ store, recover: true, journal });
+      await runSome(h3, 6);
+      expect(await h3.result("t1")).toMatchObject({ value: 2 });
+      expect(await h3.result("t9")).toMatchObject({ value: 18 });
+      await h3.stop();
+
+      // Every result has expired: the ids still carry on.
+      const { h: h4 } = await hive({ store, recover: true, journal: { retentionMs: 0 } });
+      expect(await h4.result("t1")).toBeUndefined();
+      await runSome(h4, 2);
+      await h4.stop();
+
+      // Without recover the old tasks are discarded, not the ids.
+      const { h: h5 } = await hive({ store, durability: "batched", journal: { flushMs: 1 } });
+      await runSome(h5, 2);
+      await h5.stop();
+
+      expect(new Set(ids).size).toBe(ids.length);
+      const numbers = ids.map((id) => Number(id.slice(1)));
+      expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+      // After a clean stop the next run carries on from the next id.
+      expect(ids.slice(-4)).toEqual([ids.at(-4), `t${numbers.at(-4)! + 1}`, `t${numbers.at(-4)! + 2}`, `t${numbers.at(-4)! + 3}`]);
+    });
+  }
+
+  it("reserves ids one to two thousand ahead, journaling a new reservation only when crossing into the last thousand", () => {
+    const reserved: number[] = [];
+    const ids = new TaskIds();
+    expect(ids.next()).toBe("t1"); // no journal: a plain counter
+    expect(ids.resume(37, (upTo) => reserved.push(upTo))).toBe(2_000);
+    expect(ids.next()).toBe("t38");
+    while (ids.last < 1_000) ids.next();
+    expect(reserved).toEqual([]);
+    expect(ids.next()).toBe("t1001");
+    expect(reserved).toEqual([3_000]);
+    ids.saw("t5500");
+    ids.saw("t05"); // not the generated shape
+    expect(reserved).toEqual([3_000, 7_000]);
+    expect(ids.next()).toBe("t5501");
+  });
+
+  it("counts an end the caller has heard of before the batched write lands", async () => {
+    const { h } = await hive({ store: { dir: tmp() }, durability: "batched", journal: { flushMs: 60_000 } });
+    await h.run({ kind: "double", input: { n: 1 } });
+    expect(h.stats().journal).toMatchObject({ open: 0, writes: 0 });
+    const gated = h.submit({ kind: "gate" });
+    await settle();
+    expect(h.stats().journal).toMatchObject({ open: 1, writes: 0 });
+    releaseGates();
+    await gated.result;
+    expect(h.stats().journal).toMatchObject({ open: 0, writes: 0 });
+  });
+
+  it("moves generated ids past a t<n> id a caller chose, in this run and the next", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task" });
+    await h.run({ kind: "double", input: { n: 1 }, id: "t7" });
+    expect(h.submit({ kind: "double", input: { n: 2 } }).id).toBe("t8");
+    await h.drain();
+    await h.stop();
+    const { h: h2 } = await hive({ store: { dir }, recover: true });
+    expect(h2.submit({ kind: "double", input: { n: 3 } }).id).toBe("t9");
+  });
+
+  it("lists dead letters after recovery, in order, retries them with their task, and forgets a retried one", async () => {
+    const dir = tmp();
+    // No agent breaker, and five failures in a row at most (the agent restarts after that): both
+    // would hold the tasks on the simulated clock.
+    const options: Partial<HiveOptions> = { store: { dir }, recover: true, retry: noBackoff, breaker: false, journal: { compactEvery: 3 } };
+    for (const key of ["a", "b", "c"]) broken().add(key);
+    const { h: h1 } = await hive(options);
+    const failing = ["a", "b", "c"].map((key) => h1.submit({ kind: "brokenUntilFixed", input: { key, value: `${key} fixed` }, priority: "high", requires: { s: 0.5 }, timeoutMs: 5_000, retries: key === "a" ? 1 : 0 }));
+    for (const f of failing) await expect(f.result).rejects.toMatchObject({ code: "TASK_FAILED" });
+    await h1.run({ kind: "double", input: { n: 1 } });
+    // t1 had a retry left, so it was dead-lettered last.
+    expect(h1.deadLetters().map((d) => d.taskId)).toEqual(["t2", "t3", "t1"]);
+    await h1.stop();
+
+    const { h: h2, clock } = await hive(options);
+    expect(h2.deadLetters()).toEqual(["b", "c", "a"].map((key) => ({
+      taskId: `t${" abc".indexOf(key)}`,
+      kind: "brokenUntilFixed",
+      attempts: key === "a" ? 2 : 1,
+      agentId: "a",
+      error: expect.objectContaining({ code: "TASK_FAILED", message: expect.stringContaining(`${key} is broken`) }),
+      at: expect.any(Number),
+    })));
+    expect(h2.deadLetters()[0]!.at).toBeLessThanOrEqual(clock.now());
+    broken().delete("b");
+    const queued: string[] = [];
+    h2.on("task.queued", (e) => queued.push(`${e.taskId} ${e.priority}`));
+    const retried = h2.retryDeadLetter("t2");
+    expect(retried.id).toBe("t2");
+    expect(await retried.result).toBe("b fixed");
+    expect(await h2.result("t2")).toMatchObject({ state: "completed", value: "b fixed", attempts: 1 });
+    await settle();
+    expect(queued).toEqual(["t2 high"]);
+    expect(h2.deadLetters().map((d) => d.taskId)).toEqual(["t3", "t1"]);
+    expect(h2.stats().journal!.compactions).toBeGreaterThan(0);
+    await h2.stop();
+
+    // No result is kept any more (retentionMs 0), the dead letters still are.
+    const { h: h3 } = await hive({ ...options, journal: { retentionMs: 0 } });
+    expect(await h3.result("t1")).toBeUndefined();
+    expect(h3.deadLetters().map((d) => d.taskId)).toEqual(["t3", "t1"]);
+    broken().delete("c");
+    expect(await h3.retryDeadLetter("t3").result).toBe("c fixed");
+    // Still broken: it spends both attempts again (retries kept) and goes to the back of the list.
+    await expect(h3.retryDeadLetter("t1").result).rejects.toMatchObject({ code: "TASK_FAILED" });
+    expect(h3.deadLetters()).toEqual([expect.objectContaining({ taskId: "t1", attempts: 2 })]);
+    await h3.stop();
+
+    const { h: h4 } = await hive(options);
+    expect(h4.deadLetters().map((d) => d.taskId)).toEqual(["t1"]);
+    expect(() => h4.retryDeadLetter("t3")).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('received "t3"') }));
+  });
+
+  it("keeps a task taken back from the journal when a submit names its id: the submit is refused", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, durability: "every-task" });
+    await h.submit({ kind: "gate", id: "long", input: { value: "done" } }).accepted;
+    await h.stop();
+    const { h: h2 } = await hive({ store: { dir }, recover: true });
+    expect(() => h2.submit({ kind: "double", input: { n: 1 }, id: "long" })).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('in use by an unfinished task, received "long"') }));
+    await h2.stop();
+    const { h: h3 } = await hive({ store: { dir }, recover: true });
+    await settle();
+    releaseGates();
+    expect(await h3.result("long")).toMatchObject({ state: "completed", value: "done" });
+    expect(h3.stats().journal!.open).toBe(0);
+  });
+
+  for (const durability of ["every-task", "batched"] as const) {
+    it(`counts no open task in the journal (${durability}) once completed, failed, dead-lettered, cancelled, rejected, shed and resumed tasks have ended`, async () => {
+      const dir = tmp();
+      const options: Partial<HiveOptions> = { store: { dir }, durability, recover: true, retry: noBackoff, journal: { flushMs: 1 }, queue: { maxQueued: 1, overflow: "shed-lowest" } };
+      const { h: h1 } = await hive(options);
+      await h1.submit({ kind: "gate", id: "resumed" }).accepted;
+      await h1.stop();
+      expect(h1.stats().journal!.open).toBe(1); // stopped with it unfinished: the next run takes it back
+
+      const { h } = await hive(options);
+      expect(h.stats().journal!.open).toBe(1);
+      const ends: string[] = [];
+      h.on("*", (e) => {
+        if (["task.completed", "task.failed", "task.deadLettered", "task.cancelled", "task.rejected", "task.shed"].includes(e.type)) ends.push(e.type.slice(5));
+      });
+      const low = h.submit({ kind: "double", input: { n: 1 }, priority: "low" });
+      await low.accepted;
+      const high = h.submit({ kind: "double", input: { n: 2 }, priority: "high" }); // sheds `low`
+      await expect(low.result).rejects.toMatchObject({ code: "QUEUE_FULL" });
+      const refused = h.submit({ kind: "double", input: { n: 3 }, priority: "low" }); // nothing lower to shed
+      await expect(refused.result).rejects.toMatchObject({ code: "QUEUE_FULL" });
+      high.cancel();
+      await expect(high.result).rejects.toMatchObject({ code: "TASK_CANCELLED" });
+      releaseGates();
+      expect(await h.result("resumed")).toMatchObject({ state: "completed" });
+      await h.run({ kind: "double", input: { n: 4 } });
+      await expect(h.run({ kind: "double", input: { n: 5 }, requires: { absent: 1 } })).rejects.toMatchObject({ code: expect.any(String) });
+      await expect(h.run({ kind: "fail", retries: 0 })).rejects.toMatchObject({ code: "TASK_FAILED" });
+      await h.drain();
+      await settle();
+      expect(ends.sort()).toEqual(["cancelled", "completed", "completed", "deadLettered", "failed", "rejected", "shed"]);
+      expect(h.stats().journal).toMatchObject({ open: 0 });
+      await h.stop();
+      const { h: h3 } = await hive(options);
+      expect(h3.stats().journal).toMatchObject({ open: 0 });
+      expect(h3.stats().tasks.accepted).toBe(0);
+    });
+  }
 });
 
 describe("options", () => {

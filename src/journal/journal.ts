@@ -50,7 +50,7 @@ export interface JournalStats {
   /** Group writes (each one fsync). */
   writes: number;
   compactions: number;
-  /** Tasks still open in it. */
+  /** Tasks open in it, counting records appended and not written yet (an end the caller has heard of). */
   open: number;
   /** Ended tasks it retains. */
   ended: number;
@@ -69,6 +69,8 @@ export class Journal {
   readonly #now: () => number;
   /** Appended and not yet handed to the log, with the callbacks waiting on them. */
   #pending: JournalRecord[] = [];
+  /** Handed to the log and not yet applied to the index (empty between writes). */
+  #writing: readonly JournalRecord[] = [];
   #callbacks: (() => void)[] = [];
   /** The write under way, if any; every log call goes through it, one at a time. */
   #chain: Promise<void> = Promise.resolve();
@@ -80,6 +82,8 @@ export class Journal {
   #state: unknown;
   #stateDirty = false;
   #failure: unknown;
+  /** `close()` was called: what is buffered goes out now, not after `flushMs`. */
+  #closing = false;
   #closed = false;
   #written = 0;
   #inflightCallbacks = 0;
@@ -95,11 +99,15 @@ export class Journal {
 
   /**
    * Reads the journal back, drops what the retention no longer keeps, and compacts. With
-   * `keep: false` the old journal is read (to report damage) but its tasks are discarded.
+   * `keep: false` the old journal is read (to report damage) but its tasks are discarded; how
+   * far generated ids went is kept either way. `reserveIds` is told that figure and returns the
+   * id this run reserves up to, which goes into the snapshot compaction writes anyway.
    */
-  async open(keep = true): Promise<LoadedJournal> {
+  async open(keep = true, reserveIds?: (lastId: number) => number): Promise<LoadedJournal> {
     const loaded = await this.#log.load();
     if (keep) for (const r of loaded.records) this.index.apply(r);
+    else this.index.applyIds(loaded.records);
+    if (reserveIds !== undefined) this.index.apply({ o: "i", n: reserveIds(this.index.lastId) });
     this.index.prune(this.#now() - this.#tuning.retentionMs, this.#tuning.maxResults);
     // Start from one snapshot: a torn tail and old segments are gone from here on.
     await this.#log.compact(this.index.records());
@@ -143,7 +151,7 @@ export class Journal {
     if (this.#busy || this.#closed) return;
     // A full buffer goes out at once: under a burst that never yields to timers the loss window
     // stays bounded in records, not only in time.
-    if (this.durability === "every-task" || this.#pending.length >= BATCH_RECORDS) {
+    if (this.durability === "every-task" || this.#closing || this.#pending.length >= BATCH_RECORDS) {
       if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#busy = true;
@@ -166,17 +174,20 @@ export class Journal {
     this.#chain = this.#chain.then(async () => {
       try {
         if (batch.length > 0) {
+          this.#writing = batch;
           await this.#log.append(batch, true);
           this.#writes++;
           this.#written += batch.length;
           this.#sinceCompact += batch.length;
           for (const r of batch) this.index.apply(r);
+          this.#writing = [];
         }
         if (state !== undefined) await this.#log.saveState(state);
         // Compaction rewrites what is kept; doing it only once the log has grown by twice that
         // keeps its cost per record constant however many results are retained.
         if (this.#sinceCompact >= Math.max(this.#tuning.compactEvery, 2 * this.#lastSnapshot)) await this.#compact();
       } catch (error) {
+        this.#writing = [];
         // The disk failed: callers are still answered (the task itself went fine), and the
         // failure is reported by `close()` and `failure`.
         this.#failure ??= error;
@@ -209,12 +220,36 @@ export class Journal {
   }
 
   stats(): JournalStats {
-    return { durability: this.durability, where: this.#log.where, written: this.#written, writes: this.#writes, compactions: this.#compactions, open: this.index.open.size, ended: this.index.ended.size };
+    return { durability: this.durability, where: this.#log.where, written: this.#written, writes: this.#writes, compactions: this.#compactions, open: this.#openCount(), ended: this.index.ended.size };
+  }
+
+  /**
+   * Open tasks once the records on their way to disk are applied: the index alone lags behind
+   * what callers have been told by up to a write (`batched`: `flushMs`).
+   */
+  #openCount(): number {
+    let open = this.index.open.size;
+    if (this.#writing.length === 0 && this.#pending.length === 0) return open;
+    const changed = new Map<string, boolean>();
+    const isOpen = (id: string): boolean => changed.get(id) ?? this.index.open.has(id);
+    for (const batch of [this.#writing, this.#pending]) {
+      for (const r of batch) {
+        if (r.o === "s" && !isOpen(r.id)) {
+          changed.set(r.id, true);
+          open++;
+        } else if (r.o === "e" && isOpen(r.id)) {
+          changed.set(r.id, false);
+          open--;
+        }
+      }
+    }
+    return open;
   }
 
   /** Writes what is queued and closes the log. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closing = true;
     await this.written();
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -2,7 +2,7 @@
  * Journal records: one line of JSON per task transition, framed with a CRC-32 so a torn or
  * damaged line is recognised, and the fold that turns a sequence of records into what a
  * recovering hive needs (unfinished tasks with their attempt counts and retry deadlines,
- * finished results, idempotency keys).
+ * finished results, idempotency keys, dead letters, the highest generated task id).
  *
  * Times in records are wall-clock epoch ms (`Date.now()`): the hive clock starts over with
  * every process, the wall clock does not.
@@ -51,6 +51,9 @@ export interface WaitRecord {
   due: number;
 }
 
+/** What `retryDeadLetter` needs of a dead-lettered task besides its id and kind. */
+export type DeadTask = Pick<SubmitRecord, "input" | "requires" | "priority" | "timeoutMs" | "retries">;
+
 /** A task ended. `kind` and `key` are repeated so a compacted journal needs no submit record. */
 export interface EndRecord {
   o: "e";
@@ -62,11 +65,35 @@ export interface EndRecord {
   v?: unknown;
   err?: JournalError;
   key?: string;
+  /** Dead-lettered: the task, so it can be retried after a restart. */
+  t?: DeadTask;
+  /** Dead-lettered: the agent of its last attempt. */
+  ag?: string;
   at: number;
 }
 
+/**
+ * A dead letter whose result is no longer kept (past `retentionMs` or `maxResults`): written by
+ * compaction only, so `deadLetters()` outlives `result(id)`.
+ */
+export interface DeadLetterRecord extends Omit<EndRecord, "o"> {
+  o: "d";
+}
+
+/**
+ * Generated ids up to `t<n>` may have been handed out: the next run starts above `n`. A run
+ * reserves ahead of what it hands out (see `TaskIds`) and writes the exact figure at a clean stop.
+ */
+export interface IdsRecord {
+  o: "i";
+  n: number;
+}
+
 /** One journal record. */
-export type JournalRecord = SubmitRecord | AttemptRecord | WaitRecord | EndRecord | StoppedRecord;
+export type JournalRecord = SubmitRecord | AttemptRecord | WaitRecord | EndRecord | StoppedRecord | DeadLetterRecord | IdsRecord;
+
+/** Dead letters a journal keeps (as the hive does): the newest 10,000. */
+export const DEAD_LETTER_LIMIT = 10_000;
 
 /** A task accepted and not ended, as recovery finds it. */
 export interface OpenTask {
@@ -133,17 +160,27 @@ function parseLine(line: string): JournalRecord | string {
   const sum = Number.parseInt(line.slice(0, 8), 16);
   if (!Number.isFinite(sum) || sum !== crc32(json)) return "checksum mismatch";
   try {
-    const r = JSON.parse(json) as JournalRecord;
-    if (r === null || typeof r !== "object" || typeof r.id !== "string" || !["s", "a", "w", "e", "x"].includes(r.o)) return "unknown record";
+    const r = JSON.parse(json) as JournalRecord | null;
+    if (r === null || typeof r !== "object") return "unknown record";
+    if (r.o === "i") return typeof r.n === "number" ? r : "unknown record";
+    if (typeof r.id !== "string" || !["s", "a", "w", "e", "x", "d"].includes(r.o)) return "unknown record";
     return r;
   } catch {
     return "checksum matches but the JSON does not parse";
   }
 }
 
+/** The number of a generated-shape id (`t<n>`, no leading zero), else 0. */
+export function generatedNumber(id: string): number {
+  if (id.charCodeAt(0) !== 116 || id.length > 16) return 0;
+  const n = Number(id.slice(1));
+  return Number.isSafeInteger(n) && n > 0 && `t${n}` === id ? n : 0;
+}
+
 /**
- * What the journal knows: open tasks, ended tasks (bounded by the retention), idempotency keys.
- * Records are applied in journal order.
+ * What the journal knows: open tasks, ended tasks (bounded by the retention), idempotency keys,
+ * dead letters (the newest {@link DEAD_LETTER_LIMIT}, however old), and how far generated ids
+ * have gone. Records are applied in journal order.
  */
 export class JournalIndex {
   /** Accepted and not ended, by id. */
@@ -152,12 +189,51 @@ export class JournalIndex {
   readonly ended = new Map<string, EndRecord>();
   /** Idempotency key → task id (open, or ended and retained). */
   readonly keys = new Map<string, string>();
+  /** Dead-lettered and not submitted again since, by id, oldest first; at most DEAD_LETTER_LIMIT. */
+  readonly dead = new Map<string, Omit<EndRecord, "o">>();
+  /** The last `i` record's figure: it may lower an earlier reservation (a clean stop). */
+  #idMark = 0;
+  /** The highest `t<n>` among the ids of every record applied. */
+  #idSeen = 0;
+
+  /** No generated id at or below `t<lastId>` may be handed out again. */
+  get lastId(): number {
+    return Math.max(this.#idMark, this.#idSeen);
+  }
+
+  #see(id: string): void {
+    const n = generatedNumber(id);
+    if (n > this.#idSeen) this.#idSeen = n;
+  }
+
+  /** Takes only the ids of `records` into account (a journal whose tasks are discarded). */
+  applyIds(records: Iterable<JournalRecord>): void {
+    for (const r of records) {
+      if (r.o === "i") this.#idMark = r.n;
+      else this.#see(r.id);
+    }
+  }
+
+  #deadLetter(r: Omit<EndRecord, "o">): void {
+    this.dead.delete(r.id);
+    this.dead.set(r.id, r);
+    if (this.dead.size > DEAD_LETTER_LIMIT) this.dead.delete(this.dead.keys().next().value!);
+  }
 
   apply(r: JournalRecord): void {
     switch (r.o) {
+      case "i":
+        this.#idMark = r.n;
+        return;
+      case "d":
+        this.#see(r.id);
+        this.#deadLetter(r);
+        return;
       case "s":
+        this.#see(r.id);
         if (this.open.has(r.id)) return;
         this.ended.delete(r.id); // an id reused after it ended
+        this.dead.delete(r.id); // a dead letter submitted again (`retryDeadLetter`)
         this.open.set(r.id, { submit: r, attempt: 0, wait: undefined, starts: 0 });
         if (r.key !== undefined) this.keys.set(r.key, r.id);
         return;
@@ -181,6 +257,8 @@ export class JournalIndex {
         return;
       }
       case "e": {
+        this.#see(r.id);
+        if (r.s === "deadLettered" && r.t !== undefined) this.#deadLetter(r);
         const t = this.open.get(r.id);
         this.open.delete(r.id);
         const key = r.key ?? t?.submit.key;
@@ -211,6 +289,10 @@ export class JournalIndex {
 
   /** The records that rebuild this index: what a compacted journal holds. */
   *records(): Generator<JournalRecord> {
+    yield { o: "i", n: this.lastId };
+    // Dead letters no longer kept as results are older than every kept one: written first, the
+    // order of both lists comes back.
+    for (const d of this.dead.values()) if (!this.ended.has(d.id)) yield { ...d, o: "d" };
     for (const r of this.ended.values()) yield r;
     for (const t of this.open.values()) {
       yield t.submit;

@@ -37,3 +37,28 @@ Deno.test("comlink: a hive recovers its journal: results by id, unfinished tasks
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("generated ids carry on across recoveries: t1 keeps the first run's result", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "apiary-journal-" });
+  const inline = { backend: "inline" as const, tasks, agents, store: { dir }, recover: true };
+  try {
+    const ids: string[] = [];
+    for (let run = 0; run < 3; run++) {
+      const hive = createHive(inline);
+      await hive.start();
+      try {
+        for (let i = 0; i < 2; i++) {
+          const handle = hive.submit({ kind: "double", input: { n: 10 * run + i } });
+          ids.push(handle.id);
+          assertEquals(await handle.result, 2 * (10 * run + i));
+        }
+        assertEquals((await hive.result("t1"))?.value, 0);
+      } finally {
+        await hive.stop();
+      }
+    }
+    assertEquals(ids, ["t1", "t2", "t3", "t4", "t5", "t6"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
