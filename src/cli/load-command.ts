@@ -12,7 +12,6 @@
  */
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { parseArgs } from "node:util";
 import type { BackendName } from "../backends/types.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { Scenario } from "../sim/scenario.ts";
@@ -22,7 +21,8 @@ import { DEFAULT_LEVELS, runLoad } from "./load.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
 import type { LoadWorkload } from "./load-workload.ts";
-import { intFlag, reportFailure } from "./args.ts";
+import { MAX_THREADS } from "../schema.ts";
+import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** Help for `apiary load`, shown by `apiary load --help` and on a usage error. */
@@ -76,22 +76,18 @@ function levels(value: string | undefined): number[] | undefined {
 export async function runLoadCommand(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        levels: { type: "string" },
-        "tasks-per-level": { type: "string" },
-        "duration-ms": { type: "string" },
-        "warmup-ms": { type: "string" },
-        "max-queued": { type: "string" },
-        threads: { type: "string" },
-        backend: { type: "string" },
-        seed: { type: "string" },
-        json: { type: "boolean", default: false },
-        html: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+    parsed = parseCommandArgs("load", argv, {
+      levels: { type: "string" },
+      "tasks-per-level": { type: "string" },
+      "duration-ms": { type: "string" },
+      "warmup-ms": { type: "string" },
+      "max-queued": { type: "string" },
+      threads: { type: "string" },
+      backend: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      html: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     });
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
@@ -115,7 +111,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
     const maxQueued = intFlag("max-queued", values["max-queued"], 1);
     const tasksPerLevel = intFlag("tasks-per-level", values["tasks-per-level"], 1);
     const durationMs = intFlag("duration-ms", values["duration-ms"], 1);
-    const threads = intFlag("threads", values.threads, 1);
+    const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     let chosenLevels = levels(values.levels);
     let seed = intFlag("seed", values.seed, 0);
     let workload: LoadWorkload | undefined;

@@ -13,7 +13,10 @@ import type { RunReport } from "../sim/report.ts";
 import { parseScenario, type Scenario } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
 import { formatRunReport } from "../sim/table.ts";
+import { UsageError } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
+
+export { UsageError };
 
 /** Options of {@link runScenarioFile}. */
 export interface ScenarioRunOptions {
@@ -21,11 +24,6 @@ export interface ScenarioRunOptions {
   seed: number | undefined;
   json: boolean;
   html: string | undefined;
-}
-
-/** A problem with the command line or the scenario file: exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
 }
 
 /**

@@ -10,12 +10,11 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { isApiaryError } from "../errors.ts";
 import { renderHtml } from "../sim/html.ts";
-import { sweep, type VaryValue } from "../sim/sweep.ts";
+import { MAX_REPLICAS, MAX_SWEEP_THREADS, sweep, type VaryValue } from "../sim/sweep.ts";
 import { formatSweepReport } from "../sim/table.ts";
-import { intFlag, reportFailure } from "./args.ts";
+import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** Help for `apiary sweep`. */
@@ -64,18 +63,14 @@ export function parseVary(spec: string): [string, VaryValue[]] {
 export async function runSweepCommand(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        replicas: { type: "string" },
-        vary: { type: "string", multiple: true },
-        threads: { type: "string" },
-        seed: { type: "string" },
-        json: { type: "boolean", default: false },
-        html: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+    parsed = parseCommandArgs("sweep", argv, {
+      replicas: { type: "string" },
+      vary: { type: "string", multiple: true },
+      threads: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      html: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     });
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
@@ -88,10 +83,12 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
   if (positionals.length !== 1) return fail(`takes one scenario file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
   let progress: Progress | undefined;
   try {
-    const replicas = intFlag("replicas", values.replicas, 1);
+    const replicas = intFlag("replicas", values.replicas, 1, MAX_REPLICAS);
     if (replicas === undefined) return fail(`"--replicas" is required`);
     if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
     const vary = Object.fromEntries((values.vary ?? []).map(parseVary));
+    const threads = intFlag("threads", values.threads, 1, MAX_SWEEP_THREADS);
+    const seed = intFlag("seed", values.seed, 0);
     const file = positionals[0]!;
     let scenario: unknown;
     try {
@@ -100,8 +97,6 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}\n`);
       return 2;
     }
-    const threads = intFlag("threads", values.threads, 1);
-    const seed = intFlag("seed", values.seed, 0);
     const report = await sweep(scenario as never, {
       replicas,
       vary,
