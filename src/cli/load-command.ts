@@ -49,7 +49,7 @@ Options:
   --threads N           worker threads (default: one per CPU)
   --backend NAME        piscina | comlink | inline (default: piscina on Node, comlink on Deno)
   --seed N              seed of the task stream (default: the scenario's, else 42)
-  --json                print the report as one JSON object (no progress bar)
+  --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report with charts to FILE
   -h, --help            show this help
 `;
@@ -150,7 +150,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       backend: backend as BackendName | undefined,
       queue: maxQueued === undefined ? undefined : { maxQueued, overflow: "shed-lowest" },
       onProgress: (done, total, detail) => {
-        progress ??= createProgress("load", total, !values.json);
+        progress ??= createProgress("load", total, true);
         progress.update(done, detail);
       },
     });

@@ -173,7 +173,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
       return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
     }
-    const progress = createProgress("simulating", tasks, !values.json);
+    const progress = createProgress("simulating", tasks, true);
     const report = await runDemo({ tasks, seed, threads, backend, onProgress: (done) => progress.update(done) });
     progress.finish();
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatSummary(report));

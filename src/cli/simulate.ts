@@ -84,8 +84,8 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
   const report = await simulate(scenario, {
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     onProgress: (done, total) => {
-      // A bar only for runs that take more than a second (and never with --json).
-      if (options.json || performance.now() - started < 1_000) return;
+      // Progress only for runs that take more than a second; it goes to stderr, so --json too.
+      if (performance.now() - started < 1_000) return;
       const seconds = scenario.run.tasks === undefined;
       progress ??= createProgress(seconds ? "simulating (s)" : "simulating (tasks)", seconds ? Math.ceil(total / 1_000) : total, true);
       progress.update(seconds ? Math.floor(done / 1_000) : done);

@@ -32,7 +32,7 @@ Options:
                         false), else strings
   --threads N           worker threads (default: one per CPU)
   --seed N              seed of replica 0 (default: the scenario's, else 1)
-  --json                print the report as one JSON object (no progress bar)
+  --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report to FILE
   -h, --help            show this help
 `;
@@ -103,7 +103,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       ...(threads !== undefined ? { threads } : {}),
       ...(seed !== undefined ? { seed } : {}),
       onProgress: (done, total) => {
-        progress ??= createProgress("sweep", total, !values.json);
+        progress ??= createProgress("sweep", total, true);
         progress.update(done);
       },
     });
