@@ -36,7 +36,8 @@ Without a scenario it runs the built-in workload (8 agents, ~1 ms CPU burns and 
 tasks). With one (the schema of apiary simulate), its agents, policies and task mix run for
 real: each task burns CPU for the duration drawn from its kind; faults, dependencies, the cache
 and the arrival process are simulation-only and left out (it says which). A closed-loop
-scenario's inFlight is its level unless --levels says otherwise.
+scenario's inFlight is its level unless --levels says otherwise. The scenario may name a
+bundled example instead of a file: mm1, mmc, outage, swarm-day.
 
 Options:
   --levels LIST         tasks in flight, comma-separated (default 10,100,1000,5000)

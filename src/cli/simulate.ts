@@ -15,6 +15,7 @@ import { simulate } from "../sim/simulate.ts";
 import { formatRunReport } from "../sim/table.ts";
 import { UsageError } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
+import { examplesHint, scenarioPath } from "./scenario-file.ts";
 
 export { UsageError };
 
@@ -27,15 +28,16 @@ export interface ScenarioRunOptions {
 }
 
 /**
- * Reads and validates a scenario file.
+ * Reads and validates a scenario file: a path, or the name of a bundled example (`mm1`) when no
+ * such file exists.
  * @throws UsageError when it cannot be read, is not JSON, or is not a valid scenario (the message names the field)
  */
 export async function readScenario(file: string): Promise<Scenario> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readFile(await scenarioPath(file), "utf8");
   } catch (error) {
-    throw new UsageError(`cannot read scenario file ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(`cannot read scenario file ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}${await examplesHint()}`);
   }
   let json: unknown;
   try {

@@ -16,13 +16,15 @@ import { MAX_REPLICAS, MAX_SWEEP_THREADS, sweep, type VaryValue } from "../sim/s
 import { formatSweepReport } from "../sim/table.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
+import { examplesHint, scenarioPath } from "./scenario-file.ts";
 
 /** Help for `apiary sweep`. */
 export const SWEEP_USAGE = `Usage: apiary sweep SCENARIO.json --replicas N [options]
 
 Runs N seeded replicas of a virtual-time simulation at every point of a parameter grid, in
 parallel on worker threads (one replica per job), and reports each figure's mean with a 95%
-confidence interval. Replica r of every point uses seed + r.
+confidence interval. Replica r of every point uses seed + r. SCENARIO.json may name a
+bundled example instead of a file: mm1, mmc, outage, swarm-day.
 
 Options:
   --replicas N          replicas per grid point (required)
@@ -92,9 +94,9 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
     const file = positionals[0]!;
     let scenario: unknown;
     try {
-      scenario = JSON.parse(await readFile(file, "utf8"));
+      scenario = JSON.parse(await readFile(await scenarioPath(file), "utf8"));
     } catch (error) {
-      process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}${await examplesHint()}\n`);
       return 2;
     }
     const report = await sweep(scenario as never, {
