@@ -8,6 +8,9 @@ import { z } from "zod";
 import { PRIORITIES, type Priority } from "../actors/types.ts";
 import { issueMessage } from "./validation.ts";
 
+/** The most worker threads a hive takes (`threads`). */
+export const MAX_THREADS = 512;
+
 const intAtLeast = (min: number, max?: number) => {
   const message = max === undefined ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`;
   const base = z.number({ error: message }).int({ error: message }).min(min, { error: message });
@@ -71,7 +74,7 @@ export const hiveOptionsSchema = z.strictObject(
         });
       }),
     backend: z.enum(["piscina", "comlink", "inline", "simulated"], { error: "must be one of piscina, comlink, inline, simulated" }).optional(),
-    threads: intAtLeast(1, 512).optional(),
+    threads: intAtLeast(1, MAX_THREADS).optional(),
     maxBatch: intAtLeast(1, 4096).default(32),
     abortGraceMs: positiveMs().default(1_000),
     startTimeoutMs: positiveMs().default(30_000),

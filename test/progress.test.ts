@@ -1,4 +1,4 @@
-// The CLI progress bar: silent for quick runs and off a TTY, then share done, detail and ETA.
+// CLI progress: silent for quick runs; a bar on a TTY, plain lines every 5 s elsewhere; share done, detail and ETA.
 import { describe, expect, it } from "vitest";
 import { createProgress } from "../src/cli/progress.ts";
 
@@ -40,14 +40,46 @@ describe("createProgress", () => {
     expect(stream.text.at(-1)).toBe("\n");
   });
 
-  it("stays silent when disabled (--json) or when the stream is not a terminal", () => {
-    for (const [stream, enabled] of [[terminal(false), true], [terminal(true), false]] as const) {
+  it("stays silent when disabled", () => {
+    for (const stream of [terminal(false), terminal(true)]) {
       let now = 0;
-      const bar = createProgress("load", 10, enabled, { stream, now: () => now });
+      const bar = createProgress("load", 10, false, { stream, now: () => now });
       now = 5_000;
       bar.update(5);
       bar.finish();
       expect(stream.text).toEqual([]);
     }
+  });
+
+  it("off a terminal writes a plain line every 5 s, never a bar, and a closing line", () => {
+    const stream = terminal(false);
+    let now = 0;
+    const progress = createProgress("simulating (s)", 1_000, true, { stream, now: () => now });
+    now = 4_000;
+    progress.update(100);
+    expect(stream.text).toEqual([]); // a run shorter than 5 s prints nothing
+    now = 5_000;
+    progress.update(250, "3,100 tasks/s");
+    now = 7_000;
+    progress.update(300);
+    now = 10_000;
+    progress.update(500);
+    progress.finish();
+    // 25% in 5 s: 15 s to go; 50% in 10 s: 10 s to go.
+    expect(stream.text).toEqual([
+      "simulating (s) 25% (250/1000)  3,100 tasks/s  ETA 15s\n",
+      "simulating (s) 50% (500/1000)  ETA 10s\n",
+      "simulating (s) 100% (1000/1000) in 10s\n",
+    ]);
+  });
+
+  it("off a terminal prints nothing for work that ends within 5 s", () => {
+    const stream = terminal(false);
+    let now = 0;
+    const progress = createProgress("sweep", 10, true, { stream, now: () => now });
+    now = 4_999;
+    progress.update(10);
+    progress.finish();
+    expect(stream.text).toEqual([]);
   });
 });

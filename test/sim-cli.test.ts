@@ -67,6 +67,35 @@ describe("apiary simulate scenario.json", () => {
     expect(missing.stderr).toContain("cannot read scenario file");
   });
 
+  it("refuses before running a scenario no agent can serve, one that could not finish in hours, and a run given both a duration and a task count", async () => {
+    const base = { agents: [{ name: "w", capabilities: { plan: 0.9 } }], workload: { kinds: [{ name: "code", requires: { code: 0.5 }, duration: { constant: 10 } }], arrivals: { poisson: { ratePerSec: 1 } } } };
+    await writeFile(file("unmet.json"), JSON.stringify({ name: "unmet", ...base, run: { durationMs: 60_000 } }));
+    const fits = { ...base, workload: { ...base.workload, kinds: [{ name: "plan", requires: { plan: 0.5 }, duration: { constant: 10 } }] } };
+    await writeFile(file("endless.json"), JSON.stringify({ name: "endless", ...fits, run: { durationMs: 1e15 } }));
+    await writeFile(file("both.json"), JSON.stringify({ name: "both", ...fits, run: { durationMs: 60_000, tasks: 10_000 } }));
+    const [unmet, endless, both, sweep] = await Promise.all([
+      apiary("simulate", file("unmet.json")),
+      apiary("simulate", file("endless.json")),
+      apiary("simulate", file("both.json")),
+      apiary("sweep", file("unmet.json"), "--replicas", "2"),
+    ]);
+    expect(unmet.code).toBe(2);
+    expect(unmet.stderr).toContain('Invalid scenario: "workload.kinds[0].requires" of kind "code" must be met by some agent group, and none has code >= 0.5, received {"code":0.5}');
+    expect(endless.code).toBe(2);
+    expect(endless.stderr).toContain('"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('"run.tasks" may not be given with "run.durationMs": give exactly one of the two, received 10000');
+    expect(sweep.code).toBe(2);
+    expect(sweep.stderr).toContain('of kind "code" must be met by some agent group');
+  });
+
+  it("names the bundled examples when the scenario file is not there", async () => {
+    const missing = await apiary("simulate", "mm2");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read scenario file "mm2"');
+    expect(missing.stderr).toContain("a bundled example may be named instead: mm1, mmc, outage, swarm-day");
+  });
+
   it("writes the HTML report with --html, and says demo flags do not apply to a scenario", async () => {
     const html = await apiary("simulate", file("small.json"), "--json", "--html", file("report.html"));
     expect(html.code).toBe(0);

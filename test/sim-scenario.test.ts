@@ -53,13 +53,46 @@ describe("parseScenario", () => {
     ["an unknown dependency", (s: any) => (s.workload.kinds[0].dependsOn = ["db"]), '"workload.kinds[0].dependsOn[0]" must name a dependency listed in "dependencies", received "db"'],
     ["an outage of an unknown dependency", (s: any) => (s.faults = { outages: [{ dependency: "db", atMs: 0, forMs: 1 }] }), '"faults.outages[0].dependency" must name a dependency listed in "dependencies", received "db"'],
     ["agent ids that collide", (s: any) => s.agents.push({ name: "a-1" }), '"agents[1].name" must give agent ids unique in the swarm ("a-1" repeats), received "a-1"'],
-    ["neither duration nor task count", (s: any) => (s.run = {}), '"run.durationMs" must be set, or "run.tasks" instead (exactly one of the two), received undefined'],
+    ["neither duration nor task count", (s: any) => (s.run = { warmupMs: 1_000 }), '"run" must give "durationMs" or "tasks" (exactly one of the two), received {"warmupMs":1000}'],
+    ["both duration and task count", (s: any) => (s.run = { durationMs: 60_000, tasks: 10_000 }), '"run.tasks" may not be given with "run.durationMs": give exactly one of the two, received 10000'],
+    [
+      "a requirement no agent group meets",
+      (s: any) => s.workload.kinds.push({ name: "code", requires: { code: 0.95, sim: 0.5 }, duration: { constant: 1 } }),
+      '"workload.kinds[1].requires" of kind "code" must be met by some agent group, and none has code >= 0.95 and sim >= 0.5, received {"code":0.95,"sim":0.5}',
+    ],
+    ["a requirement above every agent's level", (s: any) => (s.workload.kinds[0].requires = { sim: 0.9 }), '"workload.kinds[0].requires" of kind "job" must be met by some agent group, and none has sim >= 0.9, received {"sim":0.9}'],
+    ["simulated time past a year", (s: any) => (s.run = { durationMs: 1e15 }), '"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000'],
+    [
+      "more expected tasks than a simulation takes",
+      (s: any) => {
+        s.workload.arrivals = { poisson: { ratePerSec: 100 } };
+        s.run = { durationMs: 30 * 86_400_000 };
+      },
+      '"run.durationMs" must keep the expected tasks within 100,000,000 (two hours or more of simulation on a 2-core machine); the arrivals over warmupMs + durationMs make about 259,200,000, received 2592000000',
+    ],
+    [
+      "a closed loop of tasks that take no time",
+      (s: any) => {
+        s.workload.kinds[0].duration = { constant: 0 };
+        s.workload.arrivals = { closed: { inFlight: 4 } };
+      },
+      '"run.durationMs" must keep the expected tasks within 100,000,000 (two hours or more of simulation on a 2-core machine); the closed loop\'s tasks and think time take no time, so tasks arrive without end, received 60000',
+    ],
     ["a name", (s: any) => (s.name = ""), '"name" must be a non-empty string naming the scenario, received ""'],
   ])("names the field and the value received: %s", (_what, change, message) => {
     const error = failure(scenario(change));
     expect(error.code).toBe("INVALID_OPTIONS");
     expect(error.name).toBe("InvalidOptionsError");
     expect(error.message).toBe(`Invalid scenario: ${message}`);
+  });
+
+  it("accepts a closed loop of instant tasks that ends after a task count, and a requirement some group meets", () => {
+    expect(parseScenario(scenario((s) => {
+      s.workload.kinds[0].duration = { constant: 0 };
+      s.workload.arrivals = { closed: { inFlight: 4 } };
+      s.run = { tasks: 1_000 };
+    })).run.tasks).toBe(1_000);
+    expect(parseScenario(scenario((s) => (s.workload.kinds[0].requires = { sim: 0.8 }))).workload.kinds[0]!.requires).toEqual({ sim: 0.8 });
   });
 
   it("names unknown fields with their path", () => {

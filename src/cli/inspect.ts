@@ -4,11 +4,13 @@
  *
  * @module
  */
+import { open } from "node:fs/promises";
 import type { BackendName } from "../backends/types.ts";
 import { replayTrace, startInspector } from "../inspect.ts";
 import { inspectHive } from "../inspect-hive.ts";
 import { DEMO_AGENTS } from "./demo.ts";
 import { runDemoLoad } from "./demo-load.ts";
+import { UsageError } from "./args.ts";
 import { aborted, untilStopped } from "./run-until.ts";
 
 /** Options of {@link runInspect}. */
@@ -65,8 +67,10 @@ export interface ReplayCommandOptions {
 /**
  * Runs `apiary replay`: starts the relay (keeping every message for viewers that connect
  * later), prints the URL, sends the trace, and serves until stopped. Resolves to the exit code.
+ * @throws UsageError before the relay starts, when the trace file cannot be read
  */
 export async function runReplay(o: ReplayCommandOptions, out: (line: string) => void): Promise<number> {
+  await assertReadableFile(o.file);
   const life = untilStopped(o.durationMs);
   try {
     await using relay = await startInspector({ port: o.port, maxBuffered: 10_000_000, ...(o.host !== undefined ? { host: o.host } : {}) });
@@ -84,4 +88,20 @@ export async function runReplay(o: ReplayCommandOptions, out: (line: string) => 
   } finally {
     life.dispose();
   }
+}
+
+/** Opens `file` to see that it is a readable file, so that nothing starts for a trace that is not there. */
+async function assertReadableFile(file: string): Promise<void> {
+  let problem: string | undefined;
+  try {
+    const handle = await open(file, "r");
+    try {
+      if (!(await handle.stat()).isFile()) problem = "not a file";
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    problem = error instanceof Error ? error.message : String(error);
+  }
+  if (problem !== undefined) throw new UsageError(`cannot read trace file ${JSON.stringify(file)}: ${problem}`);
 }

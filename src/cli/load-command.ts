@@ -12,7 +12,6 @@
  */
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { parseArgs } from "node:util";
 import type { BackendName } from "../backends/types.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { Scenario } from "../sim/scenario.ts";
@@ -22,7 +21,8 @@ import { DEFAULT_LEVELS, runLoad } from "./load.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
 import type { LoadWorkload } from "./load-workload.ts";
-import { intFlag, reportFailure } from "./args.ts";
+import { MAX_THREADS } from "../schema.ts";
+import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
 /** Help for `apiary load`, shown by `apiary load --help` and on a usage error. */
@@ -36,7 +36,8 @@ Without a scenario it runs the built-in workload (8 agents, ~1 ms CPU burns and 
 tasks). With one (the schema of apiary simulate), its agents, policies and task mix run for
 real: each task burns CPU for the duration drawn from its kind; faults, dependencies, the cache
 and the arrival process are simulation-only and left out (it says which). A closed-loop
-scenario's inFlight is its level unless --levels says otherwise.
+scenario's inFlight is its level unless --levels says otherwise. The scenario may name a
+bundled example instead of a file: mm1, mmc, outage, swarm-day.
 
 Options:
   --levels LIST         tasks in flight, comma-separated (default 10,100,1000,5000)
@@ -49,7 +50,7 @@ Options:
   --threads N           worker threads (default: one per CPU)
   --backend NAME        piscina | comlink | inline (default: piscina on Node, comlink on Deno)
   --seed N              seed of the task stream (default: the scenario's, else 42)
-  --json                print the report as one JSON object (no progress bar)
+  --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report with charts to FILE
   -h, --help            show this help
 `;
@@ -76,22 +77,18 @@ function levels(value: string | undefined): number[] | undefined {
 export async function runLoadCommand(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        levels: { type: "string" },
-        "tasks-per-level": { type: "string" },
-        "duration-ms": { type: "string" },
-        "warmup-ms": { type: "string" },
-        "max-queued": { type: "string" },
-        threads: { type: "string" },
-        backend: { type: "string" },
-        seed: { type: "string" },
-        json: { type: "boolean", default: false },
-        html: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+    parsed = parseCommandArgs("load", argv, {
+      levels: { type: "string" },
+      "tasks-per-level": { type: "string" },
+      "duration-ms": { type: "string" },
+      "warmup-ms": { type: "string" },
+      "max-queued": { type: "string" },
+      threads: { type: "string" },
+      backend: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      html: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     });
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
@@ -115,7 +112,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
     const maxQueued = intFlag("max-queued", values["max-queued"], 1);
     const tasksPerLevel = intFlag("tasks-per-level", values["tasks-per-level"], 1);
     const durationMs = intFlag("duration-ms", values["duration-ms"], 1);
-    const threads = intFlag("threads", values.threads, 1);
+    const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     let chosenLevels = levels(values.levels);
     let seed = intFlag("seed", values.seed, 0);
     let workload: LoadWorkload | undefined;
@@ -154,7 +151,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       backend: backend as BackendName | undefined,
       queue: maxQueued === undefined ? undefined : { maxQueued, overflow: "shed-lowest" },
       onProgress: (done, total, detail) => {
-        progress ??= createProgress("load", total, !values.json);
+        progress ??= createProgress("load", total, true);
         progress.update(done, detail);
       },
     });

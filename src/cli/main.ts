@@ -9,16 +9,21 @@
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
+ * apiary --version
  * ```
+ *
+ * Each subcommand takes only its own flags: an unknown one, a flag without its value or a value
+ * out of range exits 2 with a message naming the flag (and the value received).
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
 import type { BackendName } from "../backends/types.ts";
 import { isApiaryError } from "../errors.ts";
+import { MAX_THREADS } from "../schema.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
-import { intFlag } from "./args.ts";
+import { type CommandOptions, intFlag, parseCommandArgs } from "./args.ts";
 import { runLoadCommand } from "./load-command.ts";
 import { runSweepCommand } from "./sweep-command.ts";
 import { createProgress } from "./progress.ts";
@@ -31,7 +36,8 @@ Commands:
   simulate            run the built-in live demo: a swarm of agents running real
                       simulation tasks on the worker pool, then print a summary
   simulate FILE       run the scenario in FILE (JSON) in virtual time and print its
-                      report: throughput, latency, wait, faults, per-agent utilisation
+                      report: throughput, latency, wait, faults, per-agent utilisation;
+                      FILE may name a bundled example: mm1, mmc, outage, swarm-day
   load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
                       worker threads, built-in workload or a scenario file; table, --json
                       or --html FILE (apiary load --help)
@@ -57,15 +63,26 @@ Options:
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)
   --duration-ms N     serve / inspect / replay: stop after N ms instead of on Ctrl-C
   -h, --help          show this help
+  -v, --version       print the version
 `;
+
+const BOOLEAN = { type: "boolean", default: false } as const;
+const STRING = { type: "string" } as const;
+const HELP = { type: "boolean", short: "h", default: false } as const;
+/** The flags of each subcommand parsed here (load and sweep parse their own). */
+const SIMULATE_OPTIONS = { tasks: STRING, seed: STRING, threads: STRING, backend: STRING, json: BOOLEAN, html: STRING, help: HELP } as const satisfies CommandOptions;
+const DEMO_HIVE_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, seed: STRING, threads: STRING, backend: STRING, help: HELP } as const satisfies CommandOptions;
+const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, help: HELP } as const satisfies CommandOptions;
+/** The longest --duration-ms a timer can wait: past 2^31 - 1 ms, setTimeout fires at once. */
+const MAX_DURATION_MS = 2_147_483_647;
 
 function fail(message: string): number {
   process.stderr.write(`apiary: ${message}\n\n${USAGE}`);
   return 2;
 }
 
-function intOption(name: string, value: string | undefined, fallback: number | undefined, min: number): number | undefined {
-  return intFlag(name, value, min) ?? fallback;
+function intOption(name: string, value: string | undefined, fallback: number | undefined, min: number, max?: number): number | undefined {
+  return intFlag(name, value, min, max) ?? fallback;
 }
 
 function formatSummary(r: DemoReport): string {
@@ -93,43 +110,45 @@ function formatSummary(r: DemoReport): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The version in apiary's package.json: beside `src/` when run from the source, one folder
+ * further up from `dist/src/cli/`.
+ */
+export function packageVersion(): string {
+  for (const up of ["../../package.json", "../../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "apiary" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // not there (or not readable): try the next place
+    }
+  }
+  return "unknown";
+}
+
 /** Runs the CLI with `argv` (without the runtime and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  // `load` has flags of its own (--levels, --html, ...): it parses its arguments itself.
-  if (argv[0] === "load") return runLoadCommand(argv.slice(1));
-  if (argv[0] === "sweep") return runSweepCommand(argv.slice(1));
+  const [command, ...after] = argv;
+  if (command === undefined) return fail("a command is required");
+  if (command === "--version" || command === "-v") {
+    process.stdout.write(`apiary ${packageVersion()}\n`);
+    return 0;
+  }
+  if (command === "--help" || command === "-h") return help();
+  // `load` and `sweep` have flags of their own (--levels, --replicas, ...) and their own help.
+  if (command === "load") return runLoadCommand(after);
+  if (command === "sweep") return runSweepCommand(after);
+  if (command.startsWith("-")) return fail(`unknown option ${JSON.stringify(command)}; the command comes first: apiary <command> [options]`);
+  if (command === "serve" || command === "inspect" || command === "replay") return observe(command, after);
+  if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        tasks: { type: "string" },
-        seed: { type: "string" },
-        threads: { type: "string" },
-        backend: { type: "string" },
-        json: { type: "boolean", default: false },
-        html: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        "duration-ms": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
+    parsed = parseCommandArgs("simulate", after, SIMULATE_OPTIONS);
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const [command, ...rest] = positionals;
-  if (command === undefined) return fail("a command is required");
-  if (command === "load") return runLoadCommand(argv.filter((_, i) => i !== argv.indexOf("load")));
-  if (command === "sweep") return runSweepCommand(argv.filter((_, i) => i !== argv.indexOf("sweep")));
-  if (command === "serve" || command === "inspect" || command === "replay") return observe(command, rest, values);
-  if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
+  const { values, positionals: rest } = parsed;
+  if (values.help) return help();
   if (rest.length > 1) return fail(`"simulate" takes at most one scenario file, received ${JSON.stringify(rest)}`);
   if (rest.length === 1) {
     for (const demoOnly of ["tasks", "threads", "backend"] as const) {
@@ -149,12 +168,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const tasks = intOption("tasks", values.tasks, 300, 1)!;
     const seed = intOption("seed", values.seed, 42, 0)!;
-    const threads = intOption("threads", values.threads, undefined, 1);
+    const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     const backend = values.backend;
     if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
       return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
     }
-    const progress = createProgress("simulating", tasks, !values.json);
+    const progress = createProgress("simulating", tasks, true);
     const report = await runDemo({ tasks, seed, threads, backend, onProgress: (done) => progress.update(done) });
     progress.finish();
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatSummary(report));
@@ -168,34 +187,46 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** Runs the long-running observability commands (serve, inspect, replay). */
-async function observe(
-  command: "serve" | "inspect" | "replay",
-  rest: readonly string[],
-  values: { seed?: string | undefined; threads?: string | undefined; backend?: string | undefined; port?: string | undefined; host?: string | undefined; "duration-ms"?: string | undefined },
-): Promise<number> {
+async function observe(command: "serve" | "inspect" | "replay", argv: readonly string[]): Promise<number> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
-    if (command === "replay" && rest.length !== 1) return fail(`"replay" takes one trace file, received ${rest.length === 0 ? "none" : JSON.stringify(rest)}`);
-    if (command !== "replay" && rest.length > 0) return fail(`"${command}" takes no arguments, received ${JSON.stringify(rest[0])}`);
-    const port = intOption("port", values.port, command === "serve" ? 9_464 : 0, 0)!;
-    if (port > 65_535) return fail(`"--port" must be an integer from 0 to 65535, received ${JSON.stringify(values.port)}`);
-    const durationMs = intOption("duration-ms", values["duration-ms"], undefined, 1);
-    const host = values.host;
-    if (command === "replay") return await runReplay({ file: rest[0]!, port, host, durationMs }, out);
+    if (command === "replay") {
+      const { values, positionals } = parseCommandArgs(command, argv, REPLAY_OPTIONS);
+      if (values.help) return help();
+      if (positionals.length !== 1) return fail(`"replay" takes one trace file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
+      return await runReplay({ file: positionals[0]!, ...relayOptions(values, 0) }, out);
+    }
+    const { values, positionals } = parseCommandArgs(command, argv, DEMO_HIVE_OPTIONS);
+    if (values.help) return help();
+    if (positionals.length > 0) return fail(`"${command}" takes no arguments, received ${JSON.stringify(positionals[0])}`);
     const seed = intOption("seed", values.seed, 42, 0)!;
-    const threads = intOption("threads", values.threads, undefined, 1);
+    const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     const backend = values.backend;
     if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
       return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
     }
-    const options = { port, host, seed, threads, backend: backend as BackendName | undefined, durationMs };
+    const options = { ...relayOptions(values, command === "serve" ? 9_464 : 0), seed, threads, backend: backend as BackendName | undefined };
     return command === "serve" ? await runServe(options, out) : await runInspect(options, out);
   } catch (error) {
-    if (error instanceof RangeError) return fail(error.message);
+    if (error instanceof RangeError || error instanceof UsageError) return fail(error.message);
     const code = isApiaryError(error) ? ` [${error.code}]` : "";
     process.stderr.write(`apiary: ${error instanceof Error ? error.message : String(error)}${code}\n`);
     return 1;
   }
+}
+
+function help(): number {
+  process.stdout.write(USAGE);
+  return 0;
+}
+
+/** --port, --host and --duration-ms of serve, inspect and replay. */
+function relayOptions(values: { port?: string | undefined; host?: string | undefined; "duration-ms"?: string | undefined }, defaultPort: number) {
+  return {
+    port: intOption("port", values.port, defaultPort, 0, 65_535)!,
+    host: values.host,
+    durationMs: intFlag("duration-ms", values["duration-ms"], 1, MAX_DURATION_MS),
+  };
 }
 
 const isEntry = (() => {

@@ -13,7 +13,11 @@ import type { RunReport } from "../sim/report.ts";
 import { parseScenario, type Scenario } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
 import { formatRunReport } from "../sim/table.ts";
+import { UsageError } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
+import { examplesHint, scenarioPath } from "./scenario-file.ts";
+
+export { UsageError };
 
 /** Options of {@link runScenarioFile}. */
 export interface ScenarioRunOptions {
@@ -23,21 +27,17 @@ export interface ScenarioRunOptions {
   html: string | undefined;
 }
 
-/** A problem with the command line or the scenario file: exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
 /**
- * Reads and validates a scenario file.
+ * Reads and validates a scenario file: a path, or the name of a bundled example (`mm1`) when no
+ * such file exists.
  * @throws UsageError when it cannot be read, is not JSON, or is not a valid scenario (the message names the field)
  */
 export async function readScenario(file: string): Promise<Scenario> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readFile(await scenarioPath(file), "utf8");
   } catch (error) {
-    throw new UsageError(`cannot read scenario file ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(`cannot read scenario file ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}${await examplesHint()}`);
   }
   let json: unknown;
   try {
@@ -86,8 +86,8 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
   const report = await simulate(scenario, {
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     onProgress: (done, total) => {
-      // A bar only for runs that take more than a second (and never with --json).
-      if (options.json || performance.now() - started < 1_000) return;
+      // Progress only for runs that take more than a second; it goes to stderr, so --json too.
+      if (performance.now() - started < 1_000) return;
       const seconds = scenario.run.tasks === undefined;
       progress ??= createProgress(seconds ? "simulating (s)" : "simulating (tasks)", seconds ? Math.ceil(total / 1_000) : total, true);
       progress.update(seconds ? Math.floor(done / 1_000) : done);

@@ -10,20 +10,21 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { isApiaryError } from "../errors.ts";
 import { renderHtml } from "../sim/html.ts";
-import { sweep, type VaryValue } from "../sim/sweep.ts";
+import { MAX_REPLICAS, MAX_SWEEP_THREADS, sweep, type VaryValue } from "../sim/sweep.ts";
 import { formatSweepReport } from "../sim/table.ts";
-import { intFlag, reportFailure } from "./args.ts";
+import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
+import { examplesHint, scenarioPath } from "./scenario-file.ts";
 
 /** Help for `apiary sweep`. */
 export const SWEEP_USAGE = `Usage: apiary sweep SCENARIO.json --replicas N [options]
 
 Runs N seeded replicas of a virtual-time simulation at every point of a parameter grid, in
 parallel on worker threads (one replica per job), and reports each figure's mean with a 95%
-confidence interval. Replica r of every point uses seed + r.
+confidence interval. Replica r of every point uses seed + r. SCENARIO.json may name a
+bundled example instead of a file: mm1, mmc, outage, swarm-day.
 
 Options:
   --replicas N          replicas per grid point (required)
@@ -33,7 +34,7 @@ Options:
                         false), else strings
   --threads N           worker threads (default: one per CPU)
   --seed N              seed of replica 0 (default: the scenario's, else 1)
-  --json                print the report as one JSON object (no progress bar)
+  --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report to FILE
   -h, --help            show this help
 `;
@@ -64,18 +65,14 @@ export function parseVary(spec: string): [string, VaryValue[]] {
 export async function runSweepCommand(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        replicas: { type: "string" },
-        vary: { type: "string", multiple: true },
-        threads: { type: "string" },
-        seed: { type: "string" },
-        json: { type: "boolean", default: false },
-        html: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
+    parsed = parseCommandArgs("sweep", argv, {
+      replicas: { type: "string" },
+      vary: { type: "string", multiple: true },
+      threads: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      html: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     });
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
@@ -88,27 +85,27 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
   if (positionals.length !== 1) return fail(`takes one scenario file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
   let progress: Progress | undefined;
   try {
-    const replicas = intFlag("replicas", values.replicas, 1);
+    const replicas = intFlag("replicas", values.replicas, 1, MAX_REPLICAS);
     if (replicas === undefined) return fail(`"--replicas" is required`);
     if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
     const vary = Object.fromEntries((values.vary ?? []).map(parseVary));
+    const threads = intFlag("threads", values.threads, 1, MAX_SWEEP_THREADS);
+    const seed = intFlag("seed", values.seed, 0);
     const file = positionals[0]!;
     let scenario: unknown;
     try {
-      scenario = JSON.parse(await readFile(file, "utf8"));
+      scenario = JSON.parse(await readFile(await scenarioPath(file), "utf8"));
     } catch (error) {
-      process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}${await examplesHint()}\n`);
       return 2;
     }
-    const threads = intFlag("threads", values.threads, 1);
-    const seed = intFlag("seed", values.seed, 0);
     const report = await sweep(scenario as never, {
       replicas,
       vary,
       ...(threads !== undefined ? { threads } : {}),
       ...(seed !== undefined ? { seed } : {}),
       onProgress: (done, total) => {
-        progress ??= createProgress("sweep", total, !values.json);
+        progress ??= createProgress("sweep", total, true);
         progress.update(done);
       },
     });

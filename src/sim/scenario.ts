@@ -16,6 +16,7 @@ import { agentBreakerSchema } from "../agent-breakers.ts";
 import { describeValue, InvalidOptionsError } from "../errors.ts";
 import { hiveOptionsSchema, pathText, valueAt } from "../schema.ts";
 import { describeIssue } from "../validation.ts";
+import { runTooLong, unmetRequirements } from "./scenario-limits.ts";
 import type { Scenario } from "./scenario-types.ts";
 
 export type { AgentGroup, AgentGroupInput, Arrivals, ArrivalsInput, DependencyInput, FaultsInput, PoliciesInput, PriorityMix, RunInput, Scenario, ScenarioInput, ScenarioKind, TaskKindInput, TimeWindow } from "./scenario-types.ts";
@@ -181,8 +182,10 @@ const runSchema = z
     { error: "must be an object { durationMs | tasks, warmupMs?, sampleEveryMs?, drainMs?, resolutionMs? }" },
   )
   .superRefine((run, ctx) => {
-    if ((run.durationMs === undefined) === (run.tasks === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["durationMs"], message: "must be set, or \"run.tasks\" instead (exactly one of the two)" });
+    if (run.durationMs !== undefined && run.tasks !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["tasks"], message: "may not be given with \"run.durationMs\": give exactly one of the two" });
+    } else if (run.durationMs === undefined && run.tasks === undefined) {
+      ctx.addIssue({ code: "custom", path: [], message: "must give \"durationMs\" or \"tasks\" (exactly one of the two)" });
     }
   });
 
@@ -239,6 +242,8 @@ const scenarioSchema = z
     s.faults.outages.forEach((o, i) => {
       if (!deps.has(o.dependency)) ctx.addIssue({ code: "custom", path: ["faults", "outages", i, "dependency"], message: "must name a dependency listed in \"dependencies\"" });
     });
+    // zod's output type only widens the optionals of the validated Scenario.
+    for (const issue of [...unmetRequirements(s as Scenario), ...runTooLong(s as Scenario)]) ctx.addIssue({ code: "custom", ...issue });
   });
 
 /** The agent ids a group expands to: its name alone, or `NAME-1` … `NAME-count`. */
@@ -275,7 +280,9 @@ function pick(issue: Issue, root: unknown): Issue {
 }
 
 /**
- * Validates a scenario and fills in its defaults.
+ * Validates a scenario and fills in its defaults. Beyond each field's own rules it refuses a
+ * task kind whose `requires` no agent group meets, and a run past the bounds of
+ * `scenario-limits.ts`: a year of virtual time, 100,000,000 expected tasks.
  *
  * @example
  * ```ts

@@ -45,11 +45,16 @@ export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** The most replicas per grid point a sweep runs. */
+export const MAX_REPLICAS = 10_000;
+/** The most worker threads a sweep takes. */
+export const MAX_SWEEP_THREADS = 256;
+
 const varyValue = z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" });
 const optionsSchema = z.strictObject({
-  replicas: z.number({ error: "must be an integer from 1 to 10000" }).int({ error: "must be an integer from 1 to 10000" }).min(1, { error: "must be an integer from 1 to 10000" }).max(10_000, { error: "must be an integer from 1 to 10000" }),
+  replicas: z.number({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).min(1, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }).max(MAX_REPLICAS, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }),
   vary: z.record(z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }), z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" })).optional(),
-  threads: z.number({ error: "must be an integer from 1 to 256" }).int({ error: "must be an integer from 1 to 256" }).min(1, { error: "must be an integer from 1 to 256" }).max(256, { error: "must be an integer from 1 to 256" }).optional(),
+  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
   seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).optional(),
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
