@@ -14,6 +14,7 @@ import type { WebWorkerApi } from "../../workers/web-entry.ts";
 import { TasksModuleError } from "../errors.ts";
 import type { ThreadBackendOptions } from "./piscina.ts";
 import { type Batch, BatchRunner } from "./runner.ts";
+import { startDeadline } from "./start-deadline.ts";
 import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
@@ -65,8 +66,8 @@ export class ComlinkBackend implements ExecutionBackend {
       this.#nodeWorker = (await import("node:worker_threads")).Worker;
     }
     for (let i = 0; i < this.#options.threads; i++) this.#threads.push(this.#spawn());
-    const timeout = AbortSignal.timeout(this.#options.startTimeoutMs);
-    const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const deadline = startDeadline(this.#options.startTimeoutMs, signal);
+    const stop = deadline.signal;
     try {
       const first = this.#threads[0]!;
       return await new Promise<{ kinds: string[] }>((resolve, reject) => {
@@ -78,8 +79,10 @@ export class ComlinkBackend implements ExecutionBackend {
       });
     } catch (error) {
       await this.close();
-      const detail = timeout.aborted ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
+      const detail = deadline.expired ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
       throw new TasksModuleError(`Cannot start the comlink backend: ${detail}`, { cause: error });
+    } finally {
+      deadline[Symbol.dispose]();
     }
   }
 
