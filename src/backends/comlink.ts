@@ -8,6 +8,7 @@
  * @module
  */
 import * as Comlink from "comlink";
+import { exitNoticeCode } from "../../workers/exit-notice.ts";
 import { nodeEndpoint, type NodePort } from "../../workers/node-endpoint.ts";
 import type { TaskOutcome, WorkerInit } from "../../workers/protocol.ts";
 import type { WebWorkerApi } from "../../workers/web-entry.ts";
@@ -34,6 +35,7 @@ interface Waiting {
 
 interface WebWorkerLike {
   addEventListener(type: "error", listener: (event: { message?: string; preventDefault(): void }) => void): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
   terminate(): void;
 }
 type WebWorkerCtor = new (url: URL, options: { type: "module" }) => WebWorkerLike;
@@ -105,6 +107,10 @@ export class ComlinkBackend implements ExecutionBackend {
         // Unhandled, a worker's error would take the whole process down.
         event.preventDefault();
         this.#kill(thread, new Error(`worker thread error: ${event.message ?? "unknown"}`));
+      });
+      w.addEventListener("message", (event) => {
+        const code = exitNoticeCode(event.data);
+        if (code !== undefined) this.#kill(thread, new Error(code === "close" ? "worker thread closed itself" : `worker thread exited with code ${code}`));
       });
       endpoint = w as unknown as Comlink.Endpoint;
       terminate = () => w.terminate();
