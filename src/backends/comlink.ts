@@ -1,5 +1,5 @@
 /**
- * The comlink backend: module Web Workers (the default on Deno; browsers), or
+ * The comlink backend: module Web Workers (Deno, browsers), or
  * `node:worker_threads` on Node. Like Piscina, each thread runs one batch at a time and the rest
  * wait on the main thread, so a thread that dies (or is terminated because its attempt ignored
  * an abort) takes down only the batch it was running; that batch fails over (see runner.ts) and
