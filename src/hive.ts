@@ -79,12 +79,15 @@ export interface HiveOptions {
   /**
    * Execution backend. `piscina` and `comlink` run handlers on worker threads: a handler that
    * ignores its abort has its thread terminated `abortGraceMs` after its timeout, and one that
-   * exits or runs out of memory fails `WORKER_CRASHED` (comlink's Web Workers on Deno have no
-   * memory limit: there one out of memory ends the process). `inline` runs synchronous handlers
-   * on the main thread, where they cannot be cut short: a timeout still ends the task for its
-   * caller, but the handler runs on, and blocks the hive, until it returns. On Deno 2.9 a
-   * terminated thread stuck in a synchronous loop keeps its core busy until the process ends
-   * (a Deno bug); with `piscina` the process still exits after `stop()`, with `comlink` it does not.
+   * exits fails `WORKER_CRASHED`; either way the thread is replaced. Out of memory is
+   * `WORKER_CRASHED` on Node; on Deno, Piscina settles it only at its timeout, and comlink's Web
+   * Workers have no memory limit, so there it ends the process. On Deno 2.9 a terminated thread
+   * stuck in a synchronous loop keeps its core busy until the process ends (a Deno bug); with
+   * `piscina` the process still exits after `stop()`, with `comlink` it does not.
+   * `inline` runs synchronous handlers on the main thread, where they cannot be cut short: a
+   * timeout ends, for its caller, a task whose handler awaits past it, but a synchronous handler
+   * blocks the hive (its timer included) until it returns, and one that never returns hangs the
+   * process.
    * @default "piscina" (on Node and on Deno)
    */
   backend?: BackendName;
