@@ -18,7 +18,6 @@ import { ComlinkBackend } from "./backends/comlink.ts";
 import { InlineBackend } from "./backends/inline.ts";
 import { PiscinaBackend } from "./backends/piscina.ts";
 import type { BackendName, BackendStats, DependencyChannel, ExecutionBackend } from "./backends/types.ts";
-import { isDeno } from "./backends/worker-file.ts";
 import { type HiveClock, realClock } from "./clock.ts";
 import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
 import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
@@ -78,7 +77,20 @@ export interface HiveOptions {
   tasks?: URL | string;
   /** The swarm. At least one agent. */
   agents: AgentOptions[];
-  /** Execution backend. @default "piscina" on Node, "comlink" on Deno */
+  /**
+   * Execution backend. `piscina` and `comlink` run handlers on worker threads: a handler that
+   * ignores its abort has its thread terminated `abortGraceMs` after its timeout, and one that
+   * exits fails `WORKER_CRASHED`; either way the thread is replaced. Out of memory is
+   * `WORKER_CRASHED` on Node; on Deno, Piscina settles it only at its timeout, and comlink's Web
+   * Workers have no memory limit, so there it ends the process. On Deno 2.9 a terminated thread
+   * stuck in a synchronous loop keeps its core busy until the process ends (a Deno bug); with
+   * `piscina` the process still exits after `stop()`, with `comlink` it does not.
+   * `inline` runs synchronous handlers on the main thread, where they cannot be cut short: a
+   * timeout ends, for its caller, a task whose handler awaits past it, but a synchronous handler
+   * blocks the hive (its timer included) until it returns, and one that never returns hangs the
+   * process.
+   * @default "piscina" (on Node and on Deno)
+   */
   backend?: BackendName;
   /** Worker threads. @default the number of CPUs */
   threads?: number;
@@ -530,7 +542,7 @@ export class Hive implements AsyncDisposable {
     this.#options = options;
     const clock = options.clock;
     this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
-    const name = options.backend ?? (isDeno ? "comlink" : "piscina");
+    const name = options.backend ?? "piscina";
     const url = tasksUrl(options.tasks);
     const threads = options.threads ?? Math.max(1, availableParallelism());
     const threadOptions = {

@@ -5,6 +5,7 @@
  * @module
  */
 import * as Comlink from "comlink";
+import { announceExits } from "./exit-notice.ts";
 import { nodeEndpoint, type NodePort } from "./node-endpoint.ts";
 import type { Description, TaskMessage, TaskOutcome, WorkerInit } from "./protocol.ts";
 import { ThreadRuntime } from "./runtime.ts";
@@ -31,6 +32,8 @@ export type WebWorkerApi = typeof api;
 
 const scope = globalThis as { postMessage?: unknown; addEventListener?: unknown };
 if (typeof scope.postMessage === "function" && typeof scope.addEventListener === "function") {
+  const post = scope.postMessage as (message: unknown) => void;
+  announceExits((notice) => post(notice));
   Comlink.expose(api);
 } else {
   const { parentPort } = await import("node:worker_threads");

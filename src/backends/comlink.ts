@@ -1,5 +1,5 @@
 /**
- * The comlink backend: module Web Workers (the default on Deno; browsers), or
+ * The comlink backend: module Web Workers (Deno, browsers), or
  * `node:worker_threads` on Node. Like Piscina, each thread runs one batch at a time and the rest
  * wait on the main thread, so a thread that dies (or is terminated because its attempt ignored
  * an abort) takes down only the batch it was running; that batch fails over (see runner.ts) and
@@ -8,13 +8,15 @@
  * @module
  */
 import * as Comlink from "comlink";
+import { exitNoticeCode } from "../../workers/exit-notice.ts";
 import { nodeEndpoint, type NodePort } from "../../workers/node-endpoint.ts";
 import type { TaskOutcome, WorkerInit } from "../../workers/protocol.ts";
 import type { WebWorkerApi } from "../../workers/web-entry.ts";
 import { TasksModuleError } from "../errors.ts";
 import type { ThreadBackendOptions } from "./piscina.ts";
 import { type Batch, BatchRunner } from "./runner.ts";
-import type { Attempt, AttemptCallback, BackendStats, StartCallback, ExecutionBackend } from "./types.ts";
+import { startDeadline } from "./start-deadline.ts";
+import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend, StartCallback } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
 interface Thread {
@@ -33,6 +35,7 @@ interface Waiting {
 
 interface WebWorkerLike {
   addEventListener(type: "error", listener: (event: { message?: string; preventDefault(): void }) => void): void;
+  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
   terminate(): void;
 }
 type WebWorkerCtor = new (url: URL, options: { type: "module" }) => WebWorkerLike;
@@ -66,8 +69,8 @@ export class ComlinkBackend implements ExecutionBackend {
       this.#nodeWorker = (await import("node:worker_threads")).Worker;
     }
     for (let i = 0; i < this.#options.threads; i++) this.#threads.push(this.#spawn());
-    const timeout = AbortSignal.timeout(this.#options.startTimeoutMs);
-    const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const deadline = startDeadline(this.#options.startTimeoutMs, signal);
+    const stop = deadline.signal;
     try {
       const first = this.#threads[0]!;
       return await new Promise<{ kinds: string[] }>((resolve, reject) => {
@@ -79,8 +82,10 @@ export class ComlinkBackend implements ExecutionBackend {
       });
     } catch (error) {
       await this.close();
-      const detail = timeout.aborted ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
+      const detail = deadline.expired ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
       throw new TasksModuleError(`Cannot start the comlink backend: ${detail}`, { cause: error });
+    } finally {
+      deadline[Symbol.dispose]();
     }
   }
 
@@ -103,6 +108,10 @@ export class ComlinkBackend implements ExecutionBackend {
         // Unhandled, a worker's error would take the whole process down.
         event.preventDefault();
         this.#kill(thread, new Error(`worker thread error: ${event.message ?? "unknown"}`));
+      });
+      w.addEventListener("message", (event) => {
+        const code = exitNoticeCode(event.data);
+        if (code !== undefined) this.#kill(thread, new Error(code === "close" ? "worker thread closed itself" : `worker thread exited with code ${code}`));
       });
       endpoint = w as unknown as Comlink.Endpoint;
       terminate = () => w.terminate();

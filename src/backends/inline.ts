@@ -1,7 +1,10 @@
 /**
  * The inline backend: runs handlers on the calling thread, in a microtask. For tests and tiny
- * tasks. `ctx.signal` works, but a synchronous handler that never checks it cannot be stopped
- * here (there is no thread to terminate): use a thread backend for untrusted work.
+ * tasks. A synchronous handler runs on the main thread and cannot be cut short: there is no
+ * thread to terminate, and while it runs nothing else does, its timeout timer included — one
+ * that overruns its timeout completes when it returns, one that never returns hangs the
+ * process. A timeout (or cancel) does end, for its caller, a task whose handler awaits past it:
+ * `abort` fires its `ctx.signal` and drops its outcome. Use a thread backend for untrusted work.
  *
  * @module
  */

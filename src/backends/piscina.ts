@@ -9,7 +9,8 @@ import { Piscina } from "piscina";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
 import { TasksModuleError } from "../errors.ts";
 import { BatchRunner } from "./runner.ts";
-import type { Attempt, AttemptCallback, BackendStats, StartCallback, DependencyChannel, ExecutionBackend } from "./types.ts";
+import { startDeadline } from "./start-deadline.ts";
+import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
 /** Options of the thread backends. */
@@ -64,13 +65,15 @@ export class PiscinaBackend implements ExecutionBackend {
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
-    const timeout = AbortSignal.timeout(this.#options.startTimeoutMs);
+    const deadline = startDeadline(this.#options.startTimeoutMs, signal);
     try {
-      const d = (await this.#pool.run({ op: "describe" }, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })) as Description;
+      const d = (await this.#pool.run({ op: "describe" }, { signal: deadline.signal })) as Description;
       return { kinds: d.kinds };
     } catch (error) {
-      const detail = timeout.aborted ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
+      const detail = deadline.expired ? `no answer within ${this.#options.startTimeoutMs} ms` : error instanceof Error ? error.message : String(error);
       throw new TasksModuleError(`Cannot start the piscina backend: ${detail}`, { cause: error });
+    } finally {
+      deadline[Symbol.dispose]();
     }
   }
 

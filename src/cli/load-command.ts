@@ -48,7 +48,7 @@ Options:
   --max-queued N        bound the hive's queue: past N waiting tasks it sheds the lowest
                         priority or rejects (default: unbounded in practice)
   --threads N           worker threads (default: one per CPU)
-  --backend NAME        piscina | comlink | inline (default: piscina on Node, comlink on Deno)
+  --backend NAME        piscina | comlink | inline (default: piscina)
   --seed N              seed of the task stream (default: the scenario's, else 42)
   --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report with charts to FILE

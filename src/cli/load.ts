@@ -44,7 +44,7 @@ export interface LoadOptions {
   sampleEveryMs?: number | undefined;
   /** Worker threads. @default the number of CPUs */
   threads?: number | undefined;
-  /** Execution backend. @default "piscina" on Node, "comlink" on Deno */
+  /** Execution backend. @default "piscina" */
   backend?: BackendName | undefined;
   /** The hive's ready queue; bounding it makes the hive reject or shed past `maxQueued`. @default the workload's, else unbounded in practice (100000) */
   queue?: HiveOptions["queue"] | undefined;

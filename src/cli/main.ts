@@ -55,7 +55,7 @@ Options:
   --tasks N           tasks to run (default 300)
   --seed N            seed for the workload and tie-breaks (default 42)
   --threads N         worker threads (default: one per CPU)
-  --backend NAME      piscina | comlink | inline (default: piscina on Node, comlink on Deno)
+  --backend NAME      piscina | comlink | inline (default: piscina)
   --json              print the summary (or a scenario's run report) as one JSON object
   --html FILE         simulate FILE: also write the HTML report to FILE
   --port N            serve / inspect / replay: port (default 9464 for serve, a free

@@ -1,6 +1,6 @@
 /**
  * The journal on Deno: a file journal written under `every-task`, a stop with work left, and a
- * second hive that recovers it — on the comlink backend (Deno's default) with its Web Workers.
+ * second hive that recovers it — on the comlink backend with its Web Workers.
  *
  * @module
  */
