@@ -186,8 +186,10 @@ export class HiveDurability {
       if (s.key !== undefined) this.#openKeys.set(s.id, s.key);
       // The attempt that was running when the process died runs again under the same number
       // (like an agent crash, it was not the task's fault); a retry keeps what was left of its backoff.
-      const restored = t.wait !== undefined ? { attempt: t.wait.n, retryInMs: Math.max(0, t.wait.due - now) } : { attempt: Math.max(1, t.attempt), retryInMs: 0 };
-      tasks.push({ id: s.id, kind: s.kind, input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries, restored });
+      const restored: NonNullable<TaskSpec["restored"]> = t.wait !== undefined ? { attempt: t.wait.n, retryInMs: Math.max(0, t.wait.due - now) } : { attempt: Math.max(1, t.attempt), retryInMs: 0 };
+      // A deadline counts from the first submit, across restarts: what is left of it.
+      if (s.deadlineMs !== undefined) restored.deadlineInMs = Math.max(0, s.deadlineMs - Math.max(0, now - s.at));
+      tasks.push({ id: s.id, kind: s.kind, input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries, ...(s.deadlineMs !== undefined ? { deadlineMs: s.deadlineMs } : {}), restored });
     }
     const saved = loaded.state as (PersistedHive & { savedAt?: number }) | undefined;
     const state = saved !== undefined && saved !== null && saved.version === 1 ? saved : undefined;
@@ -221,7 +223,7 @@ export class HiveDurability {
       this.#keys.set(key, spec.id);
       this.#openKeys.set(spec.id, key);
     }
-    this.journal?.append({ o: "s", id: spec.id, kind: spec.kind, input: spec.input, requires: spec.requires, priority: spec.priority, timeoutMs: spec.timeoutMs, retries: spec.retries, ...(key !== undefined ? { key } : {}), at: Date.now() });
+    this.journal?.append({ o: "s", id: spec.id, kind: spec.kind, input: spec.input, requires: spec.requires, priority: spec.priority, timeoutMs: spec.timeoutMs, retries: spec.retries, ...(spec.deadlineMs !== undefined ? { deadlineMs: spec.deadlineMs } : {}), ...(key !== undefined ? { key } : {}), at: Date.now() });
   }
 
   /**

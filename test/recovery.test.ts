@@ -191,6 +191,23 @@ describe("journal and recovery", () => {
     expect(h2.stats().agents[0]).toMatchObject({ status: "up", restarts: 1 });
   });
 
+  it("keeps a task's deadline across a restart: what is left of it, counted from the first submit", async () => {
+    const dir = tmp();
+    const { h } = await hive({ store: { dir }, recover: true });
+    h.submit({ kind: "gate", id: "slow", deadlineMs: 60_000, timeoutMs: 120_000 }).result.catch(() => {});
+    await h.waitFor((e) => e.type === "task.started");
+    await settle();
+    await h.stop(); // a clean stop leaves it open in the journal
+    const { h: h2, clock } = await hive({ store: { dir }, recover: true });
+    const result = h2.result("slow");
+    clock.increment(59_000);
+    await settle();
+    expect(h2.stats().tasks).toMatchObject({ failed: 0 });
+    clock.increment(1_000);
+    await settle();
+    expect(await result).toMatchObject({ state: "failed", error: { code: "TASK_TIMEOUT", message: expect.stringContaining("missed its deadline (deadlineMs 60000") } });
+  });
+
   it("starts a new process on the store of a degraded hive healthy, with the restart history kept", async () => {
     const dir = tmp();
     const { h } = await hive({ store: { dir }, durability: "every-task", supervision: { maxRestarts: 0 } });
