@@ -145,6 +145,9 @@ export function describeIssue(issue: z.core.$ZodIssue): IssueText {
       const inner = issue.issues[0] === undefined ? "must be valid" : describeIssue(issue.issues[0]).phrase;
       return { path, phrase: `must have valid elements (an element ${inner})` };
     }
+    case "custom":
+      // Our own refinements say what is wrong in words of their own.
+      return { path, phrase: issue.message === "" || issue.message === "Invalid input" ? "must be valid" : issue.message };
     default:
       return { path, phrase: "must be valid" };
   }

@@ -80,13 +80,13 @@ describe("apiary simulate scenario.json", () => {
       apiary("sweep", file("unmet.json"), "--replicas", "2"),
     ]);
     expect(unmet.code).toBe(2);
-    expect(unmet.stderr).toContain('Invalid scenario: "workload.kinds[0].requires" of kind "code" must be met by some agent group, and none has code >= 0.5, received {"code":0.5}');
+    expect(unmet.stderr).toContain('Invalid scenario: "workload.kinds[0].requires" must be met by some agent group (kind "code"), and none has code >= 0.5, received {"code":0.5}');
     expect(endless.code).toBe(2);
     expect(endless.stderr).toContain('"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000');
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('"run.tasks" may not be given with "run.durationMs": give exactly one of the two, received 10000');
     expect(sweep.code).toBe(2);
-    expect(sweep.stderr).toContain('of kind "code" must be met by some agent group');
+    expect(sweep.stderr).toContain('must be met by some agent group (kind "code")');
   });
 
   it("names the bundled examples when the scenario file is not there", async () => {

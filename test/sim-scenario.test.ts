@@ -58,9 +58,9 @@ describe("parseScenario", () => {
     [
       "a requirement no agent group meets",
       (s: any) => s.workload.kinds.push({ name: "code", requires: { code: 0.95, sim: 0.5 }, duration: { constant: 1 } }),
-      '"workload.kinds[1].requires" of kind "code" must be met by some agent group, and none has code >= 0.95 and sim >= 0.5, received {"code":0.95,"sim":0.5}',
+      '"workload.kinds[1].requires" must be met by some agent group (kind "code"), and none has code >= 0.95 and sim >= 0.5, received {"code":0.95,"sim":0.5}',
     ],
-    ["a requirement above every agent's level", (s: any) => (s.workload.kinds[0].requires = { sim: 0.9 }), '"workload.kinds[0].requires" of kind "job" must be met by some agent group, and none has sim >= 0.9, received {"sim":0.9}'],
+    ["a requirement above every agent's level", (s: any) => (s.workload.kinds[0].requires = { sim: 0.9 }), '"workload.kinds[0].requires" must be met by some agent group (kind "job"), and none has sim >= 0.9, received {"sim":0.9}'],
     ["simulated time past a year", (s: any) => (s.run = { durationMs: 1e15 }), '"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000'],
     [
       "more expected tasks than a simulation takes",

@@ -35,7 +35,7 @@ export function unmetRequirements(s: Scenario): LimitIssue[] {
   s.workload.kinds.forEach((k, i) => {
     if (Object.keys(k.requires).length === 0 || s.agents.some((g) => isEligible(g.capabilities, k.requires))) return;
     const asked = Object.entries(k.requires).map(([name, level]) => `${name} >= ${level}`).join(" and ");
-    issues.push({ path: ["workload", "kinds", i, "requires"], message: `of kind ${JSON.stringify(k.name)} must be met by some agent group, and none has ${asked}` });
+    issues.push({ path: ["workload", "kinds", i, "requires"], message: `must be met by some agent group (kind ${JSON.stringify(k.name)}), and none has ${asked}` });
   });
   return issues;
 }
