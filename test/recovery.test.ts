@@ -194,8 +194,9 @@ describe("journal and recovery", () => {
   it("keeps a task's deadline across a restart: what is left of it, counted from the first submit", async () => {
     const dir = tmp();
     const { h } = await hive({ store: { dir }, recover: true });
+    const began = h.waitFor((e) => e.type === "task.started");
     h.submit({ kind: "gate", id: "slow", deadlineMs: 60_000, timeoutMs: 120_000 }).result.catch(() => {});
-    await h.waitFor((e) => e.type === "task.started");
+    await began;
     await settle();
     await h.stop(); // a clean stop leaves it open in the journal
     const { h: h2, clock } = await hive({ store: { dir }, recover: true });
