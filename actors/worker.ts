@@ -65,14 +65,20 @@ export interface AttemptEnd {
   startedAt?: number | undefined;
 }
 
-/** An attempt that began to run, as the port reports it. */
-export interface AttemptStart {
-  seq: number;
-  /** Hive-clock time it began. */
-  startedAt: number;
-  /** It has finished running too; its outcome waits for its batch's reply (held up by another attempt). */
-  ended?: boolean;
-}
+/**
+ * An attempt that began to run, as the port reports it — or, with `waiting`, one whose thread
+ * died under another attempt and that waits to run again (its timeout is off until it does).
+ */
+export type AttemptStart =
+  | {
+    seq: number;
+    /** Hive-clock time it began. */
+    startedAt: number;
+    /** It has finished running too; its outcome waits for its batch's reply (held up by another attempt). */
+    ended?: boolean;
+    waiting?: undefined;
+  }
+  | { seq: number; waiting: true; startedAt?: undefined; ended?: undefined };
 
 /** An attempt's outcome, as the port reports it (with its start when that came in the same tick). */
 export interface WorkerOutcome {
@@ -179,9 +185,13 @@ export const workerMachine = setup({
       if (event.type !== "worker.started") return;
       const starts: StartedAttempt[] = [];
       let earliest = Infinity;
-      for (const { seq, startedAt, ended } of event.starts) {
+      for (const { seq, startedAt, ended, waiting } of event.starts) {
         const r = context.running.get(seq);
         if (r === undefined) continue;
+        if (waiting === true) {
+          r.deadline = Infinity;
+          continue;
+        }
         // Not before its dispatch, whatever the thread's clock says (a simulated hive clock, skew).
         const at = Math.max(startedAt, r.dispatchedAt);
         const known = r.startedAt === at;

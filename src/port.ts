@@ -22,7 +22,7 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnT
     // Starts and outcomes that arrive in the same tick go back as one event each; a start whose
     // outcome came with it rides on the outcome.
     let outcomes: WorkerOutcome[] = [];
-    let starts = new Map<number, { startedEpochMs: number; ended: boolean }>();
+    let starts = new Map<number, { startedEpochMs: number | undefined; ended: boolean }>();
     let scheduled = false;
     const flush = (): void => {
       scheduled = false;
@@ -39,12 +39,15 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnT
         for (const o of batch) {
           const s = began.get(o.seq);
           if (s === undefined) continue;
-          o.startedAt = toHive(s.startedEpochMs);
+          if (s.startedEpochMs !== undefined) o.startedAt = toHive(s.startedEpochMs);
           began.delete(o.seq);
         }
         if (began.size > 0) {
           const list: AttemptStart[] = [];
-          for (const [seq, s] of began) list.push(s.ended ? { seq, startedAt: toHive(s.startedEpochMs), ended: true } : { seq, startedAt: toHive(s.startedEpochMs) });
+          for (const [seq, s] of began) {
+            if (s.startedEpochMs === undefined) list.push({ seq, waiting: true });
+            else list.push(s.ended ? { seq, startedAt: toHive(s.startedEpochMs), ended: true } : { seq, startedAt: toHive(s.startedEpochMs) });
+          }
           sendBack({ type: "worker.started", starts: list, at: now } satisfies WorkerEvent);
         }
       }

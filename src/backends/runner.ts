@@ -252,22 +252,47 @@ export class BatchRunner {
       for (const e of live) {
         e.batch = undefined;
         this.#unstarted.delete(e);
+        this.#waitAgain(e);
         this.#enqueue(e);
       }
       return;
     }
     this.threadDeaths++;
-    if (batch.entries.length > 1) {
-      // Innocent attempts shared a thread with the one that killed it: re-run each alone.
-      for (const e of live) {
-        e.solo = true;
-        e.batch = undefined;
-        this.#unstarted.delete(e);
-        this.#enqueue(e);
-      }
+    if (batch.entries.length === 1) {
+      for (const e of live) this.#settle(e, crashed(e, error));
       return;
     }
-    for (const e of live) this.#settle(e, crashed(e, error));
+    // Which attempt was running when the thread died? The stamps say: started and not ended.
+    // That one is the culprit; the rest of the batch (finished with their reply lost, or not yet
+    // begun) did nothing wrong and runs again as it was. Without a single culprit (a batch of
+    // async handlers running at once, or a death before any began), each runs alone to find it.
+    const running = live.filter((e) => this.#isRunning(e));
+    const culprit = running.length === 1 ? running[0]! : undefined;
+    const noneRunning = running.length === 0 && batch.controller.signal.aborted; // killed for an aborted attempt
+    for (const e of live) {
+      if (e === culprit) {
+        this.#settle(e, crashed(e, error));
+        continue;
+      }
+      e.solo = culprit === undefined && !noneRunning;
+      e.batch = undefined;
+      this.#unstarted.delete(e);
+      this.#waitAgain(e);
+      this.#enqueue(e);
+    }
+  }
+
+  /** True when `e`'s thread has stamped its start and not its end. */
+  #isRunning(e: Pending): boolean {
+    return startOf(this.#stamps, e.attempt.seq) !== undefined && !endedOf(this.#stamps, e.attempt.seq);
+  }
+
+  /** Tells whoever heard `e` start that it waits to run again (its timeout is off until then). */
+  #waitAgain(e: Pending): void {
+    if (e.onStart === undefined || e.startedAt === undefined) return;
+    e.startedAt = undefined;
+    e.endReported = false;
+    e.onStart(undefined, false);
   }
 
   /** Aborts an attempt: fires its signal now, terminates its thread after the grace period. */

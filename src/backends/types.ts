@@ -40,10 +40,11 @@ export type AttemptCallback = (result: AttemptResult) => void;
 /**
  * Called when an attempt begins to run, with the epoch time (ms) it began — before its
  * {@link AttemptCallback} — and again with `ended` true when it has finished running but its
- * outcome is held up (it shares a reply with an attempt still running on its thread). An attempt
- * that is run again (its batch's thread died under it) reports its new start.
+ * outcome is held up (it shares a reply with an attempt still running on its thread). When its
+ * thread died under it and it waits to run again, it is called with `undefined`; its new start
+ * follows.
  */
-export type StartCallback = (startedEpochMs: number, ended: boolean) => void;
+export type StartCallback = (startedEpochMs: number | undefined, ended: boolean) => void;
 
 /** Counters a backend keeps. */
 export interface BackendStats {

@@ -62,9 +62,12 @@ for (const backend of ["comlink", "piscina"] as const) {
       async (hive) => {
         const flag = new Int32Array(new SharedArrayBuffer(4));
         const started = new Int32Array(new SharedArrayBuffer(4));
+        // The timeout counts from when the attempt starts on its thread: wait for that first.
+        const began = hive.waitFor("task.started");
         const result = hive.run({ kind: "pollAbort", input: { flag, started }, timeoutMs: 2_000 });
         const s = Atomics.waitAsync(started, 0, 0);
         if (s.async) await s.value;
+        await began;
         clock.increment(2_000);
         const error = (await assertRejects(() => result)) as ApiaryError;
         assertEquals(error.code, "TASK_TIMEOUT");
