@@ -1,6 +1,7 @@
 /**
  * Task handlers for the `chaos` bench: real work that fails on request — throws, kills its
- * thread, or hangs until its attempt is aborted.
+ * thread, or hangs until its attempt is aborted — a poison kind that fails on every agent, and a
+ * kind one agent is broken for.
  *
  * @module
  */
@@ -19,5 +20,13 @@ export default defineTasks({
     let x = input.n;
     for (let i = 0; i < 200; i++) x = (x * 31 + i) % 1_000_003;
     return x;
+  },
+  poison(input: { n: number }): never {
+    throw new Error(`poison kind, task ${input.n}`);
+  },
+  // Fails only on the agent named in the input (an agent broken for this kind), succeeds elsewhere.
+  brokenOn(input: { agent: string }, ctx): string {
+    if (ctx.agentId === input.agent) throw new Error(`agent ${ctx.agentId} is broken`);
+    return ctx.agentId;
   },
 });

@@ -1,9 +1,13 @@
 /**
  * Bench scope `chaos`: 100,000 tasks on real worker threads (Piscina, 2 threads) with 10%
- * injected faults — 8% throw, 1% kill their thread, 1% hang until their 30 ms timeout — and two
- * retries each (a hanging task none: its retry would hang again).
+ * injected faults — 6% throw, 1% kill their thread, 1% hang until their 30 ms timeout, 1% of a
+ * poison kind that fails on every agent, 1% of a kind `agent-7` is broken for (it fails there
+ * only, so blame crashes that agent) — and two retries each (a hanging task none: its retry would
+ * hang again). 5% carry a deadline of 5–100 ms on the whole task. The broken agent's crashes
+ * escalate (more than 1 restart within 1 s; two blamed failures in a row crash it); the hive restarts the swarm after a 50 ms
+ * cool-down, and is healed by hand every 10,000 tasks.
  * Reports tasks lost (accepted, never ended: must be 0), finished twice (must be 0), the
- * terminal states, and throughput. `--quick` runs 10,000.
+ * terminal states, the escalations and heals, and throughput. `--quick` runs 10,000.
  *
  * The baseline is raw Piscina running the same number of fault-free tasks, for scale.
  *
@@ -28,12 +32,15 @@ const chaos: BenchScope = async ({ quick }) => {
     retry: { minMs: 0 },
     abortGraceMs: 5,
     breaker: false,
-    supervision: { maxRestarts: 1_000_000, withinMs: 1_000, backoff: { minMs: 1, maxMs: 20 }, failAfter: 1_000_000 },
+    supervision: { maxRestarts: 1, withinMs: 1_000, backoff: { minMs: 1, maxMs: 20 }, failAfter: 2, escalation: { action: "restart", cooldownMs: 50 } },
   });
   await hive.start();
   const terminals = new Map<string, number>();
   const byType = new Map<string, number>();
+  let agentBlamed = 0;
   hive.on("*", (e: HiveEvent) => {
+    if (e.type === "hive.degraded" || e.type === "hive.healed" || e.type === "agent.crashed") byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+    if ((e.type === "task.retrying" || e.type === "task.deadLettered") && e.blame?.to === "agent") agentBlamed++;
     if (!TERMINAL.has(e.type) || !("taskId" in e)) return;
     terminals.set(e.taskId, (terminals.get(e.taskId) ?? 0) + 1);
     byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
@@ -43,10 +50,16 @@ const chaos: BenchScope = async ({ quick }) => {
   const t0 = performance.now();
   const opsPerSec = await closedLoop(() => {
     const u = rng.next();
-    const fault = u < 0.08 ? "throw" : u < 0.09 ? "exit" : u < 0.1 ? "hang" : "none";
     accepted++;
-    // A hanging task has a short deadline of its own; the others a generous one.
-    return hive.run({ kind: "work", input: { n: accepted, fault }, ...(fault === "hang" ? { timeoutMs: 30, retries: 0 } : {}) }).catch(() => undefined);
+    if (accepted % 10_000 === 0) hive.heal();
+    const deadline: { deadlineMs?: number } = rng.next() < 0.05 ? { deadlineMs: 5 + Math.floor(rng.next() * 96) } : {};
+    if (u >= 0.08 && u < 0.1) {
+      const task: { kind: string; input: unknown } = u < 0.09 ? { kind: "poison", input: { n: accepted } } : { kind: "brokenOn", input: { agent: "agent-7" } };
+      return hive.run({ ...task, ...deadline }).catch(() => undefined);
+    }
+    const fault = u < 0.06 ? "throw" : u < 0.07 ? "exit" : u < 0.08 ? "hang" : "none";
+    // A hanging task has a short timeout of its own; the others a generous one.
+    return hive.run({ kind: "work", input: { n: accepted, fault }, ...(fault === "hang" ? { timeoutMs: 30, retries: 0 } : {}), ...deadline }).catch(() => undefined);
   }, 512, total);
   const wallMs = performance.now() - t0;
   await hive.drain();
@@ -78,6 +91,12 @@ const chaos: BenchScope = async ({ quick }) => {
         deadLettered: byType.get("task.deadLettered") ?? 0,
         failed: byType.get("task.failed") ?? 0,
         retried: stats.tasks.retried,
+        cancelled: byType.get("task.cancelled") ?? 0,
+        shed: byType.get("task.shed") ?? 0,
+        agentBlamed,
+        agentsCrashed: byType.get("agent.crashed") ?? 0,
+        escalations: byType.get("hive.degraded") ?? 0,
+        healed: byType.get("hive.healed") ?? 0,
         threadRestarts: stats.pool.threadRestarts,
         countsReconcile: String(stats.tasks.accepted === stats.tasks.completed + stats.tasks.failed + stats.tasks.cancelled + stats.tasks.deadLettered + stats.tasks.shed),
       },

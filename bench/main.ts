@@ -11,6 +11,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   pool: async () => (await import("./pool.ts")).default,
   orchestration: async () => (await import("./orchestration.ts")).default,
   chaos: async () => (await import("./chaos.ts")).default,
+  faults: async () => (await import("./faults.ts")).default,
   bus: async () => (await import("./bus.ts")).default,
   metrics: async () => (await import("./metrics.ts")).default,
   inspect: async () => (await import("./inspect.ts")).default,
