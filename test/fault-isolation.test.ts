@@ -124,7 +124,9 @@ describe("attribution", () => {
     const agentFaults = events.filter((e) => e.type === "task.retrying" && e.blame?.to === "agent");
     expect(agentFaults.length).toBeGreaterThan(0);
     expect(agentFaults.every((e) => (e as { agentId?: string }).agentId === "broken")).toBe(true);
-    expect(hive.stats().degraded).toBeNull();
+    // The healthy agents never went down (the broken one may have restarted often enough to
+    // escalate, which is its own story: it keeps failing after every restart).
+    expect(hive.stats().agents.filter((a) => a.id !== "broken").every((a) => a.status === "up" && a.restarts === 0)).toBe(true);
   });
 });
 

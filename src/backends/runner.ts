@@ -64,6 +64,9 @@ export interface BatchRunnerOptions {
 /** How often attempts sent to a thread are checked for having started, ms. */
 export const START_POLL_MS = 5;
 
+/** How long an attempt runs before a poll reports its start (if its outcome has not brought it), ms. */
+export const START_REPORT_AFTER_MS = 20;
+
 /** Collects attempts, sends them in batches through a transport, and settles each once. */
 export class BatchRunner {
   readonly abortFlags: SharedArrayBuffer = new SharedArrayBuffer(ABORT_SLOTS * 4);
@@ -196,27 +199,33 @@ export class BatchRunner {
   #settle(e: Pending, result: AttemptResult): void {
     if (this.#live.get(e.attempt.seq) !== e) return;
     this.#live.delete(e.attempt.seq);
-    this.#reportStart(e, false);
+    this.#reportStart(e, undefined);
     this.#unstarted.delete(e);
     e.done(result);
   }
 
   /**
-   * Reports `e`'s start if its thread has stamped it and nobody was told yet — and, when `ends`,
-   * its end if it has finished running ahead of its outcome. True once there is nothing more to
-   * report of it before its outcome.
+   * Reports what `e`'s thread has stamped and nobody was told yet: its start, and its end ahead
+   * of its outcome. An attempt's start rides on its outcome when that comes soon, so a poll
+   * reports it only once the attempt has run a while (`min(START_REPORT_AFTER_MS, timeoutMs / 4)`:
+   * time enough for its timeout to be armed), and an end only once half its timeout has passed
+   * (its outcome is held up behind a slow neighbour; only then could its timeout strike). That
+   * way a batch of short attempts costs no report at all. `now` is the epoch time of a poll, or
+   * undefined when the outcome is here. True once nothing is left to report before the outcome.
    */
-  #reportStart(e: Pending, ends: boolean): boolean {
+  #reportStart(e: Pending, now: number | undefined): boolean {
     const onStart = e.onStart;
     if (onStart === undefined) return true;
+    const seq = e.attempt.seq;
     if (e.startedAt === undefined) {
-      const at = startOf(this.#stamps, e.attempt.seq);
+      const at = startOf(this.#stamps, seq);
       if (at === undefined) return false;
+      if (now !== undefined && now - at < Math.min(START_REPORT_AFTER_MS, e.attempt.timeoutMs / 4)) return false;
       e.startedAt = at;
       onStart(at, false);
     }
-    if (!ends || e.endReported) return e.endReported;
-    if (!endedOf(this.#stamps, e.attempt.seq)) return false;
+    if (now === undefined || e.endReported) return e.endReported;
+    if (now - e.startedAt < e.attempt.timeoutMs / 2 || !endedOf(this.#stamps, seq)) return false;
     e.endReported = true;
     onStart(e.startedAt, true);
     return true;
@@ -232,9 +241,10 @@ export class BatchRunner {
   /** Reports the attempts that have started (or finished ahead of their reply) since the last look; looks again while some are running. */
   readonly #poll = (): void => {
     this.#pollTimer = undefined;
+    const now = performance.timeOrigin + performance.now();
     for (const e of this.#unstarted) {
       if (this.#live.get(e.attempt.seq) !== e) this.#unstarted.delete(e);
-      else if (this.#reportStart(e, true)) this.#unstarted.delete(e);
+      else if (this.#reportStart(e, now)) this.#unstarted.delete(e);
     }
     if (this.#unstarted.size > 0) this.#schedulePoll();
   };

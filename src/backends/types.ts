@@ -29,6 +29,8 @@ export interface Attempt {
   attempt: number;
   /** The agent whose slot runs it (`ctx.agentId` in the handler). */
   agentId: string;
+  /** Its own run's bound, ms (the Worker enforces it; a backend may use it to decide when a start is worth reporting early). */
+  timeoutMs: number;
 }
 
 /** How an attempt ended, as the backend reports it. */
