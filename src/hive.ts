@@ -25,18 +25,15 @@ import { LogHistogram } from "./histogram.ts";
 import { createPort } from "./port.ts";
 import { createRandom } from "./random.ts";
 import { agentSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
-// --- issue 4: breakers, dependencies, cache (wire4) ---
 import { AgentBreakers, type AgentBreakerOptions, type BreakerSummary, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
 import type { CacheStats } from "./cache.ts";
 import { DependencyRegistry, type DependencyOptions } from "./dependency.ts";
 import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./taskcache.ts";
-// --- end issue 4 ---
 import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "./bus.ts";
 import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
 import { HiveMetrics } from "./hive-metrics.ts";
 import type { MetricSnapshot } from "./metrics.ts";
 import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "./serve.ts";
-// --- issue 7: journal, recovery, results, idempotency ---
 import { persistSupervisor } from "../actors/supervisor.ts";
 import { DEAD_LETTER_LIMIT, errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
 import type { Durability, JournalStats } from "./journal/journal.ts";
@@ -505,21 +502,17 @@ export class Hive implements AsyncDisposable {
   #stopped: Promise<void> | undefined;
   /** The first `start()`'s promise: later calls while starting or running return it. */
   #starting: Promise<void> | undefined;
-  // --- issue 4 ---
   /** One breaker per agent; undefined when `breaker: false`. */
   readonly #agentBreakers: AgentBreakers | undefined;
   /** Named dependencies and the shared state mirror threads read. */
   readonly #dependencies: DependencyRegistry;
   readonly #taskCache: TaskCache;
-  // --- end issue 4 ---
-  // --- observability (issue 5) ---
-  /** Metrics fed from `#onLifecycle`; undefined with `metrics: false`. */
+    /** Metrics fed from `#onLifecycle`; undefined with `metrics: false`. */
   readonly #metrics: HiveMetrics | undefined;
   /** The inspect observer and the trace writer the hive owns (closed on stop). */
   readonly #inspect: ResolvedInspect;
   /** Health servers started by `serve`; closed on stop. */
   readonly #servers = new Set<HealthServer>();
-  // --- issue 7 ---
   readonly #durable: HiveDurability;
   /** Submits waiting for their acceptance to reach the disk (`every-task`), by id. */
   readonly #unwritten = new Map<string, TaskSpec>();
@@ -557,14 +550,12 @@ export class Hive implements AsyncDisposable {
     this.#replayKept = options.events?.replay ?? 0;
     this.#inspect = resolveInspect(options.inspect, this.#clock.now);
     this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;
-    // --- issue 4 ---
-    const breakerOptions = parseAgentBreakerOptions(input.breaker);
+      const breakerOptions = parseAgentBreakerOptions(input.breaker);
     this.#agentBreakers = breakerOptions === false ? undefined : new AgentBreakers(options.agents.map((a) => a.id), breakerOptions, this.#clock, (e) => this.#onAgentBreaker(e));
     this.#dependencies = new DependencyRegistry(this.#clock, (e) => this.#publish(e));
     this.#taskCache = new TaskCache(input.cache, input.store, clock === undefined ? undefined : this.#clock, this.#clock);
     const dependencies = this.#dependencies.channel;
-    // --- end issue 4 ---
-    this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store); // issue 7
+        this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store);
     this.#backend = makeBackend !== undefined ? makeBackend({ clock: this.#clock, dependencies }) : name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
   }
 
@@ -595,10 +586,10 @@ export class Hive implements AsyncDisposable {
       throw error;
     }
     this.#kinds = new Set(kinds);
-    await this.#taskCache.ready(signal); // issue 4: warm the cache from its store
+    await this.#taskCache.ready(signal);
     let recovered: Awaited<ReturnType<HiveDurability["open"]>>;
     try {
-      recovered = await this.#durable.open(this.#clock.now()); // issue 7
+      recovered = await this.#durable.open(this.#clock.now());
     } catch (error) {
       this.#state = "stopped";
       await this.#backend.close().catch(() => {});
@@ -689,10 +680,10 @@ export class Hive implements AsyncDisposable {
   }
 
   #onLifecycle(event: LifecycleEvent): void {
-    this.#agentBreakers?.observe(event); // issue 4
+    this.#agentBreakers?.observe(event);
     if ((event.type === "task.retrying" || event.type === "task.failed" || event.type === "task.deadLettered") && event.blame !== undefined) this.#attribute(event);
     this.#metrics?.record(event);
-    // issue 7: journal it; under every-task the caller hears of an end only once it is on disk.
+    // Journal it; under every-task the caller hears of an end only once it is on disk.
     const ended = this.#durable.observe(event, this.#state === "stopping");
     if (this.#acceptWaiters.size > 0) this.#settleAccepted(event);
     const journal = this.#durable.journal;
@@ -768,7 +759,7 @@ export class Hive implements AsyncDisposable {
    *   (the same for cached tasks; `run` and `map` reject with these instead of throwing)
    */
   submit<O = unknown, I = unknown>(task: TaskOptions<I>): TaskHandle<O> {
-    if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task); // issue 4
+    if (task !== null && typeof task === "object" && (task.cache !== undefined || task.cacheKey !== undefined)) return this.#submitCached<O, I>(task);
     return this.#submitParsed<O>(this.#validate(task, "submit task"));
   }
 
@@ -804,7 +795,7 @@ export class Hive implements AsyncDisposable {
 
   /** Journals a submit and queues it for the Queen (one event per turn for all of them). */
   #send(spec: TaskSpec, key: string | undefined): void {
-    this.#durable.submitted(spec, key); // issue 7: journal it
+    this.#durable.submitted(spec, key);
     this.#outbox.push(spec);
     if (this.#outbox.length === 1) queueMicrotask(this.#flush);
   }
@@ -812,7 +803,7 @@ export class Hive implements AsyncDisposable {
   #submitParsed<O>(t: ParsedTask): TaskHandle<O> {
     const key = t.idempotencyKey;
     if (key !== undefined) {
-      const holder = this.#durable.keyHolder(key); // issue 7: the task that already holds the key
+      const holder = this.#durable.keyHolder(key); // the task that already holds the key
       if (holder !== undefined) return this.#follow<O>(holder);
     }
     const id = t.id ?? this.#durable.ids.next();
@@ -1127,9 +1118,9 @@ export class Hive implements AsyncDisposable {
       agents: this.#agentStats(),
       pool: this.#backend.stats(),
       uptimeMs,
-      breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()], // issue 4
-      cache: this.#taskCache.stats(), // issue 4
-      journal: this.#durable.stats(), // issue 7
+      breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()],
+      cache: this.#taskCache.stats(),
+      journal: this.#durable.stats(),
     };
   }
 
@@ -1171,7 +1162,7 @@ export class Hive implements AsyncDisposable {
     const actor = this.#actor;
     if (actor === undefined || this.#state !== "running") return;
     this.#flush();
-    if (this.#unwritten.size > 0) await this.#durable.journal?.written(); // issue 7: on to the Queen first
+    if (this.#unwritten.size > 0) await this.#durable.journal?.written(); // on to the Queen first
     if (actor.getSnapshot().context.tasks.size > 0) {
       await new Promise<void>((resolve, reject) => {
         this.#drainWaiters.push(resolve);
@@ -1179,7 +1170,7 @@ export class Hive implements AsyncDisposable {
         actor.send({ type: "queen.drain", at: this.#clock.now() });
       });
     }
-    await this.#durable.journal?.written(); // issue 7: and their ends are on disk
+    await this.#durable.journal?.written(); // and their ends are on disk
   }
 
   /** Stops: unfinished tasks are cancelled (TASK_CANCELLED), threads are stopped. Idempotent. */
@@ -1194,7 +1185,7 @@ export class Hive implements AsyncDisposable {
     const actor = this.#actor;
     if (actor !== undefined && prior === "running") {
       this.#flush();
-      this.#unwritten.clear(); // issue 7: written or not, they stay open in the journal
+      this.#unwritten.clear(); // written or not, they stay open in the journal
       this.#persistState();
       const running: string[] = [];
       for (const r of actor.getSnapshot().context.tasks.values()) if (r.state === "running") running.push(r.id);
@@ -1205,15 +1196,14 @@ export class Hive implements AsyncDisposable {
     for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
     this.#waiters.clear();
     await this.#backend.close();
-    await this.#durable.close().catch(() => {}); // issue 7
-    await this.#closeIssue4();
+    await this.#durable.close().catch(() => {});
+    await this.#closeGuards();
     await this.#closeObservability();
     await this.#bus.flush();
     this.#bus.close();
     this.#state = "stopped";
   }
 
-  // --- issue 4: breakers, dependencies, cache ---
 
   /** An agent's breaker moved: tell the Supervisor (allocation) and publish it. */
   #onAgentBreaker(event: BreakerTransitionEvent): void {
@@ -1275,15 +1265,13 @@ export class Hive implements AsyncDisposable {
   }
 
   /** Flushes the cache to its store and stops the breakers. A failing store never fails `stop()`. */
-  async #closeIssue4(): Promise<void> {
+  async #closeGuards(): Promise<void> {
     this.#agentBreakers?.[Symbol.dispose]();
     this.#dependencies[Symbol.dispose]();
     await this.#taskCache.close().catch(() => {});
   }
 
-  // --- end issue 4 ---
-  // --- observability (issue 5): metrics, health server, dead letters ---
-
+  
   /** Every metric as plain JSON (gauges sampled now); `[]` with `metrics: false`. */
   metrics(): MetricSnapshot[] {
     return this.#metrics?.snapshot() ?? [];

@@ -74,11 +74,11 @@ export { createFileStore, createIdbStore, createMemoryStore } from "./store/inde
 export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
 export { createRandom } from "./random.ts";
 export type { Random } from "./random.ts";
-// issue 4: breakers in allocation, named dependencies, the cache on the task path
+// Breakers in allocation, named dependencies, the cache on the task path
 export type { AgentBreakerOptions, BreakerSummary, BreakerTransitionEvent } from "./agent-breakers.ts";
 export type { DependencyOptions } from "./dependency.ts";
 export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector, TaskCacheOption } from "./taskcache.ts";
-// Simulation in virtual time (issue 6): scenarios, simulate, and the run report they produce.
+// Simulation in virtual time: scenarios, simulate, and the run report they produce.
 export { simulate } from "./sim/simulate.ts";
 export type { SimulateOptions } from "./sim/simulate.ts";
 export { parseScenario } from "./sim/scenario.ts";
@@ -104,6 +104,6 @@ export type { Distribution } from "./sim/distributions.ts";
 export type { AgentFigures, AgentMark, Estimate, HistogramBucket, LatencyFigures, LoadReport, RunReport, SeriesPoint, SweepReport, TaskTotals } from "./sim/report.ts";
 export { createRecorder } from "./sim/recorder.ts";
 export type { Recorder, RecorderOptions } from "./sim/recorder.ts";
-// Run reports (issue 6): HTML (self-contained, inline SVG) and terminal tables.
+// Run reports: HTML (self-contained, inline SVG) and terminal tables.
 export { renderHtml } from "./sim/html.ts";
 export { formatLoadReport, formatRunReport, formatSweepReport } from "./sim/table.ts";

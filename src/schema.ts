@@ -134,12 +134,12 @@ export const hiveOptionsSchema = z.strictObject(
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),
-    // issue 4: validated in agent-breakers.ts and taskcache.ts (messages name "breaker.*", "cache.*", "store")
+    // Validated in agent-breakers.ts and taskcache.ts (messages name "breaker.*", "cache.*", "store")
     breaker: z.unknown().optional(),
     cache: z.unknown().optional(),
     store: z.unknown().optional(),
     metrics: z.boolean({ error: "must be a boolean" }).default(true),
-    // issue 7: checked in hive-durability.ts (messages name "journal.*")
+    // Checked in hive-durability.ts (messages name "journal.*")
     durability: z.enum(["none", "batched", "every-task"], { error: "must be one of none, batched, every-task" }).optional(),
     recover: z.boolean({ error: "must be a boolean" }).optional(),
     journal: z.unknown().optional(),
@@ -166,7 +166,7 @@ export const taskSchema = z.strictObject(
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
     idempotencyKey: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
-    // issue 4: checked in taskcache.ts
+    // Checked in taskcache.ts
     cache: z.unknown().optional(),
     cacheKey: z.string({ error: "must be a string" }).optional(),
   },

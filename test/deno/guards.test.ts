@@ -1,5 +1,5 @@
 /**
- * Issue 4 on Deno: dependency breakers reached from handlers on every backend (module Web
+ * Guards on Deno: dependency breakers reached from handlers on every backend (module Web
  * Workers read the shared state mirror too), and the result cache on the task path.
  *
  * @module

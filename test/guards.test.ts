@@ -1,3 +1,5 @@
+// Guards on the task path: per-agent circuit breakers, named dependencies (from the main thread
+// and from handlers in threads) and the result cache.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -260,7 +262,7 @@ describe("result cache on the task path", () => {
     await expect(second.run({ kind: "double", input: { n: 7 }, cache: true })).resolves.toBe(14);
     expect(second.stats().tasks.submitted).toBe(0);
 
-    const dir = await mkdtemp(join(tmpdir(), "apiary-wire4-"));
+    const dir = await mkdtemp(join(tmpdir(), "apiary-guards-"));
     try {
       const a = await started({ store: { dir } });
       await a.run({ kind: "double", input: { n: 8 }, cacheKey: "eight" });
