@@ -269,7 +269,11 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   if (list === undefined) plan.byAgent.set(agentId, (list = []));
   list.push({ task, seq });
   plan.started.push({ id: task.id, agentId, attempt: task.attempt });
-  plan.decisions.push({ ...choice, taskId: task.id, attempt: task.attempt, at });
+  // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
+  const decision: Decision = { taskId: task.id, attempt: task.attempt, strategy: choice.strategy, winner: choice.winner, runnerUp: choice.runnerUp, at };
+  if (choice.reason !== undefined) decision.reason = choice.reason;
+  if (choice.fallback !== undefined) decision.fallback = choice.fallback;
+  plan.decisions.push(decision);
   return "placed";
 }
 
