@@ -133,6 +133,8 @@ export function gatherCandidates(views: readonly AgentView[], requires: Capabili
     levels.push(requires[name]!);
   }
   const n = names.length;
+  const agents = out.agents;
+  const fits = out.fits;
   let count = 0;
   for (const agent of views) {
     if (!agent.available || agent.busy >= agent.concurrency || !breakerAllows(agent)) continue;
@@ -149,8 +151,8 @@ export function gatherCandidates(views: readonly AgentView[], requires: Capabili
       if (i < n) continue; // lacks a required capability: not eligible
       fit = sum / n;
     }
-    out.agents[count] = agent;
-    out.fits[count] = fit;
+    agents[count] = agent;
+    fits[count] = fit;
     count++;
   }
   out.length = count;
