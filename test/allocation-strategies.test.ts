@@ -85,7 +85,7 @@ describe("weighted-random", () => {
     const rng = createRandom(11);
     const candidates = new Candidates();
     const counts = new Map<string, number>();
-    let probabilities: Record<string, number> = {};
+    const probabilities: Record<string, number> = {};
     const n = 20_000;
     for (let i = 0; i < n; i++) {
       gatherCandidates(views, { s: 0.1 }, candidates);
