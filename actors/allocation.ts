@@ -1,11 +1,13 @@
 /**
- * Capability-scored allocation, as pure functions the Supervisor uses.
+ * Eligibility and the capability score, as pure functions the Supervisor and the allocation
+ * strategies (`allocation-strategies.ts`) use.
  *
  * An agent is eligible for a task when it has every required capability at or above the level
  * asked. Among eligible agents with a free slot, the score is a weighted sum of four terms in
  * [0, 1]: capability fit, free capacity, health, and a small preference against the agent that
  * ran the task's previous attempt. Ties break on a seeded random draw, so a seed reproduces
- * every decision.
+ * every decision. The formula lives in one place: {@link scoreOf} (the total alone, for the
+ * scan) and {@link scoreTerms} (every term, for explanations) share its terms and weights.
  *
  * @module
  */
@@ -23,6 +25,8 @@ export interface AgentView {
   available: boolean;
   /** The agent's circuit breaker: open = not eligible, halfOpen = one probe attempt at a time. */
   breaker: "closed" | "open" | "halfOpen";
+  /** Position in declaration order (agents added later come after): round-robin rotates by it. */
+  ordinal: number;
 }
 
 /** True when the agent's breaker lets another attempt through now. */
@@ -57,23 +61,35 @@ export function isEligible(capabilities: Capabilities, requires: Capabilities): 
   return true;
 }
 
-/** Scores one eligible agent. `meanLatencyMs` is the swarm's mean, for the latency discount. */
-export function score(agent: AgentView, requires: Capabilities, avoid: string | undefined, meanLatencyMs: number): ScoreTerms {
-  const capability = capabilityTerm(agent, requires);
-  const load = (agent.concurrency - agent.busy) / agent.concurrency;
+/**
+ * The terms of one agent's score. `fit` is its capability term (as {@link gatherCandidates} computes it); `meanLatencyMs`
+ * is the swarm's mean, for the latency discount.
+ */
+export function scoreTerms(agent: AgentView, fit: number, avoid: string | undefined, meanLatencyMs: number): ScoreTerms {
+  const load = loadTerm(agent);
   const health = healthTerm(agent, meanLatencyMs);
-  const retry = agent.id === avoid ? 0 : 1;
-  return { agentId: agent.id, capability, load, health, retry, score: total(capability, load, health, retry) };
+  const retry = retryTerm(agent, avoid);
+  return { agentId: agent.id, capability: fit, load, health, retry, score: total(fit, load, health, retry) };
 }
 
-function capabilityTerm(agent: AgentView, requires: Capabilities): number {
+/** The weighted total of {@link scoreTerms}, without building them (the hot path of a placement). */
+export function scoreOf(agent: AgentView, fit: number, avoid: string | undefined, meanLatencyMs: number): number {
+  return total(fit, loadTerm(agent), healthTerm(agent, meanLatencyMs), retryTerm(agent, avoid));
+}
+
+/** Scores one eligible agent against a task's requirements. */
+export function score(agent: AgentView, requires: Capabilities, avoid: string | undefined, meanLatencyMs: number): ScoreTerms {
   let sum = 0;
   let n = 0;
   for (const name in requires) {
     sum += agent.capabilities[name] ?? 0;
     n++;
   }
-  return n === 0 ? 1 : sum / n;
+  return scoreTerms(agent, n === 0 ? 1 : sum / n, avoid, meanLatencyMs);
+}
+
+function loadTerm(agent: AgentView): number {
+  return (agent.concurrency - agent.busy) / agent.concurrency;
 }
 
 function healthTerm(agent: AgentView, meanLatencyMs: number): number {
@@ -82,27 +98,33 @@ function healthTerm(agent: AgentView, meanLatencyMs: number): number {
   return agent.health.successRate * (0.5 + 0.5 * latencyFactor);
 }
 
+function retryTerm(agent: AgentView, avoid: string | undefined): number {
+  return agent.id === avoid ? 0 : 1;
+}
+
 function total(capability: number, load: number, health: number, retry: number): number {
   return WEIGHTS.capability * capability + WEIGHTS.load * load + WEIGHTS.health * health + WEIGHTS.retry * retry;
 }
 
-/** The outcome of one placement decision. */
-export interface Decision {
-  winner: ScoreTerms;
-  runnerUp: ScoreTerms | undefined;
+/**
+ * The agents a task may be placed on now, in declaration order, each with its capability fit.
+ * Filled by {@link gatherCandidates} and reused from one placement to the next: only the first
+ * `length` entries are live.
+ */
+export class Candidates {
+  /** Eligible agents with a free slot; entries from `length` on are stale. */
+  readonly agents: AgentView[] = [];
+  /** `fits[i]`: mean level of `agents[i]` over the required capabilities (1 when none is required). */
+  readonly fits: number[] = [];
+  length = 0;
 }
 
 /**
- * Picks the best eligible agent with a free slot, or undefined when none has one. `draw` is a
- * seeded uniform draw in [0, 1), used only to break exact ties.
+ * Fills `out` with the agents of `views` that can take a task requiring `requires` now: up, a free
+ * slot, a breaker that lets an attempt through (closed, or half-open with nothing running), and
+ * every required capability at or above the level asked. Returns how many there are.
  */
-export function choose(
-  agents: Iterable<AgentView>,
-  requires: Capabilities,
-  avoid: string | undefined,
-  meanLatencyMs: number,
-  draw: () => number,
-): Decision | undefined {
+export function gatherCandidates(views: readonly AgentView[], requires: Capabilities, out: Candidates): number {
   // The requirements once as arrays: one pass per agent decides eligibility and sums the fit.
   const names: string[] = [];
   const levels: number[] = [];
@@ -111,13 +133,10 @@ export function choose(
     levels.push(requires[name]!);
   }
   const n = names.length;
-  // Scores only: the terms of the winner and the runner-up are built once, at the end.
-  let best: AgentView | undefined;
-  let bestScore = 0;
-  let second: AgentView | undefined;
-  let secondScore = 0;
-  let ties = 1;
-  for (const agent of agents) {
+  const agents = out.agents;
+  const fits = out.fits;
+  let count = 0;
+  for (const agent of views) {
     if (!agent.available || agent.busy >= agent.concurrency || !breakerAllows(agent)) continue;
     let fit = 1;
     if (n > 0) {
@@ -132,11 +151,38 @@ export function choose(
       if (i < n) continue; // lacks a required capability: not eligible
       fit = sum / n;
     }
-    const s = total(fit, (agent.concurrency - agent.busy) / agent.concurrency, healthTerm(agent, meanLatencyMs), agent.id === avoid ? 0 : 1);
-    if (best === undefined || s > bestScore + 1e-12) {
+    agents[count] = agent;
+    fits[count] = fit;
+    count++;
+  }
+  out.length = count;
+  return count;
+}
+
+/** The winner and the runner-up of a scored placement. */
+export interface Scored {
+  winner: ScoreTerms;
+  runnerUp: ScoreTerms | undefined;
+}
+
+/**
+ * Capability-scored choice among `candidates` (at least one): the best {@link scoreOf}, exact
+ * ties broken by `draw`, a seeded uniform draw in [0, 1) taken only on a tie.
+ */
+export function chooseScored(candidates: Candidates, avoid: string | undefined, meanLatencyMs: number, draw: () => number): Scored {
+  const { agents, fits } = candidates;
+  // Scores only: the terms of the winner and the runner-up are built once, at the end.
+  let best = -1;
+  let bestScore = 0;
+  let second = -1;
+  let secondScore = 0;
+  let ties = 1;
+  for (let i = 0; i < candidates.length; i++) {
+    const s = scoreOf(agents[i]!, fits[i]!, avoid, meanLatencyMs);
+    if (best < 0 || s > bestScore + 1e-12) {
       second = best;
       secondScore = bestScore;
-      best = agent;
+      best = i;
       bestScore = s;
       ties = 1;
     } else if (Math.abs(s - bestScore) <= 1e-12) {
@@ -145,19 +191,21 @@ export function choose(
       if (draw() * ties < 1) {
         second = best;
         secondScore = bestScore;
-        best = agent;
+        best = i;
         bestScore = s;
-      } else if (second === undefined || s > secondScore) {
-        second = agent;
+      } else if (second < 0 || s > secondScore) {
+        second = i;
         secondScore = s;
       }
-    } else if (second === undefined || s > secondScore) {
-      second = agent;
+    } else if (second < 0 || s > secondScore) {
+      second = i;
       secondScore = s;
     }
   }
-  if (best === undefined) return undefined;
-  return { winner: score(best, requires, avoid, meanLatencyMs), runnerUp: second === undefined ? undefined : score(second, requires, avoid, meanLatencyMs) };
+  return {
+    winner: scoreTerms(agents[best]!, fits[best]!, avoid, meanLatencyMs),
+    runnerUp: second < 0 ? undefined : scoreTerms(agents[second]!, fits[second]!, avoid, meanLatencyMs),
+  };
 }
 
 /** Folds one attempt's outcome into an agent's health (EWMA, weight `alpha`). */

@@ -17,6 +17,7 @@ import type { Random } from "../src/random.ts";
 import type { SupervisionPolicy } from "./restart.ts";
 import { type AgentSpec, type Capacity, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
 import type { PersistedQueen, PersistedSupervisor } from "./persist.ts";
+import type { AllocationOption } from "./allocation-strategies.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
 
 /** A validated task as the Queen receives it. */
@@ -64,6 +65,8 @@ export interface QueenInput {
   retry: RetryPolicy;
   /** How the Supervisor restarts crashed agents. */
   supervision: SupervisionPolicy;
+  /** Who gets each task among the eligible agents with a free slot. @default "scored" */
+  allocation?: AllocationOption | undefined;
   /** State saved by a previous run (the Supervisor's in `supervisor`). */
   restore?: { at: number; queen: PersistedQueen; supervisor: PersistedSupervisor } | undefined;
   /**
@@ -528,6 +531,7 @@ export const queenMachine = setup({
       random: input.random,
       agingMs: input.agingMs,
       supervision: input.supervision,
+      ...(input.allocation !== undefined ? { allocation: input.allocation } : {}),
       startsOnDispatch: input.startsOnDispatch ?? true,
       ...(input.restore !== undefined ? { restore: { ...input.restore.supervisor, at: input.restore.at } } : {}),
     },

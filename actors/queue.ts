@@ -22,6 +22,12 @@ class Lane {
     this.items.push(task);
   }
 
+  /** Puts a task back in front of the others. */
+  unshift(task: ReadyTask): void {
+    if (this.head > 0) this.items[--this.head] = task;
+    else this.items.unshift(task);
+  }
+
   peek(): ReadyTask | undefined {
     return this.items[this.head];
   }
@@ -73,6 +79,14 @@ export class ReadyQueue {
       this.#groups.set(key, group);
     }
     group.lanes[PRIORITIES.indexOf(task.priority)]!.push(task);
+    group.size++;
+    this.#size++;
+  }
+
+  /** Returns a task just taken (and not placed) to the head of its lane, ahead of the tasks that came after it. */
+  putBack(task: ReadyTask): void {
+    const group = this.#groups.get(signatureOf(task.requires))!;
+    group.lanes[PRIORITIES.indexOf(task.priority)]!.unshift(task);
     group.size++;
     this.#size++;
   }

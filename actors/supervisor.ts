@@ -1,6 +1,7 @@
 /**
  * The Supervisor actor: keeps the agent registry and the ready queue, places every attempt on
- * the eligible agent with the best capability score (see `allocation.ts`), and restarts agents
+ * an eligible agent with a free slot — the one its allocation strategy picks, by default the best
+ * capability score (see `allocation.ts`, `allocation-strategies.ts`) — and restarts agents
  * that crash, OTP style (see `restart.ts`): strategy one-for-one / one-for-all / rest-for-one,
  * restart type permanent / transient / temporary, exponential backoff with seeded jitter, and
  * restart intensity — more than `maxRestarts` within `withinMs` escalates to the Queen (the hive
@@ -13,16 +14,18 @@
  * concurrency, health history.
  *
  * Work travels in batches: one event from the Queen may carry many tasks, and each Agent gets
- * one event per batch. Every decision is explained (winner, runner-up, each term of both scores).
+ * one event per batch. Every decision is explained (strategy, winner, runner-up, each term of
+ * both scores).
  *
  * @module
  */
-import { type ActorRefFrom, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
+import { type ActorRefFrom, assertEvent, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
 import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
 import type { Random } from "../src/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type AgentStartedEvent, type Assignment, agentMachine } from "./agent.ts";
 import { type Blame, FaultEvidence } from "./blame.ts";
-import { type AgentView, breakerAllows, choose, FRESH_HEALTH, isEligible, MeanLatency, type ScoreTerms, updateHealth } from "./allocation.ts";
+import { type AgentView, breakerAllows, Candidates, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
+import { type AllocationOption, type AllocationStrategy, type Choice, createStrategy } from "./allocation-strategies.ts";
 import { ReadyQueue } from "./queue.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
 import type { PersistedAgent, PersistedSupervisor, SupervisorRestore } from "./persist.ts";
@@ -47,6 +50,8 @@ export interface SupervisorInput {
   startsOnDispatch?: boolean | undefined;
   /** Seeded draws for tie-breaks. */
   random: Random;
+  /** Who gets each task among the eligible agents with a free slot. @default "scored" */
+  allocation?: AllocationOption | undefined;
   /** Every `agingMs` a queued task waits lifts it one priority rank, ms. */
   agingMs: number;
   supervision: SupervisionPolicy;
@@ -88,6 +93,14 @@ export interface SupervisorContext {
   views: AgentView[];
   /** Mean latency over the views, kept up to date as their health changes. */
   latency: MeanLatency;
+  /** The allocation strategy in force. */
+  allocation: AllocationStrategy;
+  /** True once a fallback from the current user function was reported (once per function). */
+  fallbackReported: boolean;
+  /** The candidates of the placement being decided (scratch, reused: placements do not allocate). */
+  candidates: Candidates;
+  /** Ordinal the next agent added gets (declaration order, for round-robin). */
+  nextOrdinal: number;
   queue: ReadyQueue;
   /** Task id → agent, seq and the task of its running attempt. */
   running: Map<string, { agentId: string; seq: number; task: ReadyTask }>;
@@ -131,6 +144,8 @@ export type SupervisorEvent =
   | AgentStartedEvent
   /** Restart the agents an escalation failed (after the cool-down, or `hive.heal()`). */
   | { type: "supervisor.heal"; at: number }
+  /** Place from now on with another strategy (validated by the hive). */
+  | { type: "supervisor.allocation"; allocation: AllocationOption; at: number }
   | { type: "supervisor.stop"; at: number };
 
 /** A task placed on an agent's slot (or, with `at`, one whose attempt began to run on a thread). */
@@ -175,12 +190,19 @@ export type SupervisorToQueen =
   /** Attempts lost with a crashed agent, back in the ready queue (no retry spent). */
   | { type: "queen.requeued"; ids: string[]; at: number; capacity?: Capacity };
 
-/** The explanation of one placement. */
-export interface Decision {
+/** The explanation of one placement: the strategy that decided, its winner and runner-up. */
+export interface Decision extends Choice {
   taskId: string;
   attempt: number;
-  winner: ScoreTerms;
-  runnerUp: ScoreTerms | undefined;
+  at: number;
+}
+
+/** A user's allocation function failed and the scored strategy placed a task instead (reported once per function). */
+export interface AllocationFallbackEvent {
+  type: "allocation.fallback";
+  taskId: string;
+  /** What went wrong, as the decision's `fallback` says it. */
+  reason: string;
   at: number;
 }
 
@@ -196,7 +218,10 @@ export type AgentLifecycleEvent =
   | { type: "agent.removed"; agentId: string; at: number };
 
 /** Events a Supervisor emits to outside listeners. */
-export type SupervisorEmitted = { type: "supervisor.decisions"; decisions: Decision[] } | { type: "supervisor.agents"; events: AgentLifecycleEvent[] };
+export type SupervisorEmitted =
+  | { type: "supervisor.decisions"; decisions: Decision[] }
+  | { type: "supervisor.agents"; events: AgentLifecycleEvent[] }
+  | { type: "supervisor.fallback"; event: AllocationFallbackEvent };
 
 /** Placements made while handling one event, flushed as one message per agent. */
 class Plan {
@@ -212,16 +237,28 @@ class Plan {
   readonly stops: AgentEntry["ref"][] = [];
   readonly restarts: { agentId: string; delayMs: number }[] = [];
   escalated: string | undefined;
+  /** The first fallback from a user's allocation function, to report. */
+  fallback: AllocationFallbackEvent | undefined;
   /** Delay of the automatic heal to schedule after this escalation, ms. */
   healInMs: number | undefined;
   healed = false;
   readonly requeued: string[] = [];
 }
 
-function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "ineligible" {
-  const decision = choose(context.views, task.requires, task.avoid, meanMs, () => context.random.next());
-  if (decision === undefined) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
-  const agentId = decision.winner.agentId;
+/**
+ * Places `task` on the agent the strategy picks among the eligible ones with a free slot.
+ * `declined`: there were some, and the strategy (a user's function) left the task queued.
+ */
+function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "declined" | "ineligible" {
+  const candidates = context.candidates;
+  if (gatherCandidates(context.views, task.requires, candidates) === 0) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
+  const choice = context.allocation.choose(task, candidates, meanMs, context.random);
+  if (choice === undefined) return "declined";
+  if (choice.fallback !== undefined && !context.fallbackReported) {
+    context.fallbackReported = true;
+    plan.fallback = { type: "allocation.fallback", taskId: task.id, reason: choice.fallback, at };
+  }
+  const agentId = choice.winner.agentId;
   const entry = context.agents.get(agentId)!;
   const before = slotsOf(entry.view);
   entry.view.busy++;
@@ -232,7 +269,11 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   if (list === undefined) plan.byAgent.set(agentId, (list = []));
   list.push({ task, seq });
   plan.started.push({ id: task.id, agentId, attempt: task.attempt });
-  plan.decisions.push({ taskId: task.id, attempt: task.attempt, winner: decision.winner, runnerUp: decision.runnerUp, at });
+  // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
+  const decision: Decision = { taskId: task.id, attempt: task.attempt, strategy: choice.strategy, winner: choice.winner, runnerUp: choice.runnerUp, at };
+  if (choice.reason !== undefined) decision.reason = choice.reason;
+  if (choice.fallback !== undefined) decision.fallback = choice.fallback;
+  plan.decisions.push(decision);
   return "placed";
 }
 
@@ -293,7 +334,7 @@ export const supervisorMachine = setup({
       for (const task of event.tasks) {
         // Queued tasks of the same requirements go first: FIFO within a priority.
         const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
-        if (outcome === "no-slot") {
+        if (outcome === "no-slot" || outcome === "declined") {
           if (anyCanRun(context, task.requires)) context.queue.push(task);
           else plan.failed.push(ineligible(context, task));
         } else if (outcome === "ineligible") plan.failed.push(ineligible(context, task));
@@ -370,7 +411,7 @@ export const supervisorMachine = setup({
       if (event.type !== "supervisor.addAgent" || context.agents.has(event.spec.id)) return;
       const spec = event.spec;
       enqueue.assign(({ context: c, spawn }) => {
-        const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch: c.startsOnDispatch } }) as AgentEntry["ref"]);
+        const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch: c.startsOnDispatch } }) as AgentEntry["ref"], c.nextOrdinal++);
         c.agents.set(spec.id, entry);
         c.views.push(entry.view);
         c.order.push(spec.id);
@@ -474,6 +515,15 @@ export const supervisorMachine = setup({
       }
       if (started.length > 0) enqueue(sendParent({ type: "queen.started", started, at: event.at } satisfies SupervisorToQueen));
     }),
+    /** Another allocation strategy from now on; queued work is offered to it at once. */
+    setAllocation: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "supervisor.allocation");
+      context.allocation = createStrategy(event.allocation);
+      context.fallbackReported = false;
+      const plan = new Plan();
+      if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
     /**
      * The escalation is over (its cool-down passed, or `hive.heal()`): the agents it failed are
      * restarted with backoff on a fresh intensity window; the hive clears `degraded` once the
@@ -510,7 +560,7 @@ export const supervisorMachine = setup({
     const startsOnDispatch = input.startsOnDispatch ?? true;
     let free = 0;
     for (const spec of specs) {
-      const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch } }) as AgentEntry["ref"]);
+      const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch } }) as AgentEntry["ref"], views.length);
       if (input.restore !== undefined) applyRestore(entry, input.restore, input.supervision);
       views.push(entry.view);
       agents.set(spec.id, entry);
@@ -522,6 +572,10 @@ export const supervisorMachine = setup({
       agents,
       views,
       latency,
+      allocation: createStrategy(input.allocation ?? "scored"),
+      fallbackReported: false,
+      candidates: new Candidates(),
+      nextOrdinal: views.length,
       queue: new ReadyQueue(),
       running: new Map(),
       seq: 0,
@@ -558,6 +612,7 @@ export const supervisorMachine = setup({
         "supervisor.removeAgent": { actions: "removeAgent" },
         "supervisor.started": { actions: "started" },
         "supervisor.heal": { actions: "heal" },
+        "supervisor.allocation": { actions: "setAllocation" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },
@@ -571,14 +626,18 @@ export const supervisorMachine = setup({
   },
 });
 
-/** Moves queued tasks onto agents with free slots, most urgent first, until none fits. */
+/**
+ * Moves queued tasks onto agents with free slots, most urgent first, until none fits. A task the
+ * strategy declines (a user's function left it queued) goes back to the head of its lane, and the
+ * agent at hand is passed over until the next fill.
+ */
 function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
   for (const view of context.views) {
     while (view.available && view.busy < view.concurrency && breakerAllows(view) && context.queue.size > 0) {
       const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
       if (task === undefined) break;
       if (place(context, task, at, plan, meanMs) !== "placed") {
-        context.queue.push(task); // cannot happen: this agent has a free slot
+        context.queue.putBack(task);
         break;
       }
     }
@@ -618,12 +677,13 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   }
   for (const m of toQueen) actions.push(sendParent(m));
   if (plan.decisions.length > 0) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
+  if (plan.fallback !== undefined) actions.push(emit({ type: "supervisor.fallback", event: plan.fallback }));
   return actions;
 }
 
-function newEntry(spec: AgentSpec, ref: AgentEntry["ref"]): AgentEntry {
+function newEntry(spec: AgentSpec, ref: AgentEntry["ref"], ordinal: number): AgentEntry {
   return {
-    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed" },
+    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal },
     ref,
     spec,
     status: "up",

@@ -9,7 +9,8 @@ import { pathToFileURL } from "node:url";
 import { type Actor, createActor } from "xstate";
 import { agentMachine } from "../actors/agent.ts";
 import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
-import { type AgentLifecycleEvent, type Decision, supervisorMachine } from "../actors/supervisor.ts";
+import { type AgentLifecycleEvent, type AllocationFallbackEvent, type Decision, supervisorMachine } from "../actors/supervisor.ts";
+import type { AllocationOption } from "../actors/allocation-strategies.ts";
 import type { Capabilities, Priority } from "../actors/types.ts";
 import type { Blame } from "../actors/blame.ts";
 import { workerMachine } from "../actors/worker.ts";
@@ -24,7 +25,7 @@ import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
 import { LogHistogram } from "./histogram.ts";
 import { createPort } from "./port.ts";
 import { createRandom } from "./random.ts";
-import { agentSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
+import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
 import { AgentBreakers, type AgentBreakerOptions, type BreakerSummary, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
 import type { CacheStats } from "./cache.ts";
 import { DependencyRegistry, type DependencyOptions } from "./dependency.ts";
@@ -174,6 +175,31 @@ export interface HiveOptions {
       cooldownMs?: number;
     };
   };
+  /**
+   * Who gets each task among the agents that can take it now. Eligibility is decided first and
+   * the same for every strategy: every required capability at or above the level asked, a free
+   * slot, and a breaker that lets an attempt through (closed, or half-open with no attempt
+   * running). Among those:
+   * - `"scored"`: the best capability score — capability fit 0.4, free share of slots 0.3,
+   *   health 0.2, another agent than the last attempt's 0.1 — exact ties broken by a seeded draw;
+   * - `"least-loaded"`: the most free slots relative to concurrency (ties by a seeded draw);
+   * - `"round-robin"`: the next agent in declaration order after the one picked last;
+   * - `"weighted-random"`: a seeded draw, each agent with probability proportional to its score;
+   * - a function `(task, agents, context) => agentId | { agentId, reason } | undefined`, given
+   *   frozen views of the task (id, kind, requires, priority, attempt, avoid) and of the
+   *   candidates (id, capabilities, concurrency, busy, health, breaker), and `context.random()`
+   *   (seeded) and `context.meanLatencyMs`. `undefined` leaves the task queued (at the head of
+   *   its queue; it is offered again at the next placement: a task arrives, an attempt ends, an
+   *   agent or breaker comes back). If it throws or names an agent it was not given, the
+   *   `scored` strategy places the task, the decision's `fallback` says why, and the first such
+   *   fallback of each function is published as `allocation.fallback`.
+   *
+   * The built-ins other than `scored` also prefer another agent than the last attempt's for a
+   * retry. Each decision (`allocation.decided`, `explain()`) names its `strategy`. Change it on a
+   * running hive with {@link Hive.setAllocation}.
+   * @default "scored"
+   */
+  allocation?: AllocationOption;
   /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
   clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
   /** Seed for tie-breaks. @default 1 */
@@ -294,6 +320,7 @@ export type HiveEvent =
   | LifecycleEvent
   | AgentLifecycleEvent
   | ({ type: "allocation.decided" } & Decision)
+  | AllocationFallbackEvent
   | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] }
   | BreakerTransitionEvent
   | CacheEvent
@@ -326,6 +353,7 @@ const EVENT_TYPES: Record<HiveEventType, true> = {
   "agent.added": true,
   "agent.removed": true,
   "allocation.decided": true,
+  "allocation.fallback": true,
   "breaker.transition": true,
   "cache.hit": true,
   "cache.miss": true,
@@ -521,6 +549,8 @@ export class Hive implements AsyncDisposable {
   /** Callers of `handle.accepted`, by id; settled on task.queued / task.rejected. */
   readonly #acceptWaiters = new Map<string, Waiter>();
   #saveQueued = false;
+  /** The allocation strategy the Supervisor starts with (`allocation`, or the last `setAllocation` before start). */
+  #allocation: AllocationOption | undefined;
 
   /**
    * Prefer {@link createHive}.
@@ -533,6 +563,7 @@ export class Hive implements AsyncDisposable {
       throw new InvalidOptionsError('Cannot create hive: "backend" "simulated" needs a scenario\'s workload: run it with simulate(scenario, { seed }), received "simulated"');
     }
     this.#options = options;
+    this.#allocation = options.allocation;
     const clock = options.clock;
     this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
     const name = options.backend ?? "piscina";
@@ -611,6 +642,7 @@ export class Hive implements AsyncDisposable {
         agingMs: o.queue.agingMs,
         retry: o.retry,
         supervision: o.supervision,
+        ...(this.#allocation !== undefined ? { allocation: this.#allocation } : {}),
         startsOnDispatch: this.#backend.startsOnDispatch,
         ...(recovered.state !== undefined ? { restore: { at: this.#clock.now() - recovered.stateAgeMs, queen: recovered.state.queen, supervisor: recovered.state.supervisor } } : {}),
       },
@@ -634,6 +666,7 @@ export class Hive implements AsyncDisposable {
       if (this.#replayKept === 0 && this.#bus.listenerCount("allocation.decided") === 0 && this.#bus.listenerCount("*") === 0) return;
       for (const d of emitted.decisions) this.#publish({ type: "allocation.decided", ...d });
     });
+    supervisorRef.on("supervisor.fallback", (emitted) => this.#publish(emitted.event));
     supervisorRef.on("supervisor.agents", (emitted) => {
       for (const e of emitted.events) {
         if (e.type === "agent.removed") {
@@ -996,6 +1029,31 @@ export class Hive implements AsyncDisposable {
     const decision = this.#decisions.get(taskId) ?? this.#olderDecisions.get(taskId);
     if (decision === undefined) return undefined;
     return { ...decision, faults: [...(this.#faults.get(taskId) ?? this.#olderFaults.get(taskId) ?? [])] };
+  }
+
+  /**
+   * Changes the allocation strategy (see {@link HiveOptions.allocation}): placements from now on
+   * use it, and tasks waiting in the queue are offered to it at once. Before `start()` it
+   * replaces the `allocation` option. A function set here publishes its own first fallback as
+   * `allocation.fallback`. Not journalled: a recovered hive starts with its `allocation` option.
+   *
+   * @example
+   * ```ts
+   * hive.setAllocation("least-loaded");
+   * hive.setAllocation((task, agents) => agents.find((a) => a.id.startsWith("gpu"))?.id);
+   * ```
+   * @throws InvalidOptionsError when `allocation` is not a built-in strategy's name or a function
+   * @throws HiveStoppedError when the hive is stopping or stopped
+   */
+  setAllocation(allocation: AllocationOption): void {
+    const parsed = parseOrThrow(allocationSchema, allocation, "set allocation", (m) => new InvalidOptionsError(m), ["allocation"]);
+    if (this.#state === "created" || this.#state === "starting") {
+      this.#allocation = parsed;
+      return;
+    }
+    const supervisor = this.#supervisor("set allocation");
+    this.#allocation = parsed;
+    supervisor.send({ type: "supervisor.allocation", allocation: parsed, at: this.#clock.now() });
   }
 
   /**

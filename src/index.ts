@@ -20,6 +20,8 @@ export type { HiveInspectOption, HiveTraceOptions } from "./hive-inspect.ts";
 export type { TaskCounts } from "../actors/queen.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
+export type { AllocationAgent, AllocationChoice, AllocationContext, AllocationFunction, AllocationOption, AllocationStrategyName, AllocationTask, DecisionTerms } from "../actors/allocation-strategies.ts";
+export type { AllocationFallbackEvent, Decision } from "../actors/supervisor.ts";
 export type { BackendName, BackendStats } from "./backends/types.ts";
 export type { HiveClock } from "./clock.ts";
 export {

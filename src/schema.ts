@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { ALLOCATION_STRATEGIES, type AllocationOption } from "../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../actors/types.ts";
 import { issueMessage } from "./validation.ts";
 
@@ -55,6 +56,12 @@ const inspectSchema = z.custom<unknown>(
     typeof v === "function" ||
     (typeof v === "object" && v !== null && (typeof (v as { next?: unknown }).next === "function" || "file" in v)),
   { error: "must be an XState inspect callback or observer, or a trace { file, sanitize?, types?, sample? }" },
+);
+
+/** Schema of the `allocation` option (and of `hive.setAllocation`): a built-in strategy's name, or a function. */
+export const allocationSchema = z.custom<AllocationOption>(
+  (v) => typeof v === "function" || (typeof v === "string" && (ALLOCATION_STRATEGIES as readonly string[]).includes(v)),
+  { error: `must be one of ${ALLOCATION_STRATEGIES.join(", ")}, or a function (task, agents, context) => agent id` },
 );
 
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
@@ -131,6 +138,7 @@ export const hiveOptionsSchema = z.strictObject(
           .default({ action: "restart", cooldownMs: 30_000 }),
       }, { error: "must be an object { strategy, restart, maxRestarts, withinMs, backoff, failAfter, escalation }" })
       .default({ strategy: "one-for-one", restart: "permanent", maxRestarts: 5, withinMs: 60_000, backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }, failAfter: 5, escalation: { action: "restart", cooldownMs: 30_000 } }),
+    allocation: allocationSchema.optional(),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),

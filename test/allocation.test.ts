@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type AgentView, choose, FRESH_HEALTH, isEligible, MeanLatency, score, updateHealth } from "../actors/allocation.ts";
+import { type AgentView, Candidates, chooseScored, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, score, type Scored, updateHealth } from "../actors/allocation.ts";
 import { createRandom } from "../src/random.ts";
 
+let ordinal = 0;
 const agent = (id: string, capabilities: Record<string, number>, busy = 0, concurrency = 2, health = FRESH_HEALTH): AgentView => ({
   id,
   capabilities,
@@ -10,7 +11,15 @@ const agent = (id: string, capabilities: Record<string, number>, busy = 0, concu
   health,
   available: true,
   breaker: "closed",
+  ordinal: ordinal++,
 });
+
+/** Eligibility as the Supervisor decides it, then the scored choice (undefined when no agent can take the task). */
+function choose(agents: AgentView[], requires: Record<string, number>, avoid: string | undefined, meanLatencyMs: number, draw: () => number): Scored | undefined {
+  const candidates = new Candidates();
+  if (gatherCandidates(agents, requires, candidates) === 0) return undefined;
+  return chooseScored(candidates, avoid, meanLatencyMs, draw);
+}
 
 describe("eligibility", () => {
   it("rejects an agent that lacks a required capability", () => {
@@ -26,7 +35,7 @@ describe("eligibility", () => {
   });
 });
 
-describe("choose", () => {
+describe("scored choice", () => {
   const draw = () => 0.5;
   it("picks the eligible agent with the best capability fit", () => {
     const d = choose([agent("low", { simulate: 0.6 }), agent("high", { simulate: 0.9 }), agent("none", { plan: 1 })], { simulate: 0.5 }, undefined, 0, draw);

@@ -41,6 +41,7 @@ export function scenarioWorkload(s: Scenario): ScenarioWorkload {
       ...(p.supervision !== undefined ? { supervision: p.supervision } : {}),
       // Parsed by the same schema the hive applies again; zod's output type only widens the optionals.
       ...(p.breaker !== undefined ? { breaker: p.breaker as NonNullable<HiveOptions["breaker"]> } : {}),
+      ...(p.allocation !== undefined ? { allocation: p.allocation } : {}),
     },
     next(seed) {
       const make = createTaskMaker(s, createRandom(seed));

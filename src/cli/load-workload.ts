@@ -17,7 +17,7 @@ export interface LoadWorkload {
   /** The task handler module, when the tasks are not built-ins (see `HiveOptions.tasks`). */
   tasks?: URL | string;
   /** Hive policies (a scenario's): task defaults, queue, retry backoff, supervision, breakers. */
-  hive?: Pick<HiveOptions, "defaults" | "queue" | "retry" | "supervision" | "breaker">;
+  hive?: Pick<HiveOptions, "defaults" | "queue" | "retry" | "supervision" | "breaker" | "allocation">;
   /** Returns the next task; the stream is seeded, so a seed gives the same sequence. */
   next(seed: number): () => TaskOptions;
 }

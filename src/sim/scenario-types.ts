@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { AllocationStrategyName } from "../../actors/allocation-strategies.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import type { RetryPolicy } from "../../actors/queen.ts";
 import type { SupervisionPolicy } from "../../actors/restart.ts";
@@ -117,6 +118,8 @@ export interface PoliciesInput {
   breaker?: AgentBreakerOptions | false;
   /** The result cache (for kinds with `cache`); never persisted. */
   cache?: { maxEntries?: number; ttlMs?: number; staleWhileRevalidateMs?: number };
+  /** The allocation strategy, by name (a function cannot be written in JSON). @default "scored" */
+  allocation?: AllocationStrategyName;
 }
 
 /** How long the run lasts and how it is measured. */
@@ -200,6 +203,7 @@ export interface Scenario {
     timeoutMs: number;
     breaker?: AgentBreakerOptions | false;
     cache?: { maxEntries?: number; ttlMs?: number; staleWhileRevalidateMs?: number };
+    allocation?: AllocationStrategyName;
   };
   run: { durationMs?: number; tasks?: number; warmupMs: number; sampleEveryMs?: number; drainMs?: number; resolutionMs: number };
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { z } from "zod";
+import { ALLOCATION_STRATEGIES, type AllocationStrategyName } from "../../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { agentBreakerSchema } from "../agent-breakers.ts";
 import { describeValue, InvalidOptionsError } from "../errors.ts";
@@ -165,8 +166,9 @@ const policiesSchema = z.strictObject(
     cache: z
       .strictObject({ maxEntries: int(1).optional(), ttlMs: int(1).optional(), staleWhileRevalidateMs: int(0).optional() }, { error: "must be an object { maxEntries?, ttlMs?, staleWhileRevalidateMs? }" })
       .optional(),
+    allocation: z.enum(ALLOCATION_STRATEGIES as [AllocationStrategyName, ...AllocationStrategyName[]], { error: `must be one of ${ALLOCATION_STRATEGIES.join(", ")}` }).optional(),
   },
-  { error: "must be an object { supervision?, retry?, queue?, retries?, timeoutMs?, breaker?, cache? }" },
+  { error: "must be an object { supervision?, retry?, queue?, retries?, timeoutMs?, breaker?, cache?, allocation? }" },
 );
 
 const runSchema = z

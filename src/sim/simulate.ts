@@ -73,6 +73,7 @@ function hiveOptions(s: Scenario, clock: VirtualClock, seed: number): HiveOption
     queue: p.queue,
     retry: p.retry,
     supervision: p.supervision,
+    ...(p.allocation !== undefined ? { allocation: p.allocation } : {}),
     // Parsed by the same schema the hive applies again; zod's output type only widens the optionals.
     ...(p.breaker !== undefined ? { breaker: p.breaker as NonNullable<HiveOptions["breaker"]> } : {}),
     cache: {

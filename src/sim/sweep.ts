@@ -75,10 +75,17 @@ function grid(vary: Record<string, readonly VaryValue[]>): Record<string, VaryVa
   return points;
 }
 
-/** `scenario` with `path` set to `value`; the path's parent must exist. */
+/** Sections of a scenario that may be left out (all their fields have defaults): `vary` creates them empty. */
+const OPTIONAL_SECTIONS = new Set(["policies", "faults"]);
+
+/**
+ * `scenario` with `path` set to `value`; the path's parent must exist, except for an optional
+ * section left out (`policies.allocation` varies a scenario without `policies`).
+ */
 export function setPath(scenario: unknown, path: string, value: VaryValue): unknown {
   const copy = structuredClone(scenario) as Record<string, unknown>;
   const keys = path.split(".");
+  if (keys.length > 1 && OPTIONAL_SECTIONS.has(keys[0]!) && copy !== null && typeof copy === "object" && copy[keys[0]!] === undefined) copy[keys[0]!] = {};
   let node: unknown = copy;
   for (let i = 0; i < keys.length - 1; i++) {
     const next = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[keys[i]!] : undefined;
