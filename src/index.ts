@@ -20,7 +20,10 @@ export type { HiveInspectOption, HiveTraceOptions } from "./hive-inspect.ts";
 export type { TaskCounts } from "../actors/queen.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
-export type { BackendName, BackendStats } from "./backends/types.ts";
+// Execution backends: the contract a backend of your own implements, and the factory that makes it.
+export type { BackendName } from "./backends/registry.ts";
+export type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendFactory, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./backends/types.ts";
+export type { DependencyCallResult, DependencyReport } from "../workers/protocol.ts";
 export type { HiveClock } from "./clock.ts";
 export {
   AbortedError,

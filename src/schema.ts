@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { PRIORITIES, type Priority } from "../actors/types.ts";
+import { BACKEND_NAMES, type BackendName, isBackendName } from "./backends/registry.ts";
+import type { BackendFactory } from "./backends/types.ts";
 import { issueMessage } from "./validation.ts";
 
 /** The most worker threads a hive takes (`threads`). */
@@ -57,6 +59,13 @@ const inspectSchema = z.custom<unknown>(
   { error: "must be an XState inspect callback or observer, or a trace { file, sanitize?, types?, sample? }" },
 );
 
+const backendSchema = z.custom<BackendName | BackendFactory>((v) => typeof v === "function" || isBackendName(v), {
+  error: (issue) =>
+    issue.input === "simulated"
+      ? `"simulated" needs a scenario's workload: run it with simulate(scenario, { seed })`
+      : `must be one of ${BACKEND_NAMES.join(", ")}, or a backend factory function`,
+});
+
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
 
 /** Schema of `createHive` options. */
@@ -73,7 +82,7 @@ export const hiveOptionsSchema = z.strictObject(
           seen.add(a.id);
         });
       }),
-    backend: z.enum(["piscina", "comlink", "inline", "simulated"], { error: "must be one of piscina, comlink, inline, simulated" }).optional(),
+    backend: backendSchema.optional(),
     threads: intAtLeast(1, MAX_THREADS).optional(),
     maxBatch: intAtLeast(1, 4096).default(32),
     abortGraceMs: positiveMs().default(1_000),
