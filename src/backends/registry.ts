@@ -12,17 +12,17 @@ import type { BackendContext, BackendFactory, ExecutionBackend } from "./types.t
 /** Imports a backend's module and returns its factory. */
 export type BackendLoader = () => Promise<BackendFactory>;
 
-/** Named backends: name → loader. Adding a backend is one line here. */
+/** Named backends: name → loader. Adding a backend is one entry here. */
 const BACKENDS = {
-  piscina: async () => {
+  piscina: async (): Promise<BackendFactory> => {
     const { PiscinaBackend } = await import("./piscina.ts");
     return (context) => new PiscinaBackend(context);
   },
-  comlink: async () => {
+  comlink: async (): Promise<BackendFactory> => {
     const { ComlinkBackend } = await import("./comlink.ts");
     return (context) => new ComlinkBackend(context);
   },
-  inline: async () => {
+  inline: async (): Promise<BackendFactory> => {
     const { InlineBackend } = await import("./inline.ts");
     return (context) => new InlineBackend(context);
   },
