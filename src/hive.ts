@@ -15,10 +15,8 @@ import type { Capabilities, Priority } from "../actors/types.ts";
 import type { Blame } from "../actors/blame.ts";
 import { workerMachine } from "../actors/worker.ts";
 import { findUncloneable } from "../workers/cloneable.ts";
-import { ComlinkBackend } from "./backends/comlink.ts";
-import { InlineBackend } from "./backends/inline.ts";
-import { PiscinaBackend } from "./backends/piscina.ts";
-import type { BackendName, BackendStats, DependencyChannel, ExecutionBackend } from "./backends/types.ts";
+import { type BackendName, createBackend, DEFAULT_BACKEND } from "./backends/registry.ts";
+import type { BackendContext, BackendFactory, BackendStats, ExecutionBackend } from "./backends/types.ts";
 import { type HiveClock, realClock } from "./clock.ts";
 import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
 import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
@@ -76,7 +74,10 @@ export interface HiveOptions {
   /** The swarm. At least one agent. */
   agents: AgentOptions[];
   /**
-   * Execution backend. `piscina` and `comlink` run handlers on worker threads: a handler that
+   * Execution backend: the name of one apiary ships, or a factory that makes a backend of your
+   * own from the hive's {@link BackendContext} (see the README's "Execution backends"). A named
+   * backend's module — and its dependencies — is imported only when the hive starts.
+   * `piscina` and `comlink` run handlers on worker threads: a handler that
    * ignores its abort has its thread terminated `abortGraceMs` after its timeout, and one that
    * exits fails `WORKER_CRASHED`; either way the thread is replaced. Out of memory is
    * `WORKER_CRASHED` on Node; on Deno, Piscina settles it only at its timeout, and comlink's Web
@@ -87,9 +88,11 @@ export interface HiveOptions {
    * timeout ends, for its caller, a task whose handler awaits past it, but a synchronous handler
    * blocks the hive (its timer included) until it returns, and one that never returns hangs the
    * process.
+   * A factory that throws, or returns something without every member of `ExecutionBackend`,
+   * fails `start()` with INVALID_OPTIONS naming "backend".
    * @default "piscina" (on Node and on Deno)
    */
-  backend?: BackendName;
+  backend?: BackendName | BackendFactory;
   /** Worker threads. @default the number of CPUs */
   threads?: number;
   /** Most attempts one message to a thread carries. @default 32 */
@@ -321,7 +324,7 @@ export type HiveEvent =
   | AgentLifecycleEvent
   | ({ type: "allocation.decided" } & Decision)
   | AllocationFallbackEvent
-  | { type: "hive.started"; at: number; backend: BackendName; kinds: string[] }
+  | { type: "hive.started"; at: number; /** The backend's own name (`piscina`, …, or a factory's backend's). */ backend: string; kinds: string[] }
   | BreakerTransitionEvent
   | CacheEvent
   | { type: "hive.recovered"; tasks: number; results: number; skipped: number; /** Not resumed: the process died during their attempt `journal.maxCrashes` times. */ abandoned: number; at: number };
@@ -399,13 +402,15 @@ export interface HiveStats {
   state: "created" | "starting" | "running" | "stopping" | "stopped";
   /** Set once a supervisor gave up restarting: why, and when (hive clock, ms). */
   degraded: { reason: string; at: number } | null;
-  backend: BackendName;
+  /** The backend's name; before `start()` (which makes the backend) the configured one, `custom` for a factory. */
+  backend: string;
   tasks: TaskCounts;
   /** Completed tasks per second since start. */
   throughputPerSec: number;
   /** Submit-to-completion latency of completed tasks. */
   latencyMs: LatencySummary;
   agents: AgentStats[];
+  /** The backend's counters; all 0 before `start()`. */
   pool: BackendStats;
   uptimeMs: number;
   /** Every agent's and every dependency's breaker. */
@@ -458,13 +463,6 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-/**
- * Builds the execution backend of a hive from the hive's clock and dependency channel. Internal:
- * `simulate` uses it to give a hive its `simulated` backend and the scenario's workload.
- * @internal
- */
-export type BackendFactory = (context: { clock: HiveClock; dependencies: DependencyChannel }) => ExecutionBackend;
-
 /** What `submit` returns: `accepted` is made only when asked for. */
 class Handle<O> implements TaskHandle<O> {
   readonly id: string;
@@ -501,7 +499,12 @@ function tasksUrl(tasks: URL | string | undefined): string | null {
 export class Hive implements AsyncDisposable {
   readonly #options: ParsedHiveOptions;
   readonly #clock: HiveClock;
-  readonly #backend: ExecutionBackend;
+  /** Makes the backend; called once, by `start()`. */
+  readonly #makeBackend: () => Promise<ExecutionBackend>;
+  /** What `stats().backend` says until the backend is made. */
+  readonly #backendName: string;
+  /** Made by `start()`; undefined before it (or when its factory failed). */
+  #backend: ExecutionBackend | undefined;
   #state: HiveStats["state"] = "created";
   #actor: Actor<typeof queenMachine> | undefined;
   #kinds = new Set<string>();
@@ -554,29 +557,14 @@ export class Hive implements AsyncDisposable {
 
   /**
    * Prefer {@link createHive}.
-   * @param makeBackend internal: builds the backend instead of `backend` naming one (simulations)
    * @throws InvalidOptionsError naming the field and the value received
    */
-  constructor(input: HiveOptions, makeBackend?: BackendFactory) {
+  constructor(input: HiveOptions) {
     const options = parseOrThrow(hiveOptionsSchema, input, "create hive", (m) => new InvalidOptionsError(m));
-    if (options.backend === "simulated" && makeBackend === undefined) {
-      throw new InvalidOptionsError('Cannot create hive: "backend" "simulated" needs a scenario\'s workload: run it with simulate(scenario, { seed }), received "simulated"');
-    }
     this.#options = options;
     this.#allocation = options.allocation;
     const clock = options.clock;
     this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
-    const name = options.backend ?? "piscina";
-    const url = tasksUrl(options.tasks);
-    const threads = options.threads ?? Math.max(1, availableParallelism());
-    const threadOptions = {
-      tasksUrl: url,
-      threads,
-      maxBatch: options.maxBatch,
-      abortGraceMs: options.abortGraceMs,
-      startTimeoutMs: options.startTimeoutMs,
-      resourceLimits: options.resourceLimits,
-    };
     this.#bus = new EventBus<HiveEvent>({ clock: this.#clock, ...(options.events?.replay !== undefined ? { replay: options.events.replay } : {}) });
     this.#replayKept = options.events?.replay ?? 0;
     this.#inspect = resolveInspect(options.inspect, this.#clock.now);
@@ -585,9 +573,20 @@ export class Hive implements AsyncDisposable {
     this.#agentBreakers = breakerOptions === false ? undefined : new AgentBreakers(options.agents.map((a) => a.id), breakerOptions, this.#clock, (e) => this.#onAgentBreaker(e));
     this.#dependencies = new DependencyRegistry(this.#clock, (e) => this.#publish(e));
     this.#taskCache = new TaskCache(input.cache, input.store, clock === undefined ? undefined : this.#clock, this.#clock);
-    const dependencies = this.#dependencies.channel;
-        this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store);
-    this.#backend = makeBackend !== undefined ? makeBackend({ clock: this.#clock, dependencies }) : name === "inline" ? new InlineBackend({ tasksUrl: url, dependencies }) : name === "comlink" ? new ComlinkBackend({ ...threadOptions, dependencies }) : new PiscinaBackend({ ...threadOptions, dependencies });
+    this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store);
+    const backend = options.backend ?? DEFAULT_BACKEND;
+    const context: BackendContext = {
+      tasksUrl: tasksUrl(options.tasks),
+      threads: options.threads ?? Math.max(1, availableParallelism()),
+      maxBatch: options.maxBatch,
+      abortGraceMs: options.abortGraceMs,
+      startTimeoutMs: options.startTimeoutMs,
+      resourceLimits: options.resourceLimits,
+      dependencies: this.#dependencies.channel,
+      clock: this.#clock,
+    };
+    this.#backendName = typeof backend === "string" ? backend : "custom";
+    this.#makeBackend = () => createBackend(backend, context);
   }
 
   /**
@@ -595,6 +594,8 @@ export class Hive implements AsyncDisposable {
    * returns the first call's promise (its `signal` is the one that counts); once started it
    * resolves at once.
    * @throws TasksModuleError (rejects) when the task module cannot be loaded
+   * @throws InvalidOptionsError (rejects) naming "backend" when the backend cannot be made: its module
+   * does not load, or a factory throws or returns something that is not an execution backend
    * @throws HiveStoppedError (rejects) when the hive is stopping or stopped: a stopped hive does not start again
    */
   start(signal?: AbortSignal): Promise<void> {
@@ -609,11 +610,19 @@ export class Hive implements AsyncDisposable {
   async #start(signal: AbortSignal | undefined): Promise<void> {
     this.#state = "starting";
     let kinds: string[];
+    let backend: ExecutionBackend;
     try {
-      ({ kinds } = await this.#backend.start(signal));
+      backend = await this.#makeBackend();
+      if (this.#state !== "starting") {
+        // stop() ran while the backend's module loaded: it found no backend to close.
+        await backend.close().catch(() => {});
+        throw new HiveStoppedError("Cannot start the hive: it was stopped while starting");
+      }
+      this.#backend = backend;
+      ({ kinds } = await backend.start(signal));
     } catch (error) {
       this.#state = "stopped";
-      await this.#backend.close().catch(() => {});
+      await this.#backend?.close().catch(() => {});
       throw error;
     }
     this.#kinds = new Set(kinds);
@@ -623,10 +632,10 @@ export class Hive implements AsyncDisposable {
       recovered = await this.#durable.open(this.#clock.now());
     } catch (error) {
       this.#state = "stopped";
-      await this.#backend.close().catch(() => {});
+      await backend.close().catch(() => {});
       throw error;
     }
-    const worker = workerMachine.provide({ actors: { port: createPort(this.#backend, this.#clock) } });
+    const worker = workerMachine.provide({ actors: { port: createPort(backend, this.#clock) } });
     const agent = agentMachine.provide({ actors: { worker } });
     const supervisor = supervisorMachine.provide({ actors: { agent } });
     const queen = queenMachine.provide({ actors: { supervisor } });
@@ -643,7 +652,7 @@ export class Hive implements AsyncDisposable {
         retry: o.retry,
         supervision: o.supervision,
         ...(this.#allocation !== undefined ? { allocation: this.#allocation } : {}),
-        startsOnDispatch: this.#backend.startsOnDispatch,
+        startsOnDispatch: backend.startsOnDispatch,
         ...(recovered.state !== undefined ? { restore: { at: this.#clock.now() - recovered.stateAgeMs, queen: recovered.state.queen, supervisor: recovered.state.supervisor } } : {}),
       },
       ...(this.#inspect.observer !== undefined ? { inspect: this.#inspect.observer as never } : {}),
@@ -680,7 +689,7 @@ export class Hive implements AsyncDisposable {
     this.#actor = actor;
     this.#startedAt = this.#clock.now();
     this.#state = "running";
-    this.#publish({ type: "hive.started", at: this.#startedAt, backend: this.#backend.name, kinds });
+    this.#publish({ type: "hive.started", at: this.#startedAt, backend: backend.name, kinds });
     if (this.#durable.recover) {
       // Straight to the Queen: these are in the journal already.
       if (recovered.tasks.length > 0) actor.send({ type: "queen.submit", tasks: recovered.tasks, at: this.#startedAt });
@@ -1169,12 +1178,12 @@ export class Hive implements AsyncDisposable {
     return {
       state: this.#state,
       degraded: this.#actor?.getSnapshot().context.degraded ?? null,
-      backend: this.#backend.name,
+      backend: this.#backend?.name ?? this.#backendName,
       tasks,
       throughputPerSec: uptimeMs > 0 ? (tasks.completed * 1_000) / uptimeMs : 0,
       latencyMs,
       agents: this.#agentStats(),
-      pool: this.#backend.stats(),
+      pool: this.#backend?.stats() ?? { threads: 0, inFlight: 0, messages: 0, threadRestarts: 0 },
       uptimeMs,
       breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()],
       cache: this.#taskCache.stats(),
@@ -1253,7 +1262,7 @@ export class Hive implements AsyncDisposable {
     }
     for (const [id, w] of this.#waiters) w.reject(new TaskCancelledError(`Task ${id} was cancelled: the hive stopped`, { taskId: id }));
     this.#waiters.clear();
-    await this.#backend.close();
+    await this.#backend?.close();
     await this.#durable.close().catch(() => {});
     await this.#closeGuards();
     await this.#closeObservability();

@@ -22,7 +22,10 @@ export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
 export type { AllocationAgent, AllocationChoice, AllocationContext, AllocationFunction, AllocationOption, AllocationStrategyName, AllocationTask, DecisionTerms } from "../actors/allocation-strategies.ts";
 export type { AllocationFallbackEvent, Decision } from "../actors/supervisor.ts";
-export type { BackendName, BackendStats } from "./backends/types.ts";
+// Execution backends: the contract a backend of your own implements, and the factory that makes it.
+export type { BackendName } from "./backends/registry.ts";
+export type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendFactory, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./backends/types.ts";
+export type { DependencyCallResult, DependencyReport } from "../workers/protocol.ts";
 export type { HiveClock } from "./clock.ts";
 export {
   AbortedError,

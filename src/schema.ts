@@ -7,6 +7,8 @@
 import { z } from "zod";
 import { ALLOCATION_STRATEGIES, type AllocationOption } from "../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../actors/types.ts";
+import { BACKEND_NAMES, type BackendName, isBackendName } from "./backends/registry.ts";
+import type { BackendFactory } from "./backends/types.ts";
 import { issueMessage } from "./validation.ts";
 
 /** The most worker threads a hive takes (`threads`). */
@@ -64,6 +66,13 @@ export const allocationSchema = z.custom<AllocationOption>(
   { error: `must be one of ${ALLOCATION_STRATEGIES.join(", ")}, or a function (task, agents, context) => agent id` },
 );
 
+const backendSchema = z.custom<BackendName | BackendFactory>((v) => typeof v === "function" || isBackendName(v), {
+  error: (issue) =>
+    issue.input === "simulated"
+      ? `"simulated" needs a scenario's workload: run it with simulate(scenario, { seed })`
+      : `must be one of ${BACKEND_NAMES.join(", ")}, or a backend factory function`,
+});
+
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
 
 /** Schema of `createHive` options. */
@@ -80,7 +89,7 @@ export const hiveOptionsSchema = z.strictObject(
           seen.add(a.id);
         });
       }),
-    backend: z.enum(["piscina", "comlink", "inline", "simulated"], { error: "must be one of piscina, comlink, inline, simulated" }).optional(),
+    backend: backendSchema.optional(),
     threads: intAtLeast(1, MAX_THREADS).optional(),
     maxBatch: intAtLeast(1, 4096).default(32),
     abortGraceMs: positiveMs().default(1_000),

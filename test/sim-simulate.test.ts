@@ -162,7 +162,7 @@ describe('createHive({ backend: "simulated" })', () => {
   it("is refused without a scenario's workload, pointing at simulate()", () => {
     let error: ApiaryError | undefined;
     try {
-      createHive({ backend: "simulated", agents: [{ id: "a" }] });
+      createHive({ backend: "simulated" as "inline", agents: [{ id: "a" }] });
     } catch (e) {
       error = e as ApiaryError;
     }

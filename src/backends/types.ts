@@ -1,31 +1,39 @@
 /**
- * The one interface every execution backend implements (piscina, comlink, inline, and later
- * simulated). The Worker actor drives it; backends know nothing of actors.
+ * The contract every execution backend implements — the built-in ones (piscina, comlink, inline),
+ * the simulation's, and a user's own. The Worker actor drives it; a backend knows nothing of
+ * actors. `test/backend-conformance.ts` is the same contract as a test suite: a new backend
+ * passes it.
  *
  * @module
  */
 import type { DependencyReport } from "../../workers/protocol.ts";
+import type { HiveClock } from "../clock.ts";
 import type { ApiaryError } from "../errors.ts";
 
 /**
- * How a backend connects threads to the main thread's dependency breakers: the shared state
- * buffer every thread reads, and where the reports that come back with outcomes go.
+ * How a backend connects the handlers it runs to the hive's dependency breakers
+ * (`ctx.dependency(name)` in a handler): the shared state buffer every thread reads, and where
+ * the reports that come back with outcomes go. A backend whose handlers make no guarded calls
+ * may ignore it.
  */
 export interface DependencyChannel {
+  /** The breakers' states, mirrored for threads (see `workers/dependency.ts`). */
   readonly states: SharedArrayBuffer;
+  /** Hands the guarded calls an attempt made (in any order, any time after they ended) to the breakers. */
   onReports(reports: readonly DependencyReport[]): void;
 }
 
-/** Names of the execution backends. */
-export type BackendName = "piscina" | "comlink" | "inline" | "simulated";
-
 /** One task attempt handed to a backend. */
 export interface Attempt {
+  /** The task id (`ctx.taskId` in the handler). */
   id: string;
-  /** Unique per hive; identifies the attempt for abort. */
+  /** Unique per hive; identifies the attempt for {@link ExecutionBackend.abort}. */
   seq: number;
+  /** The handler's name in the task module. */
   kind: string;
+  /** The handler's input (structured-cloneable). */
   input: unknown;
+  /** 1 for the first attempt of a task, 2 for its first retry, … (`ctx.attempt`). */
   attempt: number;
   /** The agent whose slot runs it (`ctx.agentId` in the handler). */
   agentId: string;
@@ -33,10 +41,14 @@ export interface Attempt {
   timeoutMs: number;
 }
 
-/** How an attempt ended, as the backend reports it. */
+/**
+ * How an attempt ended, as the backend reports it: the handler's value, or an
+ * {@link ApiaryError} — `TASK_FAILED` when the handler threw (the thrown error, or its `name` and
+ * `message`, in `cause`), `WORKER_CRASHED` when what ran it died under it.
+ */
 export type AttemptResult = { ok: true; value: unknown } | { ok: false; error: ApiaryError };
 
-/** Called exactly once per attempt, unless the attempt was aborted first. */
+/** Called exactly once per attempt, unless the attempt was aborted (or the backend closed) first. */
 export type AttemptCallback = (result: AttemptResult) => void;
 
 /**
@@ -44,44 +56,101 @@ export type AttemptCallback = (result: AttemptResult) => void;
  * {@link AttemptCallback} — and again with `ended` true when it has finished running but its
  * outcome is held up (it shares a reply with an attempt still running on its thread). When its
  * thread died under it and it waits to run again, it is called with `undefined`; its new start
- * follows.
+ * follows. Only backends that do not start on dispatch call it.
  */
 export type StartCallback = (startedEpochMs: number | undefined, ended: boolean) => void;
 
-/** Counters a backend keeps. */
+/** Counters a backend keeps (`hive.stats().pool`). */
 export interface BackendStats {
+  /** Threads it runs attempts on; 0 when it runs them on the calling thread. */
   threads: number;
-  /** Attempts handed to the backend and not yet settled. */
+  /** Attempts handed to the backend and not yet settled or aborted. */
   inFlight: number;
-  /** Messages posted to threads (one may carry a batch of attempts). */
+  /** Messages posted to threads (one may carry a batch of attempts); one per attempt without threads. */
   messages: number;
   /** Threads that died (exit, crash, forced termination) and were replaced. */
   threadRestarts: number;
 }
 
-/** An execution backend: runs attempts on threads (or inline) and reports each outcome once. */
+/**
+ * An execution backend: runs attempts (on threads, inline, on other machines) and reports each
+ * outcome once. Made by a {@link BackendFactory} when the hive starts; the hive then calls
+ * `start` once, `exec` and `abort` any number of times, `stats` at any time after it was made,
+ * and `close` when it stops (also after a failed `start`, and possibly twice).
+ *
+ * Its methods are called on the hive's thread, from its actors: they must not throw (report a
+ * failure through `done`) and must not call back synchronously from inside `exec` or `abort`.
+ */
 export interface ExecutionBackend {
-  readonly name: BackendName;
+  /** What `hive.stats().backend` and the `hive.started` event report, e.g. `"piscina"`. */
+  readonly name: string;
   /**
    * True when an attempt runs as soon as `exec` hands it over (inline, simulated): its start is
-   * its dispatch. False when it may wait for a thread first: the backend then reports each start
-   * through `exec`'s `onStart`, and the attempt's timeout runs from there.
+   * its dispatch, and its timeout runs from `exec`. False when it may wait for a thread first:
+   * the backend then reports each start through `exec`'s `onStart`, and the attempt's timeout
+   * runs from there (an attempt that never starts never times out).
    */
   readonly startsOnDispatch: boolean;
-  /** Starts the threads and loads the task module; resolves to the task kinds on offer. */
+  /**
+   * Starts the threads (or connections) and loads the task module; resolves to the task kinds
+   * on offer — the hive refuses tasks of any other kind. Rejects (`TASKS_MODULE` for the
+   * built-ins) when it cannot, and when `signal` aborts.
+   */
   start(signal?: AbortSignal): Promise<{ kinds: string[] }>;
   /**
-   * Runs an attempt; `done` is called once with its outcome (never after `abort(seq)`).
-   * Backends that do not start on dispatch call `onStart` when it begins to run.
+   * Runs an attempt; calls `done` once, later (never synchronously), with its outcome — never
+   * after `abort(attempt.seq)` or `close()`. A backend that does not start on dispatch calls
+   * `onStart` when the attempt begins to run (see {@link StartCallback}).
    */
   exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void;
   /**
-   * Aborts an attempt: its `ctx.signal` fires at once; if it has not returned after the grace
-   * period, the thread running it is terminated (and replaced) — unless `kill` is false, which only
-   * signals it. `done` is not called after this.
+   * Aborts an attempt, started or not: its handler's `ctx.signal` fires at once; if it has not
+   * returned after the grace period, what runs it is terminated (and replaced) — unless `kill`
+   * is false, which only signals it. `done` is not called after this, whatever the handler
+   * returns. Aborting an attempt that already settled, or an unknown one, does nothing.
    */
   abort(seq: number, kill?: boolean): void;
+  /** Its counters now. */
   stats(): BackendStats;
-  /** Stops the threads. Attempts still running are abandoned. */
+  /** Stops the threads. Attempts still running are abandoned: their `done` is never called. */
   close(): Promise<void>;
 }
+
+/**
+ * What a {@link BackendFactory} is given: the hive's options that concern execution, the clock
+ * its timers run on, and its dependency channel.
+ */
+export interface BackendContext {
+  /** URL of the user's task module, or null for the built-in handlers only. */
+  tasksUrl: string | null;
+  /** Worker threads (`threads`; the number of CPUs by default). */
+  threads: number;
+  /** Most attempts one message to a thread carries (`maxBatch`). */
+  maxBatch: number;
+  /** How long an aborted attempt may run on before what runs it is terminated, ms (`abortGraceMs`). */
+  abortGraceMs: number;
+  /** How long `start()` may take, ms (`startTimeoutMs`). */
+  startTimeoutMs: number;
+  /** Per-thread V8 limits (`resourceLimits`); a thread over them dies and is replaced. */
+  resourceLimits: { maxOldGenerationSizeMb?: number | undefined; maxYoungGenerationSizeMb?: number | undefined; stackSizeMb?: number | undefined } | undefined;
+  /** The hive's dependency breakers, for handlers that call `ctx.dependency(name)`. */
+  dependencies: DependencyChannel;
+  /** The hive clock (virtual in simulations): a backend that keeps time of its own uses it. */
+  clock: HiveClock;
+}
+
+/**
+ * Makes a hive's execution backend when the hive starts: the one-function plug-in point behind
+ * the hive's `backend` option. It may return a promise (to import its own dependencies lazily).
+ * What it returns must have every member of {@link ExecutionBackend}, or `start()` rejects with
+ * `INVALID_OPTIONS`.
+ *
+ * @example
+ * ```ts
+ * const hive = createHive({
+ *   agents: [{ id: "a" }],
+ *   backend: async (context) => new (await import("./my-backend.ts")).MyBackend(context),
+ * });
+ * ```
+ */
+export type BackendFactory = (context: BackendContext) => ExecutionBackend | PromiseLike<ExecutionBackend>;

@@ -8,7 +8,7 @@
 import type { Priority } from "../../actors/types.ts";
 import type { EnergyReport } from "../../workers/energy.ts";
 import type { MonteCarloReport } from "../../workers/montecarlo.ts";
-import type { BackendName } from "../backends/types.ts";
+import type { BackendName } from "../backends/registry.ts";
 import { createHive, type HiveStats, type TaskOptions } from "../hive.ts";
 import { createRandom } from "../random.ts";
 
@@ -28,7 +28,7 @@ export interface DemoOptions {
 export interface DemoReport {
   scenario: "demo";
   seed: number;
-  backend: BackendName;
+  backend: string;
   threads: number;
   wallMs: number;
   throughputPerSec: number;

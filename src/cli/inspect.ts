@@ -5,7 +5,7 @@
  * @module
  */
 import { open } from "node:fs/promises";
-import type { BackendName } from "../backends/types.ts";
+import type { BackendName } from "../backends/registry.ts";
 import { replayTrace, startInspector } from "../inspect.ts";
 import { inspectHive } from "../inspect-hive.ts";
 import { DEMO_AGENTS } from "./demo.ts";

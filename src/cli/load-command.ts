@@ -12,7 +12,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import type { BackendName } from "../backends/types.ts";
+import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { Scenario } from "../sim/scenario.ts";
 import { formatLoadReport } from "../sim/table.ts";
@@ -102,8 +102,8 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
   let progress: Progress | undefined;
   try {
     const backend = values.backend;
-    if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
-      return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
+    if (backend !== undefined && !isBackendName(backend)) {
+      return fail(`"--backend" must be one of ${BACKEND_NAMES.join(", ")}, received ${JSON.stringify(backend)}`);
     }
     if (values["tasks-per-level"] !== undefined && values["duration-ms"] !== undefined) {
       return fail(`give "--tasks-per-level" or "--duration-ms", not both; received ${values["tasks-per-level"]} and ${values["duration-ms"]}`);
@@ -148,7 +148,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       threads,
       seed,
       workload,
-      backend: backend as BackendName | undefined,
+      backend: backend,
       queue: maxQueued === undefined ? undefined : { maxQueued, overflow: "shed-lowest" },
       onProgress: (done, total, detail) => {
         progress ??= createProgress("load", total, true);

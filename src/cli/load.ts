@@ -15,7 +15,7 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { z } from "zod";
-import type { BackendName } from "../backends/types.ts";
+import type { BackendName } from "../backends/registry.ts";
 import { AbortedError, InvalidOptionsError, isApiaryError } from "../errors.ts";
 import { createHive, type HiveOptions } from "../hive.ts";
 import { formatNumber } from "../sim/format.ts";

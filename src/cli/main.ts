@@ -18,7 +18,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import type { BackendName } from "../backends/types.ts";
+import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
 import { isApiaryError } from "../errors.ts";
 import { MAX_THREADS } from "../schema.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
@@ -170,8 +170,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const seed = intOption("seed", values.seed, 42, 0)!;
     const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     const backend = values.backend;
-    if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
-      return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
+    if (backend !== undefined && !isBackendName(backend)) {
+      return fail(`"--backend" must be one of ${BACKEND_NAMES.join(", ")}, received ${JSON.stringify(backend)}`);
     }
     const progress = createProgress("simulating", tasks, true);
     const report = await runDemo({ tasks, seed, threads, backend, onProgress: (done) => progress.update(done) });
@@ -202,10 +202,10 @@ async function observe(command: "serve" | "inspect" | "replay", argv: readonly s
     const seed = intOption("seed", values.seed, 42, 0)!;
     const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     const backend = values.backend;
-    if (backend !== undefined && backend !== "piscina" && backend !== "comlink" && backend !== "inline") {
-      return fail(`"--backend" must be one of piscina, comlink, inline, received ${JSON.stringify(backend)}`);
+    if (backend !== undefined && !isBackendName(backend)) {
+      return fail(`"--backend" must be one of ${BACKEND_NAMES.join(", ")}, received ${JSON.stringify(backend)}`);
     }
-    const options = { ...relayOptions(values, command === "serve" ? 9_464 : 0), seed, threads, backend: backend as BackendName | undefined };
+    const options = { ...relayOptions(values, command === "serve" ? 9_464 : 0), seed, threads, backend: backend };
     return command === "serve" ? await runServe(options, out) : await runInspect(options, out);
   } catch (error) {
     if (error instanceof RangeError || error instanceof UsageError) return fail(error.message);

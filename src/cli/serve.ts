@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BackendName } from "../backends/types.ts";
+import type { BackendName } from "../backends/registry.ts";
 import { createHive } from "../hive.ts";
 import { DEMO_AGENTS } from "./demo.ts";
 import { runDemoLoad } from "./demo-load.ts";

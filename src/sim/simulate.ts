@@ -9,9 +9,8 @@
  * @module
  */
 import { z } from "zod";
-import { SimulatedBackend } from "../backends/simulated.ts";
 import { AbortedError, isApiaryError } from "../errors.ts";
-import { Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive.ts";
+import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive.ts";
 import { createRandom } from "../random.ts";
 import { parseFor } from "../validation.ts";
 import { createArrivals } from "./arrivals.ts";
@@ -20,6 +19,7 @@ import { meanOf, poissonGaps } from "./distributions.ts";
 import { createRecorder } from "./recorder.ts";
 import type { RunReport } from "./report.ts";
 import { agentIds, parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
+import { SimulatedBackend, type SimulatedBackendOptions } from "./simulated-backend.ts";
 import { createTaskMaker } from "./workload.ts";
 
 /** Options of {@link simulate}. */
@@ -59,11 +59,11 @@ const yieldToHost: () => Promise<void> =
     ? () => new Promise((resolve) => (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(resolve))
     : () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Hive options for a scenario (the backend comes from the factory). */
-function hiveOptions(s: Scenario, clock: VirtualClock, seed: number): HiveOptions {
+/** Hive options for a scenario, with `backend` the factory of its simulated backend. */
+function hiveOptions(s: Scenario, clock: VirtualClock, seed: number, backend: NonNullable<HiveOptions["backend"]>): HiveOptions {
   const p = s.policies;
   return {
-    backend: "simulated",
+    backend,
     agents: s.agents.flatMap((g) =>
       agentIds(g).map((id) => ({ id, capabilities: g.capabilities, concurrency: g.concurrency, ...(g.restart !== undefined ? { restart: g.restart } : {}) })),
     ),
@@ -148,26 +148,22 @@ export async function simulate(scenario: ScenarioInput | Scenario, options: Simu
   if (signal?.aborted) throw new AbortedError(`Simulation of ${JSON.stringify(s.name)} was aborted before it started`, { cause: signal.reason });
 
   const clock = new VirtualClock(s.run.resolutionMs);
-  let backend: SimulatedBackend | undefined;
   const failAfterMs: Record<string, number> = {};
   for (const d of s.dependencies) if (d.failAfterMs !== undefined) failAfterMs[d.name] = d.failAfterMs;
   const f = s.faults;
-  const hive = new Hive(hiveOptions(s, clock, seed), (context) => {
-    backend = new SimulatedBackend({
-      clock: context.clock,
-      dependencies: context.dependencies,
-      kinds: s.workload.kinds.map((k) => ({
-        name: k.name,
-        duration: k.duration,
-        failureProbability: k.failureProbability ?? f.taskFailureProbability,
-        dependsOn: k.dependsOn,
-      })),
-      faults: { workerDeathProbability: f.workerDeathProbability, ...(f.latencySpikes !== undefined ? { latencySpikes: f.latencySpikes } : {}), outages: f.outages },
-      failAfterMs,
-      seed: streamSeed(seed, STREAM.backend),
-    });
-    return backend;
-  });
+  const workload: Omit<SimulatedBackendOptions, "clock" | "dependencies"> = {
+    kinds: s.workload.kinds.map((k) => ({
+      name: k.name,
+      duration: k.duration,
+      failureProbability: k.failureProbability ?? f.taskFailureProbability,
+      dependsOn: k.dependsOn,
+    })),
+    faults: { workerDeathProbability: f.workerDeathProbability, ...(f.latencySpikes !== undefined ? { latencySpikes: f.latencySpikes } : {}), outages: f.outages },
+    failAfterMs,
+    seed: streamSeed(seed, STREAM.backend),
+  };
+  let backend: SimulatedBackend | undefined;
+  const hive = createHive(hiveOptions(s, clock, seed, (context) => (backend = new SimulatedBackend({ ...workload, clock: context.clock, dependencies: context.dependencies }))));
   for (const d of s.dependencies) {
     hive.dependency(d.name, () => undefined, {
       ...(d.consecutiveFailures !== undefined ? { consecutiveFailures: d.consecutiveFailures } : {}),

@@ -10,7 +10,6 @@
  * @module
  */
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
 import { z } from "zod";
 import { isDeno } from "../backends/worker-file.ts";
 import { AbortedError, InvalidOptionsError } from "../errors.ts";
@@ -130,6 +129,8 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   });
   const signal = o.signal;
   if (signal?.aborted) throw new AbortedError("The sweep was aborted before it started", { cause: signal.reason });
+  // Imported here: importing the package must not load Piscina for users of another backend.
+  const { Piscina } = await import("piscina");
   const t0 = performance.now();
   // A young generation sized for simulations (see gc.ts): replicas allocate fast and scale
   // worse over threads when the collector's helpers compete with them.

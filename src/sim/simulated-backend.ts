@@ -12,15 +12,18 @@
  * agent), a half-open one takes a probe token, and each call's outcome travels back with the
  * attempt's outcome.
  *
+ * It lives with the simulation, not among the named backends: it needs a scenario's workload, so
+ * `simulate` hands it to its hive as a backend factory.
+ *
  * @module
  */
 import { DependencyMirror } from "../../workers/dependency.ts";
 import type { DependencyCallResult, DependencyReport } from "../../workers/protocol.ts";
+import type { Attempt, AttemptCallback, AttemptResult, BackendStats, DependencyChannel, ExecutionBackend } from "../backends/types.ts";
 import type { HiveClock } from "../clock.ts";
 import { TaskFailedError, WorkerCrashedError } from "../errors.ts";
 import { createRandom, type Random } from "../random.ts";
-import { bernoulli, createSampler, type Distribution, type Sampler } from "../sim/distributions.ts";
-import type { Attempt, AttemptCallback, AttemptResult, BackendStats, DependencyChannel, ExecutionBackend } from "./types.ts";
+import { bernoulli, createSampler, type Distribution, type Sampler } from "./distributions.ts";
 
 /** A task kind as the simulated backend runs it. */
 export interface SimulatedKind {
