@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Random } from "../src/random.ts";
+import type { Random } from "../src/core/random.ts";
 import { type AgentView, type Candidates, chooseScored, type ScoreTerms, scoreOf, scoreTerms } from "./allocation.ts";
 import type { Capabilities, Health, Priority, ReadyTask } from "./types.ts";
 

@@ -47,13 +47,13 @@ export interface CacheContext {
 }
 
 /** The events the Cache actor takes. */
-export type CacheEvent = { type: "cache.flush" } | { type: "cache.close" };
+export type CacheActorEvent = { type: "cache.flush" } | { type: "cache.close" };
 
 /** The Cache machine. Provide `warm` and `persist` before creating an actor from it. */
 export const cacheMachine = setup({
   types: {
     context: {} as CacheContext,
-    events: {} as CacheEvent,
+    events: {} as CacheActorEvent,
   },
   actors: {
     warm: fromPromise<CacheWarmResult>(async () => ({ loaded: 0, skipped: 0 })),

@@ -11,14 +11,15 @@
  * @module
  */
 import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
-import { HiveStoppedError, InvalidTaskError, QueueFullError, TaskCancelledError, TaskTimeoutError } from "../src/errors.ts";
+import { HiveStoppedError, InvalidTaskError, isRetriableCode, QueueFullError, TaskCancelledError, TaskTimeoutError } from "../src/core/errors.ts";
 import type { Blame } from "./blame.ts";
-import type { Random } from "../src/random.ts";
+import type { Random } from "../src/core/random.ts";
 import type { SupervisionPolicy } from "./restart.ts";
 import { type AgentSpec, type Capacity, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
 import type { PersistedQueen, PersistedSupervisor } from "./persist.ts";
 import type { AllocationOption } from "./allocation-strategies.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
+import { backoffMs } from "../src/core/backoff.ts";
 
 /** A validated task as the Queen receives it. */
 export interface TaskSpec {
@@ -160,7 +161,6 @@ export type QueenEmitted = { type: "queen.events"; events: LifecycleEvent[] };
 
 export type { Decision };
 
-const RETRIABLE = new Set(["TASK_FAILED", "WORKER_CRASHED", "TASK_TIMEOUT"]);
 const RANK: Record<Priority, number> = { critical: 0, high: 1, normal: 2, low: 3, background: 4 };
 
 function toReady(record: TaskRecord, at: number): ReadyTask {
@@ -219,8 +219,7 @@ function move(context: QueenContext, record: TaskRecord, to: TaskRecord["state"]
 
 /** Backoff before attempt `attempt` (2 = the first retry). */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, draw: number): number {
-  const base = Math.min(policy.maxMs, policy.minMs * 2 ** Math.max(0, attempt - 2));
-  return Math.max(0, Math.round(base * (1 + policy.jitter * (2 * draw - 1))));
+  return backoffMs(policy, attempt - 2, draw);
 }
 
 /** What handling finished attempts asks for: retries to schedule now or after a delay, deadlines to drop. */
@@ -261,7 +260,7 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       continue;
     }
     const code = result.error.code ?? "";
-    if (RETRIABLE.has(code) && record.attempt <= record.retries) {
+    if (isRetriableCode(code) && record.attempt <= record.retries) {
       record.attempt++;
       record.began = false;
       if (f.agentId !== undefined) record.agentId = f.agentId;
@@ -284,7 +283,7 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
     } else if (code === "QUEUE_FULL") {
       counts.shed++;
       out.push({ type: "task.shed", taskId: record.id, kind: record.kind, error: result.error, at });
-    } else if (RETRIABLE.has(code)) {
+    } else if (isRetriableCode(code)) {
       counts.deadLettered++;
       out.push({ type: "task.deadLettered", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, task: specOf(record), ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
     } else {

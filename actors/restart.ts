@@ -50,14 +50,8 @@ export function withinIntensity(log: number[], at: number, policy: Pick<Supervis
   return true;
 }
 
-/**
- * Backoff before restart number `level` (0 for the first): min(maxMs, minMs · 2^level), scaled
- * by a seeded factor in [1 − jitter, 1 + jitter].
- */
-export function backoffMs(backoff: SupervisionPolicy["backoff"], level: number, draw: number): number {
-  const base = Math.min(backoff.maxMs, backoff.minMs * 2 ** level);
-  return Math.max(0, Math.round(base * (1 + backoff.jitter * (2 * draw - 1))));
-}
+/** Backoff before restart number `level` (0 for the first): the one backoff rule. */
+export { backoffMs } from "../src/core/backoff.ts";
 
 /** The backoff level of the next restart: back to 0 once the agent ran `resetAfterMs` without one. */
 export function nextLevel(level: number, lastRestartAt: number | undefined, at: number, resetAfterMs: number): number {

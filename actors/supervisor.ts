@@ -20,8 +20,8 @@
  * @module
  */
 import { type ActorRefFrom, assertEvent, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
-import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
-import type { Random } from "../src/random.ts";
+import { isRetriableCode, NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/core/errors.ts";
+import type { Random } from "../src/core/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type AgentStartedEvent, type Assignment, agentMachine } from "./agent.ts";
 import { type Blame, FaultEvidence } from "./blame.ts";
 import { type AgentView, breakerAllows, Candidates, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
@@ -29,7 +29,7 @@ import { type AllocationOption, type AllocationStrategy, type Choice, createStra
 import { ReadyQueue } from "./queue.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
 import type { PersistedAgent, PersistedSupervisor, SupervisorRestore } from "./persist.ts";
-import type { AttemptResult, Capabilities, Priority, ReadyTask } from "./types.ts";
+import type { WorkResult, Capabilities, Priority, ReadyTask } from "./types.ts";
 
 /** An agent as declared by the user. */
 export interface AgentSpec {
@@ -163,7 +163,7 @@ export interface Finished {
   agentId: string | undefined;
   /** The attempt number, or 0 when the Supervisor no longer knew it. */
   attempt: number;
-  result: AttemptResult;
+  result: WorkResult;
   durationMs: number;
   /** When it began to run, if it did. */
   startedAt?: number | undefined;
@@ -767,7 +767,7 @@ function blameOf(context: SupervisorContext, kind: string, agentId: string, erro
   // A handler that failed fast on an open dependency circuit says the dependency is down, not
   // the agent or the task: it must not crash every agent during an outage.
   if ((error.cause as { code?: unknown } | undefined)?.code === "CIRCUIT_OPEN") return { to: "dependency", reason: `a dependency's circuit was open: ${(error.cause as Error).message}` };
-  if (code !== "TASK_FAILED" && code !== "TASK_TIMEOUT" && code !== "WORKER_CRASHED") return undefined;
+  if (!isRetriableCode(code)) return undefined;
   context.evidence.record(kind, agentId, false);
   return context.evidence.blame(kind, agentId);
 }

@@ -42,4 +42,4 @@ export interface Health {
 }
 
 /** How an attempt ended, as it travels up the tree. Errors are ApiaryError instances. */
-export type AttemptResult = { ok: true; value: unknown } | { ok: false; error: Error & { code?: string } };
+export type WorkResult = { ok: true; value: unknown } | { ok: false; error: Error & { code?: string } };

@@ -11,8 +11,8 @@
  * @module
  */
 import { enqueueActions, fromCallback, sendParent, setup } from "xstate";
-import { TaskCancelledError, TaskTimeoutError, WorkerCrashedError } from "../src/errors.ts";
-import type { AttemptResult } from "./types.ts";
+import { TaskCancelledError, TaskTimeoutError, WorkerCrashedError } from "../src/core/errors.ts";
+import type { WorkResult } from "./types.ts";
 
 /** An attempt as a Worker runs it. */
 export interface WorkerAttempt {
@@ -58,7 +58,7 @@ export interface WorkerContext {
 export interface AttemptEnd {
   id: string;
   seq: number;
-  result: AttemptResult;
+  result: WorkResult;
   /** Its run time: from its start (or, if it never started, 0). */
   durationMs: number;
   /** When it began to run (hive clock), if it did. */
@@ -83,7 +83,7 @@ export type AttemptStart =
 /** An attempt's outcome, as the port reports it (with its start when that came in the same tick). */
 export interface WorkerOutcome {
   seq: number;
-  result: AttemptResult;
+  result: WorkResult;
   startedAt?: number | undefined;
 }
 
@@ -127,7 +127,7 @@ function failedEnd(r: Running, error: Error, durationMs: number): AttemptEnd {
   return { id: r.attempt.id, seq: r.attempt.seq, result: { ok: false, error }, durationMs, startedAt: r.startedAt };
 }
 
-/** Placeholder port: the hive provides the real one (`src/port.ts`) with `.provide()`. */
+/** Placeholder port: the hive provides the real one (`src/hive/port.ts`) with `.provide()`. */
 const unboundPort = fromCallback<PortEvent>(() => {
   throw new Error("workerMachine needs a `port` actor: provide one with workerMachine.provide({ actors: { port } })");
 });

@@ -6,7 +6,7 @@
  */
 import { circuitBreaker, ConsecutiveBreaker, handleAll, SamplingBreaker } from "cockatiel";
 import Opossum from "opossum";
-import { CircuitBreaker } from "../src/breaker.ts";
+import { CircuitBreaker } from "../src/breaker/breaker.ts";
 import { compare, opsPerSecond, type BenchScope } from "./harness.ts";
 
 const BATCH = 1_000;

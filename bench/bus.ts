@@ -5,7 +5,7 @@
  * @module
  */
 import { EventEmitter } from "node:events";
-import { EventBus } from "../src/bus.ts";
+import { EventBus } from "../src/observe/bus.ts";
 import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
 
 type Ev = { type: "task.completed"; at: number; taskId: string };

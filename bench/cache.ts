@@ -5,7 +5,7 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import { ResultCache } from "../src/cache.ts";
+import { ResultCache } from "../src/cache/cache.ts";
 import { compare, opsPerSecond, type BenchScope } from "./harness.ts";
 
 const KEYS = 100_000;

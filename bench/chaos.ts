@@ -15,7 +15,7 @@
  */
 import { Piscina } from "piscina";
 import { createHive, type HiveEvent } from "../src/index.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import type { BenchScope } from "./harness.ts";
 import { closedLoop } from "./pool.ts";
 

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assign, createActor, setup } from "xstate";
-import { filterInspect } from "../src/inspect.ts";
-import { inspectHive } from "../src/inspect-hive.ts";
-import { createTraceWriter } from "../src/trace.ts";
+import { filterInspect } from "../src/observe/inspect.ts";
+import { inspectHive } from "../src/hive/inspect-hive.ts";
+import { createTraceWriter } from "../src/observe/trace.ts";
 import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
 import { benchHive, hiveOpsPerSecond } from "./hive-load.ts";
 

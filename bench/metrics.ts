@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { MetricsRegistry } from "../src/metrics.ts";
+import { MetricsRegistry } from "../src/metrics/registry.ts";
 import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
 import { benchHive, hiveOpsPerSecond } from "./hive-load.ts";
 

@@ -5,7 +5,7 @@ import { ALLOCATION_STRATEGIES, type AllocationFunction, type AllocationOption, 
 import type { ReadyTask } from "../actors/types.ts";
 import { parseVary } from "../src/cli/sweep-command.ts";
 import { createHive, type Hive, type HiveEvent, type HiveOptions, parseScenario, type ScenarioInput, simulate } from "../src/index.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import { setPath } from "../src/sim/sweep.ts";
 import { fixtureTasks, settle } from "./helpers.ts";
 

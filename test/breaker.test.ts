@@ -1,8 +1,8 @@
 import { createActor, SimulatedClock } from "xstate";
 import { describe, expect, it } from "vitest";
 import { breakerMachine } from "../actors/breaker.ts";
-import { CircuitBreaker, type BreakerTransition, type CircuitBreakerOptions } from "../src/breaker.ts";
-import { isApiaryError, isCircuitOpenError } from "../src/errors.ts";
+import { CircuitBreaker, type BreakerTransition, type CircuitBreakerOptions } from "../src/breaker/breaker.ts";
+import { isApiaryError, isCircuitOpenError } from "../src/core/errors.ts";
 
 const boom = (): never => {
   throw new Error("boom");

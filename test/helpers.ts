@@ -9,7 +9,7 @@ import { supervisorMachine } from "../actors/supervisor.ts";
 import { workerMachine } from "../actors/worker.ts";
 import { InlineBackend } from "../src/backends/inline.ts";
 import type { ExecutionBackend } from "../src/backends/types.ts";
-import { createPort } from "../src/port.ts";
+import { createPort } from "../src/hive/port.ts";
 
 /** URL of the test task module. */
 export const fixtureTasks = new URL("./fixtures/tasks.mjs", import.meta.url);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { LifecycleEvent } from "../actors/queen.ts";
 import { DEFAULT_SUPERVISION } from "../actors/restart.ts";
 import { type ApiaryError, createHive, type Hive, type HiveOptions } from "../src/index.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import { fixtureTasks, inlineBackend, settle, tree } from "./helpers.ts";
 
 const hives: Hive[] = [];

@@ -1,5 +1,5 @@
-// The direction of dependencies, checked on the source: worker-side modules and machines import of
-// src/ only the kernel everything shares (errors, random), never the hive; and no
+// The direction of dependencies, checked on the source: worker-side modules, machines and
+// building blocks import of src/ only core/ (errors, clock, random, validation), never the hive; and no
 // module reaches itself again through the modules it imports (value imports: `import type` is
 // erased and cannot make a cycle at run time).
 import { readdirSync, readFileSync } from "node:fs";
@@ -37,19 +37,48 @@ function importsOf(file: string): { target: string; typeOnly: boolean }[] {
 }
 
 const files = [...sources("src"), ...sources("actors"), ...sources("workers")];
-/** What every layer may import: the bottom of src/. */
-const kernel = new Set(["src/errors.ts", "src/random.ts"]);
+/** The bottom of src/: what machines, worker-side modules and building blocks may import. */
+const isCore = (f: string): boolean => f.startsWith("src/core/");
+/** Stand-alone building blocks: each imports only core/, itself and (for the store) nothing else. */
+const blocks = ["src/breaker/", "src/cache/", "src/metrics/", "src/observe/", "src/store/", "src/journal/", "src/backends/"];
+/** Building blocks that build on other blocks (never on the hive or what sits above it). */
+const allowedBlockDeps: Record<string, string[]> = {
+  "src/cache/": ["src/store/"],
+  "src/journal/": ["src/store/"],
+  "src/observe/": ["src/metrics/"],
+  "src/backends/": ["workers/"],
+};
 const graph = new Map(files.map((f) => [f, importsOf(f)]));
 
 describe("layers", () => {
-  it("worker-side modules import only worker-side modules and the kernel", () => {
-    const bad = [...graph].flatMap(([f, deps]) => (f.startsWith("workers/") ? deps.filter((d) => !d.target.startsWith("workers/") && !kernel.has(d.target)).map((d) => `${f} -> ${d.target}`) : []));
+  it("worker-side modules import only worker-side modules and core/", () => {
+    const bad = [...graph].flatMap(([f, deps]) => (f.startsWith("workers/") ? deps.filter((d) => !d.target.startsWith("workers/") && !isCore(d.target)).map((d) => `${f} -> ${d.target}`) : []));
     expect(bad).toEqual([]);
   });
 
-  it("machines import of src/ only the shared kernel (errors, random), and never the hive", () => {
-    const bad = [...graph].flatMap(([f, deps]) => (f.startsWith("actors/") ? deps.filter((d) => d.target.startsWith("src/") && !kernel.has(d.target)).map((d) => `${f} -> ${d.target}`) : []));
+  it("machines import of src/ only core/, and never the hive", () => {
+    const bad = [...graph].flatMap(([f, deps]) => (f.startsWith("actors/") ? deps.filter((d) => d.target.startsWith("src/") && !isCore(d.target)).map((d) => `${f} -> ${d.target}`) : []));
     expect(bad).toEqual([]);
+  });
+
+  it("core/ imports nothing of the project above it", () => {
+    const bad = [...graph].flatMap(([f, deps]) => (isCore(f) ? deps.filter((d) => !isCore(d.target) && (d.target.startsWith("src/") || d.target.startsWith("actors/") || d.target.startsWith("workers/"))).map((d) => `${f} -> ${d.target}`) : []));
+    expect(bad).toEqual([]);
+  });
+
+  it("building blocks import core/, machines and their own folder (and the blocks they build on), never the hive, sim or cli", () => {
+    const bad = [...graph].flatMap(([f, deps]) => {
+      const block = blocks.find((b) => f.startsWith(b));
+      if (block === undefined) return [];
+      const ok = (t: string): boolean => !t.startsWith("src/") && !t.startsWith("workers/") ? true : isCore(t) || t.startsWith(block) || (allowedBlockDeps[block] ?? []).some((b) => t.startsWith(b));
+      return deps.filter((d) => !ok(d.target)).map((d) => `${f} -> ${d.target}`);
+    });
+    expect(bad).toEqual([]);
+  });
+
+  it("every module of src/ sits in a layer folder (only the public surface at the root)", () => {
+    const loose = files.filter((f) => f.startsWith("src/") && f.split("/").length === 2 && f !== "src/index.ts");
+    expect(loose).toEqual([]);
   });
 
   it("no module imports itself again through the modules it imports (value imports)", () => {

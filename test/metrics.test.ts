@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { LogHistogram } from "../src/histogram.ts";
-import { MetricsRegistry } from "../src/metrics.ts";
-import { isApiaryError } from "../src/errors.ts";
+import { LogHistogram } from "../src/metrics/histogram.ts";
+import { MetricsRegistry } from "../src/metrics/registry.ts";
+import { isApiaryError } from "../src/core/errors.ts";
 
 /** A seeded generator (mulberry32) so the data sets are reproducible. */
 function rng(seed: number): () => number {

@@ -102,7 +102,7 @@ describe("parseScenario", () => {
 });
 
 describe("examples/scenarios", () => {
-  const dir = new URL("../examples/scenarios/", import.meta.url);
+  const dir = new URL("../examples/scenarios", import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
   it("ships mm1, mmc, swarm-day and outage", () => {

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { isApiaryError, isStoreError, type StoreErrorCode } from "../src/errors.ts";
+import { isApiaryError, isStoreError, type StoreErrorCode } from "../src/core/errors.ts";
 import type { BaseStoreOptions, Store } from "../src/store/index.ts";
 import { createFileStore, type FsyncPolicy } from "../src/store/index.ts";
 

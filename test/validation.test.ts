@@ -3,8 +3,7 @@
 import { z } from "zod";
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker, createFileStore, createHive, createMemoryStore, createTraceWriter, EventBus, filterInspect, InvalidOptionsError, isApiaryError, MetricsRegistry, ResultCache, serveHealth } from "../src/index.ts";
-import { parseOrThrow } from "../src/schema.ts";
-import { describeIssue, issueMessage, parseFor } from "../src/validation.ts";
+import { describeIssue, issueMessage, parseFor } from "../src/core/validation.ts";
 
 /** Zod's default English, as it words each issue code. */
 const ZOD_WORDING = /Too small|Too big|Invalid input|Invalid option|Invalid key|Invalid element|Invalid string|Invalid discriminator|expected .+, received|Unrecognized key/;
@@ -72,11 +71,11 @@ describe("zod issues in the house form", () => {
   it("reads the same from every parse helper: unknown options and field paths", () => {
     const schema = z.strictObject({ list: z.array(z.strictObject({ n: z.number().int() })).optional() });
     const viaFor = messageOf(() => parseFor(schema, { list: [{ n: 1.5 }] }, "create thing"));
-    const viaOrThrow = messageOf(() => parseOrThrow(schema, { list: [{ n: 1.5 }] }, "create thing", (m) => new InvalidOptionsError(m)));
+    const viaOrThrow = messageOf(() => parseFor(schema, { list: [{ n: 1.5 }] }, "create thing", (m) => new InvalidOptionsError(m)));
     expect(viaFor).toBe('Cannot create thing: "list[0].n" must be an integer, received 1.5');
     expect(viaOrThrow).toBe(viaFor);
     expect(messageOf(() => parseFor(schema, { lsit: [] }, "create thing"))).toBe('Cannot create thing: "lsit" is not a known option');
-    expect(messageOf(() => parseOrThrow(schema, { lsit: [] }, "create thing", (m) => new InvalidOptionsError(m)))).toBe('Cannot create thing: "lsit" is not a known option');
+    expect(messageOf(() => parseFor(schema, { lsit: [] }, "create thing", (m) => new InvalidOptionsError(m)))).toBe('Cannot create thing: "lsit" is not a known option');
   });
 });
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import type { BackendContext, BackendFactory, ExecutionBackend } from "./types.ts";
 
 /** Imports a backend's module and returns its factory. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { isApiaryError } from "../errors.ts";
+import { isApiaryError } from "../core/errors.ts";
 
 /** A problem with the command line or a file it names: exit code 2. */
 export class UsageError extends Error {

@@ -21,7 +21,7 @@ import { DEFAULT_LEVELS, runLoad } from "./load.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
 import type { LoadWorkload } from "./load-workload.ts";
-import { MAX_THREADS } from "../schema.ts";
+import { MAX_THREADS } from "../hive/schema.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 

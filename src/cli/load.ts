@@ -16,13 +16,13 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { z } from "zod";
 import type { BackendName } from "../backends/registry.ts";
-import { AbortedError, InvalidOptionsError, isApiaryError } from "../errors.ts";
-import { createHive, type HiveOptions } from "../hive.ts";
+import { AbortedError, InvalidOptionsError, isApiaryError } from "../core/errors.ts";
+import { createHive, type HiveOptions } from "../hive/hive.ts";
 import { formatNumber } from "../sim/format.ts";
 import { createRecorder } from "../sim/recorder.ts";
 import type { LoadReport } from "../sim/report.ts";
 import { successRate } from "../sim/totals.ts";
-import { nonNegativeInt, parseFor, positiveInt } from "../validation.ts";
+import { nonNegativeInt, parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
 
 /** The in-flight levels of a default run. */

@@ -19,8 +19,8 @@
  */
 import { readFileSync } from "node:fs";
 import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
-import { isApiaryError } from "../errors.ts";
-import { MAX_THREADS } from "../schema.ts";
+import { isApiaryError } from "../core/errors.ts";
+import { MAX_THREADS } from "../hive/schema.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
 import { type CommandOptions, intFlag, parseCommandArgs } from "./args.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { InvalidOptionsError } from "../errors.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { formatMs, formatNumber } from "../sim/format.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { RunReport } from "../sim/report.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidOptionsError, describeValue } from "../errors.ts";
+import { InvalidOptionsError, describeValue } from "../core/errors.ts";
 import { estimateChart, groupedBarChart, latencyHistogram, timeSeriesChart, utilisationChart } from "./charts.ts";
 import { escapeHtml, formatDuration, formatMs, formatNumber, formatPercent } from "./format.ts";
 import type { LoadReport, RunReport, SweepReport } from "./report.ts";

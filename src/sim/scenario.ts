@@ -13,10 +13,10 @@
 import { z } from "zod";
 import { ALLOCATION_STRATEGIES, type AllocationStrategyName } from "../../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
-import { agentBreakerSchema } from "../agent-breakers.ts";
-import { describeValue, InvalidOptionsError } from "../errors.ts";
-import { hiveOptionsSchema, pathText, valueAt } from "../schema.ts";
-import { describeIssue } from "../validation.ts";
+import { agentBreakerSchema } from "../hive/agent-breakers.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
+import { hiveOptionsSchema, pathText, valueAt } from "../hive/schema.ts";
+import { describeIssue } from "../core/validation.ts";
 import { runTooLong, unmetRequirements } from "./scenario-limits.ts";
 import type { Scenario } from "./scenario-types.ts";
 

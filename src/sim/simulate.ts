@@ -9,10 +9,10 @@
  * @module
  */
 import { z } from "zod";
-import { AbortedError, isApiaryError } from "../errors.ts";
-import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive.ts";
-import { createRandom } from "../random.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, isApiaryError } from "../core/errors.ts";
+import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive/hive.ts";
+import { createRandom } from "../core/random.ts";
+import { parseFor } from "../core/validation.ts";
 import { createArrivals } from "./arrivals.ts";
 import { VirtualClock } from "./clock.ts";
 import { meanOf, poissonGaps } from "./distributions.ts";

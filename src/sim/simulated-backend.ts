@@ -20,9 +20,9 @@
 import { DependencyMirror } from "../../workers/dependency.ts";
 import type { DependencyCallResult, DependencyReport } from "../../workers/protocol.ts";
 import type { Attempt, AttemptCallback, AttemptResult, BackendStats, DependencyChannel, ExecutionBackend } from "../backends/types.ts";
-import type { HiveClock } from "../clock.ts";
-import { TaskFailedError, WorkerCrashedError } from "../errors.ts";
-import { createRandom, type Random } from "../random.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { TaskFailedError, WorkerCrashedError } from "../core/errors.ts";
+import { createRandom, type Random } from "../core/random.ts";
 import { bernoulli, createSampler, type Distribution, type Sampler } from "./distributions.ts";
 
 /** A task kind as the simulated backend runs it. */

@@ -12,8 +12,8 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { isDeno } from "../backends/worker-file.ts";
-import { AbortedError, InvalidOptionsError } from "../errors.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
+import { parseFor } from "../core/validation.ts";
 import { estimate } from "./estimate.ts";
 import type { Figures } from "./figures.ts";
 import { SIM_YOUNG_GENERATION_MB } from "./gc.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { formatDuration, formatFigure, formatMs, formatNumber, formatPercent, plainText, truncate } from "./format.ts";
 import type { LoadReport, RunReport, SweepReport, TaskTotals } from "./report.ts";
 import { successRate, unaccounted } from "./totals.ts";

@@ -20,8 +20,8 @@ import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises
 import { join } from "node:path";
 import { clearTimeout, setTimeout } from "node:timers";
 import { z } from "zod";
-import { StoreError } from "../errors.ts";
-import { parseOptions, positiveInt } from "../validation.ts";
+import { StoreError } from "../core/errors.ts";
+import { parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
@@ -75,7 +75,7 @@ const schema = z.strictObject({
  * ```
  */
 export function createFileStore(options: FileStoreOptions): Store {
-  const parsed = parseOptions(schema, options, "file store");
+  const parsed = parseFor(schema, options, "create file store");
   return new FileStore(parsed.dir, parsed.fsync ?? "batched", parsed.batchMs ?? 1_000, parsed.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, parsed.onCorrupt);
 }
 

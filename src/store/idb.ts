@@ -6,8 +6,8 @@
  */
 import * as idb from "idb-keyval";
 import { z } from "zod";
-import { InvalidOptionsError } from "../errors.ts";
-import { parseOptions, positiveInt } from "../validation.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
+import { parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
@@ -35,7 +35,7 @@ const schema = z.strictObject({ dbName: name.optional(), storeName: name.optiona
  * @throws {InvalidOptionsError} when an option is invalid or the runtime has no `indexedDB`.
  */
 export function createIdbStore(options: IdbStoreOptions = {}): Store {
-  const parsed = parseOptions(schema, options, "IndexedDB store");
+  const parsed = parseFor(schema, options, "create IndexedDB store");
   if ((globalThis as { indexedDB?: unknown }).indexedDB === undefined) {
     throw new InvalidOptionsError(
       "Cannot create IndexedDB store: this runtime has no indexedDB (Node and Deno have none: use createFileStore, or load fake-indexeddb/auto first)",

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseOptions, positiveInt } from "../validation.ts";
+import { parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
@@ -27,7 +27,7 @@ const schema = z.strictObject({ maxValueBytes: positiveInt().optional() });
  * ```
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
-  const parsed = parseOptions(schema, options, "memory store");
+  const parsed = parseFor(schema, options, "create memory store");
   return new MemoryStore(parsed.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
 }
 

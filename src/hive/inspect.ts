@@ -6,8 +6,8 @@
  * @module
  */
 import type { InspectionEvent } from "xstate";
-import { filterInspect, type FilterInspectOptions, type InspectObserver } from "./inspect.ts";
-import { createTraceWriter, type TraceRecord, type TraceWriter } from "./trace.ts";
+import { filterInspect, type FilterInspectOptions, type InspectObserver } from "../observe/inspect.ts";
+import { createTraceWriter, type TraceRecord, type TraceWriter } from "../observe/trace.ts";
 
 /** `createHive({ inspect: { file } })`: record the inspection stream as JSON lines. */
 export interface HiveTraceOptions {

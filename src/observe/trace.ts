@@ -19,8 +19,8 @@
 import { open, type FileHandle } from "node:fs/promises";
 import type { AnyEventObject, InspectionEvent } from "xstate";
 import { z } from "zod";
-import { describeValue, TraceFailedError } from "./errors.ts";
-import { fn, parseOptions, positiveInt, positiveNumber } from "./validate.ts";
+import { describeValue, TraceFailedError } from "../core/errors.ts";
+import { fn, parseFor, positiveInt, positiveNumber } from "../core/validation.ts";
 
 /** The inspection event types XState emits. */
 export type InspectionEventType = InspectionEvent["type"];
@@ -122,7 +122,7 @@ const writerSchema = z.strictObject({
  * @throws {InvalidOptionsError} When an option is invalid (the message names it and the value).
  */
 export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
-  const o = parseOptions(writerSchema, options, "create trace writer");
+  const o = parseFor(writerSchema, options, "create trace writer");
   const sanitize = options.sanitize;
   const now = options.now ?? Date.now;
   const batchSize = o.batchSize ?? 256;

@@ -29,6 +29,23 @@ export type ApiaryErrorCode =
   | "INVALID_VALUE"
   | "VALUE_TOO_LARGE";
 
+/**
+ * The codes of an attempt that failed on its own account (its handler threw, its thread died,
+ * it ran past its timeout): such a failure spends one of the task's retries and is weighed as
+ * evidence of whose fault it was. Every other code ends the task at once.
+ */
+export const RETRIABLE_CODES = ["TASK_FAILED", "TASK_TIMEOUT", "WORKER_CRASHED"] as const satisfies readonly ApiaryErrorCode[];
+
+/** One of {@link RETRIABLE_CODES}. */
+export type RetriableCode = (typeof RETRIABLE_CODES)[number];
+
+const retriable: ReadonlySet<unknown> = new Set(RETRIABLE_CODES);
+
+/** Whether `code` is one of {@link RETRIABLE_CODES}. */
+export function isRetriableCode(code: unknown): code is RetriableCode {
+  return retriable.has(code);
+}
+
 /** Options shared by every {@link ApiaryError}. */
 export interface ApiaryErrorOptions {
   /** The underlying error or value, if any. */

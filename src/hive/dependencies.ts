@@ -18,13 +18,13 @@
  * @module
  */
 import { z } from "zod";
-import { DEP_LAYOUT, DEP_STATE, type DependencyReport } from "../workers/protocol.ts";
+import { DEP_LAYOUT, DEP_STATE, type DependencyReport } from "../../workers/protocol.ts";
 import { type BreakerSummary, type BreakerTransitionEvent, summary } from "./agent-breakers.ts";
-import type { DependencyChannel } from "./backends/types.ts";
-import { CircuitBreaker, type CircuitBreakerOptions } from "./breaker.ts";
-import type { HiveClock } from "./clock.ts";
-import { InvalidOptionsError } from "./errors.ts";
-import { parseOrThrow } from "./schema.ts";
+import type { DependencyChannel } from "../backends/types.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "../breaker/breaker.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
+import { parseFor } from "../core/validation.ts";
 
 /** Options of `hive.dependency`: a {@link CircuitBreaker}'s, on the hive clock. */
 export type DependencyOptions = Omit<CircuitBreakerOptions, "name" | "clock" | "inspect">;
@@ -68,7 +68,7 @@ export class DependencyRegistry implements Disposable {
    * @throws InvalidOptionsError when the name is invalid or taken, an option is invalid, or the slots are full
    */
   register<A extends unknown[], R>(name: string, fn: (...args: A) => R | PromiseLike<R>, options: DependencyOptions = {}): (...args: A) => Promise<Awaited<R>> {
-    parseOrThrow(nameSchema, name, "create dependency", (m) => new InvalidOptionsError(m), ["name"]);
+    parseFor(nameSchema, name, "create dependency", (m) => new InvalidOptionsError(m), ["name"]);
     if (typeof fn !== "function") throw new InvalidOptionsError(`Cannot create dependency ${JSON.stringify(name)}: "fn" must be a function, received ${typeof fn}`);
     if (this.#byName.has(name)) throw new InvalidOptionsError(`Cannot create dependency: "name" must be unique in the hive, received ${JSON.stringify(name)}`);
     if (this.#bySlot.length >= DEP_LAYOUT.SLOTS) throw new InvalidOptionsError(`Cannot create dependency ${JSON.stringify(name)}: a hive holds at most ${DEP_LAYOUT.SLOTS} dependencies`);

@@ -7,35 +7,36 @@
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { type Actor, createActor } from "xstate";
-import { agentMachine } from "../actors/agent.ts";
-import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
-import { type AgentLifecycleEvent, type AllocationFallbackEvent, type Decision, supervisorMachine } from "../actors/supervisor.ts";
-import type { AllocationOption } from "../actors/allocation-strategies.ts";
-import type { Capabilities, Priority } from "../actors/types.ts";
-import type { Blame } from "../actors/blame.ts";
-import { workerMachine } from "../actors/worker.ts";
-import { findUncloneable } from "../workers/cloneable.ts";
-import { type BackendName, createBackend, DEFAULT_BACKEND } from "./backends/registry.ts";
-import type { BackendContext, BackendFactory, BackendStats, ExecutionBackend } from "./backends/types.ts";
-import { type HiveClock, realClock } from "./clock.ts";
-import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
-import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
-import { LogHistogram } from "./histogram.ts";
+import { agentMachine } from "../../actors/agent.ts";
+import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../../actors/queen.ts";
+import { type AgentLifecycleEvent, type AllocationFallbackEvent, type Decision, supervisorMachine } from "../../actors/supervisor.ts";
+import type { AllocationOption } from "../../actors/allocation-strategies.ts";
+import type { Capabilities, Priority } from "../../actors/types.ts";
+import type { Blame } from "../../actors/blame.ts";
+import { workerMachine } from "../../actors/worker.ts";
+import { findUncloneable } from "../../workers/cloneable.ts";
+import { type BackendName, createBackend, DEFAULT_BACKEND } from "../backends/registry.ts";
+import type { BackendContext, BackendFactory, BackendStats, ExecutionBackend } from "../backends/types.ts";
+import { type HiveClock, realClock } from "../core/clock.ts";
+import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "../core/errors.ts";
+import { EventBus, type Disposer, type WaitForOptions } from "../observe/bus.ts";
+import { LogHistogram } from "../metrics/histogram.ts";
 import { createPort } from "./port.ts";
-import { createRandom } from "./random.ts";
-import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
+import { createRandom } from "../core/random.ts";
+import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, taskSchema } from "./schema.ts";
+import { parseFor } from "../core/validation.ts";
 import { AgentBreakers, type AgentBreakerOptions, type BreakerSummary, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
-import type { CacheStats } from "./cache.ts";
-import { DependencyRegistry, type DependencyOptions } from "./dependency.ts";
-import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./taskcache.ts";
-import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "./bus.ts";
-import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
-import { HiveMetrics } from "./hive-metrics.ts";
-import type { MetricSnapshot } from "./metrics.ts";
-import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "./serve.ts";
-import { persistSupervisor } from "../actors/supervisor.ts";
-import { DEAD_LETTER_LIMIT, errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
-import type { Durability, JournalStats } from "./journal/journal.ts";
+import type { CacheStats } from "../cache/cache.ts";
+import { DependencyRegistry, type DependencyOptions } from "./dependencies.ts";
+import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./task-cache.ts";
+import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "../observe/bus.ts";
+import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./inspect.ts";
+import { HiveMetrics } from "./metrics.ts";
+import type { MetricSnapshot } from "../metrics/registry.ts";
+import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "../observe/serve.ts";
+import { persistSupervisor } from "../../actors/supervisor.ts";
+import { DEAD_LETTER_LIMIT, errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./durability.ts";
+import type { Durability, JournalStats } from "../journal/journal.ts";
 
 /** Key of {@link Hive}'s internal trusted submit (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
@@ -443,7 +444,7 @@ export type Explanation = Decision & { faults: FaultAttribution[] };
 const DECISION_LIMIT = 10_000;
 
 /** A task that failed through its last attempt. */
-export interface DeadLetter {
+export interface DeadLetteredTask {
   taskId: string;
   kind: string;
   attempts: number;
@@ -560,7 +561,7 @@ export class Hive implements AsyncDisposable {
    * @throws InvalidOptionsError naming the field and the value received
    */
   constructor(input: HiveOptions) {
-    const options = parseOrThrow(hiveOptionsSchema, input, "create hive", (m) => new InvalidOptionsError(m));
+    const options = parseFor(hiveOptionsSchema, input, "create hive", (m) => new InvalidOptionsError(m));
     this.#options = options;
     this.#allocation = options.allocation;
     const clock = options.clock;
@@ -930,7 +931,7 @@ export class Hive implements AsyncDisposable {
 
   /** Validates a task for `action`: shape, a running hive, a known kind, an input that can cross threads. */
   #validate(task: unknown, action: string): ParsedTask {
-    const t = parseOrThrow(taskSchema, task, action, (m) => new InvalidTaskError(m));
+    const t = parseFor(taskSchema, task, action, (m) => new InvalidTaskError(m));
     this.#accepting(action);
     if (!this.#kinds.has(t.kind)) {
       throw new InvalidTaskError(`Cannot ${action}: "kind" must be one of ${[...this.#kinds].join(", ")}, received ${JSON.stringify(t.kind)}`);
@@ -996,7 +997,7 @@ export class Hive implements AsyncDisposable {
   }
 
   /** Tasks that failed through their last attempt (thrown, crashed, timed out), oldest first. */
-  deadLetters(): DeadLetter[] {
+  deadLetters(): DeadLetteredTask[] {
     return [...this.#deadLetters.values()].map((e) => ({ taskId: e.taskId, kind: e.kind, attempts: e.attempts, error: e.error, agentId: e.agentId, at: e.at }));
   }
 
@@ -1055,7 +1056,7 @@ export class Hive implements AsyncDisposable {
    * @throws HiveStoppedError when the hive is stopping or stopped
    */
   setAllocation(allocation: AllocationOption): void {
-    const parsed = parseOrThrow(allocationSchema, allocation, "set allocation", (m) => new InvalidOptionsError(m), ["allocation"]);
+    const parsed = parseFor(allocationSchema, allocation, "set allocation", (m) => new InvalidOptionsError(m), ["allocation"]);
     if (this.#state === "created" || this.#state === "starting") {
       this.#allocation = parsed;
       return;
@@ -1102,7 +1103,7 @@ export class Hive implements AsyncDisposable {
    */
   addAgent(spec: AgentOptions): void {
     const supervisor = this.#supervisor("add agent");
-    const a = parseOrThrow(agentSchema, spec, "add agent", (m) => new InvalidOptionsError(m));
+    const a = parseFor(agentSchema, spec, "add agent", (m) => new InvalidOptionsError(m));
     if (supervisor.getSnapshot().context.agents.has(a.id)) throw new InvalidOptionsError(`Cannot add agent: "id" must be unique among agents, received ${JSON.stringify(a.id)}`);
     this.#agentBreakers?.add(a.id);
     supervisor.send({ type: "supervisor.addAgent", spec: { id: a.id, capabilities: a.capabilities, concurrency: a.concurrency, restart: a.restart }, at: this.#clock.now() });
@@ -1311,7 +1312,7 @@ export class Hive implements AsyncDisposable {
   #submitCached<O, I>(task: TaskOptions<I>): TaskHandle<O> {
     const { cache: _cache, cacheKey: _key, signal, ...plain } = task;
     // Validate the task and the hive's state now, as an uncached submit would.
-    const t = parseOrThrow(taskSchema, plain, "submit task", (m) => new InvalidTaskError(m));
+    const t = parseFor(taskSchema, plain, "submit task", (m) => new InvalidTaskError(m));
     const entry = this.#taskCache.keyOf(task);
     if (entry === undefined) return this.submit<O, I>(signal === undefined ? plain : { ...plain, signal });
     this.#accepting("submit task");

@@ -8,16 +8,16 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import type { PersistedHive } from "../actors/persist.ts";
-import type { LifecycleEvent, TaskSpec } from "../actors/queen.ts";
-import { ApiaryError, type ApiaryErrorCode, InvalidOptionsError } from "./errors.ts";
-import { FileJournalLog } from "./journal/file-log.ts";
-import { Journal, type Durability, type JournalSkip, type JournalStats, type JournalTuning } from "./journal/journal.ts";
-import { type JournalLog, StoreJournalLog } from "./journal/log.ts";
-import { DEAD_LETTER_LIMIT, type EndRecord, type EndState, type JournalError } from "./journal/records.ts";
-import { TaskIds } from "./journal/task-ids.ts";
-import { parseOrThrow } from "./schema.ts";
-import type { Store } from "./store/types.ts";
+import type { PersistedHive } from "../../actors/persist.ts";
+import type { LifecycleEvent, TaskSpec } from "../../actors/queen.ts";
+import { ApiaryError, type ApiaryErrorCode, InvalidOptionsError } from "../core/errors.ts";
+import { FileJournalLog } from "../journal/file-log.ts";
+import { Journal, type Durability, type JournalSkip, type JournalStats, type JournalTuning } from "../journal/journal.ts";
+import { type JournalLog, StoreJournalLog } from "../journal/log.ts";
+import { DEAD_LETTER_LIMIT, type EndRecord, type EndState, type JournalError } from "../journal/records.ts";
+import { TaskIds } from "../journal/task-ids.ts";
+import { parseFor } from "../core/validation.ts";
+import type { Store } from "../store/types.ts";
 
 /** How a finished task ended, as `hive.result(id)` reports it. */
 export interface TaskResult {
@@ -132,7 +132,7 @@ export class HiveDurability {
    * @throws InvalidOptionsError naming `durability`, `recover` or `journal.*`
    */
   constructor(durability: Durability | undefined, recover: boolean | undefined, journal: unknown, store: unknown) {
-    const tuning = parseOrThrow(journalSchema, journal ?? {}, "create hive", (m) => new InvalidOptionsError(m), ["journal"]);
+    const tuning = parseFor(journalSchema, journal ?? {}, "create hive", (m) => new InvalidOptionsError(m), ["journal"]);
     const level = durability ?? (recover === true ? "every-task" : "none");
     if (recover === true && level === "none") throw new InvalidOptionsError(`Cannot create hive: "recover" needs a journal, but "durability" is "none"; pick "batched" or "every-task"`);
     this.recover = recover === true;

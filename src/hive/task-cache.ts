@@ -15,14 +15,14 @@
  */
 import { z } from "zod";
 import { join } from "node:path";
-import { cacheKeyFor, ResultCache, type CacheStats } from "./cache.ts";
-import type { HiveClock } from "./clock.ts";
-import { describeValue, InvalidOptionsError, InvalidTaskError } from "./errors.ts";
-import { parseOrThrow } from "./schema.ts";
-import { createFileStore } from "./store/file.ts";
-import type { Store } from "./store/types.ts";
-import { validateKey } from "./store/value.ts";
-import { nonNegativeInt, positiveInt } from "./validation.ts";
+import { cacheKeyFor, ResultCache, type CacheStats } from "../cache/cache.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { describeValue, InvalidOptionsError, InvalidTaskError } from "../core/errors.ts";
+import { parseFor } from "../core/validation.ts";
+import { createFileStore } from "../store/file.ts";
+import type { Store } from "../store/types.ts";
+import { validateKey } from "../store/value.ts";
+import { nonNegativeInt, positiveInt } from "../core/validation.ts";
 
 /** The hive's `cache` option. */
 export interface HiveCacheOptions {
@@ -130,8 +130,8 @@ export class TaskCache {
    * @throws InvalidOptionsError naming `cache.*` or `store` and the value received
    */
   constructor(cache: unknown, store: unknown, clock: HiveClock | undefined, now: HiveClock) {
-    const options = parseOrThrow(cacheSchema, cache ?? {}, "create hive", (m) => new InvalidOptionsError(m), ["cache"]);
-    const parsedStore = store === undefined ? undefined : parseOrThrow(storeSchema, store, "create hive", (m) => new InvalidOptionsError(m), ["store"]);
+    const options = parseFor(cacheSchema, cache ?? {}, "create hive", (m) => new InvalidOptionsError(m), ["cache"]);
+    const parsedStore = store === undefined ? undefined : parseFor(storeSchema, store, "create hive", (m) => new InvalidOptionsError(m), ["store"]);
     let backing: Store | undefined;
     if (parsedStore !== undefined && typeof (parsedStore as Partial<Store>).getMany !== "function") {
       backing = this.#ownStore = createFileStore({ dir: (parsedStore as { dir: string }).dir });
@@ -156,7 +156,7 @@ export class TaskCache {
    * @throws StoreError `INVALID_KEY` when `cacheKey` has a path separator, `..`, or is too long
    */
   keyOf(task: CacheableTask): { key: string; tags: string[] | undefined; ttlMs: number | undefined } | undefined {
-    const option = task.cache === undefined ? undefined : parseOrThrow(taskCacheSchema, task.cache, "submit task", (m) => new InvalidTaskError(m), ["cache"]);
+    const option = task.cache === undefined ? undefined : parseFor(taskCacheSchema, task.cache, "submit task", (m) => new InvalidTaskError(m), ["cache"]);
     if (option === false || (option === undefined && task.cacheKey === undefined)) return undefined;
     const entry = typeof option === "object" ? option : undefined;
     let key: string;
@@ -220,7 +220,7 @@ export class TaskCache {
    */
   invalidate(selector: InvalidateSelector, kinds: Iterable<string>): number {
     const action = "invalidate cached results";
-    const s = parseOrThrow(selectorSchema, selector, action, (m) => new InvalidOptionsError(m), ["selector"]);
+    const s = parseFor(selectorSchema, selector, action, (m) => new InvalidOptionsError(m), ["selector"]);
     const named = (["key", "prefix", "tag"] as const).filter((k) => s[k] !== undefined);
     if (named.length === 0 && s.kind === undefined) throw new InvalidOptionsError(`Cannot ${action}: "selector" must name a key, prefix, tag or kind, received ${describeValue(selector)}`);
     if (named.length > 1) throw new InvalidOptionsError(`Cannot ${action}: "selector" must name only one of key, prefix, tag (with kind to narrow a key or prefix), received ${describeValue(selector)}`);

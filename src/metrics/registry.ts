@@ -20,9 +20,9 @@
  * @module
  */
 import { z } from "zod";
-import { describeValue, InvalidOptionsError } from "./errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { LogHistogram, type HistogramSummary } from "./histogram.ts";
-import { parseOptions } from "./validate.ts";
+import { parseFor } from "../core/validation.ts";
 
 /** The kinds of metric. */
 export type MetricType = "counter" | "gauge" | "histogram";
@@ -432,7 +432,7 @@ export class MetricsRegistry {
 
   /** @throws {InvalidOptionsError} When `prefix` is not a valid metric name prefix. */
   constructor(options: MetricsRegistryOptions = {}) {
-    this.#prefix = parseOptions(registrySchema, options, "create metrics registry").prefix ?? "";
+    this.#prefix = parseFor(registrySchema, options, "create metrics registry").prefix ?? "";
   }
 
   /**
@@ -509,7 +509,7 @@ export class MetricsRegistry {
     options: MetricOptions<L>,
     make: (name: string, help: string, labelNames: readonly L[]) => M,
   ): M {
-    const o = parseOptions(metricSchema, options, `create ${type}`);
+    const o = parseFor(metricSchema, options, `create ${type}`);
     const name = this.#prefix + o.name;
     const labelNames: readonly L[] = [...(options.labelNames ?? [])];
     const existing = this.#metrics.get(name);

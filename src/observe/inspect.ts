@@ -29,9 +29,9 @@ import { createWebSocketInspector, type StatelyInspectionEvent } from "@statelya
 import { WebSocket, WebSocketServer } from "ws";
 import type { InspectionEvent, Observer } from "xstate";
 import { z } from "zod";
-import { AbortedError, describeValue, InvalidOptionsError, ServeFailedError, TraceFailedError } from "./errors.ts";
+import { AbortedError, describeValue, InvalidOptionsError, ServeFailedError, TraceFailedError } from "../core/errors.ts";
 import type { InspectionEventType, TraceRecord } from "./trace.ts";
-import { parseOptions, positiveInt, positiveNumber } from "./validate.ts";
+import { parseFor, positiveInt, positiveNumber } from "../core/validation.ts";
 
 /** What XState's `inspect` option takes: a function or an observer object. */
 export type InspectObserver = ((event: InspectionEvent) => void) | Observer<InspectionEvent>;
@@ -72,7 +72,7 @@ const filterSchema = z.strictObject({
  * @throws {InvalidOptionsError} When `observer` or an option is invalid.
  */
 export function filterInspect(observer: InspectObserver, options: FilterInspectOptions = {}): (event: InspectionEvent) => void {
-  const o = parseOptions(filterSchema, options, "filter inspection events");
+  const o = parseFor(filterSchema, options, "filter inspection events");
   const next = toNext(observer);
   const allowed = o.types === undefined ? undefined : new Set<string>(o.types);
   // per sampled type: keep 1 in `every`, `seen` counts since the last one kept.
@@ -148,7 +148,7 @@ const startSchema = z.strictObject({
  * @throws {AbortedError} (rejects) When `signal` is aborted.
  */
 export async function startInspector(options: StartInspectorOptions = {}): Promise<InspectorRelay> {
-  const o = parseOptions(startSchema, options, "start inspector");
+  const o = parseFor(startSchema, options, "start inspector");
   const host = o.host ?? "127.0.0.1";
   const inspectorUrl = o.inspectorUrl ?? "https://stately.ai/inspect";
   const maxBuffered = o.maxBuffered ?? 1_000;

@@ -9,25 +9,19 @@
  *
  * @module
  */
-import type { Disposer } from "./bus.ts";
+import type { HiveClock } from "../core/clock.ts";
+import type { Disposer } from "../core/disposer.ts";
 import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from "xstate";
 import { z } from "zod";
-import { breakerMachine, type BreakerReason, type BreakerState } from "../actors/breaker.ts";
-import { CircuitOpenError } from "./errors.ts";
-import { FailureWindow } from "./failureWindow.ts";
-import { fn, numberIn, parseOptions, positiveInt } from "./validation.ts";
+import { breakerMachine, type BreakerReason, type BreakerState } from "../../actors/breaker.ts";
+import { CircuitOpenError } from "../core/errors.ts";
+import { FailureWindow } from "./failure-window.ts";
+import { fn, numberIn, parseFor, positiveInt } from "../core/validation.ts";
 
-export type { BreakerReason, BreakerState } from "../actors/breaker.ts";
+export type { BreakerReason, BreakerState } from "../../actors/breaker.ts";
 
-/** The actor clock a breaker runs on: XState's `Clock` plus the current time. `SimulatedClock` fits. */
-export interface BreakerClock {
-  /** Current time in milliseconds. */
-  now(): number;
-  /** Runs `callback` after `ms` milliseconds; returns a handle for `clearTimeout`. */
-  setTimeout(callback: (...args: unknown[]) => void, ms: number): unknown;
-  /** Cancels a timer set by `setTimeout`. */
-  clearTimeout(handle: unknown): void;
-}
+/** The clock a breaker runs on: the hive's one clock interface. `SimulatedClock` fits. */
+export type BreakerClock = HiveClock;
 
 /** Trips the circuit on a failure rate over a rolling window. */
 export interface FailureRateOptions {
@@ -116,7 +110,7 @@ export interface BreakerCallContext {
 }
 
 /** A function that stops a subscription; also usable with `using`. */
-export type { Disposer } from "./bus.ts";
+export type { Disposer } from "../core/disposer.ts";
 
 const schema = z.strictObject({
   name: z.string({ error: "must be a string" }).optional(),
@@ -195,7 +189,7 @@ export class CircuitBreaker implements Disposable {
 
   /** @throws {InvalidOptionsError} when an option is invalid. */
   constructor(options: CircuitBreakerOptions = {}) {
-    const parsed = parseOptions(schema, options, "circuit breaker");
+    const parsed = parseFor(schema, options, "create circuit breaker");
     this.#name = parsed.name ?? "circuit";
     this.#threshold = parsed.consecutiveFailures ?? 5;
     this.#maxProbes = parsed.halfOpenMaxProbes ?? 1;

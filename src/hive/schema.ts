@@ -5,11 +5,11 @@
  * @module
  */
 import { z } from "zod";
-import { ALLOCATION_STRATEGIES, type AllocationOption } from "../actors/allocation-strategies.ts";
-import { PRIORITIES, type Priority } from "../actors/types.ts";
-import { BACKEND_NAMES, type BackendName, isBackendName } from "./backends/registry.ts";
-import type { BackendFactory } from "./backends/types.ts";
-import { issueMessage } from "./validation.ts";
+import { ALLOCATION_STRATEGIES, type AllocationOption } from "../../actors/allocation-strategies.ts";
+import { PRIORITIES, type Priority } from "../../actors/types.ts";
+import { BACKEND_NAMES, type BackendName, isBackendName } from "../backends/registry.ts";
+import type { BackendFactory } from "../backends/types.ts";
+
 
 /** The most worker threads a hive takes (`threads`). */
 export const MAX_THREADS = 512;
@@ -193,21 +193,6 @@ export const taskSchema = z.strictObject(
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;
 
-export { pathText, valueAt } from "./validation.ts";
+export { pathText, valueAt } from "../core/validation.ts";
 
-/**
- * Parses `value` with `schema`, or throws the error `make` builds from a message like
- * `Cannot create hive: "agents[0].concurrency" must be an integer >= 1, received 0` (worded by
- * {@link issueMessage}, whatever the schema's own messages).
- */
-export function parseOrThrow<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  action: string,
-  make: (message: string) => Error,
-  prefix: readonly PropertyKey[] = [],
-): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw make(issueMessage(action, result.error.issues[0], value, prefix));
-}
+

@@ -6,14 +6,12 @@
  */
 import type { InspectionEvent, Observer } from "xstate";
 import { z } from "zod";
-import type { Store } from "./store/types.ts";
-import { fn, nonNegativeInt, positiveInt } from "./validation.ts";
+import type { NowClock } from "../core/clock.ts";
+import type { Store } from "../store/types.ts";
+import { fn, nonNegativeInt, positiveInt } from "../core/validation.ts";
 
-/** Where the cache reads the time from. */
-export interface CacheClock {
-  /** Current time in milliseconds (wall time if entries are persisted across restarts). */
-  now(): number;
-}
+/** Where the cache reads the time from (wall time if entries are persisted across restarts). */
+export type CacheClock = NowClock;
 
 /** Options of {@link ResultCache}. */
 export interface ResultCacheOptions {

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import type { LifecycleEvent } from "../actors/queen.ts";
-import { type BoundCounter, type BoundHistogram, type Counter, type Gauge, type Histogram, type MetricSnapshot, MetricsRegistry } from "./metrics.ts";
+import type { LifecycleEvent } from "../../actors/queen.ts";
+import { type BoundCounter, type BoundHistogram, type Counter, type Gauge, type Histogram, type MetricSnapshot, MetricsRegistry } from "../metrics/registry.ts";
 
 /** Outcomes `apiary_tasks_total` counts. */
-export type TaskOutcome = "completed" | "failed" | "cancelled" | "deadLettered" | "shed" | "rejected" | "retried";
+export type OutcomeLabel = "completed" | "failed" | "cancelled" | "deadLettered" | "shed" | "rejected" | "retried";
 
 /** What the hive reports when the metrics are collected (sampled gauges). */
 export interface HiveGaugeSample {
@@ -128,7 +128,7 @@ export class HiveMetrics {
   #kind(kind: string): KindSeries {
     let k = this.#kinds.get(kind);
     if (k === undefined) {
-      const c = (outcome: TaskOutcome): BoundCounter => this.#tasks.labels({ kind, outcome });
+      const c = (outcome: OutcomeLabel): BoundCounter => this.#tasks.labels({ kind, outcome });
       k = { completed: c("completed"), failed: c("failed"), cancelled: c("cancelled"), deadLettered: c("deadLettered"), shed: c("shed"), rejected: c("rejected"), retried: c("retried"), byAgent: new Map() };
       this.#kinds.set(kind, k);
     }

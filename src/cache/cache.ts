@@ -9,8 +9,8 @@
  * @module
  */
 import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from "xstate";
-import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../actors/cache.ts";
-import { stableHash } from "./cacheKey.ts";
+import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../../actors/cache.ts";
+import { stableHash } from "./key.ts";
 import {
   cacheEntrySchema,
   cacheOptionsSchema,
@@ -20,15 +20,15 @@ import {
   type CacheStats,
   type GetOrComputeOptions,
   type ResultCacheOptions,
-} from "./cacheOptions.ts";
-import { readCacheRecords, writeCacheRecords, type CacheRecord } from "./cacheRecord.ts";
-import { isStoreError } from "./errors.ts";
-import type { Store } from "./store/types.ts";
-import { toJson, utf8Length } from "./store/value.ts";
-import { parseOptions } from "./validation.ts";
+} from "./options.ts";
+import { readCacheRecords, writeCacheRecords, type CacheRecord } from "./record.ts";
+import { isStoreError } from "../core/errors.ts";
+import type { Store } from "../store/types.ts";
+import { toJson, utf8Length } from "../store/value.ts";
+import { parseFor } from "../core/validation.ts";
 
-export { cacheKeyFor } from "./cacheKey.ts";
-export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cacheOptions.ts";
+export { cacheKeyFor } from "./key.ts";
+export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./options.ts";
 
 /** No slot: the end of the recency list. */
 const NONE = -1;
@@ -102,7 +102,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
 
   /** @throws {InvalidOptionsError} when an option is invalid. */
   constructor(options: ResultCacheOptions = {}) {
-    const parsed = parseOptions(cacheOptionsSchema, options, "result cache");
+    const parsed = parseFor(cacheOptionsSchema, options, "create result cache");
     this.#maxEntries = parsed.maxEntries ?? 10_000;
     this.#maxBytes = parsed.maxBytes ?? 67_108_864;
     this.#ttlMs = parsed.ttlMs ?? Number.POSITIVE_INFINITY;
@@ -175,7 +175,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
    * @throws {InvalidOptionsError} when an entry option is invalid.
    */
   set(key: string, value: V, options?: CacheEntryOptions): boolean {
-    if (options !== undefined) parseOptions(cacheEntrySchema, options, `cache entry ${JSON.stringify(key)}`);
+    if (options !== undefined) parseFor(cacheEntrySchema, options, `create cache entry ${JSON.stringify(key)}`);
     const flight = this.#flights.get(key);
     if (flight !== undefined) flight.invalidated = true; // an explicit write beats a computation started before it
     return this.#put(key, value, options?.tags, options?.ttlMs);
@@ -353,8 +353,8 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
   }
 
   #validateCompute(key: string, compute: unknown, options: GetOrComputeOptions | undefined): void {
-    parseOptions(computeSchema, { compute }, `cache entry ${JSON.stringify(key)}`);
-    if (options !== undefined) parseOptions(cacheEntrySchema, options, `cache entry ${JSON.stringify(key)}`);
+    parseFor(computeSchema, { compute }, `create cache entry ${JSON.stringify(key)}`);
+    if (options !== undefined) parseFor(cacheEntrySchema, options, `create cache entry ${JSON.stringify(key)}`);
   }
 
   #compute(key: string, compute: () => V | PromiseLike<V>, options: CacheEntryOptions | undefined): Flight<V> {

@@ -20,8 +20,8 @@ import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { AbortedError, ServeFailedError } from "./errors.ts";
-import { fn, parseOptions } from "./validate.ts";
+import { AbortedError, ServeFailedError } from "../core/errors.ts";
+import { fn, parseFor } from "../core/validation.ts";
 
 /** The answer of a readiness check. */
 export interface Readiness {
@@ -87,7 +87,7 @@ const optionsSchema = z.strictObject({
  * @throws {AbortedError} (rejects) When `signal` is already aborted or aborts while starting.
  */
 export async function serveHealth(options: HealthServerOptions): Promise<HealthServer> {
-  const o = parseOptions(optionsSchema, options, "serve health");
+  const o = parseFor(optionsSchema, options, "serve health");
   const host = o.host ?? "127.0.0.1";
   const live = o.live ?? (() => true);
   const ready = o.ready ?? (() => ({ ready: true }));

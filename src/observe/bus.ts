@@ -17,9 +17,11 @@
  * @module
  */
 import { z } from "zod";
-import { AbortedError, describeValue, InvalidEventError, InvalidOptionsError, WaitTimeoutError } from "./errors.ts";
-import { realTimers, type TimerClock } from "./timers.ts";
-import { fn, nonNegativeInt, parseOptions, positiveInt, positiveNumber } from "./validate.ts";
+import { AbortedError, describeValue, InvalidEventError, InvalidOptionsError, WaitTimeoutError } from "../core/errors.ts";
+import { backoffMs } from "../core/backoff.ts";
+import { realTimers, type TimerClock } from "../core/clock.ts";
+import type { Disposer } from "../core/disposer.ts";
+import { fn, nonNegativeInt, parseFor, positiveInt, positiveNumber } from "../core/validation.ts";
 
 /** Delivery priorities, highest first. Among queued events a higher priority is delivered first. */
 export type BusPriority = "critical" | "high" | "normal" | "low" | "background";
@@ -45,8 +47,7 @@ export interface BusEvent {
 /** A subscriber. It may return a promise; a rejection counts as a failure like a throw. */
 export type BusListener<E> = (event: E) => unknown;
 
-/** What {@link EventBus.on} returns: call it (or let `using` dispose it) to unsubscribe. */
-export type Disposer = (() => void) & Disposable;
+export type { Disposer } from "../core/disposer.ts";
 
 /** A delivery that failed: the event, the subscriber's error, and where its retries stand. */
 export interface DeadLetter<E> {
@@ -240,7 +241,7 @@ export class EventBus<E extends { type: string }> {
    * @throws {InvalidOptionsError} When an option is invalid (the message names it and the value).
    */
   constructor(options: EventBusOptions<E> = {}) {
-    const o = parseOptions(optionsSchema, options, "create event bus");
+    const o = parseFor(optionsSchema, options, "create event bus");
     this.#sync = o.delivery === "sync";
     this.#replayCap = o.replay ?? 0;
     this.#replay = new Array<E | undefined>(this.#replayCap);
@@ -345,7 +346,7 @@ export class EventBus<E extends { type: string }> {
   waitFor<K extends E["type"]>(type: K, options?: WaitForOptions): Promise<Extract<E, { type: K }>>;
   waitFor(predicate: (event: E) => boolean, options?: WaitForOptions): Promise<E>;
   waitFor(predicate: string | ((event: E) => boolean), options: WaitForOptions = {}): Promise<E> {
-    const o = parseOptions(waitSchema, options, "wait for an event");
+    const o = parseFor(waitSchema, options, "wait for an event");
     if (typeof predicate !== "string" && typeof predicate !== "function") {
       throw new InvalidOptionsError(
         `Cannot wait for an event: "predicate" must be a function or an event type, received ${describeValue(predicate)}`,
@@ -604,7 +605,7 @@ export class EventBus<E extends { type: string }> {
       return;
     }
     letter.state = "retrying";
-    const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (letter.attempts - 1));
+    const delayMs = backoffMs({ minMs: this.#retryBaseMs, maxMs: this.#retryMaxMs, jitter: 0 }, letter.attempts - 1, 0.5);
     const scheduled = letter;
     scheduled.timer = this.#clock.setTimeout(() => this.#retry(scheduled), delayMs);
   }

@@ -8,49 +8,58 @@
 import { z } from "zod";
 import { describeValue, InvalidOptionsError } from "./errors.ts";
 
-/** A positive integer (`> 0`), with a message fit for {@link parseOptions}. */
+/** A positive integer (`> 0`), with a message fit for {@link parseFor}. */
 export function positiveInt(): z.ZodNumber {
   const error = "must be a positive integer";
   return z.number({ error }).int({ error }).positive({ error });
 }
 
-/** A non-negative integer (`>= 0`), with a message fit for {@link parseOptions}. */
+/** A non-negative integer (`>= 0`), with a message fit for {@link parseFor}. */
 export function nonNegativeInt(): z.ZodNumber {
   const error = "must be a non-negative integer";
   return z.number({ error }).int({ error }).nonnegative({ error });
 }
 
-/** A finite number in `[min, max]`, with a message fit for {@link parseOptions}. */
+/** A finite number in `[min, max]`, with a message fit for {@link parseFor}. */
 export function numberIn(min: number, max: number): z.ZodNumber {
   const error = `must be a number from ${min} to ${max}`;
   return z.number({ error }).min(min, { error }).max(max, { error });
 }
 
-/** A function (not checked further), with a message fit for {@link parseOptions}. */
+/** A finite number > 0, with a message fit for {@link parseFor}. */
+export function positiveNumber(): z.ZodNumber {
+  const error = "must be a positive finite number";
+  return z.number({ error }).positive({ error }).finite({ error });
+}
+
+/** A function (not checked further), with a message fit for {@link parseFor}. */
 export function fn<T>(): z.ZodType<T> {
   return z.custom<T>((value) => typeof value === "function", { error: "must be a function" });
 }
 
 /**
- * Parses `input` with `schema`; on failure throws an {@link InvalidOptionsError} whose message
- * names what was being created, the first offending field and the value it received.
+ * The one option parser: parses `input` with `schema`, or throws. The message names the action,
+ * the first offending field and the value it received, worded by {@link issueMessage} whatever
+ * the schema's own messages: `Cannot create circuit breaker: "resetTimeoutMs" must be a positive
+ * integer, received 0`.
  *
- * @throws {InvalidOptionsError} when `input` does not match `schema`.
+ * @param action What was being done, e.g. `"create event bus"`, `"submit task"`.
+ * @param make Builds the error from the message (an {@link InvalidOptionsError} by default).
+ * @param prefix Path of `input` inside what the caller passed, so the message names the field in full.
+ * @throws {InvalidOptionsError} (or what `make` builds) when `input` does not match `schema`.
  */
-export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  return parseFor(schema, input, `create ${what}`);
-}
-
-/**
- * Like {@link parseOptions}, with the whole action named: `Cannot ${action}: "field" must …,
- * received …`.
- *
- * @throws {InvalidOptionsError} when `input` does not match `schema`.
- */
-export function parseFor<S extends z.ZodType>(schema: S, input: unknown, action: string): z.output<S> {
+export function parseFor<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  action: string,
+  make?: (message: string) => Error,
+  prefix: readonly PropertyKey[] = [],
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw new InvalidOptionsError(issueMessage(action, result.error.issues[0], input, [], "options"), { cause: result.error });
+  const issue = result.error.issues[0];
+  if (make !== undefined) throw make(issueMessage(action, issue, input, prefix));
+  throw new InvalidOptionsError(issueMessage(action, issue, input, prefix, "options"), { cause: result.error });
 }
 
 /** One zod issue as the house words it: the field's path, what it must be, and what it received. */
