@@ -15,18 +15,22 @@
  * @module
  */
 export { createHive, Hive } from "./hive/hive.ts";
-export type { AgentOptions, AgentStats, DeadLetteredTask, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive/hive.ts";
+export type { AgentOptions, AgentStats, DeadLetteredTask, Explanation, FaultAttribution, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveState, HiveStats, LatencySummary, MapOptions, MapResult, TaskHandle, TaskOptions } from "./hive/hive.ts";
+export type { HiveJournalOptions, TaskResult } from "./hive/durability.ts";
+export type { Durability, JournalStats } from "./journal/journal.ts";
 export type { HiveInspectOption, HiveTraceOptions } from "./hive/inspect.ts";
-export type { TaskCounts } from "../actors/queen.ts";
+export type { LifecycleEvent, RetryPolicy, TaskCounts } from "../actors/queen.ts";
+export type { RestartType, SupervisionPolicy } from "../actors/restart.ts";
+export type { Blame } from "../actors/blame.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
 export type { AllocationAgent, AllocationChoice, AllocationContext, AllocationFunction, AllocationOption, AllocationStrategyName, AllocationTask, DecisionTerms } from "../actors/allocation-strategies.ts";
-export type { AllocationFallbackEvent, Decision } from "../actors/supervisor.ts";
+export type { AgentLifecycleEvent, AllocationFallbackEvent, Decision } from "../actors/supervisor.ts";
 // Execution backends: the contract a backend of your own implements, and the factory that makes it.
 export type { BackendName } from "./backends/registry.ts";
 export type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendFactory, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./backends/types.ts";
 export type { DependencyCallResult, DependencyReport } from "../workers/protocol.ts";
-export type { HiveClock } from "./core/clock.ts";
+export type { HiveClock, NowClock } from "./core/clock.ts";
 export {
   AbortedError,
   ApiaryError,
@@ -62,11 +66,11 @@ export type { TimerClock } from "./core/clock.ts";
 export { LogHistogram } from "./metrics/histogram.ts";
 export type { HistogramSummary, LogHistogramOptions } from "./metrics/histogram.ts";
 export { Counter, Gauge, Histogram, MetricsRegistry } from "./metrics/registry.ts";
-export type { MetricSnapshot, MetricsRegistryOptions } from "./metrics/registry.ts";
+export type { BoundCounter, BoundGauge, BoundHistogram, HistogramSeries, LabelValues, MetricOptions, MetricSnapshot, MetricsRegistryOptions, MetricType, ValueSeries } from "./metrics/registry.ts";
 export { serveHealth } from "./observe/serve.ts";
 export type { HealthServer, HealthServerOptions, Readiness } from "./observe/serve.ts";
 export { createTraceWriter } from "./observe/trace.ts";
-export type { TraceRecord, TraceWriter, TraceWriterOptions } from "./observe/trace.ts";
+export type { InspectionEventType, TracedActor, TraceRecord, TraceWriter, TraceWriterOptions } from "./observe/trace.ts";
 export { filterInspect, replayTrace, startInspector } from "./observe/inspect.ts";
 export { inspectHive } from "./hive/inspect-hive.ts";
 export type { InspectedHive, InspectHiveOptions } from "./hive/inspect-hive.ts";
@@ -74,7 +78,7 @@ export type { FilterInspectOptions, InspectObserver, InspectorRelay, ReplayTrace
 
 // Circuit breakers, the result cache and the stores they persist to.
 export { CircuitBreaker } from "./breaker/breaker.ts";
-export type { BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker/breaker.ts";
+export type { BreakerCallContext, BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker/breaker.ts";
 export { cacheKeyFor, ResultCache } from "./cache/cache.ts";
 export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cache/cache.ts";
 export { createFileStore, createIdbStore, createMemoryStore } from "./store/index.ts";

@@ -3,9 +3,13 @@ import { describe, expect, it } from "vitest";
 import { type ApiaryError, parseScenario } from "../src/index.ts";
 import { agentIds } from "../src/sim/scenario.ts";
 
+/** Scenarios here are hand-built JSON, bent into wrong shapes on purpose. */
+// deno-lint-ignore no-explicit-any
+type Loose = any;
+
 /** A valid scenario; `change` edits a copy. */
-function scenario(change: (s: Record<string, any>) => void = () => {}): unknown {
-  const s: Record<string, any> = {
+function scenario(change: (s: Record<string, Loose>) => void = () => {}): unknown {
+  const s: Record<string, Loose> = {
     name: "unit",
     agents: [{ name: "a", count: 2, capabilities: { sim: 0.8 }, concurrency: 2 }],
     workload: { kinds: [{ name: "job", duration: { constant: 100 } }], arrivals: { poisson: { ratePerSec: 5 } } },
@@ -41,30 +45,30 @@ describe("parseScenario", () => {
   });
 
   it.each([
-    ["a distribution's field", (s: any) => (s.workload.kinds[0].duration = { exponential: { meanMs: -5 } }), '"workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5'],
-    ["a missing lognormal sigma", (s: any) => (s.workload.kinds[0].duration = { lognormal: { medianMs: 5 } }), '"workload.kinds[0].duration.lognormal.sigma" must be a finite number >= 0, received undefined'],
-    ["an unknown distribution", (s: any) => (s.workload.kinds[0].duration = { gamma: 2 }), '"workload.kinds[0].duration" must be a distribution: { constant: ms } | { exponential: { meanMs } } | { lognormal: { medianMs, sigma } } | { empirical: [ms, ...] }, received {"gamma":2}'],
-    ["an empty empirical list", (s: any) => (s.workload.kinds[0].duration = { empirical: [] }), '"workload.kinds[0].duration.empirical" must be a non-empty array of durations in ms, received an array of 0'],
-    ["closed-loop in-flight count", (s: any) => (s.workload.arrivals = { closed: { inFlight: 0 } }), '"workload.arrivals.closed.inFlight" must be an integer from 1 to 10000000, received 0'],
-    ["a bursty field", (s: any) => (s.workload.arrivals = { bursty: { ratePerSec: 3, onMs: 100 } }), '"workload.arrivals.bursty.offMs" must be a positive finite number, received undefined'],
-    ["an agent's concurrency", (s: any) => (s.agents[0].concurrency = 0), '"agents[0].concurrency" must be an integer from 1 to 100000, received 0'],
-    ["a hive policy", (s: any) => (s.policies = { supervision: { maxRestarts: -1 } }), '"policies.supervision.maxRestarts" must be an integer from 0 to 1000000, received -1'],
-    ["a probability", (s: any) => (s.faults = { taskFailureProbability: 1.5 }), '"faults.taskFailureProbability" must be a probability from 0 to 1, received 1.5'],
-    ["an unknown dependency", (s: any) => (s.workload.kinds[0].dependsOn = ["db"]), '"workload.kinds[0].dependsOn[0]" must name a dependency listed in "dependencies", received "db"'],
-    ["an outage of an unknown dependency", (s: any) => (s.faults = { outages: [{ dependency: "db", atMs: 0, forMs: 1 }] }), '"faults.outages[0].dependency" must name a dependency listed in "dependencies", received "db"'],
-    ["agent ids that collide", (s: any) => s.agents.push({ name: "a-1" }), '"agents[1].name" must give agent ids unique in the swarm ("a-1" repeats), received "a-1"'],
-    ["neither duration nor task count", (s: any) => (s.run = { warmupMs: 1_000 }), '"run" must give "durationMs" or "tasks" (exactly one of the two), received {"warmupMs":1000}'],
-    ["both duration and task count", (s: any) => (s.run = { durationMs: 60_000, tasks: 10_000 }), '"run.tasks" may not be given with "run.durationMs": give exactly one of the two, received 10000'],
+    ["a distribution's field", (s: Loose) => (s.workload.kinds[0].duration = { exponential: { meanMs: -5 } }), '"workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5'],
+    ["a missing lognormal sigma", (s: Loose) => (s.workload.kinds[0].duration = { lognormal: { medianMs: 5 } }), '"workload.kinds[0].duration.lognormal.sigma" must be a finite number >= 0, received undefined'],
+    ["an unknown distribution", (s: Loose) => (s.workload.kinds[0].duration = { gamma: 2 }), '"workload.kinds[0].duration" must be a distribution: { constant: ms } | { exponential: { meanMs } } | { lognormal: { medianMs, sigma } } | { empirical: [ms, ...] }, received {"gamma":2}'],
+    ["an empty empirical list", (s: Loose) => (s.workload.kinds[0].duration = { empirical: [] }), '"workload.kinds[0].duration.empirical" must be a non-empty array of durations in ms, received an array of 0'],
+    ["closed-loop in-flight count", (s: Loose) => (s.workload.arrivals = { closed: { inFlight: 0 } }), '"workload.arrivals.closed.inFlight" must be an integer from 1 to 10000000, received 0'],
+    ["a bursty field", (s: Loose) => (s.workload.arrivals = { bursty: { ratePerSec: 3, onMs: 100 } }), '"workload.arrivals.bursty.offMs" must be a positive finite number, received undefined'],
+    ["an agent's concurrency", (s: Loose) => (s.agents[0].concurrency = 0), '"agents[0].concurrency" must be an integer from 1 to 100000, received 0'],
+    ["a hive policy", (s: Loose) => (s.policies = { supervision: { maxRestarts: -1 } }), '"policies.supervision.maxRestarts" must be an integer from 0 to 1000000, received -1'],
+    ["a probability", (s: Loose) => (s.faults = { taskFailureProbability: 1.5 }), '"faults.taskFailureProbability" must be a probability from 0 to 1, received 1.5'],
+    ["an unknown dependency", (s: Loose) => (s.workload.kinds[0].dependsOn = ["db"]), '"workload.kinds[0].dependsOn[0]" must name a dependency listed in "dependencies", received "db"'],
+    ["an outage of an unknown dependency", (s: Loose) => (s.faults = { outages: [{ dependency: "db", atMs: 0, forMs: 1 }] }), '"faults.outages[0].dependency" must name a dependency listed in "dependencies", received "db"'],
+    ["agent ids that collide", (s: Loose) => s.agents.push({ name: "a-1" }), '"agents[1].name" must give agent ids unique in the swarm ("a-1" repeats), received "a-1"'],
+    ["neither duration nor task count", (s: Loose) => (s.run = { warmupMs: 1_000 }), '"run" must give "durationMs" or "tasks" (exactly one of the two), received {"warmupMs":1000}'],
+    ["both duration and task count", (s: Loose) => (s.run = { durationMs: 60_000, tasks: 10_000 }), '"run.tasks" may not be given with "run.durationMs": give exactly one of the two, received 10000'],
     [
       "a requirement no agent group meets",
-      (s: any) => s.workload.kinds.push({ name: "code", requires: { code: 0.95, sim: 0.5 }, duration: { constant: 1 } }),
+      (s: Loose) => s.workload.kinds.push({ name: "code", requires: { code: 0.95, sim: 0.5 }, duration: { constant: 1 } }),
       '"workload.kinds[1].requires" must be met by some agent group (kind "code"), and none has code >= 0.95 and sim >= 0.5, received {"code":0.95,"sim":0.5}',
     ],
-    ["a requirement above every agent's level", (s: any) => (s.workload.kinds[0].requires = { sim: 0.9 }), '"workload.kinds[0].requires" must be met by some agent group (kind "job"), and none has sim >= 0.9, received {"sim":0.9}'],
-    ["simulated time past a year", (s: any) => (s.run = { durationMs: 1e15 }), '"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000'],
+    ["a requirement above every agent's level", (s: Loose) => (s.workload.kinds[0].requires = { sim: 0.9 }), '"workload.kinds[0].requires" must be met by some agent group (kind "job"), and none has sim >= 0.9, received {"sim":0.9}'],
+    ["simulated time past a year", (s: Loose) => (s.run = { durationMs: 1e15 }), '"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000'],
     [
       "more expected tasks than a simulation takes",
-      (s: any) => {
+      (s: Loose) => {
         s.workload.arrivals = { poisson: { ratePerSec: 100 } };
         s.run = { durationMs: 30 * 86_400_000 };
       },
@@ -72,13 +76,13 @@ describe("parseScenario", () => {
     ],
     [
       "a closed loop of tasks that take no time",
-      (s: any) => {
+      (s: Loose) => {
         s.workload.kinds[0].duration = { constant: 0 };
         s.workload.arrivals = { closed: { inFlight: 4 } };
       },
       '"run.durationMs" must keep the expected tasks within 100,000,000 (two hours or more of simulation on a 2-core machine); the closed loop\'s tasks and think time take no time, so tasks arrive without end, received 60000',
     ],
-    ["a name", (s: any) => (s.name = ""), '"name" must be a non-empty string naming the scenario, received ""'],
+    ["a name", (s: Loose) => (s.name = ""), '"name" must be a non-empty string naming the scenario, received ""'],
   ])("names the field and the value received: %s", (_what, change, message) => {
     const error = failure(scenario(change));
     expect(error.code).toBe("INVALID_OPTIONS");
@@ -102,7 +106,7 @@ describe("parseScenario", () => {
 });
 
 describe("examples/scenarios", () => {
-  const dir = new URL("../examples/scenarios", import.meta.url);
+  const dir = new URL("../examples/scenarios/", import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
   it("ships mm1, mmc, swarm-day and outage", () => {

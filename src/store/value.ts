@@ -10,6 +10,7 @@ import { describeValue, StoreError } from "../core/errors.ts";
 export const MAX_KEY_LENGTH = 200;
 
 // Separators, NUL and other control characters, and lone surrogates (which no file name can hold).
+// deno-lint-ignore no-control-regex
 const FORBIDDEN_KEY = /[/\\\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
