@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from "node:events";
 import { EventBus } from "../src/observe/bus.ts";
-import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
+import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
 
 type Ev = { type: "task.completed"; at: number; taskId: string };
 

@@ -15,7 +15,24 @@
  * @module
  */
 export { createHive, Hive } from "./hive/hive.ts";
-export type { AgentOptions, AgentStats, DeadLetteredTask, Explanation, FaultAttribution, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveState, HiveStats, LatencySummary, MapOptions, MapResult, TaskHandle, TaskOptions } from "./hive/hive.ts";
+export type {
+  AgentOptions,
+  AgentStats,
+  DeadLetteredTask,
+  Explanation,
+  FaultAttribution,
+  HiveEvent,
+  HiveEventType,
+  HiveOptions,
+  HiveServeOptions,
+  HiveState,
+  HiveStats,
+  LatencySummary,
+  MapOptions,
+  MapResult,
+  TaskHandle,
+  TaskOptions,
+} from "./hive/hive.ts";
 export type { HiveJournalOptions, TaskResult } from "./hive/durability.ts";
 export type { Durability, JournalStats } from "./journal/journal.ts";
 export type { HiveInspectOption, HiveTraceOptions } from "./hive/inspect.ts";
@@ -24,7 +41,16 @@ export type { RestartType, SupervisionPolicy } from "../actors/restart.ts";
 export type { Blame } from "../actors/blame.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
-export type { AllocationAgent, AllocationChoice, AllocationContext, AllocationFunction, AllocationOption, AllocationStrategyName, AllocationTask, DecisionTerms } from "../actors/allocation-strategies.ts";
+export type {
+  AllocationAgent,
+  AllocationChoice,
+  AllocationContext,
+  AllocationFunction,
+  AllocationOption,
+  AllocationStrategyName,
+  AllocationTask,
+  DecisionTerms,
+} from "../actors/allocation-strategies.ts";
 export type { AgentLifecycleEvent, AllocationFallbackEvent, Decision } from "../actors/supervisor.ts";
 // Execution backends: the contract a backend of your own implements, and the factory that makes it.
 export type { BackendName } from "./backends/registry.ts";
@@ -41,8 +67,8 @@ export {
   InvalidOptionsError,
   InvalidTaskError,
   isApiaryError,
-  isRetriableCode,
   isCircuitOpenError,
+  isRetriableCode,
   isStoreError,
   NoEligibleAgentError,
   QueueFullError,

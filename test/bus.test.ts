@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedClock } from "xstate";
-import { BUS_PRIORITIES, EventBus, type BusPriority } from "../src/observe/bus.ts";
+import { BUS_PRIORITIES, type BusPriority, EventBus } from "../src/observe/bus.ts";
 import { isApiaryError } from "../src/core/errors.ts";
 
 type Ev =

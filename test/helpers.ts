@@ -62,7 +62,6 @@ export function harness(child: unknown, input: unknown, clock: SimulatedClock) {
   return { actor, ref, received };
 }
 
-
 const runFile = promisify(execFile);
 const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
 

@@ -62,7 +62,12 @@ describe("layers", () => {
   });
 
   it("core/ imports nothing of the project above it", () => {
-    const bad = [...graph].flatMap(([f, deps]) => (isCore(f) ? deps.filter((d) => !isCore(d.target) && (d.target.startsWith("src/") || d.target.startsWith("actors/") || d.target.startsWith("workers/"))).map((d) => `${f} -> ${d.target}`) : []));
+    const bad = [...graph].flatMap((
+      [f, deps],
+    ) => (isCore(f)
+      ? deps.filter((d) => !isCore(d.target) && (d.target.startsWith("src/") || d.target.startsWith("actors/") || d.target.startsWith("workers/"))).map((d) => `${f} -> ${d.target}`)
+      : [])
+    );
     expect(bad).toEqual([]);
   });
 

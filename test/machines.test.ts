@@ -134,7 +134,16 @@ describe("Agent", () => {
 });
 
 describe("Supervisor", () => {
-  const ready = (id: string, requires: Record<string, number>, kind = "double"): ReadyTask => ({ id, kind, input: { n: 1 }, requires, priority: "normal", timeoutMs: 1_000, attempt: 1, enqueuedAt: 0 });
+  const ready = (id: string, requires: Record<string, number>, kind = "double"): ReadyTask => ({
+    id,
+    kind,
+    input: { n: 1 },
+    requires,
+    priority: "normal",
+    timeoutMs: 1_000,
+    attempt: 1,
+    enqueuedAt: 0,
+  });
 
   async function start(agents: { id: string; capabilities: Record<string, number>; concurrency: number }[]) {
     const clock = new SimulatedClock();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedClock } from "xstate";
-import { EventBus, type BusEvent } from "../src/observe/bus.ts";
+import { type BusEvent, EventBus } from "../src/observe/bus.ts";
 import { MetricsRegistry } from "../src/metrics/registry.ts";
 import { serveHealth } from "../src/observe/serve.ts";
 

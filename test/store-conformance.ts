@@ -45,8 +45,7 @@ async function using<T>(factory: StoreFactory, body: (store: Store) => Promise<T
  * @param test the runner's test registration function.
  */
 export function storeConformance(label: string, factory: StoreFactory, test: RegisterTest): void {
-  const it = (name: string, body: (store: Store) => Promise<void>, options?: BaseStoreOptions): void =>
-    test(`${label}: ${name}`, () => using(factory, body, options));
+  const it = (name: string, body: (store: Store) => Promise<void>, options?: BaseStoreOptions): void => test(`${label}: ${name}`, () => using(factory, body, options));
 
   it("returns undefined for a key never set", async (store) => {
     assert.equal(await store.get("missing"), undefined);

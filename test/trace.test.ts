@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assign, createActor, createMachine, fromCallback, setup, type InspectionEvent } from "xstate";
+import { assign, createActor, createMachine, fromCallback, type InspectionEvent, setup } from "xstate";
 import { filterInspect } from "../src/observe/inspect.ts";
 import { createTraceWriter, toPlain, type TraceRecord } from "../src/observe/trace.ts";
 

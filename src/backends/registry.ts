@@ -70,7 +70,11 @@ export async function createBackend(option: BackendName | BackendFactory, contex
   }
   const missing = missingMembers(backend);
   if (missing.length > 0) {
-    throw new InvalidOptionsError(`Cannot start the hive: the "backend" factory must return an execution backend (name, startsOnDispatch, ${METHODS.join(", ")}); it lacks ${missing.join(", ")}, received ${describeValue(backend)}`);
+    throw new InvalidOptionsError(
+      `Cannot start the hive: the "backend" factory must return an execution backend (name, startsOnDispatch, ${METHODS.join(", ")}); it lacks ${missing.join(", ")}, received ${
+        describeValue(backend)
+      }`,
+    );
   }
   return backend as ExecutionBackend;
 }

@@ -11,7 +11,7 @@
  */
 import type { HiveClock } from "../core/clock.ts";
 import type { Disposer } from "../core/disposer.ts";
-import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from "xstate";
+import { type Actor, type AnyActorRef, createActor, type InspectionEvent, type Observer } from "xstate";
 import { z } from "zod";
 import { breakerMachine, type BreakerReason, type BreakerState } from "../../actors/breaker.ts";
 import { CircuitOpenError } from "../core/errors.ts";
@@ -352,10 +352,9 @@ export class CircuitBreaker implements Disposable {
 
   #reject<T>(): T {
     this.#rejected += 1;
-    const error =
-      this.#state === "open"
-        ? new CircuitOpenError(this.#openMessage())
-        : new CircuitOpenError(`Circuit "${this.#name}" is half-open and its ${this.#maxProbes} probe slot(s) are taken: the call fails fast`);
+    const error = this.#state === "open"
+      ? new CircuitOpenError(this.#openMessage())
+      : new CircuitOpenError(`Circuit "${this.#name}" is half-open and its ${this.#maxProbes} probe slot(s) are taken: the call fails fast`);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error) as T;
   }

@@ -8,20 +8,11 @@
  *
  * @module
  */
-import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from "xstate";
+import { type Actor, type AnyActorRef, createActor, fromPromise, waitFor } from "xstate";
 import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../../actors/cache.ts";
 import { stableHash } from "./key.ts";
-import {
-  cacheEntrySchema,
-  cacheOptionsSchema,
-  computeSchema,
-  type CacheClock,
-  type CacheEntryOptions,
-  type CacheStats,
-  type GetOrComputeOptions,
-  type ResultCacheOptions,
-} from "./options.ts";
-import { readCacheRecords, writeCacheRecords, type CacheRecord } from "./record.ts";
+import { type CacheClock, type CacheEntryOptions, cacheEntrySchema, cacheOptionsSchema, type CacheStats, computeSchema, type GetOrComputeOptions, type ResultCacheOptions } from "./options.ts";
+import { type CacheRecord, readCacheRecords, writeCacheRecords } from "./record.ts";
 import { isStoreError } from "../core/errors.ts";
 import type { Store } from "../store/types.ts";
 import { toJson, utf8Length } from "../store/value.ts";
@@ -408,7 +399,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
     if (list !== undefined) {
       for (const tag of list) {
         let keys = this.#tags.get(tag);
-        if (keys === undefined) this.#tags.set(tag, (keys = new Set()));
+        if (keys === undefined) this.#tags.set(tag, keys = new Set());
         keys.add(key);
       }
     }

@@ -22,8 +22,7 @@ export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
  */
 export interface CommandArgs<T extends CommandOptions> {
   values: {
-    [K in keyof T]: T[K] extends { type: "boolean"; default: boolean }
-      ? boolean
+    [K in keyof T]: T[K] extends { type: "boolean"; default: boolean } ? boolean
       : T[K] extends { type: "boolean" } ? boolean | undefined
       : T[K] extends { multiple: true } ? string[] | undefined
       : string | undefined;

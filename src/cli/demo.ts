@@ -103,7 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         hive.run(t).finally(() => {
           done++;
           options.onProgress?.(done, tasks.length);
-        }),
+        })
       ),
     );
     const wallMs = performance.now() - t0;

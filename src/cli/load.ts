@@ -96,8 +96,19 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
   const out: LoadReport["levels"] = [];
   for (const [index, inFlight] of levels.entries()) {
     const report = await runLevel({
-      inFlight, index, count: levels.length, tasksPerLevel, durationMs, warmupMs, seed, workload,
-      sampleEveryMs: checked.sampleEveryMs ?? 100, threads: checked.threads, backend: options.backend, queue: options.queue, signal: options.signal,
+      inFlight,
+      index,
+      count: levels.length,
+      tasksPerLevel,
+      durationMs,
+      warmupMs,
+      seed,
+      workload,
+      sampleEveryMs: checked.sampleEveryMs ?? 100,
+      threads: checked.threads,
+      backend: options.backend,
+      queue: options.queue,
+      signal: options.signal,
       progress: options.onProgress === undefined ? undefined : (done, detail) => options.onProgress!(index * perLevel + Math.min(done, perLevel), total, detail),
     });
     out.push(report);

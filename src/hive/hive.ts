@@ -20,17 +20,17 @@ import { LogHistogram } from "../metrics/histogram.ts";
 import type { MetricSnapshot } from "../metrics/registry.ts";
 import { DEFAULT_HEALTH_PORT, type HealthServer, serveHealth } from "../observe/serve.ts";
 import { AgentBreakers, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
-import { DeadLetters, type DeadLetteredTask } from "./dead-letters.ts";
-import { DependencyRegistry, type DependencyOptions } from "./dependencies.ts";
+import { type DeadLetteredTask, DeadLetters } from "./dead-letters.ts";
+import { type DependencyOptions, DependencyRegistry } from "./dependencies.ts";
 import { HiveDurability, type TaskResult } from "./durability.ts";
 import { type HiveEvent, HiveEvents, type HiveEventType } from "./events.ts";
 import { type Explanation, Explanations } from "./explanations.ts";
-import { resolveInspect, type ResolvedInspect } from "./inspect.ts";
+import { type ResolvedInspect, resolveInspect } from "./inspect.ts";
 import { Intake, type MapOptions, type TrustedTask } from "./intake.ts";
 import { HiveMetrics } from "./metrics.ts";
 import { type AgentOptions, backendContext, type HiveOptions, type HiveServeOptions, type MapResult, type TaskHandle, type TaskOptions } from "./options.ts";
 import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions } from "./schema.ts";
-import { agentStats, type AgentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
+import { type AgentStats, agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
 import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./system.ts";
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
 
@@ -106,7 +106,9 @@ export class Hive implements AsyncDisposable {
     this.#options = options;
     this.#allocation = options.allocation;
     const clock = options.clock;
-    this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    this.#clock = clock === undefined
+      ? realClock
+      : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
     this.#events = new HiveEvents(this.#clock, options.events?.replay);
     this.#inspect = resolveInspect(options.inspect, this.#clock.now);
     this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;
@@ -147,7 +149,9 @@ export class Hive implements AsyncDisposable {
    * @throws HiveStoppedError (rejects) when the hive is stopping or stopped: a stopped hive does not start again
    */
   start(signal?: AbortSignal): Promise<void> {
-    if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new InvalidOptionsError(`Cannot start the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`));
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidOptionsError(`Cannot start the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`));
+    }
     if (this.#state === "created") this.#starting = this.#start(signal);
     else if (this.#state === "stopping" || this.#state === "stopped" || this.#starting === undefined) {
       return Promise.reject(new HiveStoppedError(`Cannot start the hive: it is ${this.#state}; a stopped hive does not start again, create another`));
@@ -196,7 +200,7 @@ export class Hive implements AsyncDisposable {
         lifecycle: (event) => this.#onLifecycle(event),
         decisions: (decisions) => {
           this.#explanations.decided(decisions);
-          if (this.#events.wanted("allocation.decided")) for (const d of decisions) this.#events.publish({ type: "allocation.decided", ...d });
+          if (this.#events.wanted("allocation.decided")) { for (const d of decisions) this.#events.publish({ type: "allocation.decided", ...d }); }
         },
         fallback: (event) => this.#events.publish(event),
         agents: (events) => {
@@ -599,7 +603,9 @@ export class Hive implements AsyncDisposable {
     if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
     const { port: _port, host: _host, signal: _signal, ...unknown } = options;
     const extra = Object.keys(unknown);
-    if (extra.length > 0) throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
+    if (extra.length > 0) {
+      throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
+    }
     const server = await serveHealth({
       port: options.port ?? DEFAULT_HEALTH_PORT,
       ...(options.host !== undefined ? { host: options.host } : {}),

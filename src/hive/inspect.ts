@@ -54,8 +54,6 @@ export function resolveInspect(option: unknown, now: () => number): ResolvedInsp
   const { file, sanitize, types, sample, append } = option;
   const writer = createTraceWriter({ file, now, ...(sanitize !== undefined ? { sanitize } : {}), ...(append !== undefined ? { append } : {}) });
   const filtered = types !== undefined || sample !== undefined;
-  const observer: (event: InspectionEvent) => void = filtered
-    ? filterInspect(writer, { ...(types !== undefined ? { types } : {}), ...(sample !== undefined ? { sample } : {}) })
-    : writer;
+  const observer: (event: InspectionEvent) => void = filtered ? filterInspect(writer, { ...(types !== undefined ? { types } : {}), ...(sample !== undefined ? { sample } : {}) }) : writer;
   return { observer, writer };
 }

@@ -157,7 +157,9 @@ export class Intake {
       if (holder !== undefined) return this.#follow<O>(holder);
     }
     const id = t.id ?? durable.ids.next();
-    if (this.#waiters.has(id) || this.#unwritten.has(id) || durable.isResumed(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    if (this.#waiters.has(id) || this.#unwritten.has(id) || durable.isResumed(id)) {
+      throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    }
     const spec = this.#specOf(id, t);
     const result = new Promise<O>((resolve, reject) => {
       this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -220,7 +222,9 @@ export class Intake {
       throw errorFromResult(r);
     };
     const journal = durable.journal;
-    const result = done !== undefined ? Promise.resolve(done).then(settle) : durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
+    const result = done !== undefined
+      ? Promise.resolve(done).then(settle)
+      : durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
     result.catch(() => {});
     return { id, result, cancel: (reason = "cancelled by the caller") => this.cancel(id, reason), accepted: this.#acceptedOf(id) };
   }

@@ -129,7 +129,16 @@ export class HiveMetrics {
     let k = this.#kinds.get(kind);
     if (k === undefined) {
       const c = (outcome: OutcomeLabel): BoundCounter => this.#tasks.labels({ kind, outcome });
-      k = { completed: c("completed"), failed: c("failed"), cancelled: c("cancelled"), deadLettered: c("deadLettered"), shed: c("shed"), rejected: c("rejected"), retried: c("retried"), byAgent: new Map() };
+      k = {
+        completed: c("completed"),
+        failed: c("failed"),
+        cancelled: c("cancelled"),
+        deadLettered: c("deadLettered"),
+        shed: c("shed"),
+        rejected: c("rejected"),
+        retried: c("retried"),
+        byAgent: new Map(),
+      };
       this.#kinds.set(kind, k);
     }
     return k;

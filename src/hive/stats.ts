@@ -79,7 +79,20 @@ export const NO_POOL: Readonly<BackendStats> = { threads: 0, inFlight: 0, messag
 export function agentStats(queen: Actor<typeof queenMachine> | undefined, agents: ParsedHiveOptions["agents"]): AgentStats[] {
   const supervisor = queen?.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
   if (supervisor === undefined) {
-    return agents.map((a) => ({ id: a.id, state: "stopped", status: "up", restarts: 0, lastCrash: undefined, breaker: "closed", busy: 0, concurrency: a.concurrency, completed: 0, failed: 0, successRate: 1, latencyMs: 0 }));
+    return agents.map((a) => ({
+      id: a.id,
+      state: "stopped",
+      status: "up",
+      restarts: 0,
+      lastCrash: undefined,
+      breaker: "closed",
+      busy: 0,
+      concurrency: a.concurrency,
+      completed: 0,
+      failed: 0,
+      successRate: 1,
+      latencyMs: 0,
+    }));
   }
   const snap = supervisor.getSnapshot();
   const out: AgentStats[] = [];

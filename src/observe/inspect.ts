@@ -187,8 +187,7 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
         new ServeFailedError(`Cannot start inspector on ${host}:${o.port ?? 0}: ${(error as { code?: string }).code ?? error.message}`, {
           cause: error,
         }),
-      ),
-    );
+      ));
     http.listen(o.port ?? 0, host, () => resolve());
   });
   // ws re-emits the http server's errors on the hub; they are handled through `bound`.

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { AnyEventObject, InspectionEvent } from "xstate";
 import { z } from "zod";
 import { describeValue, TraceFailedError } from "../core/errors.ts";

@@ -112,7 +112,7 @@ export class SimulatedBackend implements ExecutionBackend {
     this.#origin = this.#clock.now();
     for (const o of this.#faults.outages ?? []) {
       let list = this.#outages.get(o.dependency);
-      if (list === undefined) this.#outages.set(o.dependency, (list = []));
+      if (list === undefined) this.#outages.set(o.dependency, list = []);
       list.push({ from: this.#origin + o.atMs, to: this.#origin + o.atMs + o.forMs });
     }
     return { kinds: [...this.#kinds.keys()] };
@@ -124,7 +124,13 @@ export class SimulatedBackend implements ExecutionBackend {
     const now = this.#clock.now();
     if (kind === undefined) {
       // The hive checks kinds on submit; this only guards a misuse of the backend on its own.
-      this.#settleLater(attempt.seq, 0, { ok: false, error: new TaskFailedError(`Task ${attempt.id} (${attempt.kind}) failed: the simulated workload has no such kind`, { taskId: attempt.id }) }, undefined, done);
+      this.#settleLater(
+        attempt.seq,
+        0,
+        { ok: false, error: new TaskFailedError(`Task ${attempt.id} (${attempt.kind}) failed: the simulated workload has no such kind`, { taskId: attempt.id }) },
+        undefined,
+        done,
+      );
       return;
     }
     let ms = kind.sample();

@@ -22,7 +22,7 @@ import { clearTimeout, setTimeout } from "node:timers";
 import { z } from "zod";
 import { StoreError } from "../core/errors.ts";
 import { parseFor, positiveInt } from "../core/validation.ts";
-import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
+import { type BaseStoreOptions, DEFAULT_MAX_VALUE_BYTES, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
 /**

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { parseFor, positiveInt } from "../core/validation.ts";
-import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
+import { type BaseStoreOptions, DEFAULT_MAX_VALUE_BYTES, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
 /** Options of {@link createMemoryStore}. */

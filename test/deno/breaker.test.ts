@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { SimulatedClock } from "xstate";
-import { CircuitBreaker, type BreakerTransition } from "../../src/breaker/breaker.ts";
+import { type BreakerTransition, CircuitBreaker } from "../../src/breaker/breaker.ts";
 import { CircuitOpenError, InvalidOptionsError } from "../../src/core/errors.ts";
 
 const boom = (): never => {
