@@ -116,7 +116,7 @@ describe("apiary load", () => {
     await writeFile(file, JSON.stringify({ name: "x", agents: [] }));
     const bad = await apiary("load", file);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('Invalid scenario: "agents" must list at least one agent group, received an array of 0');
+    expect(bad.stderr).toContain('Cannot load scenario: "agents" must list at least one agent group, received an array of 0');
     const missing = await apiary("load", join(dir, "missing.json"));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`cannot read scenario file ${JSON.stringify(join(dir, "missing.json"))}`);

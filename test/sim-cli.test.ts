@@ -58,7 +58,7 @@ describe("apiary simulate scenario.json", () => {
   it("rejects an invalid scenario with exit code 2, naming the field and the value", async () => {
     const bad = await apiary("simulate", file("bad.json"));
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('Invalid scenario: "agents[0].concurrency" must be an integer from 1 to 100000, received 0');
+    expect(bad.stderr).toContain('Cannot load scenario: "agents[0].concurrency" must be an integer from 1 to 100000, received 0');
     const broken = await apiary("simulate", file("broken.json"));
     expect(broken.code).toBe(2);
     expect(broken.stderr).toContain("is not valid JSON");
@@ -83,7 +83,7 @@ describe("apiary simulate scenario.json", () => {
       apiary("sweep", file("unmet.json"), "--replicas", "2"),
     ]);
     expect(unmet.code).toBe(2);
-    expect(unmet.stderr).toContain('Invalid scenario: "workload.kinds[0].requires" must be met by some agent group (kind "code"), and none has code >= 0.5, received {"code":0.5}');
+    expect(unmet.stderr).toContain('Cannot load scenario: "workload.kinds[0].requires" must be met by some agent group (kind "code"), and none has code >= 0.5, received {"code":0.5}');
     expect(endless.code).toBe(2);
     expect(endless.stderr).toContain('"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000');
     expect(both.code).toBe(2);

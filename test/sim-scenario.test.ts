@@ -115,7 +115,7 @@ describe("parseScenario", () => {
     const error = failure(scenario(change));
     expect(error.code).toBe("INVALID_OPTIONS");
     expect(error.name).toBe("InvalidOptionsError");
-    expect(error.message).toBe(`Invalid scenario: ${message}`);
+    expect(error.message).toBe(`Cannot load scenario: ${message}`);
   });
 
   it("accepts a closed loop of instant tasks that ends after a task count, and a requirement some group meets", () => {
@@ -130,8 +130,8 @@ describe("parseScenario", () => {
   });
 
   it("names unknown fields with their path", () => {
-    expect(failure(scenario((s) => (s.run.speed = 2))).message).toBe('Invalid scenario: "run.speed" is not a known field');
-    expect(failure(42).message).toBe("Invalid scenario: must be a scenario object { name, agents, workload, run, ... }, received 42");
+    expect(failure(scenario((s) => (s.run.speed = 2))).message).toBe('Cannot load scenario: "run.speed" is not a known option');
+    expect(failure(42).message).toBe("Cannot load scenario: must be a scenario object { name, agents, workload, run, ... }, received 42");
   });
 });
 

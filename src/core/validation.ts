@@ -108,10 +108,29 @@ export function issueMessage(action: string, issue: z.core.$ZodIssue | undefined
     const keys = issue.keys;
     return `Cannot ${action}: ${keys.map((k) => JSON.stringify(where ? `${where}.${k}` : k)).join(", ")} ${keys.length === 1 ? "is not a known option" : "are not known options"}`;
   }
-  const text = describeIssue(issue);
+  const text = describeIssue(branchMeant(issue, root));
   const field = pathText([...prefix, ...text.path]);
   const name = field !== "" ? `"${field}" ` : subject !== undefined ? `${subject} ` : "";
   return `Cannot ${action}: ${name}${text.phrase}, received ${text.received ?? describeValue(valueAt(root, text.path))}`;
+}
+
+/**
+ * For a union whose branches are told apart by a key (`{ exponential: … } | { lognormal: … }`),
+ * the branch the input meant — the one whose key is there — and its deepest first issue, with
+ * the full path; otherwise the issue itself.
+ */
+function branchMeant(issue: z.core.$ZodIssue, root: unknown): z.core.$ZodIssue {
+  if (issue.code !== "invalid_union") return issue;
+  let best: z.core.$ZodIssue | undefined;
+  for (const branch of issue.errors) {
+    const first = branch[0];
+    const key = first?.path[0];
+    if (first === undefined || key === undefined || first.code === "unrecognized_keys") continue;
+    if (valueAt(root, [...issue.path, key]) === undefined) continue;
+    const full = { ...first, path: [...issue.path, ...first.path] } as z.core.$ZodIssue;
+    if (best === undefined || full.path.length > best.path.length) best = full;
+  }
+  return best === undefined ? issue : branchMeant(best, root);
 }
 
 /** Rephrases a zod issue in the house form (`must be …`); a schema's own `must …` message is kept. */

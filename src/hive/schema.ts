@@ -197,5 +197,3 @@ export const taskSchema = z.strictObject(
 
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;
-
-export { pathText, valueAt } from "../core/validation.ts";

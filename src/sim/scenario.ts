@@ -13,10 +13,10 @@
 import { z } from "zod";
 import { ALLOCATION_STRATEGIES, type AllocationStrategyName } from "../../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { agentBreakerSchema } from "../hive/agent-breakers.ts";
-import { describeValue, InvalidOptionsError } from "../core/errors.ts";
-import { hiveOptionsSchema, pathText, valueAt } from "../hive/schema.ts";
-import { describeIssue } from "../core/validation.ts";
+import { hiveOptionsSchema } from "../hive/schema.ts";
+import { parseFor } from "../core/validation.ts";
 import { runTooLong, unmetRequirements } from "./scenario-limits.ts";
 import type { Scenario } from "./scenario-types.ts";
 
@@ -271,33 +271,6 @@ export function agentIds(group: { name: string; count: number }): string[] {
   return Array.from({ length: group.count }, (_, i) => `${group.name}-${i + 1}`);
 }
 
-interface Issue {
-  code: string;
-  path: PropertyKey[];
-  message: string;
-  keys?: string[];
-  errors?: Issue[][];
-}
-
-/**
- * The issue to report. For a union (distribution, arrivals), the branch the input meant — the
- * one whose key is there, e.g. `exponential` — and its deepest first issue; if no branch's key
- * is there, the union's own message listing the forms.
- */
-function pick(issue: Issue, root: unknown): Issue {
-  if (issue.code !== "invalid_union" || issue.errors === undefined) return issue;
-  let best: Issue | undefined;
-  for (const branch of issue.errors) {
-    const first = branch[0];
-    const key = first?.path[0];
-    if (first === undefined || key === undefined || first.code === "unrecognized_keys") continue;
-    if (valueAt(root, [...issue.path, key]) === undefined) continue;
-    const full: Issue = { ...first, path: [...issue.path, ...first.path] };
-    if (best === undefined || full.path.length > best.path.length) best = full;
-  }
-  return best === undefined ? issue : pick(best, root);
-}
-
 /**
  * Validates a scenario and fills in its defaults. Beyond each field's own rules it refuses a
  * task kind whose `requires` no agent group meets, and a run past the bounds of
@@ -313,21 +286,8 @@ function pick(issue: Issue, root: unknown): Issue {
  * });
  * ```
  * @throws InvalidOptionsError (code `INVALID_OPTIONS`) naming the field and the value received, e.g.
- *   `Invalid scenario: "workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5`
+ *   `Cannot load scenario: "workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5`
  */
 export function parseScenario(input: unknown): Scenario {
-  const result = scenarioSchema.safeParse(input);
-  if (result.success) return result.data as Scenario;
-  const issue = pick(result.error.issues[0] as unknown as Issue, input);
-  if (issue.code === "unrecognized_keys") {
-    const where = pathText(issue.path);
-    const keys = issue.keys ?? [];
-    throw new InvalidOptionsError(
-      `Invalid scenario: ${keys.map((k) => JSON.stringify(where ? `${where}.${k}` : k)).join(", ")} ${keys.length === 1 ? "is not a known field" : "are not known fields"}`,
-      { cause: result.error },
-    );
-  }
-  const text = describeIssue(issue as unknown as z.core.$ZodIssue);
-  const path = pathText(text.path);
-  throw new InvalidOptionsError(`Invalid scenario: ${path ? `"${path}" ` : ""}${text.phrase}, received ${text.received ?? describeValue(valueAt(input, text.path))}`, { cause: result.error });
+  return parseFor(scenarioSchema, input, "load scenario", (m) => new InvalidOptionsError(m)) as Scenario;
 }

@@ -40,5 +40,5 @@ Deno.test("simulate runs on Deno and the same seed gives the same report", async
 Deno.test("parseScenario names the field and the value received", () => {
   const error = assertThrows(() => parseScenario({ ...scenario, run: { durationMs: -1 } })) as ApiaryError;
   assertEquals(error.code, "INVALID_OPTIONS");
-  assertEquals(error.message, 'Invalid scenario: "run.durationMs" must be a positive finite number, received -1');
+  assertEquals(error.message, 'Cannot load scenario: "run.durationMs" must be a positive finite number, received -1');
 });
