@@ -93,7 +93,7 @@ export const agentMachine = setup({
       for (let i = 0; i < event.assignments.length; i++) {
         const { task, seq } = event.assignments[i]!;
         context.running.set(task.id, seq);
-        attempts[i] = { id: task.id, seq, kind: task.kind, input: task.input, attempt: task.attempt, timeoutMs: task.timeoutMs };
+        attempts[i] = { id: task.id, seq, kind: task.kind, input: task.input, attempt: task.attempt, timeoutMs: task.timeoutMs, ...(task.after !== undefined ? { after: task.after } : {}) };
       }
       context.busy += attempts.length; // in place, like `running`: no context copy per attempt
       const run = { type: "worker.run", attempts, at: event.at } satisfies WorkerEvent;

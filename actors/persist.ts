@@ -32,6 +32,8 @@ export interface PersistedSupervisor {
   /** How long before the save each recent restart happened, ms. */
   restartLog: number[];
   escalated: string | null;
+  /** `hive.pause()` was in force: a recovered hive stays paused until `resume()`. */
+  paused?: boolean | undefined;
 }
 
 /** The Queen's saved state (its tasks live in the journal). */

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
+import { type ActorRefFrom, and, assertEvent, emit, enqueueActions, sendTo, setup } from "xstate";
 import { HiveStoppedError, InvalidTaskError, isRetriableCode, QueueFullError, TaskCancelledError, TaskTimeoutError } from "../src/core/errors.ts";
 import type { Blame } from "./blame.ts";
 import type { Random } from "../src/core/random.ts";
@@ -33,6 +33,15 @@ export interface TaskSpec {
   retries: number;
   /** Bound on submit-to-end, queueing included, ms; past it the task ends TASK_TIMEOUT. */
   deadlineMs?: number | undefined;
+  /** Accepted at once, eligible to run only this long after, ms (delayed and scheduled tasks). */
+  delayMs?: number | undefined;
+  /**
+   * Ids of tasks it runs after: it is accepted and held (waiting) until the hive sends
+   * `queen.release` (with their outcomes) or `queen.fail`.
+   */
+  after?: string[] | undefined;
+  /** `fail` (default): a failed predecessor fails it with DEPENDENCY_FAILED; `settle`: it runs anyway. */
+  afterPolicy?: "fail" | "settle" | undefined;
   /**
    * A task recovered from a previous run's journal: accepted whatever the queue holds, resuming
    * at `attempt`, after `retryInMs` when it was waiting out a retry backoff, with `deadlineInMs`
@@ -43,7 +52,7 @@ export interface TaskSpec {
 
 /** The Queen's record of a task that has not ended yet. */
 export interface TaskRecord extends TaskSpec {
-  /** `waiting`: a failed attempt's retry backoff is running. Counted as queued. */
+  /** `waiting`: a failed attempt's retry backoff, or a delayed task's delay, is running. Counted as queued. */
   state: "queued" | "running" | "waiting";
   attempt: number;
   /** Agent of the current (or last) attempt. */
@@ -51,6 +60,12 @@ export interface TaskRecord extends TaskSpec {
   submittedAt: number;
   /** True once `task.started` was published for the current attempt. */
   began: boolean;
+  /** While `waiting`: when it becomes eligible again (hive clock, ms). */
+  dueAt?: number | undefined;
+  /** Held until the tasks it runs after end. */
+  held?: boolean | undefined;
+  /** The outcomes of the tasks it runs after, once released (`ctx.after`). */
+  afterValues?: unknown[] | undefined;
 }
 
 /** Input of {@link queenMachine}. */
@@ -137,6 +152,8 @@ export type QueenEvent =
   | { type: "queen.stop"; at: number }
   | { type: "queen.retry"; id: string; at: number }
   | { type: "queen.deadline"; id: string; at: number }
+  | { type: "queen.release"; id: string; after: unknown[]; at: number }
+  | { type: "queen.fail"; id: string; error: Error; at: number }
   | SupervisorToQueen;
 
 /** One task lifecycle event. */
@@ -184,6 +201,7 @@ function toReady(record: TaskRecord, at: number): ReadyTask {
     attempt: record.attempt,
     avoid: record.agentId,
     enqueuedAt: at,
+    ...(record.afterValues !== undefined ? { after: record.afterValues } : {}),
   };
 }
 
@@ -311,6 +329,7 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
         next.now.push(toReady(record, at));
       } else {
         move(context, record, "waiting");
+        record.dueAt = at + delayMs;
         next.later.push({ id: record.id, delayMs });
       }
       continue;
@@ -388,7 +407,14 @@ function restoreTask(
   context.counts.queued++;
   context.queuedByRank[RANK[task.priority]]!++;
   out.push({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at });
+  // A held task waits for the hive to release it again.
+  if (task.after !== undefined && task.after.length > 0) {
+    record.state = "waiting";
+    record.held = true;
+    return;
+  }
   // The retry timer of the previous run died with it: armed again for the time it had left.
+  if (waiting) record.dueAt = at + restored.retryInMs;
   if (waiting) enqueue.raise({ type: "queen.retry", id: task.id, at: at + restored.retryInMs }, { id: `retry:${task.id}`, delay: restored.retryInMs });
   else ready.push(toReady(record, at));
 }
@@ -475,7 +501,15 @@ export const queenMachine = setup({
         counts.queued++;
         context.queuedByRank[RANK[task.priority]]!++;
         out.push({ type: "task.queued", taskId: task.id, kind: task.kind, priority: task.priority, at });
-        ready.push(toReady(record, at));
+        // A held task waits for the hive to release it; a delayed one as a retry does, on a timer.
+        if (task.after !== undefined && task.after.length > 0) {
+          record.state = "waiting";
+          record.held = true;
+        } else if (task.delayMs !== undefined && task.delayMs > 0) {
+          record.state = "waiting";
+          record.dueAt = at + task.delayMs;
+          enqueue.raise({ type: "queen.retry", id: task.id, at: at + task.delayMs }, { id: `retry:${task.id}`, delay: task.delayMs });
+        } else ready.push(toReady(record, at));
         if (task.deadlineMs !== undefined) enqueue.raise({ type: "queen.deadline", id: task.id, at: at + task.deadlineMs }, { id: `deadline:${task.id}`, delay: task.deadlineMs });
       }
       for (const priority of shed) enqueue(sendTo("supervisor", { type: "supervisor.shed", priority, at } satisfies SupervisorEvent));
@@ -543,9 +577,35 @@ export const queenMachine = setup({
     retry: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.retry") return;
       const record = context.tasks.get(event.id);
-      if (record === undefined || record.state !== "waiting") return;
+      if (record === undefined || record.state !== "waiting" || record.held === true) return;
       move(context, record, "queued");
       enqueue.sendTo("supervisor", forward(context, [toReady(record, event.at)], event.at));
+    }),
+    /** The tasks a held task runs after have ended: it becomes eligible, with their outcomes. */
+    release: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "queen.release");
+      const record = context.tasks.get(event.id);
+      if (record === undefined || record.held !== true) return;
+      record.held = false;
+      record.afterValues = event.after;
+      move(context, record, "queued");
+      enqueue.sendTo("supervisor", forward(context, [toReady(record, event.at)], event.at));
+    }),
+    /** Ends a task failed with `error` wherever it is (a task it ran after failed). */
+    fail: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "queen.fail");
+      const record = context.tasks.get(event.id);
+      if (record === undefined) return;
+      const state = record.state;
+      const next = { deadlines: [] as string[] };
+      end(context, record, next);
+      context.counts.failed++;
+      if (state === "waiting") enqueue.cancel(`retry:${record.id}`);
+      else enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason: event.error.message, at: event.at } satisfies SupervisorEvent));
+      for (const id of next.deadlines) enqueue.cancel(`deadline:${id}`);
+      enqueue(
+        emit({ type: "queen.events", events: [{ type: "task.failed", taskId: record.id, kind: record.kind, agentId: record.agentId, attempts: record.attempt, error: event.error, at: event.at }] }),
+      );
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "queen.cancel") return;
@@ -651,6 +711,8 @@ export const queenMachine = setup({
     "queen.finished": { actions: ["capacity", "finished"] },
     "queen.cancel": { actions: "cancel" },
     "queen.retry": { actions: "retry" },
+    "queen.release": { actions: "release" },
+    "queen.fail": { actions: "fail" },
     "queen.deadline": { actions: "deadline" },
     "queen.escalated": { actions: ["capacity", "degrade"] },
     "queen.healed": { actions: ["capacity", "heal"] },

@@ -163,6 +163,24 @@ export class ReadyQueue {
     return best.task;
   }
 
+  /**
+   * Every queued task, most urgent first: the order `takeFor` takes them in when every agent is
+   * eligible for every task (aged rank, then longest waiting), as of `now`.
+   */
+  list(now: number, agingMs: number): ReadyTask[] {
+    const out: { task: ReadyTask; rank: number }[] = [];
+    for (const group of this.#groups.values()) {
+      group.lanes.forEach((lane, r) => {
+        for (let i = lane.head; i < lane.items.length; i++) {
+          const task = lane.items[i];
+          if (task !== undefined && !this.#removed.has(task.id)) out.push({ task, rank: r - Math.floor(Math.max(0, now - task.enqueuedAt) / agingMs) });
+        }
+      });
+    }
+    out.sort((a, b) => a.rank - b.rank || a.task.enqueuedAt - b.task.enqueuedAt);
+    return out.map((o) => o.task);
+  }
+
   /** Queued tasks per priority. */
   counts(): Record<(typeof PRIORITIES)[number], number> {
     const out = { critical: 0, high: 0, normal: 0, low: 0, background: 0 };

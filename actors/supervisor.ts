@@ -97,6 +97,8 @@ export interface SupervisorContext {
   allocation: AllocationStrategy;
   /** True once a fallback from the current user function was reported (once per function). */
   fallbackReported: boolean;
+  /** `hive.pause()`: nothing is placed; tasks wait in the queue and running attempts finish. */
+  paused: boolean;
   /** The candidates of the placement being decided (scratch, reused: placements do not allocate). */
   candidates: Candidates;
   /** Ordinal the next agent added gets (declaration order, for round-robin). */
@@ -146,6 +148,7 @@ export type SupervisorEvent =
   | { type: "supervisor.heal"; at: number }
   /** Place from now on with another strategy (validated by the hive). */
   | { type: "supervisor.allocation"; allocation: AllocationOption; at: number }
+  | { type: "supervisor.pause"; paused: boolean; at: number }
   | { type: "supervisor.stop"; at: number };
 
 /** A task placed on an agent's slot (or, with `at`, one whose attempt began to run on a thread). */
@@ -250,6 +253,7 @@ class Plan {
  * `declined`: there were some, and the strategy (a user's function) left the task queued.
  */
 function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "declined" | "ineligible" {
+  if (context.paused) return "no-slot";
   const candidates = context.candidates;
   if (gatherCandidates(context.views, task.requires, candidates) === 0) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
   const choice = context.allocation.choose(task, candidates, meanMs, context.random);
@@ -521,6 +525,14 @@ export const supervisorMachine = setup({
       }
       if (started.length > 0) enqueue(sendParent({ type: "queen.started", started, at: event.at } satisfies SupervisorToQueen));
     }),
+    /** `hive.pause()` / `hive.resume()`: placement stops; on resume the queue is offered at once. */
+    pause: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "supervisor.pause");
+      context.paused = event.paused;
+      const plan = new Plan();
+      if (!context.paused && context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
     /** Another allocation strategy from now on; queued work is offered to it at once. */
     setAllocation: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, "supervisor.allocation");
@@ -580,6 +592,7 @@ export const supervisorMachine = setup({
       latency,
       allocation: createStrategy(input.allocation ?? "scored"),
       fallbackReported: false,
+      paused: input.restore?.paused === true,
       candidates: new Candidates(),
       nextOrdinal: views.length,
       queue: new ReadyQueue(),
@@ -619,6 +632,7 @@ export const supervisorMachine = setup({
         "supervisor.started": { actions: "started" },
         "supervisor.heal": { actions: "heal" },
         "supervisor.allocation": { actions: "setAllocation" },
+        "supervisor.pause": { actions: "pause" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
     },
@@ -638,6 +652,7 @@ export const supervisorMachine = setup({
  * agent at hand is passed over until the next fill.
  */
 function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
+  if (context.paused) return;
   for (const view of context.views) {
     while (view.available && view.busy < view.concurrency && breakerAllows(view) && context.queue.size > 0) {
       const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
@@ -675,8 +690,10 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   // The Queen bounds its queue by what waits, not by what is about to be placed: the last
   // message of the step tells it how much room the swarm has now.
   const reported = context.reported;
-  if (context.free !== reported.free || context.received !== reported.received) {
-    const capacity: Capacity = { free: context.free, received: context.received };
+  // Paused, no slot takes anything at once: every new task waits, and counts against the bound.
+  const free = context.paused ? 0 : context.free;
+  if (free !== reported.free || context.received !== reported.received) {
+    const capacity: Capacity = { free, received: context.received };
     context.reported = capacity;
     if (toQueen.length === 0) toQueen.push({ type: "queen.capacity", at });
     toQueen[toQueen.length - 1]!.capacity = capacity;
@@ -819,7 +836,7 @@ export function persistSupervisor(context: SupervisorContext, at: number): Persi
       restartInMs: e.status === "restarting" && e.restartDueAt !== undefined ? Math.max(0, e.restartDueAt - at) : null,
     });
   }
-  return { agents, restartLog: context.restartLog.map((t) => Math.max(0, at - t)), escalated: context.escalated };
+  return { agents, restartLog: context.restartLog.map((t) => Math.max(0, at - t)), escalated: context.escalated, ...(context.paused ? { paused: true } : {}) };
 }
 
 /**

@@ -29,6 +29,8 @@ export interface ReadyTask {
   avoid?: string | undefined;
   /** Hive-clock time it entered the ready queue, ms. */
   enqueuedAt: number;
+  /** Outcomes of the tasks it ran after (`after`), in order (`ctx.after`); absent without `after`. */
+  after?: unknown[] | undefined;
 }
 
 /** Health figures of an agent, as exponentially weighted moving averages. */

@@ -22,6 +22,8 @@ export interface WorkerAttempt {
   input: unknown;
   attempt: number;
   timeoutMs: number;
+  /** Outcomes of the tasks it ran after (`after`), in order (`ctx.after`); absent without `after`. */
+  after?: unknown[] | undefined;
 }
 
 /** Input of {@link workerMachine}. */

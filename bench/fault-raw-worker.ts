@@ -15,6 +15,7 @@ export default function raw(input: FaultInput): FaultOutput {
   const ctx: TaskContext = {
     taskId: `raw-${input.i}`,
     attempt: 1,
+    after: [],
     agentId: "raw",
     signal: never,
     dependency: () => {

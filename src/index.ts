@@ -61,6 +61,7 @@ export {
   AbortedError,
   ApiaryError,
   CircuitOpenError,
+  DependencyFailedError,
   HiveNotStartedError,
   HiveStoppedError,
   InvalidEventError,

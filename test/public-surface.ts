@@ -131,6 +131,13 @@ export const GOOD_ARGS: Readonly<Record<string, readonly unknown[]>> = {
   run: [],
 };
 
+/** Methods whose effect the walk undoes at once, so the hive still runs a task after each call. */
+export const UNDO: Readonly<Record<string, (hive: Hive) => void>> = {
+  pause: (hive) => {
+    if (hive.stats().state === "running") hive.resume();
+  },
+};
+
 /** Methods that end the hive: walked last, on a hive of their own. */
 export const ENDING_METHODS: ReadonlySet<string> = new Set(["stop"]);
 
@@ -151,7 +158,14 @@ export async function walkHive(hive: Hive, after?: () => Promise<void>, finish?:
   for (const name of hiveMethods(hive)) {
     if (name === "start" || ENDING_METHODS.has(name)) continue;
     const method = record[name]!;
-    wrong.push(...(await probe(`hive.${name}`, method as (...args: never[]) => unknown, (args) => method.apply(hive, args), GOOD_ARGS[name] ?? [], after, pending)));
+    const call = (args: unknown[]): unknown => {
+      try {
+        return method.apply(hive, args);
+      } finally {
+        UNDO[name]?.(hive);
+      }
+    };
+    wrong.push(...(await probe(`hive.${name}`, method as (...args: never[]) => unknown, call, GOOD_ARGS[name] ?? [], after, pending)));
   }
   await finish?.();
   await Promise.all(pending ?? []);

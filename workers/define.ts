@@ -24,6 +24,12 @@ export interface TaskContext {
   /** The swarm agent whose slot runs this attempt. */
   readonly agentId: string;
   /**
+   * The values of the tasks this one ran after (`submit({ after: [id, …] })`), in that order;
+   * with `afterPolicy: "settle"` each is `{ ok: true, value }` or `{ ok: false, error: { code, message } }`.
+   * Empty without `after`.
+   */
+  readonly after: readonly unknown[];
+  /**
    * Aborted when the attempt times out or is cancelled. `signal.aborted` can be polled from a
    * synchronous CPU loop: it reads a shared flag, no event-loop turn needed.
    */

@@ -19,6 +19,8 @@ export interface TaskMessage {
   attempt: number;
   /** The swarm agent whose slot runs it. */
   agentId: string;
+  /** Outcomes of the tasks it ran after (`after`), in order (`ctx.after`); absent without `after`. */
+  after?: unknown[] | undefined;
 }
 
 /** What a worker thread does with one message: run a batch of attempts, or describe itself. */

@@ -30,11 +30,14 @@ function isAborted(signal: AbortSignal): boolean {
   return nativeAborted ? (nativeAborted.call(signal) as boolean) : signal.reason !== undefined;
 }
 
+const NO_AFTER: readonly unknown[] = Object.freeze([]);
+
 /** The per-attempt context a handler receives; its `signal` is created on first use. */
 class AttemptContext implements TaskContext {
   readonly taskId: string;
   readonly attempt: number;
   readonly agentId: string;
+  readonly after: readonly unknown[];
   /** Attempt sequence; the shared flag slot `seq % flags.length` equals `seq` once aborted. */
   readonly #seq: number;
   readonly #flags: Int32Array | null;
@@ -54,6 +57,7 @@ class AttemptContext implements TaskContext {
     this.taskId = message.id;
     this.attempt = message.attempt;
     this.agentId = message.agentId;
+    this.after = message.after ?? NO_AFTER;
     this.#seq = message.seq;
     this.#flags = flags;
     this.#deps = deps;

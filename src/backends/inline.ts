@@ -58,7 +58,7 @@ export class InlineBackend implements ExecutionBackend {
       if (!this.#live.has(a.seq)) continue; // aborted before it ran
       this.#messages++;
       // One attempt per run: a slow async handler must not hold back a fast one.
-      const out = this.#runtime.run([{ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId }]);
+      const out = this.#runtime.run([{ id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId, after: a.after }]);
       if (Array.isArray(out)) this.#deliver(a, out[0]!);
       else void out.then((outcomes) => this.#deliver(a, outcomes[0]!));
     }

@@ -156,7 +156,7 @@ export class BatchRunner {
     const tasks: TaskMessage[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const a = entries[i]!.attempt;
-      tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId };
+      tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId, after: a.after };
     }
     const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [], counted };
     if (counted) this.#outstanding++;

@@ -37,6 +37,8 @@ export interface Attempt {
   attempt: number;
   /** The agent whose slot runs it (`ctx.agentId` in the handler). */
   agentId: string;
+  /** Outcomes of the tasks it ran after (`after`), in order (`ctx.after`); absent without `after`. */
+  after?: unknown[] | undefined;
   /** Its own run's bound, ms (the Worker enforces it; a backend may use it to decide when a start is worth reporting early). */
   timeoutMs: number;
 }

@@ -13,6 +13,7 @@ export type ApiaryErrorCode =
   | "TASK_TIMEOUT"
   | "TASK_FAILED"
   | "TASK_CANCELLED"
+  | "DEPENDENCY_FAILED"
   | "WORKER_CRASHED"
   | "NO_ELIGIBLE_AGENT"
   | "TASKS_MODULE"
@@ -117,6 +118,14 @@ export class TaskCancelledError extends ApiaryError {
   constructor(message: string, options?: ApiaryErrorOptions) {
     super("TASK_CANCELLED", message, options);
     this.name = "TaskCancelledError";
+  }
+}
+
+/** A task it was to run after (`after`) did not complete. Code `DEPENDENCY_FAILED`; `cause` holds that task's error. */
+export class DependencyFailedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("DEPENDENCY_FAILED", message, options);
+    this.name = "DependencyFailedError";
   }
 }
 

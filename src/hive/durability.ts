@@ -212,6 +212,7 @@ export class HiveDurability {
         timeoutMs: s.timeoutMs,
         retries: s.retries,
         ...(s.deadlineMs !== undefined ? { deadlineMs: s.deadlineMs } : {}),
+        ...(s.after !== undefined ? { after: s.after, ...(s.afterPolicy !== undefined ? { afterPolicy: s.afterPolicy } : {}) } : {}),
         restored,
       });
     }
@@ -257,9 +258,12 @@ export class HiveDurability {
       timeoutMs: spec.timeoutMs,
       retries: spec.retries,
       ...(spec.deadlineMs !== undefined ? { deadlineMs: spec.deadlineMs } : {}),
+      ...(spec.after !== undefined ? { after: spec.after, ...(spec.afterPolicy !== undefined ? { afterPolicy: spec.afterPolicy } : {}) } : {}),
       ...(key !== undefined ? { key } : {}),
       at: Date.now(),
     });
+    // A delayed task is recorded as waiting until it is due: a recovered hive keeps what is left of its delay.
+    if (spec.delayMs !== undefined && spec.delayMs > 0) this.journal?.append({ o: "w", id: spec.id, n: 1, due: Date.now() + spec.delayMs });
   }
 
   /**

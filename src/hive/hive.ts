@@ -33,6 +33,8 @@ import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOption
 import { type AgentStats, agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
 import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./system.ts";
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
+import { listQueued, type QueuedOptions, type QueuedTask } from "./queue-view.ts";
+import { TaskGraph } from "./task-graph.ts";
 
 export type { AgentOptions, HiveOptions, HiveServeOptions, MapResult, TaskHandle, TaskOptions } from "./options.ts";
 export type { HiveEvent, HiveEventType } from "./events.ts";
@@ -40,6 +42,7 @@ export type { AgentStats, HiveState, HiveStats, LatencySummary } from "./stats.t
 export type { Explanation, FaultAttribution } from "./explanations.ts";
 export type { DeadLetteredTask } from "./dead-letters.ts";
 export type { MapOptions, TrustedTask } from "./intake.ts";
+export type { QueuedOptions, QueuedTask } from "./queue-view.ts";
 
 /** @internal Key of {@link Hive}'s trusted submit, for the simulation (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
@@ -83,6 +86,8 @@ export class Hive implements AsyncDisposable {
   readonly #durable: HiveDurability;
   readonly #explanations = new Explanations();
   readonly #deadLetters = new DeadLetters();
+  /** Tasks held until the tasks they run after end. */
+  readonly #graph: TaskGraph;
   /** One breaker per agent; undefined when `breaker: false`. */
   readonly #agentBreakers: AgentBreakers | undefined;
   /** Named dependencies and the shared state mirror threads read. */
@@ -127,7 +132,10 @@ export class Hive implements AsyncDisposable {
       accepting: (action) => this.#accepting(action),
       kinds: () => this.#kinds,
       publish: (e) => this.#events.publish(e),
+      checkAfter: (id, after, action) => this.#graph.check(id, after, action),
+      held: (id, after, policy) => this.#graph.hold(id, after, policy),
     });
+    this.#graph = new TaskGraph({ clock: this.#clock, durable: this.#durable, queen: () => this.#queen, isOpen: (id) => this.#intake.isOpen(id) });
     this.#observers = [
       ...(this.#agentBreakers ? [(e: LifecycleEvent) => this.#agentBreakers!.observe(e)] : []),
       this.#explanations.observe,
@@ -221,6 +229,7 @@ export class Hive implements AsyncDisposable {
     this.#events.publish({ type: "hive.started", at: this.#startedAt, backend: backend.name, kinds });
     if (this.#durable.recover) {
       // Straight to the Queen: these are in the journal already.
+      for (const t of recovered.tasks) if (t.after !== undefined) this.#graph.hold(t.id, t.after, t.afterPolicy ?? "fail");
       if (recovered.tasks.length > 0) queen.send({ type: "queen.submit", tasks: recovered.tasks, at: this.#startedAt });
       for (const letter of recovered.deadLetters) this.#deadLetters.add(letter);
       const results = this.#durable.journal?.index.ended.size ?? 0;
@@ -244,6 +253,7 @@ export class Hive implements AsyncDisposable {
     for (const observe of this.#observers) observe(event);
     // Journal it; under every-task the caller hears of an end only once it is on disk.
     const ended = this.#durable.observe(event, this.#state === "stopping");
+    this.#graph.observe(event);
     this.#intake.observe(event);
     const journal = this.#durable.journal;
     // Every event waits its turn, so callers see them in the order they happened.
@@ -400,6 +410,56 @@ export class Hive implements AsyncDisposable {
   }
 
   /**
+   * Stops dispatch: running attempts finish, nothing new is placed, and tasks keep being accepted
+   * (within `queue.maxQueued`, every one of them now counted as waiting). `/health/ready` answers
+   * 503 "paused". Saved with the journal's state: a recovered hive stays paused. Idempotent.
+   * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
+   */
+  pause(): void {
+    this.#supervisor("pause the hive").send({ type: "supervisor.pause", paused: true, at: this.#clock.now() });
+    this.#saveState();
+  }
+
+  /**
+   * Restarts dispatch after {@link Hive.pause}: waiting tasks are placed at once. Idempotent.
+   * @throws HiveNotStartedError / HiveStoppedError when the hive is not running
+   */
+  resume(): void {
+    this.#supervisor("resume the hive").send({ type: "supervisor.pause", paused: false, at: this.#clock.now() });
+    this.#saveState();
+  }
+
+  /** Whether dispatch is paused ({@link Hive.pause}). */
+  get paused(): boolean {
+    const supervisor = this.#queen?.system.get("supervisor") as ReturnType<typeof supervisorOf> | undefined;
+    return supervisor?.getSnapshot().context.paused ?? false;
+  }
+
+  /**
+   * The tasks that wait, in the order they will run: first those ready for a free agent (by aged
+   * priority, then longest waiting — the order the Supervisor places them in when agents are
+   * eligible for all), then those waiting out a delay or a retry backoff, soonest first.
+   * @throws InvalidOptionsError naming the field when an option is invalid
+   */
+  queued(options: QueuedOptions = {}): QueuedTask[] {
+    this.#intake.flush(); // this turn's submits too
+    return listQueued(this.#queen, this.#clock.now(), this.#options.queue.agingMs, options);
+  }
+
+  /**
+   * Cancels task `id` wherever it is (waiting, delayed or running), as its handle's `cancel`
+   * does: its result rejects with TASK_CANCELLED. Returns false when no unfinished task has that id.
+   * @throws InvalidTaskError when `id` is not a non-empty string
+   */
+  cancel(id: string, reason = "cancelled by hive.cancel"): boolean {
+    if (typeof id !== "string" || id.length === 0) throw new InvalidTaskError(`Cannot cancel task: "id" must be a non-empty string, received ${describeValue(id)}`);
+    if (typeof reason !== "string") throw new InvalidTaskError(`Cannot cancel task: "reason" must be a string, received ${describeValue(reason)}`);
+    if (!this.#intake.isOpen(id)) return false;
+    this.#intake.cancel(id, reason);
+    return true;
+  }
+
+  /**
    * Clears `degraded` by hand: every agent an escalation failed (and every failed agent that is
    * not temporary) restarts with backoff, on a fresh restart-intensity window; `hive.healed`
    * follows once the first is back. Does nothing when no agent is down for good.
@@ -481,6 +541,7 @@ export class Hive implements AsyncDisposable {
     return {
       state: this.#state,
       degraded: snap?.context.degraded ?? null,
+      paused: this.paused,
       backend: this.#backend?.name ?? this.#backendName,
       tasks,
       throughputPerSec: uptimeMs > 0 ? (tasks.completed * 1_000) / uptimeMs : 0,

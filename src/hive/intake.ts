@@ -55,6 +55,12 @@ class Handle<O> implements TaskHandle<O> {
   }
 }
 
+/** `delayMs`, or `runAt` as a delay from now (wall clock): nothing when the task runs at once. */
+function delayOf(t: Partial<Pick<ParsedTask, "delayMs" | "runAt">>): { delayMs?: number } {
+  const ms = t.delayMs ?? (t.runAt === undefined ? 0 : Math.ceil((t.runAt instanceof Date ? t.runAt.getTime() : t.runAt) - Date.now()));
+  return ms > 0 ? { delayMs: ms } : {};
+}
+
 /** What the intake needs of the hive around it. */
 export interface IntakeHost {
   readonly options: ParsedHiveOptions;
@@ -69,6 +75,10 @@ export interface IntakeHost {
   accepting(action: string): void;
   /** The task kinds the backend runs. */
   kinds(): ReadonlySet<string>;
+  /** Checks a task's `after` before it is accepted; throws InvalidTaskError. */
+  checkAfter(id: string, after: readonly string[], action: string): void;
+  /** A task with `after` was sent: track it until it can be released. */
+  held(id: string, after: readonly string[], policy: "fail" | "settle"): void;
   publish(event: HiveEvent): void;
 }
 
@@ -139,6 +149,8 @@ export class Intake {
       timeoutMs: t.timeoutMs ?? d.timeoutMs,
       retries: t.retries ?? d.retries,
       ...(t.deadlineMs !== undefined ? { deadlineMs: t.deadlineMs } : {}),
+      ...delayOf(t),
+      ...(t.after !== undefined && t.after.length > 0 ? { after: t.after, ...(t.afterPolicy !== undefined ? { afterPolicy: t.afterPolicy } : {}) } : {}),
     };
   }
 
@@ -160,6 +172,7 @@ export class Intake {
     if (this.#waiters.has(id) || this.#unwritten.has(id) || durable.isResumed(id)) {
       throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
     }
+    if (t.after !== undefined && t.after.length > 0) this.#host.checkAfter(id, t.after, "submit task");
     const spec = this.#specOf(id, t);
     const result = new Promise<O>((resolve, reject) => {
       this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -183,6 +196,7 @@ export class Intake {
       result.then(off, off);
     }
     this.#send(spec, key);
+    if (spec.after !== undefined) this.#host.held(id, spec.after, spec.afterPolicy ?? "fail");
     return handle;
   }
 
@@ -227,6 +241,12 @@ export class Intake {
       : durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
     result.catch(() => {});
     return { id, result, cancel: (reason = "cancelled by the caller") => this.cancel(id, reason), accepted: this.#acceptedOf(id) };
+  }
+
+  /** Whether task `id` is submitted and has not ended. */
+  isOpen(id: string): boolean {
+    this.flush();
+    return this.#waiters.has(id) || this.#unwritten.has(id) || this.#host.queen()?.getSnapshot().context.tasks.has(id) === true;
   }
 
   /** `hive.result(id)`. */

@@ -264,6 +264,25 @@ export interface TaskOptions<I = unknown> {
    * is aborted). @default none
    */
   deadlineMs?: number;
+  /**
+   * Accept the task now, run it no sooner than this many ms from now (on the hive clock, so a
+   * simulation drives it in virtual time). Journaled: a recovered hive keeps what is left of it.
+   * The task counts as queued meanwhile. @default 0
+   */
+  delayMs?: number;
+  /** Like `delayMs`, as a moment: epoch ms or a `Date` (a moment past runs at once). Not with `delayMs`. */
+  runAt?: number | Date;
+  /**
+   * Ids of tasks this one runs after: it is accepted at once and waits until they have all ended,
+   * then reads their values as `ctx.after` (in this order). If one does not complete, this task
+   * ends `failed` with DEPENDENCY_FAILED naming it — unless `afterPolicy` is `"settle"`, when it
+   * runs anyway and `ctx.after[i]` is `{ ok, value }` or `{ ok: false, error: { code, message } }`.
+   * Each id must name a task the hive knows (unfinished, or finished and kept); journaled, so a
+   * recovered hive keeps the graph. @default none
+   */
+  after?: string[];
+  /** See `after`. @default "fail" */
+  afterPolicy?: "fail" | "settle";
   /** Further attempts after a failed one (re-allocated, preferring another agent). */
   retries?: number;
   /** Task id; must not be in use by an unfinished task. @default generated */

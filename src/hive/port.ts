@@ -65,7 +65,7 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnT
         for (const a of event.attempts) {
           const seq = a.seq;
           backend.exec(
-            { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId, timeoutMs: a.timeoutMs },
+            { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId, timeoutMs: a.timeoutMs, ...(a.after !== undefined ? { after: a.after } : {}) },
             (result) => {
               outcomes.push({ seq, result });
               schedule();

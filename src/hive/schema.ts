@@ -184,6 +184,13 @@ export const taskSchema = z.strictObject(
     priority: priority.optional(),
     timeoutMs: positiveMs().optional(),
     deadlineMs: positiveMs().optional(),
+    delayMs: intAtLeast(0, 2_147_483_647).optional(),
+    after: z.array(z.string({ error: "must be a task id (a non-empty string)" }).min(1, { error: "must be a task id (a non-empty string)" }), { error: "must be an array of task ids" })
+      .max(1_000, { error: "must list at most 1000 task ids" }).optional(),
+    afterPolicy: z.enum(["fail", "settle"], { error: "must be one of fail, settle" }).optional(),
+    runAt: z.union([z.number({ error: "must be epoch milliseconds or a Date" }).finite({ error: "must be epoch milliseconds or a Date" }), z.date({ error: "must be epoch milliseconds or a Date" })], {
+      error: "must be epoch milliseconds or a Date",
+    }).optional(),
     retries: intAtLeast(0, 100).optional(),
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
@@ -193,7 +200,7 @@ export const taskSchema = z.strictObject(
     cacheKey: z.string({ error: "must be a string" }).optional(),
   },
   { error: "must be a task object { kind, input, ... }" },
-);
+).refine((t) => t.delayMs === undefined || t.runAt === undefined, { error: "must not set both delayMs and runAt", path: ["runAt"] });
 
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;

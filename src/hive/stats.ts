@@ -50,6 +50,8 @@ export interface HiveStats {
   state: HiveState;
   /** Set once a supervisor gave up restarting: why, and when (hive clock, ms). */
   degraded: { reason: string; at: number } | null;
+  /** Dispatch is paused (`hive.pause()`). */
+  paused: boolean;
   /** The backend's name; before `start()` (which makes the backend) the configured one, `custom` for a factory. */
   backend: string;
   tasks: TaskCounts;
@@ -123,6 +125,9 @@ export function readiness(state: HiveState, queen: Actor<typeof queenMachine> | 
   const snap = queen?.getSnapshot();
   const degraded = snap?.context.degraded;
   if (degraded) return { ready: false, reason: `the hive is degraded: ${degraded.reason}` };
+  if (queen !== undefined && (queen.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined)?.getSnapshot().context.paused === true) {
+    return { ready: false, reason: "the hive is paused: hive.resume() restarts dispatch" };
+  }
   const value = String(snap?.value);
   if (value !== "accepting") return { ready: false, reason: `the hive is ${value}` };
   return { ready: true };
