@@ -46,6 +46,8 @@ export interface PersistedHive {
   version: 1;
   queen: PersistedQueen;
   supervisor: PersistedSupervisor;
+  /** Last run of each schedule (`hive.schedule`), wall ms, by schedule id. */
+  schedules?: Record<string, number> | undefined;
 }
 
 /** A saved Supervisor state laid onto a new hive clock: `at` is the restore time. */

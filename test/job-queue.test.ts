@@ -223,3 +223,65 @@ describe("tasks that run after others", () => {
     expect(h.stats().tasks).toMatchObject({ completed: 1, cancelled: 1, queued: 0, running: 0 });
   });
 });
+
+describe("schedules", () => {
+  it("runs a task every everyMs on the hive clock until stopped", async () => {
+    const { h, clock, events } = await hive();
+    const every = h.schedule({ kind: "double", input: { n: 1 } }, { everyMs: 1_000 });
+    expect(every.nextAt).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      clock.increment(1_000);
+      await settle();
+    }
+    expect(every.runs).toBe(3);
+    expect(events.filter((e) => e.type === "task.completed")).toHaveLength(3);
+    every.stop();
+    expect(every.nextAt).toBeUndefined();
+    clock.increment(5_000);
+    await settle();
+    expect(h.stats().tasks.completed).toBe(3);
+  });
+
+  it("runs at the times of a cron pattern, read against the hive's wall time", async () => {
+    const { h, clock } = await hive();
+    const minutely = h.schedule({ kind: "double", input: { n: 2 } }, { cron: "* * * * *" }, { id: "minutely" });
+    const first = minutely.nextAt!;
+    expect(first % 60_000).toBe(0); // on a minute boundary
+    for (let i = 0; i < 5; i++) {
+      clock.increment(60_000);
+      await settle();
+    }
+    expect(minutely.runs).toBe(5);
+    expect(minutely.nextAt! - first).toBe(5 * 60_000);
+  });
+
+  it("refuses a bad pattern, a bad spec, a taken id and a task with an id — naming the field", async () => {
+    const { h } = await hive();
+    expect(() => h.schedule({ kind: "double" }, { cron: "every day" })).toThrow(/Cannot schedule task: "when.cron" must be a cron pattern, received "every day"/);
+    expect(() => h.schedule({ kind: "double" }, { everyMs: 0 })).toThrow(/"when.everyMs" must be an integer from 1 to 2147483647, received 0/);
+    expect(() => h.schedule({ kind: "double" }, {} as never)).toThrow(/"when" must be \{ everyMs \} or \{ cron, timezone\? \}/);
+    expect(() => h.schedule({ kind: "nope" }, { everyMs: 10 })).toThrow(/"kind" must be one of/);
+    expect(() => h.schedule({ kind: "double", id: "x" }, { everyMs: 10 })).toThrow(/"id" must not be set/);
+    h.schedule({ kind: "double" }, { everyMs: 10 }, { id: "same" });
+    expect(() => h.schedule({ kind: "double" }, { everyMs: 10 }, { id: "same" })).toThrow(/"options.id" must not name a running schedule, received "same"/);
+  });
+
+  it("after downtime runs a missed schedule once, not once per missed period", async () => {
+    const dir = tmp();
+    const { h, clock } = await hive({ store: { dir }, recover: true });
+    h.schedule({ kind: "double", input: { n: 3 } }, { everyMs: 1_000 }, { id: "tick" });
+    clock.increment(1_000);
+    await settle();
+    await h.stop();
+    const clock2 = new SimulatedClock();
+    const { h: h2 } = await hive({ store: { dir }, recover: true }, clock2);
+    clock2.increment(10_000); // ten periods pass before the schedule is made again
+    const again = h2.schedule({ kind: "double", input: { n: 3 } }, { everyMs: 1_000 }, { id: "tick" });
+    expect(again.runs).toBe(1);
+    await settle();
+    expect(h2.stats().tasks.completed).toBe(1);
+    clock2.increment(1_000);
+    await settle();
+    expect(again.runs).toBe(2);
+  });
+});

@@ -35,6 +35,7 @@ import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./sys
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
 import { listQueued, type QueuedOptions, type QueuedTask } from "./queue-view.ts";
 import { TaskGraph } from "./task-graph.ts";
+import { type ScheduleHandle, type ScheduleOptions, Schedules, type ScheduleSpec } from "./schedules.ts";
 
 export type { AgentOptions, HiveOptions, HiveServeOptions, MapResult, TaskHandle, TaskOptions } from "./options.ts";
 export type { HiveEvent, HiveEventType } from "./events.ts";
@@ -43,6 +44,7 @@ export type { Explanation, FaultAttribution } from "./explanations.ts";
 export type { DeadLetteredTask } from "./dead-letters.ts";
 export type { MapOptions, TrustedTask } from "./intake.ts";
 export type { QueuedOptions, QueuedTask } from "./queue-view.ts";
+export type { ScheduleHandle, ScheduleOptions, ScheduleSpec } from "./schedules.ts";
 
 /** @internal Key of {@link Hive}'s trusted submit, for the simulation (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
@@ -88,6 +90,8 @@ export class Hive implements AsyncDisposable {
   readonly #deadLetters = new DeadLetters();
   /** Tasks held until the tasks they run after end. */
   readonly #graph: TaskGraph;
+  /** Repeating work (`schedule`). */
+  readonly #schedules: Schedules;
   /** One breaker per agent; undefined when `breaker: false`. */
   readonly #agentBreakers: AgentBreakers | undefined;
   /** Named dependencies and the shared state mirror threads read. */
@@ -135,6 +139,7 @@ export class Hive implements AsyncDisposable {
       checkAfter: (id, after, action) => this.#graph.check(id, after, action),
       held: (id, after, policy) => this.#graph.hold(id, after, policy),
     });
+    this.#schedules = new Schedules(this.#clock, () => this.#saveState());
     this.#graph = new TaskGraph({ clock: this.#clock, durable: this.#durable, queen: () => this.#queen, isOpen: (id) => this.#intake.isOpen(id) });
     this.#observers = [
       ...(this.#agentBreakers ? [(e: LifecycleEvent) => this.#agentBreakers!.observe(e)] : []),
@@ -224,6 +229,7 @@ export class Hive implements AsyncDisposable {
       },
     );
     this.#queen = queen;
+    this.#schedules.restore(recovered.state?.schedules);
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     this.#events.publish({ type: "hive.started", at: this.#startedAt, backend: backend.name, kinds });
@@ -244,7 +250,7 @@ export class Hive implements AsyncDisposable {
     this.#saveQueued = true;
     queueMicrotask(() => {
       this.#saveQueued = false;
-      persistSystem(this.#queen, this.#durable, this.#clock.now());
+      persistSystem(this.#queen, this.#durable, this.#clock.now(), this.#schedules.lastRuns());
     });
   }
 
@@ -407,6 +413,37 @@ export class Hive implements AsyncDisposable {
     const supervisor = this.#supervisor("set allocation");
     this.#allocation = parsed;
     supervisor.send({ type: "supervisor.allocation", allocation: parsed, at: this.#clock.now() });
+  }
+
+  /**
+   * Runs `task` again and again: every `everyMs` ms, or at the times of a `cron` pattern (five or
+   * six fields, read against the hive's wall time, in `timezone` if given). Each run submits the
+   * task afresh (a new id). Timers run on the hive clock, so a simulation drives them in virtual
+   * time. With a journal each schedule's last run is saved: made again under the same `id` after
+   * downtime, a schedule that missed runs runs once at once, not once per missed period. A run
+   * while the hive drains is skipped; one refused by a full queue is dropped.
+   *
+   * @example
+   * ```ts
+   * const nightly = hive.schedule({ kind: "report" }, { cron: "0 3 * * *" }, { id: "nightly-report" });
+   * const poll = hive.schedule({ kind: "poll", input: { url } }, { everyMs: 30_000 });
+   * poll.stop();
+   * ```
+   * @throws InvalidTaskError as `submit` would, and when the task sets `id` or `idempotencyKey`
+   * @throws InvalidOptionsError naming the field when `when` or `options` is invalid (a bad cron pattern included)
+   */
+  schedule<I = unknown>(task: TaskOptions<I>, when: ScheduleSpec, options?: ScheduleOptions): ScheduleHandle {
+    this.#intake.validate(task, "schedule task");
+    if (task.id !== undefined) throw new InvalidTaskError(`Cannot schedule task: "id" must not be set (each run is a new task), received ${JSON.stringify(task.id)}`);
+    if (task.idempotencyKey !== undefined) {
+      throw new InvalidTaskError(`Cannot schedule task: "idempotencyKey" must not be set (each run is a new task), received ${JSON.stringify(task.idempotencyKey)}`);
+    }
+    const parsed = this.#schedules.parse(when, options);
+    const copy = { ...task };
+    return this.#schedules.start(parsed, () => {
+      if (this.#state !== "running" || this.#queen?.getSnapshot().value === "draining") return;
+      this.#intake.submit(copy).result.catch(() => {});
+    });
   }
 
   /**
@@ -589,7 +626,8 @@ export class Hive implements AsyncDisposable {
     if (queen !== undefined && prior === "running") {
       this.#intake.flush();
       this.#intake.forgetUnwritten(); // written or not, they stay open in the journal
-      persistSystem(queen, this.#durable, this.#clock.now());
+      this.#schedules.stopAll();
+      persistSystem(queen, this.#durable, this.#clock.now(), this.#schedules.lastRuns());
       const running: string[] = [];
       for (const r of queen.getSnapshot().context.tasks.values()) if (r.state === "running") running.push(r.id);
       this.#durable.stoppedCleanly(running);

@@ -83,10 +83,15 @@ export function supervisorOf(queen: QueenActor): Actor<typeof supervisorMachine>
 }
 
 /** Saves the Queen's and Supervisor's state beside the journal. */
-export function persistSystem(queen: QueenActor | undefined, durable: HiveDurability, now: number): void {
+export function persistSystem(queen: QueenActor | undefined, durable: HiveDurability, now: number, schedules: Record<string, number>): void {
   if (queen === undefined || durable.journal === undefined) return;
   const supervisor = queen.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
   if (supervisor === undefined) return;
   const degraded = queen.getSnapshot().context.degraded;
-  durable.saveState({ version: 1, queen: { degraded: degraded === null ? null : { reason: degraded.reason } }, supervisor: persistSupervisor(supervisor.getSnapshot().context, now) });
+  durable.saveState({
+    version: 1,
+    queen: { degraded: degraded === null ? null : { reason: degraded.reason } },
+    supervisor: persistSupervisor(supervisor.getSnapshot().context, now),
+    ...(Object.keys(schedules).length > 0 ? { schedules } : {}),
+  });
 }
