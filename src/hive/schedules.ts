@@ -163,14 +163,15 @@ class Schedule {
     this.#spec = spec;
     this.#cron = cron;
     this.#run = run;
-    const self = this;
+    const nextAt = (): number | undefined => this.#nextAt;
+    const runs = (): number => this.#runs;
     this.handle = {
       id,
       get nextAt() {
-        return self.#nextAt;
+        return nextAt();
       },
       get runs() {
-        return self.#runs;
+        return runs();
       },
       stop: () => this.#stop(),
     };
