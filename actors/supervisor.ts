@@ -789,7 +789,9 @@ function blameOf(context: SupervisorContext, kind: string, agentId: string, erro
   const code = error.code;
   // A handler that failed fast on an open dependency circuit says the dependency is down, not
   // the agent or the task: it must not crash every agent during an outage.
-  if ((error.cause as { code?: unknown } | undefined)?.code === "CIRCUIT_OPEN") return { to: "dependency", reason: `a dependency's circuit was open: ${(error.cause as Error).message}` };
+  const causeCode = (error.cause as { code?: unknown } | undefined)?.code;
+  if (causeCode === "CIRCUIT_OPEN") return { to: "dependency", reason: `a dependency's circuit was open: ${(error.cause as Error).message}` };
+  if (causeCode === "RATE_LIMITED") return { to: "dependency", reason: `a dependency was rate limited: ${(error.cause as Error).message}` };
   if (!isRetriableCode(code)) return undefined;
   context.evidence.record(kind, agentId, false);
   return context.evidence.blame(kind, agentId);

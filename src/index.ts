@@ -73,6 +73,7 @@ export {
   isStoreError,
   NoEligibleAgentError,
   QueueFullError,
+  RateLimitedError,
   RETRIABLE_CODES,
   ServeFailedError,
   StoreError,
@@ -114,7 +115,7 @@ export { createRandom } from "./core/random.ts";
 export type { Random } from "./core/random.ts";
 // Breakers in allocation, named dependencies, the cache on the task path
 export type { AgentBreakerOptions, BreakerSummary, BreakerTransitionEvent } from "./hive/agent-breakers.ts";
-export type { DependencyOptions } from "./hive/dependencies.ts";
+export type { DependencyOptions, RateLimitOptions } from "./hive/dependencies.ts";
 export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector, TaskCacheOption } from "./hive/task-cache.ts";
 // Simulation in virtual time: scenarios, simulate, and the run report they produce.
 export { simulate } from "./sim/simulate.ts";

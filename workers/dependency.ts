@@ -11,6 +11,7 @@
  * @module
  */
 import { DEP_LAYOUT, DEP_STATE, type DependencyCallResult, type DependencyReport } from "./protocol.ts";
+import { acquireRate, RateWindows } from "./rate-window.ts";
 
 /** A dependency's breaker state as a thread sees it. */
 export type DependencyState = "closed" | "open" | "halfOpen";
@@ -29,7 +30,9 @@ export interface WorkerDependency {
   readonly state: DependencyState;
   /**
    * Runs `fn` unless the circuit is open: then the fallback's result, or an error with
-   * `code` `CIRCUIT_OPEN`. The outcome is reported to the main thread with the attempt's outcome.
+   * `code` `CIRCUIT_OPEN`. Under a rate limit it first waits for a call of the window (or fails
+   * with `code` `RATE_LIMITED` when the limit does not wait). The outcome is reported to the main
+   * thread with the attempt's outcome.
    */
   call<T>(fn: () => T | Promise<T>, options?: DependencyCallOptions<T>): Promise<T>;
 }
@@ -43,8 +46,11 @@ export class DependencyMirror {
   // Slot by name, as of #version; re-read when the main thread registers a dependency.
   #slots = new Map<string, number>();
   #version = 0;
+  /** The rate limits beside the states (absent in a buffer from before they existed). */
+  readonly rates: RateWindows | null;
 
   constructor(buffer: SharedArrayBuffer) {
+    this.rates = buffer.byteLength > DEP_LAYOUT.bytes ? new RateWindows(buffer) : null;
     this.#words = new Int32Array(buffer, 0, DEP_LAYOUT.namesAt / 4);
     this.#bytes = new Uint8Array(buffer, DEP_LAYOUT.namesAt, DEP_LAYOUT.NAME_BYTES);
   }
@@ -130,6 +136,9 @@ export function workerDependency(mirror: DependencyMirror | null, name: string, 
           return options.fallback(error);
         }
       }
+      // A rate limit (set on the main thread) counts this call with every other thread's.
+      const waiting = mirror.rates === null ? undefined : acquireRate(mirror.rates, slot, name);
+      if (waiting !== undefined) await waiting;
       try {
         const value = await fn();
         report(probe ? "probe-ok" : "ok");

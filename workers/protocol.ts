@@ -156,6 +156,26 @@ export const DEP_LAYOUT = {
   bytes: (2 + 256 * 3) * 4 + 32_768,
 } as const;
 
+/**
+ * Layout of the rate limits of dependencies (`rateLimit: { max, perMs }`), after the names in the
+ * same buffer. Per slot six Int32 words from `wordsAt`: a spin lock, the ring's head, `max` (0:
+ * no limit), `perMs`, where the slot's ring starts in the pool, and whether a call waits (1) or
+ * fails fast (0) when none may go. The pool holds Float64 epoch
+ * times of calls, each limited dependency owning `max` of them: a sliding log, so no window of
+ * `perMs` ever holds more than `max` calls, whichever thread makes them.
+ */
+export const RATE_LAYOUT = {
+  WORDS_PER_SLOT: 6,
+  /** Byte offset of the words (8-aligned, after the names). */
+  wordsAt: Math.ceil(DEP_LAYOUT.bytes / 8) * 8,
+  /** Float64 entries shared by every limited dependency's ring. */
+  POOL: 16_384,
+  /** Byte offset of the pool. */
+  poolAt: Math.ceil(DEP_LAYOUT.bytes / 8) * 8 + 256 * 6 * 4,
+  /** Total bytes of the dependency buffer, rate limits included. */
+  bytes: Math.ceil(DEP_LAYOUT.bytes / 8) * 8 + 256 * 6 * 4 + 16_384 * 8,
+} as const;
+
 /** State codes in the shared dependency-state buffer. */
 export const DEP_STATE = { closed: 0, open: 1, halfOpen: 2 } as const;
 

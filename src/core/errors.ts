@@ -14,6 +14,7 @@ export type ApiaryErrorCode =
   | "TASK_FAILED"
   | "TASK_CANCELLED"
   | "DEPENDENCY_FAILED"
+  | "RATE_LIMITED"
   | "WORKER_CRASHED"
   | "NO_ELIGIBLE_AGENT"
   | "TASKS_MODULE"
@@ -118,6 +119,14 @@ export class TaskCancelledError extends ApiaryError {
   constructor(message: string, options?: ApiaryErrorOptions) {
     super("TASK_CANCELLED", message, options);
     this.name = "TaskCancelledError";
+  }
+}
+
+/** A rate-limited dependency had no call to spare and was set not to wait (`rateLimit.wait: false`). Code `RATE_LIMITED`. */
+export class RateLimitedError extends ApiaryError {
+  constructor(message: string, options?: ApiaryErrorOptions) {
+    super("RATE_LIMITED", message, options);
+    this.name = "RateLimitedError";
   }
 }
 

@@ -18,16 +18,48 @@
  * @module
  */
 import { z } from "zod";
-import { DEP_LAYOUT, DEP_STATE, type DependencyReport } from "../../workers/protocol.ts";
+import { DEP_LAYOUT, DEP_STATE, type DependencyReport, RATE_LAYOUT } from "../../workers/protocol.ts";
+import { acquireRate, RateWindows } from "../../workers/rate-window.ts";
 import { type BreakerSummary, type BreakerTransitionEvent, summary } from "./agent-breakers.ts";
 import type { DependencyChannel } from "../backends/types.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "../breaker/breaker.ts";
 import type { HiveClock } from "../core/clock.ts";
-import { InvalidOptionsError } from "../core/errors.ts";
+import { InvalidOptionsError, RateLimitedError } from "../core/errors.ts";
 import { parseFor } from "../core/validation.ts";
 
-/** Options of `hive.dependency`: a {@link CircuitBreaker}'s, on the hive clock. */
-export type DependencyOptions = Omit<CircuitBreakerOptions, "name" | "clock" | "inspect">;
+/** A dependency's rate limit: at most `max` calls in any window of `perMs`, over every thread. */
+export interface RateLimitOptions {
+  /** Calls allowed per window (at most 16,384 over all of a hive's dependencies). */
+  max: number;
+  /** The window, ms. */
+  perMs: number;
+  /** When no call may go: wait for one (default), or fail fast with RATE_LIMITED. @default true */
+  wait?: boolean;
+}
+
+/** Options of `hive.dependency`: a {@link CircuitBreaker}'s, on the hive clock, and a rate limit. */
+export type DependencyOptions = Omit<CircuitBreakerOptions, "name" | "clock" | "inspect"> & {
+  /**
+   * Calls allowed per window, from the main thread and `ctx.dependency(name)` in every thread
+   * together (real time: the APIs it protects count real time). @default none
+   */
+  rateLimit?: RateLimitOptions;
+};
+
+const rateLimitSchema = z.strictObject({
+  max: z.number({ error: `must be an integer from 1 to ${RATE_LAYOUT.POOL}` }).int({ error: `must be an integer from 1 to ${RATE_LAYOUT.POOL}` }).min(1, {
+    error: `must be an integer from 1 to ${RATE_LAYOUT.POOL}`,
+  }).max(RATE_LAYOUT.POOL, {
+    error: `must be an integer from 1 to ${RATE_LAYOUT.POOL}`,
+  }),
+  perMs: z.number({ error: "must be an integer from 1 to 2147483647" }).int({ error: "must be an integer from 1 to 2147483647" }).min(1, { error: "must be an integer from 1 to 2147483647" }).max(
+    2_147_483_647,
+    {
+      error: "must be an integer from 1 to 2147483647",
+    },
+  ),
+  wait: z.boolean({ error: "must be a boolean" }).optional(),
+}, { error: "must be an object { max, perMs, wait }" });
 
 const nameSchema = z
   .string({ error: "must be a non-empty string" })
@@ -47,7 +79,10 @@ interface Entry {
 export class DependencyRegistry implements Disposable {
   readonly #clock: HiveClock;
   readonly #onTransition: (event: BreakerTransitionEvent) => void;
-  readonly #buffer = new SharedArrayBuffer(DEP_LAYOUT.bytes);
+  readonly #buffer = new SharedArrayBuffer(RATE_LAYOUT.bytes);
+  readonly #rates = new RateWindows(this.#buffer);
+  /** Entries of the rate pool handed out so far. */
+  #poolUsed = 0;
   readonly #words = new Int32Array(this.#buffer, 0, DEP_LAYOUT.namesAt / 4);
   readonly #names = new Uint8Array(this.#buffer, DEP_LAYOUT.namesAt, DEP_LAYOUT.NAME_BYTES);
   readonly #byName = new Map<string, Entry>();
@@ -76,7 +111,16 @@ export class DependencyRegistry implements Disposable {
     for (const banned of ["name", "clock", "inspect"]) {
       if (banned in options) throw new InvalidOptionsError(`Cannot create dependency ${JSON.stringify(name)}: "${banned}" is set by the hive`);
     }
-    const breaker = new CircuitBreaker({ ...options, name, clock: this.#clock });
+    const { rateLimit: rateInput, ...breakerOptions } = options;
+    const rate = rateInput === undefined ? undefined : parseFor(rateLimitSchema, rateInput, `create dependency ${JSON.stringify(name)}`, (m) => new InvalidOptionsError(m), ["rateLimit"]);
+    if (rate !== undefined && this.#poolUsed + rate.max > RATE_LAYOUT.POOL) {
+      throw new InvalidOptionsError(
+        `Cannot create dependency ${JSON.stringify(name)}: "rateLimit.max" must fit the ${
+          RATE_LAYOUT.POOL - this.#poolUsed
+        } calls left of the ${RATE_LAYOUT.POOL} a hive's rate limits share, received ${rate.max}`,
+      );
+    }
+    const breaker = new CircuitBreaker({ ...breakerOptions, name, clock: this.#clock });
     const slot = this.#bySlot.length;
     const names = JSON.stringify([...this.#byName.keys(), name]);
     const bytes = new TextEncoder().encode(names);
@@ -88,6 +132,11 @@ export class DependencyRegistry implements Disposable {
     this.#byName.set(name, entry);
     this.#bySlot.push(entry);
     const at = DEP_LAYOUT.SLOTS_AT + slot * DEP_LAYOUT.WORDS_PER_SLOT;
+    if (rate !== undefined) {
+      // Before the name is published: a thread that finds the slot finds its limit too.
+      this.#rates.configure(slot, rate.max, rate.perMs, this.#poolUsed, rate.wait ?? true);
+      this.#poolUsed += rate.max;
+    }
     Atomics.store(this.#words, at, DEP_STATE.closed);
     Atomics.store(this.#words, at + 1, 0);
     Atomics.store(this.#words, at + 2, options.halfOpenMaxProbes ?? 1);
@@ -119,7 +168,21 @@ export class DependencyRegistry implements Disposable {
       if (t.to === "halfOpen") scheduleRearm();
       this.#onTransition({ type: "breaker.transition", scope: "dependency", name, from: t.from, to: t.to, reason: t.reason, at: this.#clock.now() });
     });
-    return (...args: A) => breaker.execute(() => fn(...args)) as Promise<Awaited<R>>;
+    if (rate === undefined) return (...args: A) => breaker.execute(() => fn(...args)) as Promise<Awaited<R>>;
+    const limit = { max: rate.max, perMs: rate.perMs };
+    const makeError = (waitMs: number): Error =>
+      new RateLimitedError(`Dependency ${JSON.stringify(name)} is rate limited (${limit.max} calls per ${limit.perMs} ms): the next call may go in ${Math.ceil(waitMs)} ms`);
+    return (...args: A): Promise<Awaited<R>> => {
+      // An open circuit fails fast without spending a call of the window.
+      let waiting: Promise<void> | undefined;
+      try {
+        if (breaker.state !== "open") waiting = acquireRate(this.#rates, slot, name, rate.wait ?? true, makeError);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (waiting === undefined) return breaker.execute(() => fn(...args)) as Promise<Awaited<R>>;
+      return waiting.then(() => breaker.execute(() => fn(...args)) as Promise<Awaited<R>>);
+    };
   }
 
   /** The breaker of a dependency, if registered. */

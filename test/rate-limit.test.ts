@@ -1,0 +1,64 @@
+// Rate limits on dependencies hold across the main thread and every worker thread (a sliding log
+// in shared memory): real threads, real time, kept short (windows of 150 ms).
+import { afterEach, describe, expect, it } from "vitest";
+import { createHive, type Hive, isApiaryError } from "../src/index.ts";
+import { fixtureTasks } from "./helpers.ts";
+
+const hives: Hive[] = [];
+afterEach(async () => {
+  await Promise.all(hives.splice(0).map((h) => h.stop()));
+});
+
+/** The most calls any window of `perMs` holds (times sorted). */
+function busiestWindow(times: number[], perMs: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i]! - t[j]! >= perMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+describe("dependency rate limits", () => {
+  it("no window of perMs holds more than max calls, counted from two threads and the main thread", async () => {
+    const hive = createHive({ tasks: fixtureTasks, threads: 2, agents: [{ id: "a", concurrency: 2 }, { id: "b", concurrency: 2 }] });
+    hives.push(hive);
+    await hive.start();
+    const mainTimes: number[] = [];
+    const api = hive.dependency("api", () => mainTimes.push(Date.now()), { rateLimit: { max: 10, perMs: 150 } });
+    const fromThreads = hive.map<number[]>("rateCalls", [0, 1, 2, 3].map(() => ({ name: "api", calls: 10 })));
+    const fromMain = Promise.all(Array.from({ length: 10 }, () => api()));
+    const [threadTimes] = await Promise.all([fromThreads, fromMain]);
+    const all = [...threadTimes.flat(), ...mainTimes];
+    expect(all).toHaveLength(50);
+    // Calls are timed at 1 ms resolution a moment after their slot is taken: allow that much.
+    expect(busiestWindow(all, 148)).toBeLessThanOrEqual(10);
+    // 50 calls at 10 per 150 ms take at least four full windows.
+    expect(Math.max(...all) - Math.min(...all)).toBeGreaterThanOrEqual(4 * 150);
+  });
+
+  it("fails fast with RATE_LIMITED when the limit does not wait, in threads and on the main thread", async () => {
+    const hive = createHive({ tasks: fixtureTasks, threads: 1, agents: [{ id: "a" }], defaults: { retries: 0 } });
+    hives.push(hive);
+    await hive.start();
+    const api = hive.dependency("strict", () => "ok", { rateLimit: { max: 1, perMs: 60_000, wait: false } });
+    expect(await api()).toBe("ok");
+    const error = await api().catch((e: unknown) => e);
+    expect(isApiaryError(error) && error.code).toBe("RATE_LIMITED");
+    expect((error as Error).message).toMatch(/"strict" is rate limited \(1 calls per 60000 ms\): the next call may go in \d+ ms/);
+    const failed = await hive.run({ kind: "rateOnce", input: { name: "strict" } }).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: "TASK_FAILED", cause: { code: "RATE_LIMITED" } });
+    expect(hive.explain((failed as { taskId: string }).taskId)?.faults[0]).toMatchObject({ blame: "dependency" });
+    expect(hive.stats().agents[0]).toMatchObject({ status: "up", restarts: 0 });
+  });
+
+  it("refuses a bad rateLimit naming the field, and a pool overdrawn", async () => {
+    const hive = createHive({ backend: "inline", agents: [{ id: "a" }] });
+    hives.push(hive);
+    expect(() => hive.dependency("x", () => 1, { rateLimit: { max: 0, perMs: 10 } })).toThrow(/"rateLimit.max" must be an integer from 1 to 16384, received 0/);
+    expect(() => hive.dependency("x", () => 1, { rateLimit: { max: 1, perMs: 10, burst: 2 } as never })).toThrow(/"rateLimit.burst" is not a known option/);
+    hive.dependency("big", () => 1, { rateLimit: { max: 16_000, perMs: 10 } });
+    expect(() => hive.dependency("more", () => 1, { rateLimit: { max: 500, perMs: 10 } })).toThrow(/must fit the 384 calls left/);
+  });
+});
