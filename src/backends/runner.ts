@@ -30,6 +30,8 @@ interface Pending {
   endReported: boolean;
   /** Run alone: set after its batch's thread died, to isolate a crashing task. */
   solo: boolean;
+  /** Times its thread died while none of its batch was running. */
+  idleLosses: number;
   /** The batch it travels in, once sent. */
   batch: Batch | undefined;
 }
@@ -61,6 +63,9 @@ export interface BatchRunnerOptions {
   onReports?: ((reports: readonly DependencyReport[]) => void) | undefined;
 }
 
+/** Times an attempt may be lost with a thread that died while none of its batch ran, before it fails. */
+export const MAX_IDLE_LOSSES = 3;
+
 /** How often attempts sent to a thread are checked for having started, ms. */
 export const START_POLL_MS = 5;
 
@@ -91,6 +96,8 @@ export class BatchRunner {
   messages = 0;
   /** Threads lost under a batch (crash, exit, out of memory, forced termination). */
   threadDeaths = 0;
+  /** The errors batches were lost with, each counted as one thread's death. */
+  readonly #deaths = new WeakSet<object>();
 
   constructor(options: BatchRunnerOptions, transport: Transport) {
     this.#options = options;
@@ -102,7 +109,7 @@ export class BatchRunner {
   }
 
   exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
-    const entry: Pending = { attempt, done, onStart, startedAt: undefined, endReported: false, solo: false, batch: undefined };
+    const entry: Pending = { attempt, done, onStart, startedAt: undefined, endReported: false, solo: false, idleLosses: 0, batch: undefined };
     this.#live.set(attempt.seq, entry);
     this.#enqueue(entry);
   }
@@ -259,37 +266,44 @@ export class BatchRunner {
     }
     if (!batch.controller.signal.aborted && error instanceof Error && error.message === COLLATERAL) {
       // Its thread was terminated for another batch's sake: this one did nothing wrong.
-      for (const e of live) {
-        e.batch = undefined;
-        this.#unstarted.delete(e);
-        this.#waitAgain(e);
-        this.#enqueue(e);
-      }
+      for (const e of live) this.#sendAgain(e);
       return;
     }
-    this.threadDeaths++;
-    if (batch.entries.length === 1) {
-      for (const e of live) this.#settle(e, crashed(e, error));
-      return;
-    }
+    this.#countDeath(error);
     // Which attempt was running when the thread died? The stamps say: started and not ended.
     // That one is the culprit; the rest of the batch (finished with their reply lost, or not yet
-    // begun) did nothing wrong and runs again as it was. Without a single culprit (a batch of
-    // async handlers running at once, or a death before any began), each runs alone to find it.
+    // begun) did nothing wrong and runs again as it was. With several running (async handlers
+    // running at once) each runs alone to find the culprit. With none running, the thread died
+    // for another message's sake (this one waited behind it in the thread, or had finished with
+    // its reply lost) or for no attempt's: it runs again as it was, up to `MAX_IDLE_LOSSES` times
+    // (a message that kills its thread before any of it starts must not do so for ever).
     const running = live.filter((e) => this.#isRunning(e));
     const culprit = running.length === 1 ? running[0]! : undefined;
-    const noneRunning = running.length === 0 && batch.controller.signal.aborted; // killed for an aborted attempt
+    const idle = running.length === 0 && !batch.controller.signal.aborted;
     for (const e of live) {
-      if (e === culprit) {
-        this.#settle(e, crashed(e, error));
-        continue;
+      if (e === culprit || (idle && ++e.idleLosses > MAX_IDLE_LOSSES)) this.#settle(e, crashed(e, error));
+      else {
+        e.solo = running.length > 1;
+        this.#sendAgain(e);
       }
-      e.solo = culprit === undefined && !noneRunning;
-      e.batch = undefined;
-      this.#unstarted.delete(e);
-      this.#waitAgain(e);
-      this.#enqueue(e);
     }
+  }
+
+  /** Counts a thread's death once, however many of its messages were lost with it (the pool rejects them all with one error). */
+  #countDeath(error: unknown): void {
+    if (typeof error !== "object" || error === null) this.threadDeaths++;
+    else if (!this.#deaths.has(error)) {
+      this.#deaths.add(error);
+      this.threadDeaths++;
+    }
+  }
+
+  /** Queues `e` to be sent again, as its batch was lost with its thread. */
+  #sendAgain(e: Pending): void {
+    e.batch = undefined;
+    this.#unstarted.delete(e);
+    this.#waitAgain(e);
+    this.#enqueue(e);
   }
 
   /** True when `e`'s thread has stamped its start and not its end. */
