@@ -145,15 +145,27 @@ export class ThreadRuntime {
   /** Resolved handlers once loaded; undefined before. */
   #handlers: TaskHandlers | undefined;
   #loading: Promise<TaskHandlers> | undefined;
+  /** Loads the task module synchronously where it can (see `load-module.ts`), else undefined. */
+  readonly #loadSync: ((url: string) => { default?: unknown } | undefined) | undefined;
 
-  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null, dependencyStates: SharedArrayBuffer | null = null, startStamps: SharedArrayBuffer | null = null) {
+  constructor(
+    tasksUrl: string | null,
+    abortFlags: SharedArrayBuffer | null,
+    dependencyStates: SharedArrayBuffer | null = null,
+    startStamps: SharedArrayBuffer | null = null,
+    loadSync?: (url: string) => { default?: unknown } | undefined,
+  ) {
+    this.#loadSync = loadSync;
     this.#tasksUrl = tasksUrl;
     this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
     this.#deps = dependencyStates ? new DependencyMirror(dependencyStates) : null;
     this.#stamps = startStamps ? startStampViews(startStamps) : null;
   }
 
-  /** Loads (once) and returns the handler table: the built-ins overlaid with the user's module. */
+  /**
+   * Loads (once) and returns the handler table: the built-ins overlaid with the user's module.
+   * When the module loads synchronously, the table is in place before this returns.
+   */
   load(): Promise<TaskHandlers> {
     this.#loading ??= this.#load();
     return this.#loading;
@@ -161,16 +173,7 @@ export class ThreadRuntime {
 
   async #load(): Promise<TaskHandlers> {
     if (this.#tasksUrl === null) return (this.#handlers = builtins);
-    let mod: { default?: unknown };
-    try {
-      mod = (await import(this.#tasksUrl)) as { default?: unknown };
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      const hint = /\.ts$/.test(this.#tasksUrl) && /extension|Unknown file/i.test(detail)
-        ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)"
-        : "";
-      throw new Error(`tasks module ${this.#tasksUrl} could not be loaded: ${detail}${hint}`);
-    }
+    const mod = this.#loadSync?.(this.#tasksUrl) ?? (await this.#import(this.#tasksUrl));
     const table = mod.default;
     if (table === null || typeof table !== "object") {
       throw new Error(`tasks module ${this.#tasksUrl} must default-export an object of task handlers; received ${table === null ? "null" : typeof table}`);
@@ -183,6 +186,18 @@ export class ThreadRuntime {
       handlers[kind] = handler as TaskHandler;
     }
     return (this.#handlers = handlers);
+  }
+
+  async #import(url: string): Promise<{ default?: unknown }> {
+    try {
+      return (await import(url)) as { default?: unknown };
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      const hint = /\.ts$/.test(url) && /extension|Unknown file/i.test(detail)
+        ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)"
+        : "";
+      throw new Error(`tasks module ${url} could not be loaded: ${detail}${hint}`);
+    }
   }
 
   /** The task kinds this thread offers. */
