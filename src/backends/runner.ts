@@ -269,19 +269,23 @@ export class BatchRunner {
       for (const e of live) this.#sendAgain(e);
       return;
     }
-    this.#countDeath(error);
+    // The pool rejects every message on a dead thread with one error, oldest first: a message
+    // rejected with an error seen before waited behind another in the thread.
+    const behind = !this.#countDeath(error);
     // Which attempt was running when the thread died? The stamps say: started and not ended.
     // That one is the culprit; the rest of the batch (finished with their reply lost, or not yet
     // begun) did nothing wrong and runs again as it was. With several running (async handlers
     // running at once) each runs alone to find the culprit. With none running, the thread died
-    // for another message's sake (this one waited behind it in the thread, or had finished with
-    // its reply lost) or for no attempt's: it runs again as it was, up to `MAX_IDLE_LOSSES` times
-    // (a message that kills its thread before any of it starts must not do so for ever).
+    // for another message's sake or for no attempt's: the batch runs again as it was — a message
+    // that waited behind another for as often as it comes to that, any other up to
+    // `MAX_IDLE_LOSSES` times (one that kills its thread before any of it starts, or after all of
+    // it ended, must not do so for ever).
     const running = live.filter((e) => this.#isRunning(e));
     const culprit = running.length === 1 ? running[0]! : undefined;
     const idle = running.length === 0 && !batch.controller.signal.aborted;
     for (const e of live) {
-      if (e === culprit || (idle && ++e.idleLosses > MAX_IDLE_LOSSES)) this.#settle(e, crashed(e, error));
+      const counted = idle && (!behind || endedOf(this.#stamps, e.attempt.seq));
+      if (e === culprit || (counted && ++e.idleLosses > MAX_IDLE_LOSSES)) this.#settle(e, crashed(e, error));
       else {
         e.solo = running.length > 1;
         this.#sendAgain(e);
@@ -289,13 +293,14 @@ export class BatchRunner {
     }
   }
 
-  /** Counts a thread's death once, however many of its messages were lost with it (the pool rejects them all with one error). */
-  #countDeath(error: unknown): void {
-    if (typeof error !== "object" || error === null) this.threadDeaths++;
-    else if (!this.#deaths.has(error)) {
+  /** Counts a thread's death once, however many of its messages were lost with it; true when this is the first of them. */
+  #countDeath(error: unknown): boolean {
+    if (typeof error === "object" && error !== null) {
+      if (this.#deaths.has(error)) return false;
       this.#deaths.add(error);
-      this.threadDeaths++;
     }
+    this.threadDeaths++;
+    return true;
   }
 
   /** Queues `e` to be sent again, as its batch was lost with its thread. */
