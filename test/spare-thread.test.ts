@@ -55,11 +55,13 @@ function attempt(seq: number): Attempt {
 }
 
 /** A runner whose transport hands each batch to the test, which settles it by hand. */
-function manualRunner(spread = 4) {
+function manualRunner(spread = 4, abortGraceMs = 1_000) {
   const sent: { batch: Batch; resolve: (o: TaskOutcome[]) => void; reject: (e: unknown) => void }[] = [];
-  const runner = new BatchRunner({ maxBatch: 8, spread, abortGraceMs: 1_000 }, (batch) =>
+  const runner = new BatchRunner({ maxBatch: 8, spread, abortGraceMs }, (batch) =>
     new Promise<TaskOutcome[]>((resolve, reject) => {
       sent.push({ batch, resolve, reject });
+      // As Piscina does: an aborted batch is given up at once (and its thread terminated).
+      batch.controller.signal.addEventListener("abort", () => reject(batch.controller.signal.reason));
     }));
   const results = new Map<number, AttemptResult>();
   const exec = (seqs: number[]): void => {
@@ -117,6 +119,21 @@ describe("batches lost with a thread", () => {
     expect((results.get(1) as { error: { code: string } } | undefined)?.error.code).toBe("WORKER_CRASHED");
     expect(results.has(2)).toBe(false);
     expect(sent.some((s) => seqsOf(s.batch).includes(2))).toBe(true);
+  });
+
+  it("blames nobody still running when the thread was terminated for an attempt aborted beside it", async () => {
+    const { runner, sent, results, exec, stamps, tick } = manualRunner(1, 5);
+    exec([1, 2]);
+    await tick();
+    // 1 timed out and was aborted; it then ended, but 2 was still running when the grace ran out.
+    stampStart(stamps, 1, Date.now());
+    runner.abort(1);
+    stampEnd(stamps, 1);
+    stampStart(stamps, 2, Date.now());
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sent[0]!.batch.controller.signal.aborted).toBe(true);
+    expect(results.size).toBe(0);
+    expect(sent.slice(1).map((s) => seqsOf(s.batch))).toEqual([[2]]);
   });
 
   it("a batch whose thread keeps dying before any of it starts fails after MAX_IDLE_LOSSES", async () => {

@@ -280,14 +280,17 @@ export class BatchRunner {
     // that waited behind another for as often as it comes to that, any other up to
     // `MAX_IDLE_LOSSES` times (one that kills its thread before any of it starts, or after all of
     // it ended, must not do so for ever).
+    // A batch whose thread was terminated for an attempt aborted in it (gone from `live`) has no
+    // culprit left: an attempt still running beside it did nothing wrong.
+    const killed = batch.controller.signal.aborted;
     const running = live.filter((e) => this.#isRunning(e));
-    const culprit = running.length === 1 ? running[0]! : undefined;
-    const idle = running.length === 0 && !batch.controller.signal.aborted;
+    const culprit = !killed && running.length === 1 ? running[0]! : undefined;
+    const idle = running.length === 0 && !killed;
     for (const e of live) {
       const counted = idle && (!behind || endedOf(this.#stamps, e.attempt.seq));
       if (e === culprit || (counted && ++e.idleLosses > MAX_IDLE_LOSSES)) this.#settle(e, crashed(e, error));
       else {
-        e.solo = running.length > 1;
+        e.solo = !killed && running.length > 1;
         this.#sendAgain(e);
       }
     }
