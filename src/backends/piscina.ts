@@ -41,11 +41,14 @@ export interface ThreadBackendOptions {
 export const SPARE_THREADS = 1;
 
 /**
- * Messages one thread holds: one running and one waiting in the thread, so a thread that finishes
- * a batch starts the next without waiting for the main thread (busy with the actors) to hand it
- * over. A waiting batch has not started: its attempts' timeouts do not run yet.
+ * Messages one thread holds. One: the next batch waits in the pool's queue and leaves the moment
+ * the thread's reply comes back. A second message waiting in the thread would spare it that
+ * round trip, but it dies with the thread when a neighbour exits — and its reply, too, when it
+ * was already on its way (Piscina rejects a dead thread's messages without reading what it had
+ * sent) — and on Deno, so placed, an exiting thread's death at times went unreported (its
+ * attempt ran on into its timeout).
  */
-export const MESSAGES_PER_THREAD = 2;
+export const MESSAGES_PER_THREAD = 1;
 
 /** Runs attempts on a Piscina pool. */
 export class PiscinaBackend implements ExecutionBackend {
