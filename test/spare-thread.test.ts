@@ -177,6 +177,15 @@ describe("the Piscina backend's spare thread", () => {
     expect(b.stats()).toMatchObject({ threads: 1, threadRestarts: 0 });
   });
 
+  it("runs the built-ins on its threads, each loaded on first use", async () => {
+    const b = backend(2);
+    expect((await b.start()).kinds).toEqual(["burn", "echo", "energy", "exit", "montecarlo", "where"]);
+    const burned = await new Promise<AttemptResult>((resolve) => b.exec({ ...attempt(1), kind: "burn", input: { ms: 1 } }, resolve, () => {}));
+    expect(burned.ok && typeof burned.value === "number" && burned.value > 0).toBe(true);
+    const pi = await new Promise<AttemptResult>((resolve) => b.exec({ ...attempt(2), kind: "montecarlo", input: { samples: 1_000, seed: 1 } }, resolve, () => {}));
+    expect(pi.ok).toBe(true);
+  });
+
   it("runs the work after a thread's death on a thread started before it died, and counts one restart", async () => {
     expect(SPARE_THREADS).toBeGreaterThanOrEqual(1);
     const b = backend(1);
@@ -218,6 +227,16 @@ describe("the worker entry's task module loading", () => {
     void runtime.load();
     expect(runtime.run([{ id: "t", seq: 1, kind: "echo", input: 5, attempt: 1, agentId: "a" }])).toEqual([{ ok: true, value: 5 }]);
     expect((await runtime.describe()).kinds).toEqual(["burn", "echo", "energy", "exit", "montecarlo", "where"]);
+  });
+
+  it("loads a built-in's module when a thread first runs its kind, then runs it synchronously", async () => {
+    const runtime = new ThreadRuntime(null, null);
+    expect((await runtime.describe()).kinds).toEqual(["burn", "echo", "energy", "montecarlo"]);
+    const burn = { id: "t", seq: 1, kind: "burn", input: { ms: 0 }, attempt: 1, agentId: "a" };
+    const first = runtime.run([burn]);
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual([{ ok: true, value: 0 }]);
+    expect(runtime.run([burn])).toEqual([{ ok: true, value: 0 }]);
   });
 
   it("reports a module that cannot be loaded, with its URL", async () => {
