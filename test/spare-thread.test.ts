@@ -136,6 +136,22 @@ describe("batches lost with a thread", () => {
     expect(sent.slice(1).map((s) => seqsOf(s.batch))).toEqual([[2]]);
   });
 
+  it("halves the batch size at each thread death and grows it back by one with each reply", async () => {
+    const { sent, exec, stamps, tick } = manualRunner(1);
+    exec([1, 2, 3, 4, 5, 6, 7, 8]);
+    await tick();
+    expect(seqsOf(sent[0]!.batch)).toHaveLength(8);
+    stampStart(stamps, 1, Date.now());
+    sent[0]!.reject(new Error("worker exited with code: 4"));
+    await tick();
+    await tick();
+    expect(seqsOf(sent[1]!.batch)).toEqual([2, 3, 4, 5]);
+    sent[1]!.resolve([2, 3, 4, 5].map((n) => ({ ok: true, value: n })));
+    await tick();
+    await tick();
+    expect(seqsOf(sent[2]!.batch)).toEqual([6, 7, 8]);
+  });
+
   it("a batch whose thread keeps dying before any of it starts fails after MAX_IDLE_LOSSES", async () => {
     const { sent, results, exec, tick } = manualRunner();
     exec([7]);

@@ -96,11 +96,18 @@ export class BatchRunner {
   messages = 0;
   /** Threads lost under a batch (crash, exit, out of memory, forced termination). */
   threadDeaths = 0;
+  /**
+   * Most attempts in one batch now: `maxBatch`, halved at each thread death and grown back by one
+   * with each batch that comes back. Whatever of a batch ran before its thread died is lost with
+   * it and runs again, so while threads die, batches stay small.
+   */
+  #batchCap: number;
   /** The errors batches were lost with, each counted as one thread's death. */
   readonly #deaths = new WeakSet<object>();
 
   constructor(options: BatchRunnerOptions, transport: Transport) {
     this.#options = options;
+    this.#batchCap = options.maxBatch;
     this.#transport = transport;
   }
 
@@ -141,7 +148,7 @@ export class BatchRunner {
     this.#queue = rest;
     const free = this.#options.spread - this.#outstanding;
     if (rest.length === 0 || free <= 0) return;
-    const size = Math.min(this.#options.maxBatch, Math.max(1, Math.ceil(rest.length / free)));
+    const size = Math.min(this.#batchCap, Math.max(1, Math.ceil(rest.length / free)));
     let i = 0;
     for (let n = 0; n < free && i < rest.length; n++, i += size) this.#send(rest.slice(i, i + size), true);
     this.#queue = rest.slice(i);
@@ -175,6 +182,7 @@ export class BatchRunner {
     }
     sent.then(
       (outcomes) => {
+        if (counted && this.#batchCap < this.#options.maxBatch) this.#batchCap++;
         this.#done(batch);
         for (let i = 0; i < entries.length; i++) {
           const e = entries[i]!;
@@ -272,6 +280,7 @@ export class BatchRunner {
     // The pool rejects every message on a dead thread with one error, oldest first: a message
     // rejected with an error seen before waited behind another in the thread.
     const behind = !this.#countDeath(error);
+    if (!behind) this.#batchCap = Math.max(1, this.#batchCap >> 1);
     // Which attempt was running when the thread died? The stamps say: started and not ended.
     // That one is the culprit; the rest of the batch (finished with their reply lost, or not yet
     // begun) did nothing wrong and runs again as it was. With several running (async handlers
