@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { builtins } from "./builtins.ts";
+import { builtins, type LazyBuiltin, lazyBuiltins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
 import { DependencyMirror, type WorkerDependency, workerDependency } from "./dependency.ts";
@@ -148,31 +148,38 @@ export class ThreadRuntime {
   readonly #stamps: StartStamps | null;
   /** Resolved handlers once loaded; undefined before. */
   #handlers: TaskHandlers | undefined;
+  /** Built-in kinds on offer whose module is not loaded yet (none the task module overrides). */
+  readonly #lazy = new Map<string, LazyBuiltin>(Object.entries(lazyBuiltins));
   #loading: Promise<TaskHandlers> | undefined;
+  /** Loads the task module synchronously where it can (see `load-module.ts`), else undefined. */
+  readonly #loadSync: ((url: string) => { default?: unknown } | undefined) | undefined;
 
-  constructor(tasksUrl: string | null, abortFlags: SharedArrayBuffer | null, dependencyStates: SharedArrayBuffer | null = null, startStamps: SharedArrayBuffer | null = null) {
+  constructor(
+    tasksUrl: string | null,
+    abortFlags: SharedArrayBuffer | null,
+    dependencyStates: SharedArrayBuffer | null = null,
+    startStamps: SharedArrayBuffer | null = null,
+    loadSync?: (url: string) => { default?: unknown } | undefined,
+  ) {
+    this.#loadSync = loadSync;
     this.#tasksUrl = tasksUrl;
     this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
     this.#deps = dependencyStates ? new DependencyMirror(dependencyStates) : null;
     this.#stamps = startStamps ? startStampViews(startStamps) : null;
   }
 
-  /** Loads (once) and returns the handler table: the built-ins overlaid with the user's module. */
+  /**
+   * Loads (once) and returns the handler table: the built-ins overlaid with the user's module.
+   * When the module loads synchronously, the table is in place before this returns.
+   */
   load(): Promise<TaskHandlers> {
     this.#loading ??= this.#load();
     return this.#loading;
   }
 
   async #load(): Promise<TaskHandlers> {
-    if (this.#tasksUrl === null) return (this.#handlers = builtins);
-    let mod: { default?: unknown };
-    try {
-      mod = (await import(this.#tasksUrl)) as { default?: unknown };
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      const hint = /\.ts$/.test(this.#tasksUrl) && /extension|Unknown file/i.test(detail) ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)" : "";
-      throw new Error(`tasks module ${this.#tasksUrl} could not be loaded: ${detail}${hint}`);
-    }
+    if (this.#tasksUrl === null) return (this.#handlers = { ...builtins });
+    const mod = this.#loadSync?.(this.#tasksUrl) ?? (await this.#import(this.#tasksUrl));
     const table = mod.default;
     if (table === null || typeof table !== "object") {
       throw new Error(`tasks module ${this.#tasksUrl} must default-export an object of task handlers; received ${table === null ? "null" : typeof table}`);
@@ -183,19 +190,64 @@ export class ThreadRuntime {
         throw new Error(`tasks module ${this.#tasksUrl}: handler "${kind}" must be a function; received ${typeof handler}`);
       }
       handlers[kind] = handler as TaskHandler;
+      this.#lazy.delete(kind);
     }
     return (this.#handlers = handlers);
   }
 
+  async #import(url: string): Promise<{ default?: unknown }> {
+    try {
+      return (await import(url)) as { default?: unknown };
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      const hint = /\.ts$/.test(url) && /extension|Unknown file/i.test(detail) ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)" : "";
+      throw new Error(`tasks module ${url} could not be loaded: ${detail}${hint}`);
+    }
+  }
+
+  /**
+   * Loads the modules of the built-ins `tasks` need that are not loaded yet: synchronously where
+   * it can, else returns when they are imported. A built-in that cannot be loaded fails its tasks.
+   */
+  #loadBuiltins(handlers: TaskHandlers, tasks: readonly TaskMessage[]): Promise<unknown> | undefined {
+    let imports: Promise<void>[] | undefined;
+    for (const { kind } of tasks) {
+      const builtin = this.#lazy.get(kind);
+      if (builtin === undefined) continue;
+      this.#lazy.delete(kind);
+      const mod = this.#loadSync?.(builtin.url) as Record<string, unknown> | undefined;
+      if (mod !== undefined) handlers[kind] = mod[builtin.name] as TaskHandler;
+      else {
+        (imports ??= []).push(
+          builtin.load().then(
+            (m) => {
+              handlers[kind] = m[builtin.name] as TaskHandler;
+            },
+            (error: unknown) => {
+              handlers[kind] = () => {
+                throw new Error(`built-in task kind "${kind}" could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
+              };
+            },
+          ),
+        );
+      }
+    }
+    return imports && Promise.all(imports);
+  }
+
   /** The task kinds this thread offers. */
   async describe(): Promise<Description> {
-    return { kinds: Object.keys(await this.load()).sort() };
+    return { kinds: [...Object.keys(await this.load()), ...this.#lazy.keys()].sort() };
   }
 
   /** Runs a batch; synchronous handlers run in order, async ones concurrently. */
   run(tasks: readonly TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
     const handlers = this.#handlers;
     if (handlers === undefined) return this.load().then(() => this.run(tasks));
+    if (this.#lazy.size > 0) {
+      const loading = this.#loadBuiltins(handlers, tasks);
+      if (loading !== undefined) return loading.then(() => this.run(tasks));
+    }
     const outcomes: TaskOutcome[] = new Array(tasks.length);
     let pending: Promise<void>[] | undefined;
     for (let i = 0; i < tasks.length; i++) {

@@ -1,7 +1,9 @@
 /**
  * The Piscina backend: the default on Node. Attempts are micro-batched into pool messages;
  * every pool call carries an AbortSignal, and an aborted attempt that does not stop within the
- * grace period has its thread terminated (Piscina replaces it).
+ * grace period has its thread terminated (Piscina replaces it). The pool keeps
+ * {@link SPARE_THREADS} started threads beyond `threads` that get no work while the others
+ * live, so a dead thread's work moves on at once instead of waiting for a thread to start.
  *
  * @module
  */
@@ -9,6 +11,7 @@ import { Piscina } from "piscina";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
 import { TasksModuleError } from "../core/errors.ts";
 import { BatchRunner } from "./runner.ts";
+import { spareKeepingBalancer } from "./spare-balancer.ts";
 import { startDeadline } from "./start-deadline.ts";
 import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
@@ -31,6 +34,22 @@ export interface ThreadBackendOptions {
   dependencies?: DependencyChannel | undefined;
 }
 
+/**
+ * Threads started beyond `threads`, idle while the others live: a thread's start (~30–60 ms) is
+ * then not on the path of the work a dead thread leaves behind.
+ */
+export const SPARE_THREADS = 1;
+
+/**
+ * Messages one thread holds. One: the next batch waits in the pool's queue and leaves the moment
+ * the thread's reply comes back. A second message waiting in the thread would spare it that
+ * round trip, but it dies with the thread when a neighbour exits — and its reply, too, when it
+ * was already on its way (Piscina rejects a dead thread's messages without reading what it had
+ * sent) — and on Deno, so placed, an exiting thread's death at times went unreported (its
+ * attempt ran on into its timeout).
+ */
+export const MESSAGES_PER_THREAD = 1;
+
 /** Runs attempts on a Piscina pool. */
 export class PiscinaBackend implements ExecutionBackend {
   readonly name = "piscina" as const;
@@ -38,7 +57,11 @@ export class PiscinaBackend implements ExecutionBackend {
   readonly #options: ThreadBackendOptions;
   readonly #pool: Piscina<WorkerRequest, TaskOutcome[] | Description>;
   readonly #runner: BatchRunner;
-  #poolErrors = 0;
+  /** Ids of the pool's threads that have started and are not terminated. */
+  readonly #ready = new Set<number>();
+  /** Threads terminated or dead while the pool was open (each one is replaced). */
+  #threadsLost = 0;
+  #closing = false;
 
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
@@ -49,19 +72,26 @@ export class PiscinaBackend implements ExecutionBackend {
     const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null, startStamps: this.#runner.startStamps };
     this.#pool = new Piscina({
       filename: workerFileUrl("entry").href,
-      minThreads: options.threads,
-      maxThreads: options.threads,
+      minThreads: options.threads + SPARE_THREADS,
+      maxThreads: options.threads + SPARE_THREADS,
       idleTimeout: 60_000,
-      // A second message waits in the thread, so a thread that finishes starts the next batch
-      // without waiting for the main thread (busy with the actors) to hand it over.
-      concurrentTasksPerWorker: 2,
+      concurrentTasksPerWorker: MESSAGES_PER_THREAD,
+      loadBalancer: spareKeepingBalancer({ threads: options.threads, messagesPerThread: MESSAGES_PER_THREAD, ready: this.#ready }),
       workerData,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
-    // A thread that dies with no task on it is reported here; Piscina replaces it.
-    this.#pool.on("error", () => {
-      this.#poolErrors++;
+    this.#pool.on("workerCreate", (thread: { id: number }) => {
+      // A thread that exited reports id -1 when destroyed: forget those here.
+      const alive = new Set(this.#pool.threads.map((t) => t.threadId));
+      for (const id of this.#ready) if (!alive.has(id)) this.#ready.delete(id);
+      this.#ready.add(thread.id);
     });
+    this.#pool.on("workerDestroy", (thread: { id: number }) => {
+      this.#ready.delete(thread.id);
+      if (!this.#closing) this.#threadsLost++;
+    });
+    // A thread that dies with no task on it is reported here (and destroyed, and replaced).
+    this.#pool.on("error", () => {});
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
@@ -86,10 +116,11 @@ export class PiscinaBackend implements ExecutionBackend {
   }
 
   stats(): BackendStats {
-    return { threads: this.#options.threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#runner.threadDeaths + this.#poolErrors };
+    return { threads: this.#options.threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#threadsLost };
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     this.#runner.clear();
     await this.#pool.destroy();
   }

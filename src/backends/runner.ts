@@ -42,6 +42,8 @@ interface Pending {
   endReported: boolean;
   /** Run alone: set after its batch's thread died, to isolate a crashing task. */
   solo: boolean;
+  /** Times its thread died while none of its batch was running. */
+  idleLosses: number;
   /** The batch it travels in, once sent. */
   batch: Batch | undefined;
 }
@@ -73,6 +75,9 @@ export interface BatchRunnerOptions {
   onReports?: ((reports: readonly DependencyReport[]) => void) | undefined;
 }
 
+/** Times an attempt may be lost with a thread that died while none of its batch ran, before it fails. */
+export const MAX_IDLE_LOSSES = 3;
+
 /** How often attempts sent to a thread are checked for having started, ms. */
 export const START_POLL_MS = 5;
 
@@ -103,9 +108,18 @@ export class BatchRunner {
   messages = 0;
   /** Threads lost under a batch (crash, exit, out of memory, forced termination). */
   threadDeaths = 0;
+  /**
+   * Most attempts in one batch now: `maxBatch`, halved at each thread death and grown back by one
+   * with each batch that comes back. Whatever of a batch ran before its thread died is lost with
+   * it and runs again, so while threads die, batches stay small.
+   */
+  #batchCap: number;
+  /** The errors batches were lost with, each counted as one thread's death. */
+  readonly #deaths = new WeakSet<object>();
 
   constructor(options: BatchRunnerOptions, transport: Transport) {
     this.#options = options;
+    this.#batchCap = options.maxBatch;
     this.#transport = transport;
   }
 
@@ -114,7 +128,7 @@ export class BatchRunner {
   }
 
   exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
-    const entry: Pending = { attempt, done, onStart, startedAt: undefined, endReported: false, solo: false, batch: undefined };
+    const entry: Pending = { attempt, done, onStart, startedAt: undefined, endReported: false, solo: false, idleLosses: 0, batch: undefined };
     this.#live.set(attempt.seq, entry);
     this.#enqueue(entry);
   }
@@ -146,7 +160,7 @@ export class BatchRunner {
     this.#queue = rest;
     const free = this.#options.spread - this.#outstanding;
     if (rest.length === 0 || free <= 0) return;
-    const size = Math.min(this.#options.maxBatch, Math.max(1, Math.ceil(rest.length / free)));
+    const size = Math.min(this.#batchCap, Math.max(1, Math.ceil(rest.length / free)));
     let i = 0;
     for (let n = 0; n < free && i < rest.length; n++, i += size) this.#send(rest.slice(i, i + size), true);
     this.#queue = rest.slice(i);
@@ -180,6 +194,7 @@ export class BatchRunner {
     }
     sent.then(
       (outcomes) => {
+        if (counted && this.#batchCap < this.#options.maxBatch) this.#batchCap++;
         this.#done(batch);
         for (let i = 0; i < entries.length; i++) {
           const e = entries[i]!;
@@ -271,37 +286,53 @@ export class BatchRunner {
     }
     if (!batch.controller.signal.aborted && error instanceof Error && error.message === COLLATERAL) {
       // Its thread was terminated for another batch's sake: this one did nothing wrong.
-      for (const e of live) {
-        e.batch = undefined;
-        this.#unstarted.delete(e);
-        this.#waitAgain(e);
-        this.#enqueue(e);
-      }
+      for (const e of live) this.#sendAgain(e);
       return;
     }
-    this.threadDeaths++;
-    if (batch.entries.length === 1) {
-      for (const e of live) this.#settle(e, crashed(e, error));
-      return;
-    }
+    // The pool rejects every message on a dead thread with one error, oldest first: a message
+    // rejected with an error seen before waited behind another in the thread.
+    const behind = !this.#countDeath(error);
+    if (!behind) this.#batchCap = Math.max(1, this.#batchCap >> 1);
     // Which attempt was running when the thread died? The stamps say: started and not ended.
     // That one is the culprit; the rest of the batch (finished with their reply lost, or not yet
-    // begun) did nothing wrong and runs again as it was. Without a single culprit (a batch of
-    // async handlers running at once, or a death before any began), each runs alone to find it.
+    // begun) did nothing wrong and runs again as it was. With several running (async handlers
+    // running at once) each runs alone to find the culprit. With none running, the thread died
+    // for another message's sake or for no attempt's: the batch runs again as it was — a message
+    // that waited behind another for as often as it comes to that, any other up to
+    // `MAX_IDLE_LOSSES` times (one that kills its thread before any of it starts, or after all of
+    // it ended, must not do so for ever).
+    // A batch whose thread was terminated for an attempt aborted in it (gone from `live`) has no
+    // culprit left: an attempt still running beside it did nothing wrong.
+    const killed = batch.controller.signal.aborted;
     const running = live.filter((e) => this.#isRunning(e));
-    const culprit = running.length === 1 ? running[0]! : undefined;
-    const noneRunning = running.length === 0 && batch.controller.signal.aborted; // killed for an aborted attempt
+    const culprit = !killed && running.length === 1 ? running[0]! : undefined;
+    const idle = running.length === 0 && !killed;
     for (const e of live) {
-      if (e === culprit) {
-        this.#settle(e, crashed(e, error));
-        continue;
+      const counted = idle && (!behind || endedOf(this.#stamps, e.attempt.seq));
+      if (e === culprit || (counted && ++e.idleLosses > MAX_IDLE_LOSSES)) this.#settle(e, crashed(e, error));
+      else {
+        e.solo = !killed && running.length > 1;
+        this.#sendAgain(e);
       }
-      e.solo = culprit === undefined && !noneRunning;
-      e.batch = undefined;
-      this.#unstarted.delete(e);
-      this.#waitAgain(e);
-      this.#enqueue(e);
     }
+  }
+
+  /** Counts a thread's death once, however many of its messages were lost with it; true when this is the first of them. */
+  #countDeath(error: unknown): boolean {
+    if (typeof error === "object" && error !== null) {
+      if (this.#deaths.has(error)) return false;
+      this.#deaths.add(error);
+    }
+    this.threadDeaths++;
+    return true;
+  }
+
+  /** Queues `e` to be sent again, as its batch was lost with its thread. */
+  #sendAgain(e: Pending): void {
+    e.batch = undefined;
+    this.#unstarted.delete(e);
+    this.#waitAgain(e);
+    this.#enqueue(e);
   }
 
   /** True when `e`'s thread has stamped its start and not its end. */
