@@ -56,6 +56,11 @@ export type { AgentLifecycleEvent, AllocationFallbackEvent, Decision } from "../
 export type { BackendName } from "./backends/registry.ts";
 export type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendFactory, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./backends/types.ts";
 export type { DependencyCallResult, DependencyReport } from "../workers/protocol.ts";
+export type { BackendAgent, BackendHost } from "./backends/types.ts";
+// Scaling out: the remote backend's options, and the worker nodes that join it (Node only).
+export type { RemoteOptions } from "./backends/remote/options.ts";
+export { startWorkerNode } from "./node/start.ts";
+export type { WorkerNodeHandle, WorkerNodeOptions, WorkerNodeStats } from "./node/start.ts";
 export type { HiveClock, NowClock } from "./core/clock.ts";
 export {
   AbortedError,
