@@ -152,6 +152,8 @@ export interface BackendHost {
   failAgent(agentId: string, reason: string): void;
   /** Replaces the task kinds the hive accepts (submits of another kind fail `INVALID_TASK`). */
   setKinds(kinds: readonly string[]): void;
+  /** The ids of the agents in the swarm now (a recovered hive brings back agents that joined its last run). */
+  agentIds(): string[];
 }
 
 /**

@@ -14,6 +14,7 @@ export interface SwarmControl {
   removeAgent(agentId: string): Promise<void>;
   failAgent(agentId: string, reason: string): void;
   setKinds(kinds: readonly string[]): void;
+  agentIds(): string[];
 }
 
 /** The host a backend is attached to: the hive's own methods, made safe to call at any time. */
@@ -35,6 +36,7 @@ export function backendHost(hive: SwarmControl): BackendHost {
       }
     },
     setKinds: (kinds) => hive.setKinds(kinds),
+    agentIds: () => hive.agentIds(),
   };
 }
 

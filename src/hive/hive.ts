@@ -225,6 +225,7 @@ export class Hive implements AsyncDisposable {
       removeAgent: (id) => this.removeAgent(id),
       failAgent: (id, reason) => this.failAgent(id, reason),
       setKinds: (k) => (this.#kinds = new Set(k)),
+      agentIds: () => this.stats().agents.map((a) => a.id),
     }));
     if (this.#durable.recover) {
       // Straight to the Queen: these are in the journal already.

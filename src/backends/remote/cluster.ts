@@ -24,11 +24,14 @@ export interface NodeLink {
   /** True once the coordinator told a leaving node it may go. */
   released: boolean;
   readonly queue: Queue;
-  readonly events: QueueEvents;
+  /** Its event stream (outcomes, progress), read from where {@link ClusterHandlers.prepare} said. */
+  events: QueueEvents;
 }
 
 /** What the cluster tells its owner (the remote backend). Called in order per node. */
 export interface ClusterHandlers {
+  /** Before a node incarnation joins (its queue is open): resolves to the event id to read its stream from. */
+  prepare(link: Omit<NodeLink, "events">): Promise<string>;
   /** A node incarnation is up (its queue and event stream are open). */
   joined(link: NodeLink): void;
   /** A node said it is leaving; resolve once its agents are gone (it is then released). */
@@ -43,6 +46,11 @@ export interface ClusterOptions {
   prefix: string;
   checkMs: number;
 }
+
+/** Lua: deletes a node's description when it is still that incarnation's. */
+const FORGET = `local d = redis.call('HGET', KEYS[1], ARGV[1])
+if d and string.find(d, ARGV[2], 1, true) then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1`;
 
 /** Watches the nodes of one cluster. */
 export class Cluster {
@@ -62,6 +70,15 @@ export class Cluster {
   readonly #cleanups = new Set<Promise<void>>();
   /** Waiters for the number of nodes up. */
   #waiters: { count: number; resolve: () => void }[] = [];
+  /** Incarnations given up (`id:incarnation`): one seen alive again is told to join anew. */
+  readonly #dead = new Set<string>();
+  /** Incarnations found dead whose queues were cleaned up. */
+  readonly #buried = new Set<string>();
+  /**
+   * Until when a lapsed lease is not taken for death: after Redis was unreachable (or restarted
+   * and lost the leases' last renewals), nodes get a lease's time to renew theirs.
+   */
+  #graceUntil = 0;
 
   constructor(options: ClusterOptions, keys: ClusterKeys, redis: Redis, subscriber: Redis, handlers: ClusterHandlers) {
     this.#options = options;
@@ -78,6 +95,10 @@ export class Cluster {
 
   /** Listens for announcements and looks at the nodes now and every `checkMs`. */
   async start(): Promise<void> {
+    this.#redis.on("close", () => (this.#graceUntil = Infinity));
+    this.#redis.on("ready", () => {
+      if (this.#graceUntil === Infinity) this.#graceUntil = Date.now() + this.#longestLease() + this.#options.checkMs;
+    });
     this.#subscriber.on("message", (channel: string, message: string) => {
       if (channel !== this.#keys.announce) return;
       try {
@@ -125,6 +146,12 @@ export class Cluster {
     });
   }
 
+  #longestLease(): number {
+    let ms = 5_000;
+    for (const l of this.#links.values()) ms = Math.max(ms, l.description.leaseMs);
+    return ms;
+  }
+
   #upCount(): number {
     let n = 0;
     for (const l of this.#links.values()) if (l.state === "up") n++;
@@ -167,17 +194,29 @@ export class Cluster {
     if (ids.length === 0) return;
     const leases = await this.#redis.mget(...ids.map((id) => this.#keys.lease(id)));
     if (this.#closed) return;
+    const grace = Date.now() < this.#graceUntil;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const lease = leases[i] ?? null;
       const d = descriptions.get(id);
       const link = this.#links.get(id);
-      if (link !== undefined && lease !== link.incarnation) {
+      if (link !== undefined && lease !== link.incarnation && !(lease === null && grace)) {
         this.#drop(link, !link.released, lease === null ? `node ${id} lost its lease (no heartbeat for ${link.description.leaseMs} ms)` : `node ${id} came back as a new incarnation`);
       }
+      if (d === undefined) continue;
+      const key = `${id}:${d.incarnation}`;
+      if (lease === null || d.incarnation !== lease) {
+        // Found dead (no coordinator saw it die): clean up after it once.
+        if (lease === null && !grace && this.#links.get(id) === undefined && !this.#buried.has(key)) this.#bury(d);
+        continue;
+      }
+      if (this.#dead.has(key)) {
+        // Given up, yet renewing its lease (it was unreachable a while): it must join anew.
+        await this.#redis.publish(this.#keys.control(id, d.incarnation), JSON.stringify({ op: "rejoin" }));
+        continue;
+      }
       const current = this.#links.get(id);
-      if (d === undefined || lease === null || d.incarnation !== lease) continue;
-      if (current === undefined) this.#join(d);
+      if (current === undefined) await this.#join(d);
       else if (d.state === "leaving" && current.state === "up") this.#leave(current);
     }
     for (const w of [...this.#waiters]) {
@@ -188,19 +227,33 @@ export class Cluster {
     }
   }
 
-  #join(d: NodeDescription): void {
+  async #join(d: NodeDescription): Promise<void> {
     const name = this.#keys.queue(d.id, d.incarnation);
     const connection = bullConnection(this.#options.redisUrl);
     const queue = new Queue(name, { connection, prefix: this.#options.prefix });
     queue.on("error", () => {});
-    // From the stream's start: no event of a job sent from now on can slip past before the first
-    // read (events of an earlier coordinator's jobs name jobs this one does not know).
-    const events = new QueueEvents(name, { connection, prefix: this.#options.prefix, lastEventId: "0" });
+    const base = { id: d.id, incarnation: d.incarnation, description: d, state: d.state === "leaving" ? "leaving" as const : "up" as const, released: false, queue };
+    // The owner reads what an earlier coordinator left in the stream; live reading goes on from there.
+    const lastEventId = await this.#handlers.prepare(base).catch(() => "0");
+    const events = new QueueEvents(name, { connection, prefix: this.#options.prefix, lastEventId });
     events.on("error", () => {});
-    const link: NodeLink = { id: d.id, incarnation: d.incarnation, description: d, state: d.state === "leaving" ? "leaving" : "up", released: false, queue, events };
+    const link: NodeLink = { ...base, events };
     this.#links.set(d.id, link);
     this.#handlers.joined(link);
     if (link.state === "leaving") this.#leave(link);
+  }
+
+  /** Cleans up after an incarnation found dead: its queue, then its entry in the node hash. */
+  #bury(d: NodeDescription): void {
+    const key = `${d.id}:${d.incarnation}`;
+    this.#buried.add(key);
+    const queue = new Queue(this.#keys.queue(d.id, d.incarnation), { connection: bullConnection(this.#options.redisUrl), prefix: this.#options.prefix });
+    queue.on("error", () => {});
+    const cleanup = this.#cleanUpQueue(queue, d.leaseMs, true)
+      .then(() => this.#redis.eval(FORGET, 1, this.#keys.nodes, d.id, `"incarnation":"${d.incarnation}"`))
+      .then(() => {}, () => {})
+      .finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.add(cleanup);
   }
 
   #leave(link: NodeLink): void {
@@ -216,6 +269,7 @@ export class Cluster {
   #drop(link: NodeLink, dead: boolean, reason: string): void {
     this.#links.delete(link.id);
     link.state = "gone";
+    if (dead) this.#dead.add(`${link.id}:${link.incarnation}`);
     this.#handlers.gone(link, dead, reason);
     const cleanup = this.#cleanUp(link, dead).finally(() => this.#cleanups.delete(cleanup));
     this.#cleanups.add(cleanup);
@@ -228,9 +282,13 @@ export class Cluster {
    */
   async #cleanUp(link: NodeLink, dead: boolean): Promise<void> {
     await link.events.close().catch(() => {});
+    await this.#cleanUpQueue(link.queue, link.description.leaseMs, dead);
+  }
+
+  async #cleanUpQueue(queue: Queue, leaseMs: number, dead: boolean): Promise<void> {
     if (dead) {
-      const lockMs = Math.max(10_000, link.description.leaseMs * 2);
-      const checker = new Worker(link.queue.name, null, {
+      const lockMs = Math.max(10_000, leaseMs * 2);
+      const checker = new Worker(queue.name, null, {
         connection: bullConnection(this.#options.redisUrl),
         prefix: this.#options.prefix,
         autorun: false,
@@ -242,15 +300,15 @@ export class Cluster {
       try {
         await checker.startStalledCheckTimer();
         const until = Date.now() + lockMs * 2;
-        while (!this.#closed && Date.now() < until && (await link.queue.getActiveCount()) > 0) await sleep(Math.max(100, lockMs / 20));
+        while (!this.#closed && Date.now() < until && (await queue.getActiveCount()) > 0) await sleep(Math.max(100, lockMs / 20));
       } catch {
         // Redis trouble: the deletion below still fences the queue.
       } finally {
         await checker.close(true).catch(() => {});
       }
     }
-    await link.queue.obliterate({ force: true }).catch(() => {});
-    await link.queue.close().catch(() => {});
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close().catch(() => {});
   }
 
   /** Stops watching; closes every queue and event stream (the nodes keep running). */

@@ -25,8 +25,21 @@ import { AbortedError, InvalidOptionsError, TaskTimeoutError, WaitTimeoutError, 
 import type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendHost, BackendStats, ExecutionBackend, StartCallback } from "../types.ts";
 import { Cluster, type NodeLink } from "./cluster.ts";
 import { snapshotStates } from "./dependency-mirror.ts";
+import { Orphans } from "./orphans.ts";
 import type { ResolvedRemoteOptions } from "./options.ts";
-import { type ClusterKeys, clusterKeys, type ControlMessage, errorFromWire, hiveAgentId, type JobData, type JobProgress, type JobResult, nodeOfAgent, type WireAttempt } from "./protocol.ts";
+import {
+  type ClusterKeys,
+  clusterKeys,
+  type ControlMessage,
+  errorFromWire,
+  hiveAgentId,
+  type JobData,
+  type JobProgress,
+  type JobResult,
+  nodeOfAgent,
+  type WireAttempt,
+  type WireOutcome,
+} from "./protocol.ts";
 import { connect, evictionPolicy, reachable } from "./redis.ts";
 
 /** An attempt handed to the backend and not yet settled or aborted. */
@@ -34,9 +47,12 @@ interface Pending {
   readonly attempt: Attempt;
   readonly done: AttemptCallback;
   readonly onStart: StartCallback | undefined;
-  readonly node: NodeState;
-  /** The job carrying it, once sent. */
+  /** Its node (undefined when it had none up: it is lost at once). */
+  readonly node: NodeState | undefined;
+  /** The job carrying it, once sent (or adopted). */
   jobId: string | undefined;
+  /** An attempt adopted from a predecessor's job: that job's epoch and the seq it has there. */
+  adopted: { epoch: string; seq: number } | undefined;
   /** The backstop, armed once its node reports it running. */
   backstop: ReturnType<typeof setTimeout> | undefined;
 }
@@ -54,8 +70,12 @@ interface NodeState {
   readonly spread: number;
   /** Attempts of each job in flight, by job id. */
   readonly jobs: Map<string, Pending[]>;
-  /** Attempts to abort on the node at the end of the turn: with and without killing their thread. */
-  aborts: { kill: number[]; signal: number[] };
+  /** What each job in flight carries (sent again after a Redis outage: a job lost with it runs). */
+  readonly jobData: Map<string, JobData>;
+  /** Attempts adopted from a predecessor's jobs: job id → its seq there → attempt. */
+  readonly adopted: Map<string, Map<number, Pending>>;
+  /** Attempts to abort on the node at the end of the turn. */
+  aborts: { epoch: string; seq: number; kill: boolean }[];
 }
 
 /** Runs a hive's attempts on worker nodes over BullMQ. */
@@ -77,8 +97,12 @@ export class RemoteBackend implements ExecutionBackend {
   readonly #nodes = new Map<string, NodeState>();
   /** Removals of agents of gone nodes still under way: an incarnation that comes back waits for them. */
   readonly #removals = new Map<string, Promise<void>>();
+  /** What a predecessor left on the nodes (see `orphans.ts`). */
+  readonly #orphans: Orphans;
   #kinds = "";
   #jobs = 0;
+  /** Set once the command connection was ready the first time: a later 'ready' follows an outage. */
+  #connected = false;
   #depsSnapshot = "";
   #depsTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -88,6 +112,7 @@ export class RemoteBackend implements ExecutionBackend {
     this.#context = context;
     this.#options = context.remote;
     this.#keys = clusterKeys(context.remote.prefix);
+    this.#orphans = new Orphans(this.#epoch);
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
@@ -97,6 +122,10 @@ export class RemoteBackend implements ExecutionBackend {
     const subscriber = connect(url, `apiary-coordinator-${this.#epoch}-sub`);
     this.#redis = redis;
     this.#subscriber = subscriber;
+    redis.on("ready", () => {
+      if (this.#connected) this.#resend();
+      this.#connected = true;
+    });
     try {
       await reachable(redis, url, timeoutMs, signal);
     } catch (error) {
@@ -109,6 +138,7 @@ export class RemoteBackend implements ExecutionBackend {
       );
     }
     const cluster = new Cluster({ redisUrl: url, prefix: this.#options.prefix, checkMs }, this.#keys, redis, subscriber, {
+      prepare: (link) => this.#orphans.scan(link.id, link.queue, redis),
       joined: (link) => this.#joined(link),
       leaving: (link) => this.#leaving(link),
       gone: (link, dead, reason) => this.#gone(link, dead, reason),
@@ -127,14 +157,30 @@ export class RemoteBackend implements ExecutionBackend {
 
   attach(host: BackendHost): void {
     this.#host = host;
-    for (const node of this.#nodes.values()) this.#addAgents(node);
+    // A recovered hive brings back the node agents of its last run: those whose node is not up
+    // leave (they come back when it joins); the others are already there.
+    const present = new Set(host.agentIds());
+    for (const id of present) {
+      const nodeId = nodeOfAgent(id);
+      if (nodeId !== undefined && !this.#nodes.get(nodeId)?.agents.includes(id)) this.#track(id, host.removeAgent(id));
+    }
+    for (const node of this.#nodes.values()) this.#addAgents(node, present);
     this.#updateKinds();
   }
 
+  /** Keeps an agent's removal until it is over: an incarnation bringing the same id back waits for it. */
+  #track(id: string, removal: Promise<void>): void {
+    const tracked = removal.finally(() => {
+      if (this.#removals.get(id) === tracked) this.#removals.delete(id);
+    });
+    this.#removals.set(id, tracked);
+  }
+
   exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
+    if (this.#orphans.size > 0 && this.#resume(attempt, done, onStart)) return;
     const nodeId = nodeOfAgent(attempt.agentId);
     const node = nodeId === undefined ? undefined : this.#nodes.get(nodeId);
-    const p: Pending = { attempt, done, onStart, node: node!, jobId: undefined, backstop: undefined };
+    const p: Pending = { attempt, done, onStart, node, jobId: undefined, adopted: undefined, backstop: undefined };
     this.#live.set(attempt.seq, p);
     if (node === undefined || !node.agents.includes(attempt.agentId)) {
       queueMicrotask(() => this.#settle(p, lost(attempt, `agent ${attempt.agentId} has no node up`)));
@@ -142,6 +188,30 @@ export class RemoteBackend implements ExecutionBackend {
     }
     node.pending.push(p);
     this.#schedule(node);
+  }
+
+  /**
+   * A recovered task's attempt that a predecessor already handed to a node still up: its outcome
+   * is delivered if it came back, or the job still there is adopted. False when there is none.
+   */
+  #resume(attempt: Attempt, done: AttemptCallback, onStart: StartCallback | undefined): boolean {
+    const orphan = this.#orphans.take(attempt.id, attempt.attempt);
+    if (orphan === undefined) return false;
+    const node = this.#nodes.get(orphan.nodeId);
+    const outcome = orphan.outcome;
+    if (outcome === undefined && (node === undefined || orphan.running === undefined)) return false;
+    const p: Pending = { attempt, done, onStart, node, jobId: orphan.running?.jobId, adopted: undefined, backstop: undefined };
+    this.#live.set(attempt.seq, p);
+    if (outcome !== undefined) {
+      queueMicrotask(() => this.#deliver(p, outcome, epochNow()));
+      return true;
+    }
+    const running = orphan.running!;
+    p.adopted = { epoch: running.epoch, seq: running.seq };
+    const byJob = node!.adopted.get(running.jobId) ?? new Map<number, Pending>();
+    byJob.set(running.seq, p);
+    node!.adopted.set(running.jobId, byJob);
+    return true;
   }
 
   #schedule(node: NodeState): void {
@@ -176,9 +246,11 @@ export class RemoteBackend implements ExecutionBackend {
         const a = p.attempt;
         attempts[k] = { seq: a.seq, id: a.id, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId.slice(node.link.id.length + 1), timeoutMs: a.timeoutMs };
       }
+      const data: JobData = { epoch: this.#epoch, attempts };
       node.jobs.set(jobId, entries);
+      node.jobData.set(jobId, data);
       node.outstanding++;
-      jobs.push({ name: "attempts", data: { epoch: this.#epoch, attempts }, opts: { jobId, removeOnComplete: true, removeOnFail: true } });
+      jobs.push({ name: "attempts", data, opts: { jobId, removeOnComplete: true, removeOnFail: true } });
     }
     node.pending = rest.slice(i);
     const sent = jobs.length === 1 ? node.link.queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts) : node.link.queue.addBulk(jobs);
@@ -189,27 +261,50 @@ export class RemoteBackend implements ExecutionBackend {
 
   /** A job came back: each of its attempts still in flight ends with its outcome. */
   #completed(node: NodeState, jobId: string, result: JobResult | undefined): void {
+    if (result?.deps !== undefined && result.deps.length > 0 && node.jobs.has(jobId)) this.#context.dependencies.onReports(result.deps as never);
     const entries = this.#jobDone(node, jobId);
-    if (entries === undefined) return;
-    if (result?.deps !== undefined && result.deps.length > 0) this.#context.dependencies.onReports(result.deps as never);
+    if (entries === undefined) {
+      if (this.#orphans.foreign(jobId)) this.#completedForeign(node, jobId, result);
+      return;
+    }
     const outcomes = new Map((result?.outcomes ?? []).map((o) => [o.seq, o]));
     const now = epochNow();
     for (const p of entries) {
       if (this.#live.get(p.attempt.seq) !== p) continue; // aborted, or timed out here: its outcome is dropped
       const o = outcomes.get(p.attempt.seq);
-      if (o === undefined) {
-        this.#settle(p, lost(p.attempt, `its job came back from node ${node.link.id} without its outcome`));
-        continue;
-      }
-      if (o.runMs !== undefined) p.onStart?.(now - o.runMs, false);
-      this.#settle(p, o.ok ? { ok: true, value: o.value } : { ok: false, error: errorFromWire(o.error, p.attempt.id) });
+      if (o === undefined) this.#settle(p, lost(p.attempt, `its job came back from node ${node.link.id} without its outcome`));
+      else this.#deliver(p, o, now);
     }
+  }
+
+  /** A predecessor's job came back: adopted attempts end with their outcomes; the rest are kept for their tasks' recovery. */
+  #completedForeign(node: NodeState, jobId: string, result: JobResult | undefined): void {
+    const adopted = node.adopted.get(jobId);
+    node.adopted.delete(jobId);
+    const now = epochNow();
+    const rest: WireOutcome[] = [];
+    for (const o of result?.outcomes ?? []) {
+      const p = adopted?.get(o.seq);
+      if (p !== undefined && this.#live.get(p.attempt.seq) === p) this.#deliver(p, o, now);
+      else if (p === undefined) rest.push(o);
+    }
+    for (const p of adopted?.values() ?? []) if (this.#live.get(p.attempt.seq) === p) this.#settle(p, lost(p.attempt, `its job came back from node ${node.link.id} without its outcome`));
+    if (rest.length > 0) this.#orphans.record(node.link.id, { outcomes: rest });
+  }
+
+  /** Ends an attempt with the outcome its node sent (its start, as the node measured it, first). */
+  #deliver(p: Pending, o: WireOutcome, now: number): void {
+    if (this.#live.get(p.attempt.seq) !== p) return;
+    if (o.runMs !== undefined) p.onStart?.(now - o.runMs, false);
+    if (o.ok) this.#settle(p, { ok: true, value: o.value });
+    else this.#settle(p, { ok: false, error: errorFromWire(o.error, p.attempt.id) });
   }
 
   /** A job failed in BullMQ (it could not be queued, its processor threw, or it stalled): its attempts are lost. */
   #jobFailed(node: NodeState, jobId: string, reason: string): void {
-    const entries = this.#jobDone(node, jobId);
-    if (entries === undefined) return;
+    const entries = this.#jobDone(node, jobId) ?? [...(node.adopted.get(jobId)?.values() ?? [])];
+    node.adopted.delete(jobId);
+    this.#orphans.dropJob(jobId);
     for (const p of entries) if (this.#live.get(p.attempt.seq) === p) this.#settle(p, lost(p.attempt, `its job to node ${node.link.id} failed: ${reason}`));
   }
 
@@ -217,6 +312,7 @@ export class RemoteBackend implements ExecutionBackend {
     const entries = node.jobs.get(jobId);
     if (entries === undefined) return undefined;
     node.jobs.delete(jobId);
+    node.jobData.delete(jobId);
     node.outstanding--;
     if (node.pending.length > 0) this.#schedule(node);
     return entries;
@@ -240,11 +336,11 @@ export class RemoteBackend implements ExecutionBackend {
   #backstop(p: Pending): void {
     if (this.#live.get(p.attempt.seq) !== p) return;
     const a = p.attempt;
-    this.#abortOnNode(p.node, a.seq, true);
+    this.#abortOnNode(p, true);
     const boundMs = a.timeoutMs + this.#context.abortGraceMs + this.#options.marginMs;
     this.#settle(p, {
       ok: false,
-      error: new TaskTimeoutError(`Task ${a.id} (${a.kind}) timed out: no outcome from node ${p.node.link.id} within ${boundMs} ms of its start (attempt ${a.attempt})`, { taskId: a.id }),
+      error: new TaskTimeoutError(`Task ${a.id} (${a.kind}) timed out: no outcome from node ${p.node?.link.id ?? "?"} within ${boundMs} ms of its start (attempt ${a.attempt})`, { taskId: a.id }),
     });
   }
 
@@ -260,25 +356,40 @@ export class RemoteBackend implements ExecutionBackend {
     if (p === undefined) return;
     this.#live.delete(seq);
     if (p.backstop !== undefined) clearTimeout(p.backstop);
-    if (p.jobId !== undefined) this.#abortOnNode(p.node, seq, kill);
+    if (p.jobId !== undefined) this.#abortOnNode(p, kill);
   }
 
-  /** Asks the node to abort an attempt (sent at the end of the turn, with the others). */
-  #abortOnNode(node: NodeState, seq: number, kill: boolean): void {
-    if (node.link.state === "gone") return;
-    const list = kill ? node.aborts.kill : node.aborts.signal;
-    list.push(seq);
-    if (node.aborts.kill.length + node.aborts.signal.length > 1) return;
+  /** Asks the attempt's node to abort it (sent at the end of the turn, with the others). */
+  #abortOnNode(p: Pending, kill: boolean): void {
+    const node = p.node;
+    if (node === undefined || node.link.state === "gone") return;
+    node.aborts.push({ epoch: p.adopted?.epoch ?? this.#epoch, seq: p.adopted?.seq ?? p.attempt.seq, kill });
+    if (node.aborts.length > 1) return;
     queueMicrotask(() => {
-      const { kill: killed, signal } = node.aborts;
-      node.aborts = { kill: [], signal: [] };
-      const channel = this.#keys.control(node.link.id, node.link.incarnation);
-      for (const [seqs, k] of [[killed, true], [signal, false]] as const) {
-        if (seqs.length === 0) continue;
-        const message: ControlMessage = { op: "abort", epoch: this.#epoch, seqs, kill: k };
-        void this.#redis?.publish(channel, JSON.stringify(message)).catch(() => {});
+      const groups = new Map<string, ControlMessage & { op: "abort" }>();
+      for (const a of node.aborts) {
+        const key = `${a.epoch}:${a.kill}`;
+        const message = groups.get(key) ?? { op: "abort", epoch: a.epoch, seqs: [], kill: a.kill };
+        message.seqs.push(a.seq);
+        groups.set(key, message);
       }
+      node.aborts = [];
+      const channel = this.#keys.control(node.link.id, node.link.incarnation);
+      for (const message of groups.values()) void this.#redis?.publish(channel, JSON.stringify(message)).catch(() => {});
     });
+  }
+
+  /**
+   * After Redis came back from an outage: every job in flight is sent again under its id. One
+   * that survived is left as it is (BullMQ ignores an id it holds); one lost with the outage
+   * (Redis restarted from an append-only file a little behind) runs.
+   */
+  #resend(): void {
+    for (const node of this.#nodes.values()) {
+      if (node.link.state === "gone" || node.jobData.size === 0) continue;
+      const jobs = [...node.jobData].map(([jobId, data]) => ({ name: "attempts", data, opts: { jobId, removeOnComplete: true, removeOnFail: true } }));
+      void node.link.queue.addBulk(jobs).catch(() => {});
+    }
   }
 
   #joined(link: NodeLink): void {
@@ -290,7 +401,9 @@ export class RemoteBackend implements ExecutionBackend {
       outstanding: 0,
       spread: Math.max(4, link.description.threads * 2),
       jobs: new Map(),
-      aborts: { kill: [], signal: [] },
+      jobData: new Map(),
+      adopted: new Map(),
+      aborts: [],
     };
     this.#nodes.set(link.id, node);
     link.events.on("completed", ({ jobId, returnvalue }) => this.#completed(node, jobId, returnvalue as unknown as JobResult));
@@ -302,11 +415,12 @@ export class RemoteBackend implements ExecutionBackend {
     }
   }
 
-  #addAgents(node: NodeState): void {
+  #addAgents(node: NodeState, present?: ReadonlySet<string>): void {
     const host = this.#host;
     if (host === undefined) return;
     for (const a of node.link.description.agents) {
       const id = hiveAgentId(node.link.id, a.id);
+      if (present?.has(id) === true && !this.#removals.has(id)) continue;
       const add = (): void => {
         if (this.#nodes.get(node.link.id) !== node || node.link.state === "gone") return;
         try {
@@ -342,18 +456,16 @@ export class RemoteBackend implements ExecutionBackend {
     const host = this.#host;
     if (host !== undefined) {
       if (dead) { for (const id of node.agents) host.failAgent(id, reason); }
-      for (const id of node.agents) {
-        const removal = host.removeAgent(id).finally(() => {
-          if (this.#removals.get(id) === removal) this.#removals.delete(id);
-        });
-        this.#removals.set(id, removal);
-      }
+      for (const id of node.agents) this.#track(id, host.removeAgent(id));
     }
-    for (const p of [...node.pending, ...[...node.jobs.values()].flat()]) {
+    for (const p of [...node.pending, ...[...node.jobs.values()].flat(), ...[...node.adopted.values()].flatMap((m) => [...m.values()])]) {
       if (this.#live.get(p.attempt.seq) === p) queueMicrotask(() => this.#settle(p, lost(p.attempt, reason)));
     }
     node.pending = [];
     node.jobs.clear();
+    node.jobData.clear();
+    node.adopted.clear();
+    this.#orphans.dropNode(link.id);
     this.#updateKinds();
   }
 
@@ -373,6 +485,7 @@ export class RemoteBackend implements ExecutionBackend {
 
   /** Writes the dependency breakers' states to Redis when they changed (nodes mirror them). */
   #mirrorDependencies(): void {
+    if (this.#orphans.size > 0) this.#orphans.expire(Date.now());
     const snapshot = snapshotStates(this.#context.dependencies.states);
     if (snapshot === this.#depsSnapshot) return;
     this.#depsSnapshot = snapshot;

@@ -126,6 +126,8 @@ export class WorkerNode implements AsyncDisposable {
   #released: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   #renewing = false;
+  /** When the heartbeat first failed to reach Redis, until a beat gets through again. */
+  #beatFailedAt: number | undefined;
 
   constructor(config: WorkerNodeConfig) {
     this.id = config.id;
@@ -239,13 +241,19 @@ export class WorkerNode implements AsyncDisposable {
     this.#renewing = true;
     try {
       const got = (await this.#redis.eval(RENEW, 1, this.#keys.lease(this.id), this.#incarnation, String(this.#config.leaseMs))) as number;
-      if (got === 1) return;
+      const outage = this.#beatFailedAt !== undefined && Date.now() - this.#beatFailedAt < this.#config.leaseMs * 3;
+      this.#beatFailedAt = undefined;
+      // Lapsed while Redis was away (or restarted without it): the coordinator waits a lease
+      // after such an outage before it gives a node up, so this incarnation carries on. If it
+      // did give it up, it says so on the control channel ("rejoin").
+      if (got === 1 || (got === 2 && outage)) return;
       // Lapsed (2: we took it again under the old incarnation; 0: another process holds the id).
       await this.#redis.eval(RELEASE, 2, this.#keys.lease(this.id), this.#keys.nodes, this.id, `"incarnation":"${this.#incarnation}"`);
       if (got === 0 || this.#state !== "up") return;
       await this.#rejoin();
     } catch {
       // Redis unreachable: the next beat tries again (the lease may lapse meanwhile).
+      this.#beatFailedAt ??= Date.now();
     } finally {
       this.#renewing = false;
     }
@@ -305,7 +313,7 @@ export class WorkerNode implements AsyncDisposable {
       this.#running.set(key, r);
       this.#backend.exec(
         { id: wire.id, seq: local, kind: wire.kind, input: wire.input, attempt: wire.attempt, agentId: wire.agentId, timeoutMs: wire.timeoutMs },
-        (result) => r.finish(toWire(wire.seq, result, r.startedAt)),
+        (result) => r.finish(toWire(wire, result, r.startedAt)),
         (startedAt, ended) => this.#onStart(r, startedAt, ended),
       );
     });
@@ -360,6 +368,8 @@ export class WorkerNode implements AsyncDisposable {
     const w = r.wire;
     r.finish({
       seq: w.seq,
+      id: w.id,
+      attempt: w.attempt,
       ok: false,
       runMs: w.timeoutMs,
       error: errorToWire(new TaskTimeoutError(`Task ${w.id} (${w.kind}) timed out after ${w.timeoutMs} ms (attempt ${w.attempt})`, { taskId: w.id })),
@@ -370,7 +380,7 @@ export class WorkerNode implements AsyncDisposable {
     if (r.settled) return;
     this.#backend.abort(r.local, kill);
     const w = r.wire;
-    r.finish({ seq: w.seq, ok: false, error: errorToWire(new TaskCancelledError(`Task ${w.id} (${w.kind}) was cancelled: ${why}`, { taskId: w.id })) });
+    r.finish({ seq: w.seq, id: w.id, attempt: w.attempt, ok: false, error: errorToWire(new TaskCancelledError(`Task ${w.id} (${w.kind}) was cancelled: ${why}`, { taskId: w.id })) });
   }
 
   #onMessage(channel: string, message: string): void {
@@ -387,6 +397,10 @@ export class WorkerNode implements AsyncDisposable {
     }
     if (control.op === "release") {
       this.#released?.();
+      return;
+    }
+    if (control.op === "rejoin") {
+      if (this.#state === "up") void this.#rejoin().catch(() => {});
       return;
     }
     for (const seq of control.seqs) {
@@ -479,10 +493,11 @@ function epochNow(): number {
 }
 
 /** An attempt's result as it travels back. */
-function toWire(seq: number, result: AttemptResult, startedAt: number | undefined): WireOutcome {
-  const runMs = startedAt === undefined ? undefined : Math.max(0, Math.round(epochNow() - startedAt));
-  if (result.ok) return runMs === undefined ? { seq, ok: true, value: result.value } : { seq, ok: true, value: result.value, runMs };
-  return runMs === undefined ? { seq, ok: false, error: errorToWire(result.error) } : { seq, ok: false, error: errorToWire(result.error), runMs };
+function toWire(wire: WireAttempt, result: AttemptResult, startedAt: number | undefined): WireOutcome {
+  const o = result.ok
+    ? { seq: wire.seq, id: wire.id, attempt: wire.attempt, ok: true as const, value: result.value }
+    : { seq: wire.seq, id: wire.id, attempt: wire.attempt, ok: false as const, error: errorToWire(result.error) };
+  return startedAt === undefined ? o : { ...o, runMs: Math.max(0, Math.round(epochNow() - startedAt)) };
 }
 
 /** The result, with every value JSON cannot carry turned into the failure of its attempt. */
@@ -499,7 +514,7 @@ function jsonSafe(result: JobResult): JobResult {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const failed = new TaskFailedError(`Task result cannot travel to the coordinator as JSON: ${message}`, { cause: error });
-        return { seq: o.seq, ok: false, error: errorToWire(failed) };
+        return { seq: o.seq, id: o.id, attempt: o.attempt, ok: false, error: errorToWire(failed) };
       }
     });
     return result.deps === undefined ? { outcomes } : { outcomes, deps: result.deps };

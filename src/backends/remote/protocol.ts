@@ -105,9 +105,12 @@ export interface WireError {
   cause?: { name: string; message: string; stack?: string | undefined; code?: string | undefined } | undefined;
 }
 
-/** One attempt's outcome, as a node reports it. */
+/**
+ * One attempt's outcome, as a node reports it. `id` and `attempt` let a coordinator that
+ * restarted match an outcome of its predecessor's job to the task it recovered.
+ */
 export type WireOutcome =
-  & { seq: number; runMs?: number | undefined; async?: true | undefined }
+  & { seq: number; id: string; attempt: number; runMs?: number | undefined }
   & ({ ok: true; value: unknown } | { ok: false; error: WireError });
 
 /** A job's return value: its attempts' outcomes and the dependency calls made since the last job. */
@@ -127,7 +130,9 @@ export type ControlMessage =
   /** Abort these attempts (`kill`: terminate the thread after the grace period if they do not stop). */
   | { op: "abort"; epoch: string; seqs: number[]; kill: boolean }
   /** The coordinator removed the leaving node's agents: it may go. */
-  | { op: "release" };
+  | { op: "release" }
+  /** The coordinator gave this incarnation up (its lease lapsed): join again as a new one. */
+  | { op: "rejoin" };
 
 /** A node's announcement on {@link ClusterKeys.announce}. */
 export interface Announcement {
