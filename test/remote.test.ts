@@ -23,7 +23,8 @@ describe.skipIf(!available)("remote backend on Redis", () => {
     const prefix = `t${++prefixes}`;
     const files = scratch();
     const nodes: NodeProcess[] = await Promise.all(specs.map((s) => startNode(redis.url, { ...s, prefix }, files.dir)));
-    const hive = createHive({ backend: "remote", remote: { redis: redis.url, prefix, minNodes: specs.length }, agents: [], ...hiveOptions });
+    const { checkMs, ...rest } = hiveOptions as { checkMs?: number };
+    const hive = createHive({ backend: "remote", remote: { redis: redis.url, prefix, minNodes: specs.length, ...(checkMs !== undefined ? { checkMs } : {}) }, agents: [], ...rest });
     const events: HiveEvent[] = [];
     hive.on("*" as never, (e: HiveEvent) => void events.push(e));
     await hive.start();
@@ -123,6 +124,33 @@ describe.skipIf(!available)("remote backend on Redis", () => {
       const spin = await c.hive.run({ kind: "spin", timeoutMs: 300 }).catch((e: unknown) => e);
       expect(spin).toMatchObject({ code: "TASK_TIMEOUT" });
       expect(await c.hive.run<{ agent: string }>({ kind: "work", input: { n: 1 } })).toMatchObject({ agent: "w" });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("ctx.dependency in a node's thread obeys the coordinator's breaker: its calls count there, and an open circuit fails fast on the node", async () => {
+    const c = await cluster([{ id: "n1", agents: [{ id: "w", concurrency: 2 }] }], { checkMs: 50 });
+    try {
+      c.hive.dependency("db", () => "main-thread call", { consecutiveFailures: 2, resetTimeoutMs: 60_000 });
+      // The breaker's name reaches the node with the next mirror of the states.
+      let state: unknown;
+      for (let i = 0; i < 100 && state !== "closed"; i++) {
+        state = await c.hive.run({ kind: "depState", input: { name: "db" } }).catch(() => undefined);
+        if (state !== "closed") await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(state).toBe("closed");
+      expect(await c.hive.run({ kind: "useDep", input: { name: "db" } })).toBe("dependency ok");
+      for (let i = 0; i < 2; i++) await expect(c.hive.run({ kind: "useDep", input: { name: "db", fail: true } })).rejects.toMatchObject({ code: "TASK_FAILED" });
+      // The failures came back with the outcomes: the coordinator's breaker opened.
+      expect(c.hive.stats().breakers.find((b) => b.name === "db")?.state).toBe("open");
+      for (let i = 0; i < 100 && state !== "open"; i++) {
+        state = await c.hive.run({ kind: "depState", input: { name: "db" } });
+        if (state !== "open") await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(state).toBe("open");
+      const fast = await c.hive.run({ kind: "useDep", input: { name: "db" } }).catch((e: unknown) => e);
+      expect(fast).toMatchObject({ code: "TASK_FAILED", cause: { code: "CIRCUIT_OPEN" } });
     } finally {
       await c.close();
     }
