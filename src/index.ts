@@ -112,8 +112,8 @@ export { CircuitBreaker } from "./breaker/breaker.ts";
 export type { BreakerCallContext, BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker/breaker.ts";
 export { cacheKeyFor, ResultCache } from "./cache/cache.ts";
 export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cache/cache.ts";
-export { createFileStore, createIdbStore, createMemoryStore } from "./store/index.ts";
-export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
+export { createFileStore, createIdbStore, createMemoryStore, createRedisStore } from "./store/index.ts";
+export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, RedisStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
 export { createRandom } from "./core/random.ts";
 export type { Random } from "./core/random.ts";
 // Breakers in allocation, named dependencies, the cache on the task path

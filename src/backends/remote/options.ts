@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { redisUrl } from "../../core/validation.ts";
 
 /** Options of the coordinator: `createHive({ backend: "remote", remote: { redis } })`. */
 export interface RemoteOptions {
@@ -34,9 +35,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const name = z.string({ error: "must be a string of letters, digits, _, - or . (1 to 64)" }).regex(NAME_PATTERN, { error: "must be a string of letters, digits, _, - or . (1 to 64)" });
 
 /** A `redis://` or `rediss://` URL. */
-export const redisUrlSchema = z
-  .string({ error: "must be a redis:// or rediss:// URL" })
-  .refine((v) => /^rediss?:\/\/./.test(v), { error: "must be a redis:// or rediss:// URL" });
+export const redisUrlSchema = redisUrl();
 
 const int = (min: number, max: number) => {
   const error = `must be an integer from ${min} to ${max}`;
