@@ -28,13 +28,10 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-/** The redis-server binary, or undefined when none is on PATH (or at /usr/bin). */
+/** `redis-server` when it is on PATH, else undefined. */
 export function redisServerBinary(): string | undefined {
-  for (const candidate of ["redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"]) {
-    const r = spawnSync(candidate, ["--version"], { stdio: "ignore" });
-    if (r.status === 0) return candidate;
-  }
-  return undefined;
+  const r = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
+  return r.status === 0 ? "redis-server" : undefined;
 }
 
 /** A loopback port free right now. */
