@@ -2,6 +2,7 @@
 // placement by capability across nodes, a node killed with SIGKILL mid-run, a node that comes
 // back, a clean leave, and timeouts and cancels that reach a handler spinning on a remote thread.
 import { existsSync } from "node:fs";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHive, type Hive, type HiveEvent } from "../src/index.ts";
 import { type NodeProcess, redisAvailable, type RedisServer, scratch, startNode, startRedisServer, until } from "./remote-cluster.ts";
@@ -17,6 +18,14 @@ describe.skipIf(!available)("remote backend on Redis", () => {
   afterAll(async () => {
     await redis?.close();
   });
+
+  async function untilAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!(await predicate())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 
   /** A fresh cluster (its own key prefix on the shared Redis), its nodes, a coordinator and what it published. */
   async function cluster(specs: Parameters<typeof startNode>[1][], hiveOptions: Record<string, unknown> = {}) {
@@ -83,6 +92,14 @@ describe.skipIf(!available)("remote backend on Redis", () => {
       expect(c.events.some((e) => e.type === "agent.removed" && (e as { agentId: string }).agentId === "n1/w")).toBe(true);
       const stats = c.hive.stats().tasks;
       expect(stats).toMatchObject({ completed: 40, failed: 0, deadLettered: 0 });
+      // The coordinator cleans up after the dead incarnation: stalled check, then the queue goes.
+      const incarnation = /incarnation (\w+)/.exec(n1.output())![1]!;
+      const client = new Redis(redis.url);
+      try {
+        await untilAsync(async () => (await client.keys(`${c.prefix}:node.n1.${incarnation}:*`)).length === 0, 30_000, "the dead queue to be deleted");
+      } finally {
+        client.disconnect();
+      }
       // It comes back (same id, a new incarnation) and gets work again.
       const again = await startNode(redis.url, { ...spec("n1"), prefix: c.prefix }, c.files.dir);
       c.nodes.push(again);

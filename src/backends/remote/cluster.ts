@@ -11,7 +11,7 @@
  */
 import { Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Announcement, ClusterKeys, NodeDescription } from "./protocol.ts";
+import { type Announcement, type ClusterKeys, lockDurationMs, type NodeDescription } from "./protocol.ts";
 import { bullConnection } from "./redis.ts";
 
 /** One incarnation of a node, as the coordinator holds it. */
@@ -276,30 +276,34 @@ export class Cluster {
   }
 
   /**
-   * After a node died: the stalled-job check on its queue (with no stalls allowed: what it held
-   * fails, so a zombie's late completion is refused by BullMQ's lock check), then the queue is
-   * deleted. After a clean leave the queue is empty and is deleted at once.
+   * After a node died: the stalled-job check on its queue, with no stalls allowed — once the dead
+   * node's locks have expired its jobs leave the active list, marked failed (BullMQ fails them
+   * when taken), and a zombie's late completion is refused by BullMQ's lock check — then the
+   * queue is deleted. After a clean leave the queue is empty and is deleted at once.
    */
   async #cleanUp(link: NodeLink, dead: boolean): Promise<void> {
-    await link.events.close().catch(() => {});
-    await this.#cleanUpQueue(link.queue, link.description.leaseMs, dead);
+    // Closing the event reader may wait out its blocking read: do not hold the clean-up for it.
+    await Promise.all([link.events.close().catch(() => {}), this.#cleanUpQueue(link.queue, link.description.leaseMs, dead)]);
   }
 
   async #cleanUpQueue(queue: Queue, leaseMs: number, dead: boolean): Promise<void> {
     if (dead) {
-      const lockMs = Math.max(10_000, leaseMs * 2);
+      const lockMs = lockDurationMs(leaseMs);
+      const intervalMs = Math.max(250, Math.floor(lockMs / 4));
       const checker = new Worker(queue.name, null, {
         connection: bullConnection(this.#options.redisUrl),
         prefix: this.#options.prefix,
         autorun: false,
         maxStalledCount: 0,
-        stalledInterval: Math.max(500, Math.floor(lockMs / 4)),
+        stalledInterval: intervalMs,
         lockDuration: lockMs,
       });
       checker.on("error", () => {});
       try {
+        // The dead node's last check left a key that holds other checkers off for its own interval.
+        await this.#redis.del(queue.keys["stalled-check"]!);
         await checker.startStalledCheckTimer();
-        const until = Date.now() + lockMs * 2;
+        const until = Date.now() + lockMs + intervalMs * 4;
         while (!this.#closed && Date.now() < until && (await queue.getActiveCount()) > 0) await sleep(Math.max(100, lockMs / 20));
       } catch {
         // Redis trouble: the deletion below still fences the queue.

@@ -27,6 +27,7 @@ import {
   errorToWire,
   type JobData,
   type JobResult,
+  lockDurationMs,
   type NodeDescription,
   type WireAgent,
   type WireAttempt,
@@ -200,7 +201,8 @@ export class WorkerNode implements AsyncDisposable {
       prefix: this.#config.prefix,
       concurrency,
       // Locks outlive a hiccup of this process; a node that is really gone is found by its lease.
-      lockDuration: Math.max(10_000, this.#config.leaseMs * 2),
+      lockDuration: lockDurationMs(this.#config.leaseMs),
+      stalledInterval: Math.max(1_000, this.#config.leaseMs),
       maxStalledCount: 1,
       autorun: true,
     });

@@ -67,6 +67,14 @@ export interface NodeDescription {
   pid: number;
 }
 
+/**
+ * How long a node's job locks live, ms: two leases (BullMQ renews them every half of it). A
+ * node whose lease lapsed has lost its locks a lease later, and its jobs can be found stalled.
+ */
+export function lockDurationMs(leaseMs: number): number {
+  return Math.max(1_000, leaseMs * 2);
+}
+
 /** The hive's id of agent `agentId` of node `nodeId`. */
 export function hiveAgentId(nodeId: string, agentId: string): string {
   return `${nodeId}/${agentId}`;
