@@ -21,6 +21,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   load: async () => (await import("./load.ts")).default,
   simulate: async () => (await import("./simulate.ts")).default,
   sweep: async () => (await import("./sweep.ts")).default,
+  remote: async () => (await import("./remote.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -56,6 +56,11 @@ export type { AgentLifecycleEvent, AllocationFallbackEvent, Decision } from "../
 export type { BackendName } from "./backends/registry.ts";
 export type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendFactory, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./backends/types.ts";
 export type { DependencyCallResult, DependencyReport } from "../workers/protocol.ts";
+export type { BackendAgent, BackendHost } from "./backends/types.ts";
+// Scaling out: the remote backend's options, and the worker nodes that join it (Node only).
+export type { RemoteOptions } from "./backends/remote/options.ts";
+export { startWorkerNode } from "./node/start.ts";
+export type { WorkerNodeHandle, WorkerNodeOptions, WorkerNodeStats } from "./node/start.ts";
 export type { HiveClock, NowClock } from "./core/clock.ts";
 export {
   AbortedError,
@@ -109,8 +114,8 @@ export { CircuitBreaker } from "./breaker/breaker.ts";
 export type { BreakerCallContext, BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker/breaker.ts";
 export { cacheKeyFor, ResultCache } from "./cache/cache.ts";
 export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cache/cache.ts";
-export { createFileStore, createIdbStore, createMemoryStore } from "./store/index.ts";
-export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
+export { createFileStore, createIdbStore, createMemoryStore, createRedisStore } from "./store/index.ts";
+export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, RedisStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
 export { createRandom } from "./core/random.ts";
 export type { Random } from "./core/random.ts";
 // Breakers in allocation, named dependencies, the cache on the task path

@@ -17,8 +17,8 @@ const agents = [{ id: "a", concurrency: 2 }];
 const functions = (): FunctionBackend => new FunctionBackend({ double: (n) => (n as number) * 2 });
 
 describe("the backend option", () => {
-  it("names the backends apiary ships: piscina (the default), comlink, inline", () => {
-    expect(BACKEND_NAMES).toEqual(["piscina", "comlink", "inline"]);
+  it("names the backends apiary ships: piscina (the default), comlink, inline, remote", () => {
+    expect(BACKEND_NAMES).toEqual(["piscina", "comlink", "inline", "remote"]);
     expect(createHive({ agents }).stats().backend).toBe("piscina");
   });
 
@@ -27,7 +27,7 @@ describe("the backend option", () => {
       expect(() => createHive({ agents, backend: bad as "inline" })).toThrow(
         expect.objectContaining({
           code: "INVALID_OPTIONS",
-          message: expect.stringMatching(/^Cannot create hive: "backend" must be one of piscina, comlink, inline, or a backend factory function, received /),
+          message: expect.stringMatching(/^Cannot create hive: "backend" must be one of piscina, comlink, inline, remote, or a backend factory function, received /),
         }),
       );
     }
@@ -142,7 +142,7 @@ describe("the backend option", () => {
 });
 
 describe("loading backends", () => {
-  it("importing the package loads neither Piscina nor comlink: each loads when a hive on it starts", async () => {
+  it("importing the package loads neither Piscina, comlink nor BullMQ: each loads when a hive on it starts", async () => {
     const dir = await mkdtemp(join(tmpdir(), "apiary-imports-"));
     try {
       const log = join(dir, "imports.log");
@@ -168,6 +168,8 @@ describe("loading backends", () => {
       expect(loads("piscina ran", "comlink")).toBe(false);
       expect(loads("comlink created", "comlink")).toBe(false);
       expect(loads("comlink ran", "comlink")).toBe(true);
+      // The remote backend's libraries load only with a hive on it.
+      for (const step of steps.keys()) for (const pkg of ["bullmq", "ioredis"]) expect(loads(step, pkg), `${pkg} loaded by "${step}"`).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -176,7 +178,8 @@ describe("loading backends", () => {
   it("keeps backends below the simulation: no module in src/backends imports from sim/, cli/ or the hive", async () => {
     const dir = new URL("../src/backends", import.meta.url);
     const { readdir } = await import("node:fs/promises");
-    for (const file of await readdir(dir)) {
+    for (const file of await readdir(dir, { recursive: true })) {
+      if (!file.endsWith(".ts")) continue;
       const source = await readFile(new URL(file, dir), "utf8");
       expect(source, file).not.toMatch(/from "\.\.\/(sim|cli)\/|from "\.\.\/hive\.ts"|import\("\.\.\/(sim|cli)\//);
     }

@@ -216,7 +216,7 @@ describe("bad input", () => {
     expect(() => createHive({ agents: [] })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"agents" must list at least one agent') }));
     expect(() => createHive({} as HiveOptions)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"agents"') }));
     expect(() => createHive({ agents: [{ id: "a" }], backend: "gpu" as "inline" })).toThrow(
-      expect.objectContaining({ message: expect.stringContaining('"backend" must be one of piscina, comlink, inline, or a backend factory function, received "gpu"') }),
+      expect.objectContaining({ message: expect.stringContaining('"backend" must be one of piscina, comlink, inline, remote, or a backend factory function, received "gpu"') }),
     );
     expect(() => createHive({ agents: [{ id: "a", capabilities: { s: 2 } }] })).toThrow(
       expect.objectContaining({ message: expect.stringContaining('"agents[0].capabilities.s" must be a number from 0 to 1, received 2') }),

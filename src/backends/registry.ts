@@ -1,6 +1,6 @@
 /**
  * The execution backends apiary ships, by name. Each is imported only when a hive that names it
- * starts, so a backend's dependencies (Piscina, comlink, and later BullMQ) cost nothing to users
+ * starts, so a backend's dependencies (Piscina, comlink, BullMQ and ioredis) cost nothing to users
  * of another. A backend outside this list — a user's own, or the simulation's — is passed to the
  * hive as a {@link BackendFactory} instead of a name.
  *
@@ -25,6 +25,10 @@ const BACKENDS = {
   inline: async (): Promise<BackendFactory> => {
     const { InlineBackend } = await import("./inline.ts");
     return (context) => new InlineBackend(context);
+  },
+  remote: async (): Promise<BackendFactory> => {
+    const { RemoteBackend } = await import("./remote/coordinator.ts");
+    return (context) => new RemoteBackend(context);
   },
 } as const satisfies Record<string, BackendLoader>;
 

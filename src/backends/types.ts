@@ -9,6 +9,7 @@
 import type { DependencyReport } from "../../workers/protocol.ts";
 import type { HiveClock } from "../core/clock.ts";
 import type { ApiaryError } from "../core/errors.ts";
+import type { ResolvedRemoteOptions } from "./remote/options.ts";
 
 /**
  * How a backend connects the handlers it runs to the hive's dependency breakers
@@ -116,6 +117,45 @@ export interface ExecutionBackend {
   stats(): BackendStats;
   /** Stops the threads. Attempts still running are abandoned: their `done` is never called. */
   close(): Promise<void>;
+  /**
+   * Optional, for a backend whose agents come and go with the machines that run them (the
+   * `remote` backend's worker nodes): called once, when the hive is running, with what lets it
+   * add, crash and remove agents and change the task kinds on offer. A backend that runs the
+   * hive's own `agents` leaves it out.
+   */
+  attach?(host: BackendHost): void;
+}
+
+/** A swarm agent a backend brings to the hive (see {@link ExecutionBackend.attach}). */
+export interface BackendAgent {
+  /** Unique in the hive. */
+  id: string;
+  /** Capability name → level in [0, 1]. */
+  capabilities?: Record<string, number> | undefined;
+  /** Attempts it runs at once. */
+  concurrency?: number | undefined;
+  restart?: "permanent" | "transient" | "temporary" | undefined;
+}
+
+/** What a running hive lets its backend do to the swarm (see {@link ExecutionBackend.attach}). */
+export interface BackendHost {
+  /**
+   * Adds an agent to the swarm, as `hive.addAgent`.
+   * @throws InvalidOptionsError when its spec is invalid or its id is taken; HiveStoppedError once the hive stops
+   */
+  addAgent(agent: BackendAgent): void;
+  /** Removes an agent once its running attempts have ended, as `hive.removeAgent`; resolves at once for an unknown agent or a stopping hive. */
+  removeAgent(agentId: string): Promise<void>;
+  /**
+   * Crashes an agent, as `hive.failAgent`: its running attempts go back to the queue without
+   * spending a retry (and are aborted here, without killing their thread), and the Supervisor
+   * applies its restart policy. Does nothing for an unknown agent or a stopping hive.
+   */
+  failAgent(agentId: string, reason: string): void;
+  /** Replaces the task kinds the hive accepts (submits of another kind fail `INVALID_TASK`). */
+  setKinds(kinds: readonly string[]): void;
+  /** The ids of the agents in the swarm now (a recovered hive brings back agents that joined its last run). */
+  agentIds(): string[];
 }
 
 /**
@@ -139,6 +179,8 @@ export interface BackendContext {
   dependencies: DependencyChannel;
   /** The hive clock (virtual in simulations): a backend that keeps time of its own uses it. */
   clock: HiveClock;
+  /** The `remote` option (the `remote` backend's cluster), when given. */
+  remote?: ResolvedRemoteOptions | undefined;
 }
 
 /**

@@ -9,6 +9,7 @@
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
+ * apiary worker --redis URL --agents FILE [--tasks MODULE] [--threads N] [--id NODE] [--prefix P] [--lease-ms N]
  * apiary --version
  * ```
  *
@@ -28,6 +29,7 @@ import { runLoadCommand } from "./load-command.ts";
 import { runSweepCommand } from "./sweep-command.ts";
 import { createProgress } from "./progress.ts";
 import { runServe } from "./serve.ts";
+import { runWorkerCommand } from "./worker.ts";
 import { runScenarioFile, UsageError } from "./simulate.ts";
 
 const USAGE = `Usage: apiary <command> [options]
@@ -50,6 +52,9 @@ Commands:
                       to it, and print the URL to open (Ctrl-C to stop)
   replay FILE         send a trace recorded with inspect: { file } into the inspector
                       relay and print the URL to watch it (Ctrl-C to stop)
+  worker              join a coordinator hive through Redis as a worker node: its
+                      agents and threads run attempts the coordinator places on them
+                      (apiary worker --help)
 
 Options:
   --tasks N           tasks to run (default 300)
@@ -144,6 +149,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === "sweep") return runSweepCommand(after);
   if (command.startsWith("-")) return fail(`unknown option ${JSON.stringify(command)}; the command comes first: apiary <command> [options]`);
   if (command === "serve" || command === "inspect" || command === "replay") return observe(command, after);
+  if (command === "worker") return runWorkerCommand(after, (line) => void process.stdout.write(`${line}\n`));
   if (command !== "simulate") return fail(`unknown command ${JSON.stringify(command)}`);
   let parsed;
   try {

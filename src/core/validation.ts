@@ -32,6 +32,12 @@ export function positiveNumber(): z.ZodNumber {
   return z.number({ error }).positive({ error }).finite({ error });
 }
 
+/** A `redis://` or `rediss://` URL (the remote backend, its nodes, the Redis store), with a message fit for {@link parseFor}. */
+export function redisUrl(): z.ZodType<string> {
+  const error = "must be a redis:// or rediss:// URL";
+  return z.string({ error }).refine((v) => /^rediss?:\/\/./.test(v), { error });
+}
+
 /** A function (not checked further), with a message fit for {@link parseFor}. */
 export function fn<T>(): z.ZodType<T> {
   return z.custom<T>((value) => typeof value === "function", { error: "must be a function" });

@@ -19,6 +19,7 @@ import type { DeadLetter as EventDeadLetter, SubscribeOptions, WaitForOptions } 
 import { LogHistogram } from "../metrics/histogram.ts";
 import type { MetricSnapshot } from "../metrics/registry.ts";
 import { DEFAULT_HEALTH_PORT, type HealthServer, serveHealth } from "../observe/serve.ts";
+import { backendHost } from "./backend-host.ts";
 import { AgentBreakers, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
 import { type DeadLetteredTask, DeadLetters } from "./dead-letters.ts";
 import { type DependencyOptions, DependencyRegistry } from "./dependencies.ts";
@@ -233,6 +234,13 @@ export class Hive implements AsyncDisposable {
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     this.#events.publish({ type: "hive.started", at: this.#startedAt, backend: backend.name, kinds });
+    backend.attach?.(backendHost({
+      addAgent: (spec) => this.addAgent(spec),
+      removeAgent: (id) => this.removeAgent(id),
+      failAgent: (id, reason) => this.failAgent(id, reason),
+      setKinds: (k) => (this.#kinds = new Set(k)),
+      agentIds: () => this.stats().agents.map((a) => a.id),
+    }));
     if (this.#durable.recover) {
       // Straight to the Queen: these are in the journal already.
       for (const t of recovered.tasks) if (t.after !== undefined) this.#graph.hold(t.id, t.after, t.afterPolicy ?? "fail");

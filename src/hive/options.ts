@@ -11,6 +11,7 @@ import type { AllocationOption } from "../../actors/allocation-strategies.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import type { BackendName } from "../backends/registry.ts";
 import type { BackendContext, BackendFactory, DependencyChannel } from "../backends/types.ts";
+import type { RemoteOptions } from "../backends/remote/options.ts";
 import type { HiveClock } from "../core/clock.ts";
 import type { AgentBreakerOptions } from "./agent-breakers.ts";
 import type { HiveJournalOptions } from "./durability.ts";
@@ -53,7 +54,7 @@ export interface HiveOptions {
    * unless Node can strip types (>= 22.18).
    */
   tasks?: URL | string;
-  /** The swarm. At least one agent. */
+  /** The swarm. At least one agent, unless `backend` is `"remote"`: worker nodes bring theirs. */
   agents: AgentOptions[];
   /**
    * Execution backend: the name of one apiary ships, or a factory that makes a backend of your
@@ -224,6 +225,11 @@ export interface HiveOptions {
   recover?: boolean;
   /** Tuning of the journal. */
   journal?: HiveJournalOptions;
+  /**
+   * The cluster of worker nodes of the `remote` backend (required with it): the Redis they meet
+   * on and how the coordinator watches them. See the README's "Scaling out".
+   */
+  remote?: RemoteOptions;
   /** The event bus behind `hive.on`. */
   events?: {
     /** How many of the last events to keep for listeners that subscribe with `{ replay: true }`. @default 0 */
@@ -341,5 +347,6 @@ export function backendContext(options: ParsedHiveOptions, dependencies: Depende
     resourceLimits: options.resourceLimits,
     dependencies,
     clock,
+    remote: options.remote,
   };
 }

@@ -9,6 +9,7 @@ import { ALLOCATION_STRATEGIES, type AllocationOption } from "../../actors/alloc
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { BACKEND_NAMES, type BackendName, isBackendName } from "../backends/registry.ts";
 import type { BackendFactory } from "../backends/types.ts";
+import { remoteOptionsSchema } from "../backends/remote/options.ts";
 
 /** The most worker threads a hive takes (`threads`). */
 export const MAX_THREADS = 512;
@@ -76,9 +77,9 @@ const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "mu
 export const hiveOptionsSchema = z.strictObject(
   {
     tasks: tasksSchema.optional(),
+    // At least one, unless the backend is "remote" (its worker nodes bring agents): see below.
     agents: z
       .array(agentSchema, { error: "must be an array of agents" })
-      .min(1, { error: "must list at least one agent" })
       .superRefine((agents, ctx) => {
         const seen = new Set<string>();
         agents.forEach((a, i) => {
@@ -168,9 +169,14 @@ export const hiveOptionsSchema = z.strictObject(
     events: z
       .strictObject({ replay: intAtLeast(0, 1_000_000).optional() }, { error: "must be an object { replay }" })
       .optional(),
+    remote: remoteOptionsSchema.optional(),
   },
   { error: "must be an options object" },
-);
+).superRefine((o, ctx) => {
+  if (o.agents.length === 0 && o.backend !== "remote") ctx.addIssue({ code: "custom", path: ["agents"], message: "must list at least one agent" });
+  if (o.backend === "remote" && o.remote === undefined) ctx.addIssue({ code: "custom", path: ["remote"], message: 'must be an object { redis, ... } with backend "remote"' });
+  if (o.remote !== undefined && o.backend !== "remote") ctx.addIssue({ code: "custom", path: ["remote"], message: 'is only for backend "remote"' });
+});
 
 /** Parsed `createHive` options. */
 export type ParsedHiveOptions = z.output<typeof hiveOptionsSchema>;

@@ -1,5 +1,6 @@
 /**
- * Stores with idb-keyval's shape: memory (tests), file (Node and Deno), IndexedDB (browsers).
+ * Stores with idb-keyval's shape: memory (tests), file (Node and Deno), IndexedDB (browsers),
+ * Redis (shared by machines; Node).
  *
  * @module
  */
@@ -9,3 +10,4 @@ export { MAX_KEY_LENGTH, validateKey } from "./value.ts";
 export { createMemoryStore, type MemoryStoreOptions } from "./memory.ts";
 export { createFileStore, type FileStoreOptions, type FsyncPolicy } from "./file.ts";
 export { createIdbStore, type IdbStoreOptions } from "./idb.ts";
+export { createRedisStore, type RedisStoreOptions } from "./redis.ts";

@@ -22,7 +22,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 /** An async key-value store with idb-keyval's shape. */
 export interface Store {
   /** Which backend this is. */
-  readonly kind: "memory" | "file" | "idb";
+  readonly kind: "memory" | "file" | "idb" | "redis";
   /** The value under `key`, or `undefined` when there is none. @throws {StoreError} `STORE_CORRUPT` when the record is damaged. */
   get<T = unknown>(key: string, options?: StoreCallOptions): Promise<T | undefined>;
   /** Stores `value` under `key`, replacing any previous value. @throws {StoreError} `INVALID_KEY`, `INVALID_VALUE`, `VALUE_TOO_LARGE`. */
