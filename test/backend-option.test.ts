@@ -176,7 +176,7 @@ describe("loading backends", () => {
   });
 
   it("keeps backends below the simulation: no module in src/backends imports from sim/, cli/ or the hive", async () => {
-    const dir = new URL("../src/backends", import.meta.url);
+    const dir = new URL("../src/backends/", import.meta.url);
     const { readdir } = await import("node:fs/promises");
     for (const file of await readdir(dir, { recursive: true })) {
       if (!file.endsWith(".ts")) continue;

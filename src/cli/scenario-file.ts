@@ -9,7 +9,7 @@ import { readdir, stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 // examples/ sits beside src/ in the source, and one folder further up from dist/src/cli/.
-const EXAMPLE_DIRS = ["../../examples/scenarios", "../../../examples/scenarios/"].map((up) => new URL(up, import.meta.url));
+const EXAMPLE_DIRS = ["../../examples/scenarios/", "../../../examples/scenarios/"].map((up) => new URL(up, import.meta.url));
 
 /** A bare example name: letters, digits, `-` and `_`, with or without `.json`. */
 const EXAMPLE_NAME = /^[\w-]+(\.json)?$/;

@@ -7,7 +7,7 @@
  */
 import { assertEquals } from "./assert.ts";
 
-const repo = new URL("../..", import.meta.url);
+const repo = new URL("../../", import.meta.url);
 
 Deno.test("a Deno project outside the repository imports the source with an import map of npm: specifiers", async () => {
   const { dependencies } = JSON.parse(await Deno.readTextFile(new URL("package.json", repo))) as { dependencies: Record<string, string> };
