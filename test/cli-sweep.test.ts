@@ -35,7 +35,7 @@ describe("apiary sweep", () => {
     expect(report).toMatchObject({ mode: "sweep", scenario: "tiny <queue>", replicas: 3, threads: 2, vary: { "agents.0.count": [1, 2] } });
     expect(report.wallMs).toBeUndefined(); // --json is reproducible
     expect(report.rows.map((r) => r.params)).toEqual([{ "agents.0.count": 1 }, { "agents.0.count": 2 }]);
-    const [one, two] = report.rows.map((r) => r.figures["waitMeanMs"]!);
+    const [one, two] = report.rows.map((r) => r.figures["waitMs.mean"]!);
     expect(one!.n).toBe(3);
     // A second server takes the queueing away: the intervals do not overlap.
     expect(two!.ci95[1]).toBeLessThan(one!.ci95[0]);

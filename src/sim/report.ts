@@ -254,6 +254,8 @@ export interface Relief {
   before: number;
   after: number;
   method: Method;
+  /** The figure measured in a re-simulation with the change (same seed), when one ran. */
+  resimulated?: number;
   /** The full sentence. */
   statement: string;
 }
@@ -290,6 +292,11 @@ export interface Estimate {
   mean: number;
   stddev: number;
   ci95: [number, number];
+  /**
+   * Set when the interval was widened to the resolution the values were measured with (a
+   * histogram's percentiles, ±1.6%): the replicas agreed more closely than that can tell.
+   */
+  resolution?: number;
 }
 
 /** The report of `apiary sweep`: one row per parameter combination. */

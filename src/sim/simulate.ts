@@ -14,6 +14,7 @@ import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle
 import { createRandom } from "../random.ts";
 import { parseFor } from "../validation.ts";
 import { createArrivals } from "./arrivals.ts";
+import { analyseBottleneck } from "./bottleneck.ts";
 import { VirtualClock } from "./clock.ts";
 import { meanOf, poissonGaps } from "./distributions.ts";
 import { createRecorder, type RecorderOptions } from "./recorder.ts";
@@ -345,12 +346,13 @@ function detailOf(s: Scenario): NonNullable<RecorderOptions["detail"]> {
   };
 }
 
-/** The report with the scenario's fault windows (outages, latency-spike windows), for the timeline. */
+/** The report with the scenario's fault windows (outages, latency-spike windows) for the timeline, and its bottleneck analysis. */
 function withFaultWindows(s: Scenario, report: RunReport): RunReport {
   const windows: FaultWindow[] = [
     ...s.faults.outages.map((o) => ({ what: "outage" as const, dependency: o.dependency, fromMs: o.atMs, toMs: o.atMs + o.forMs })),
     ...(s.faults.latencySpikes?.windows ?? []).map((w) => ({ what: "latencySpike" as const, fromMs: w.atMs, toMs: w.atMs + w.forMs })),
   ];
   if (windows.length > 0) report.faultWindows = windows;
+  report.bottleneck = analyseBottleneck(report, { scenario: s });
   return report;
 }

@@ -17,7 +17,8 @@ import { parseFor } from "../validation.ts";
 import { estimate } from "./estimate.ts";
 import type { Figures } from "./figures.ts";
 import { SIM_YOUNG_GENERATION_MB } from "./gc.ts";
-import type { SweepReport } from "./report.ts";
+import { describeFigure, HISTOGRAM_RESOLUTION } from "./figure-names.ts";
+import type { Estimate, SweepReport } from "./report.ts";
 import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
 import type { ReplicaJob } from "./sweep-worker.ts";
 
@@ -74,6 +75,29 @@ function grid(vary: Record<string, readonly VaryValue[]>): Record<string, VaryVa
   return points;
 }
 
+/**
+ * Each figure over the replicas as a mean and 95% interval. A figure some replicas lack (a
+ * priority no task of theirs had) is estimated over those that have it; percentiles read from a
+ * histogram get intervals at least as wide as its resolution.
+ */
+export function aggregate(replicas: readonly Figures[]): Record<string, Estimate> {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const f of replicas) {
+    for (const name of Object.keys(f)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      names.push(name);
+    }
+  }
+  const out: Record<string, Estimate> = {};
+  for (const name of names) {
+    const values = replicas.flatMap((f) => (f[name] === undefined ? [] : [f[name]!]));
+    out[name] = estimate(values, describeFigure(name)?.histogram === true ? HISTOGRAM_RESOLUTION : 0);
+  }
+  return out;
+}
+
 /** Sections of a scenario that may be left out (all their fields have defaults): `vary` creates them empty. */
 const OPTIONAL_SECTIONS = new Set(["policies", "faults"]);
 
@@ -105,7 +129,7 @@ export function setPath(scenario: unknown, path: string, value: VaryValue): unkn
  * @example
  * ```ts
  * const report = await sweep(scenario, { replicas: 20, vary: { "agents.0.count": [2, 4, 8] } });
- * report.rows[0].figures.latencyMeanMs; // { n: 20, mean, stddev, ci95: [lo, hi] }
+ * report.rows[0].figures["latencyMs.mean"]; // { n: 20, mean, stddev, ci95: [lo, hi] }
  * ```
  * @throws InvalidOptionsError (rejects) naming the option, the scenario field or the `vary` key and the value received
  * @throws AbortedError (rejects, code `ABORTED`) when `signal` aborts
@@ -150,13 +174,7 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
         ),
       ),
     );
-    const rows = points.map((p, i) => {
-      const replicas = perPoint[i]!;
-      const names = Object.keys(replicas[0] ?? {});
-      const figures: SweepReport["rows"][number]["figures"] = {};
-      for (const name of names) figures[name] = estimate(replicas.map((f) => f[name]!));
-      return { params: p.params, figures };
-    });
+    const rows = points.map((p, i) => ({ params: p.params, figures: aggregate(perPoint[i]!) }));
     return { mode: "sweep", scenario: base.name, replicas: o.replicas, vary: Object.fromEntries(Object.entries(vary).map(([k, v]) => [k, [...v]])), rows, threads, wallMs: performance.now() - t0 };
   } catch (error) {
     if (signal?.aborted) throw new AbortedError("The sweep was aborted", { cause: signal.reason });
