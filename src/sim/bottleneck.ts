@@ -131,7 +131,12 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
   const running = typeof report.extra["meanRunning"] === "number" ? (report.extra["meanRunning"] as number) : 0;
   if (threads > 0) {
     candidates.push({ resource: `worker threads (${threads})`, utilisation: Math.min(1, running / threads) });
-    if (b !== undefined && b.waitThreadMs > 0) say(`Worker threads ran ${formatNumber(running, 1)} attempts at once on average (${share(running, threads)} of ${threads}); a completed task waited ${formatDuration(b.waitThreadMs)} for a thread on average.`, "measured");
+    if (b !== undefined && b.waitThreadMs > 0) {
+      const load = running > threads
+        ? `${formatNumber(running, 1)} attempts were on the ${threads} threads at a time on average — more than one a thread, as a thread runs a batch's attempts one after another (that wait counts as running) — so the threads were busy all the time`
+        : `worker threads ran ${formatNumber(running, 1)} attempts at a time on average (at most ${share(running, threads)} of ${threads} busy)`;
+      say(`${load[0]!.toUpperCase()}${load.slice(1)}; a completed task waited ${formatDuration(b.waitThreadMs)} for a thread after its agent took it.`, "measured");
+    }
   }
   candidates.sort((x, y) => y.utilisation - x.utilisation);
   const top = candidates[0];
@@ -148,8 +153,26 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
     say(known.length === 0 ? "The agents' capabilities were not reported, so their pools cannot be told apart." : "No kind states requirements an agent meets.", "measured");
   }
 
-  const relief = reliefFor(report, pools, members, options);
+  const threadBound = threads > 0 && b !== undefined && b.waitThreadMs > b.waitSlotMs;
+  if (threadBound) {
+    say(`Tasks waited longer for a worker thread (${formatDuration(b!.waitThreadMs)} on average) than for an agent (${formatDuration(b!.waitSlotMs)}): more threads (--threads, or more CPUs) would help before more agents.`, "measured");
+  }
+  const relief = threadBound ? [] : reliefFor(report, pools, members, options);
   for (const r of relief) say(r.statement, r.method);
+  if (relief.length === 0 && pools.length > 0) {
+    const worst = [...pools].sort((x, y) => y.waitMeanMs - x.waitMeanMs)[0]!;
+    const g = kinds[worst.kind]!;
+    const runMs = g.timeBreakdown.runMs + g.timeBreakdown.fastFailMs;
+    if (worst.waitMeanMs <= Math.max(1, runMs / 10)) {
+      say(`No kind waits long for an agent's slot (the longest mean wait for one is ${worst.kind}'s, ${formatMs(worst.waitMeanMs)} ms, under a tenth of its run time), so more agents would not shorten latency${b !== undefined && b.backoffMs + b.fastFailMs > b.waitSlotMs ? "; retries and their backoff cost more" : ""}.`, "measured");
+    } else if (!threadBound) {
+      const closed = report.extra["closedLoop"] === true || (options.scenario !== undefined && "closed" in options.scenario.workload.arrivals);
+      const why = closed
+        ? "its agents also serve other kinds in a closed loop, where no closed form applies"
+        : "that already meets the target set for it";
+      say(`${worst.kind} waits for an agent's slot (${formatMs(worst.waitMeanMs)} ms on average), but ${why}: \`apiary plan\` with --vary on an agent group's count finds the size that meets a target.`, "measured");
+    }
+  }
   return { pools, capabilities, saturatesFirst, relief, findings };
 }
 

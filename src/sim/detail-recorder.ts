@@ -138,6 +138,8 @@ function breakdownOf(p: Parts): TimeBreakdown {
 export function createDetailRecorder(hive: Hive, warm: number, options: DetailOptions = {}): DetailRecorder {
   const tracks = new Map<string, Track>();
   const labels = new Map<string, string>();
+  // Placements heard before the task's own `task.queued` (the Supervisor's events can overtake the Queen's).
+  const early = new Map<string, number>();
   const requires = new Map<string, Capabilities | undefined>();
   for (const k of options.kinds ?? []) requires.set(k.name, k.requires);
   const kinds = new Map<string, Group>();
@@ -248,7 +250,13 @@ export function createDetailRecorder(hive: Hive, warm: number, options: DetailOp
         if (tracks.has(e.taskId)) return;
         const kind = labels.get(e.taskId) ?? e.kind;
         const cohort = e.at >= warm;
-        tracks.set(e.taskId, { kind, priority: e.priority, cohort, queuedAt: e.at, firstStartAt: -1, phase: SLOT, since: e.at, backoffUntil: 0, agentId: undefined, slotMs: 0, threadMs: 0, runMs: 0, backoffMs: 0, fastFailMs: 0, fastFails: 0 });
+        const t: Track = { kind, priority: e.priority, cohort, queuedAt: e.at, firstStartAt: -1, phase: SLOT, since: e.at, backoffUntil: 0, agentId: undefined, slotMs: 0, threadMs: 0, runMs: 0, backoffMs: 0, fastFailMs: 0, fastFails: 0 };
+        tracks.set(e.taskId, t);
+        const placed = early.get(e.taskId);
+        if (placed !== undefined) {
+          early.delete(e.taskId);
+          close(t, placed, THREAD);
+        }
         if (cohort) {
           group(kinds, kind).accepted++;
           group(priorities, e.priority).accepted++;
@@ -261,7 +269,9 @@ export function createDetailRecorder(hive: Hive, warm: number, options: DetailOp
         return;
       case "allocation.decided": {
         const t = tracks.get(e.taskId);
-        if (t !== undefined && (t.phase === SLOT || t.phase === BACKOFF)) close(t, e.at, THREAD);
+        if (t === undefined) {
+          if (e.attempt <= 1) early.set(e.taskId, e.at);
+        } else if (t.phase === SLOT || t.phase === BACKOFF) close(t, e.at, THREAD);
         return;
       }
       case "task.started": {
@@ -291,6 +301,7 @@ export function createDetailRecorder(hive: Hive, warm: number, options: DetailOp
       }
       case "task.completed":
         ended(e, "completed");
+        early.delete(e.taskId);
         return;
       case "task.failed":
         ended(e, "failed", e.error, e.agentId);

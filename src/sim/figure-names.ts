@@ -156,3 +156,40 @@ export function formatFigureBare(path: string, value: number): string {
   if (info?.unit === "ms") return formatMs(value);
   return formatFigure(value);
 }
+
+/** The keys of a report's `extra`, in plain words (keys not listed show as they are). */
+const EXTRA: Record<string, string> = {
+  crashes: "agent crashes",
+  restarts: "agent restarts (in the window)",
+  agentBreakerTrips: "agent breaker trips (in the window)",
+  dependencyBreakerTrips: "dependency breaker openings (in the window)",
+  meanInSystem: "tasks in the hive, time average (L)",
+  meanRunning: "attempts running, time average",
+  meanQueued: "tasks waiting (queued or in retry backoff), time average",
+  arrivalsPerSec: "tasks accepted per second (λ)",
+  littleL: "λ × mean time in the hive of every task (λW)",
+  cacheHits: "cache hits (answered without running)",
+  cacheMisses: "cache misses",
+  degraded: "the hive became degraded",
+  degradedAtMs: "degraded at, ms from the start",
+  marksDropped: "timeline marks not kept",
+  agentCount: "agents",
+  simulatedMs: "virtual time simulated, ms (warm-up and drain included)",
+  timersFired: "virtual timers fired",
+  workerDeaths: "worker threads that died under an attempt",
+  drainCutoff: "drain cut off (unfinished tasks cancelled)",
+  inFlight: "tasks kept in flight (closed loop)",
+  closedLoop: "closed loop (a task submitted as each ends)",
+  threads: "worker threads",
+  backend: "execution backend",
+  workloadSeed: "seed of the task stream",
+  allSubmitted: "tasks submitted, warm-up included",
+  allAccepted: "tasks accepted, warm-up included",
+  allCompleted: "tasks completed, warm-up included",
+  allUnfinished: "tasks unfinished at the end, warm-up included",
+};
+
+/** The plain-words label of an `extra` key of a report. */
+export function extraLabel(key: string): string {
+  return EXTRA[key] ?? key;
+}

@@ -18,7 +18,8 @@
  *   breakers have no agent: their marks carry `agentId` `"dependency:NAME"`.
  * - **`extra`** holds `crashes`, `restarts`, `agentBreakerTrips`, `dependencyBreakerTrips`, the
  *   window's time averages `meanInSystem`, `meanRunning`, `meanQueued`, `arrivalsPerSec` and
- *   `littleL` (λ·W, to compare with `meanInSystem`), `cacheHits` / `cacheMisses` (cached tasks
+ *   `littleL` (λ·W, W over every task accepted in the window whatever its end; `littlesLaw` in
+ *   the report has the edge terms that make it equal `meanInSystem`), `cacheHits` / `cacheMisses` (cached tasks
  *   answered without running never reach the Queen), and `degraded` / `degradedAtMs`.
  *
  * @module
@@ -520,7 +521,8 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
           meanRunning: durationMs > 0 ? r3(areaRunning / durationMs) : 0,
           meanQueued: durationMs > 0 ? r3((areaSystem - areaRunning) / durationMs) : 0,
           arrivalsPerSec: seconds > 0 ? r3(windowArrivals / seconds) : 0,
-          littleL: seconds > 0 ? r3((windowArrivals / seconds) * (lat.mean / 1_000)) : 0,
+          // λ·W with W over every task accepted in the window, whatever its end (see littlesLaw).
+          littleL: more.littlesLaw.lambdaW,
           ...(cacheHits + cacheMisses > 0 ? { cacheHits, cacheMisses } : {}),
           ...(degradedAt >= 0 ? { degraded: true, degradedAtMs: r3(degradedAt - t0) } : {}),
           ...(marksDropped > 0 ? { marksDropped } : {}),

@@ -306,7 +306,14 @@ export interface SweepReport {
   replicas: number;
   /** The parameters varied, by dotted key. */
   vary: Record<string, (string | number | boolean)[]>;
-  rows: { params: Record<string, string | number | boolean>; figures: Record<string, Estimate>; targets?: TargetResult[] }[];
+  rows: {
+    params: Record<string, string | number | boolean>;
+    figures: Record<string, Estimate>;
+    /** How the row did against the sweep's targets. */
+    targets?: TargetResult[];
+    /** The bottleneck analysis of the row's first replica. */
+    bottleneck?: Bottleneck;
+  }[];
   threads: number;
   wallMs?: number;
   /** The targets each row was held to. */
