@@ -132,7 +132,7 @@ function ordered(values: readonly VaryValue[]): boolean {
 export async function plan(scenario: ScenarioInput | Scenario, options: PlanOptions): Promise<PlanReport> {
   const o = parseFor(optionsSchema, options, "plan");
   const base = parseScenario(scenario);
-  const targets = parseTargets(o.targets, '"targets"', { kinds: base.workload.kinds.map((k) => k.name) }, true);
+  const targets = parseTargets(o.targets, "targets", { kinds: base.workload.kinds.map((k) => k.name) }, true, "plan");
   const replicas = o.replicas ?? DEFAULT_PLAN_REPLICAS;
   const seed = o.seed ?? base.seed ?? 1;
   const threads = o.threads ?? Math.max(1, availableParallelism());

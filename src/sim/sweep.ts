@@ -134,7 +134,7 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   const vary = o.vary ?? {};
   const seed = o.seed ?? base.seed ?? 1;
   const threads = o.threads ?? Math.max(1, availableParallelism());
-  const targets = parseTargets(o.targets ?? [], '"targets"', { kinds: base.workload.kinds.map((k) => k.name) }, true);
+  const targets = parseTargets(o.targets ?? [], "targets", { kinds: base.workload.kinds.map((k) => k.name) }, true, "sweep");
   // Every point is validated before any replica runs: a bad value costs nothing.
   const points = grid(vary).map((params) => {
     let input: unknown = scenario;

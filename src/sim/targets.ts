@@ -71,9 +71,18 @@ export function parseTarget(input: TargetInput, name: string, context: TargetCon
   return target;
 }
 
-/** Parses every target of a list (see {@link parseTarget}); `name` is the flag or option (`"--target"`, `"targets"`). */
-export function parseTargets(inputs: readonly TargetInput[], name: string, context: TargetContext = {}, indexed = false): Target[] {
-  return inputs.map((t, i) => parseTarget(t, indexed ? `${name}[${i}]` : name, context));
+/**
+ * Parses every target of a list (see {@link parseTarget}). `name` is the flag or option,
+ * unquoted (`--target`, or `targets` with `indexed`: `"targets[2]"`); `action`, when given,
+ * starts the message as the library's do (`Cannot plan: …`).
+ */
+export function parseTargets(inputs: readonly TargetInput[], name: string, context: TargetContext = {}, indexed = false, action?: string): Target[] {
+  try {
+    return inputs.map((t, i) => parseTarget(t, indexed ? `"${name}[${i}]"` : `"${name}"`, context));
+  } catch (error) {
+    if (action === undefined || !(error instanceof InvalidOptionsError)) throw error;
+    throw new InvalidOptionsError(`Cannot ${action}: ${error.message}`);
+  }
 }
 
 function holds(op: TargetOp, actual: number, value: number): boolean {
