@@ -210,7 +210,7 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
   const perAgent = profile?.concurrency ?? Math.max(1, Math.round(worst.slots / Math.max(1, worst.agents)));
   const relevant = Object.keys(worst.requires).map((k) => `${k} ${profile?.capabilities[k] ?? "?"}`);
   if (perAgent > 1) relevant.push(`${perAgent} slots each`);
-  const like = profile !== undefined ? `like ${profile.name}${relevant.length > 0 ? `: ${relevant.join(", ")}` : ""}` : `with ${capabilityText(worst.requires)}`;
+  const like = profile !== undefined ? `like ${profile.name}${relevant.length > 0 ? ` (${relevant.join(", ")})` : ""}` : `with ${capabilityText(worst.requires)}`;
   const closed = report.extra["closedLoop"] === true || (options.scenario !== undefined && "closed" in options.scenario.workload.arrivals);
   const c = worst.slots;
   const a = worst.utilisation * c;

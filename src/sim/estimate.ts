@@ -22,8 +22,11 @@ export function tQuantile975(df: number): number {
  * @param resolution - the relative resolution the values were measured with (a histogram's
  *   quantiles: 0.016). The interval is then at least `mean × (1 ± resolution)` wide: replicas
  *   that all read the same histogram bucket agree to the bucket, not exactly. @default 0
+ * @param bounds - the values the figure can take: the interval is cut there (a wait is never
+ *   negative, a rate never past 1), as Student's t on a few skewed values would not be.
+ *   @default unbounded
  */
-export function estimate(values: readonly number[], resolution = 0): Estimate {
+export function estimate(values: readonly number[], resolution = 0, bounds: readonly [number, number] = [-Infinity, Infinity]): Estimate {
   const n = values.length;
   if (n === 0) return { n: 0, mean: Number.NaN, stddev: Number.NaN, ci95: [Number.NaN, Number.NaN] };
   let mean = 0;
@@ -38,6 +41,7 @@ export function estimate(values: readonly number[], resolution = 0): Estimate {
     half = (tQuantile975(n - 1) * stddev) / Math.sqrt(n);
   }
   const floor = Math.abs(mean) * resolution;
-  if (floor > half) return { n, mean, stddev, ci95: [mean - floor, mean + floor], resolution };
-  return { n, mean, stddev, ci95: [mean - half, mean + half] };
+  const clip = (x: number): number => Math.min(bounds[1], Math.max(bounds[0], x));
+  if (floor > half) return { n, mean, stddev, ci95: [clip(mean - floor), clip(mean + floor)], resolution };
+  return { n, mean, stddev, ci95: [clip(mean - half), clip(mean + half)] };
 }

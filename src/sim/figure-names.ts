@@ -193,3 +193,30 @@ const EXTRA: Record<string, string> = {
 export function extraLabel(key: string): string {
   return EXTRA[key] ?? key;
 }
+
+const SHORT: Record<string, string> = {
+  throughputPerSec: "tasks/s",
+  successRate: "success",
+  utilisation: "agent utilisation",
+  "timeBreakdown.waitSlotMs": "waiting for a slot",
+  "timeBreakdown.waitThreadMs": "waiting for a thread",
+  "timeBreakdown.runMs": "running",
+  "timeBreakdown.backoffMs": "retry backoff",
+  "timeBreakdown.fastFailMs": "fast failures",
+  "littlesLaw.meanInSystem": "tasks in the hive (mean)",
+};
+
+/**
+ * A column header for a figure in a table whose caption says what the figures are and their
+ * unit: `p95` under "Latency (ms)", `latency p95 (ms)` elsewhere. The full label belongs in the
+ * cell's tooltip.
+ */
+export function shortLabel(path: string, within?: "latencyMs" | "waitMs" | "timeBreakdown"): string {
+  const { figure } = splitFigure(path);
+  const m = /^(latencyMs|waitMs)\.(\w+)$/.exec(figure);
+  if (m !== null) return m[1] === within ? m[2]! : `${m[1] === "latencyMs" ? "latency" : "wait"} ${m[2]} (ms)`;
+  const short = SHORT[figure];
+  if (short !== undefined) return figure.startsWith("timeBreakdown.") && within !== "timeBreakdown" ? `${short} (ms)` : short;
+  const info = describeFigure(figure);
+  return info === undefined ? figure : info.label.replace(/^tasks /, "");
+}

@@ -91,10 +91,13 @@ function failedAttemptsNote(r: RunReport): string {
   if (failed === 0) return "";
   const fast = r.agents.reduce((n, a) => n + (a.fastFails ?? 0), 0);
   const t = r.tasks;
+  const sum = t.retried + t.failed + t.deadLettered;
+  const reconcile = sum === failed
+    ? `The two agree: ${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered = ${formatNumber(failed)}.`
+    : `They differ by ${formatNumber(Math.abs(failed - sum))} (${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered = ${formatNumber(sum)}): the agents count attempts made inside the window, the task table the tasks submitted inside it, so attempts of warm-up tasks, attempts after the window, tasks ended without an agent's fault (cancelled, timed out in the queue) and attempts lost with a crashed agent fall on one side only.`;
   return note(
     `The agents' ${formatNumber(failed)} failed attempts count every attempt that failed on an agent inside the window${fast > 0 ? ` (${formatNumber(fast)} of them failed fast on an open dependency breaker)` : ""}, ` +
-      `including attempts whose task was then retried and completed. The task table counts tasks by how they finally ended: ` +
-      `${formatNumber(t.retried)} attempts were retried, ${formatNumber(t.failed)} tasks failed and ${formatNumber(t.deadLettered)} were dead-lettered after their last attempt.`,
+      `including attempts whose task was then retried and completed; the task table counts tasks by how they finally ended, and attempts tried again as "retried". ${reconcile}`,
   );
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 import { allZero, estimateChart } from "./charts.ts";
-import { describeFigure, formatFigureBare, GROUP_FIGURES, labelWithUnit, RUN_FIGURES, splitFigure } from "./figure-names.ts";
+import { describeFigure, formatFigureBare, GROUP_FIGURES, RUN_FIGURES, shortLabel, splitFigure } from "./figure-names.ts";
 import { escapeHtml, formatDuration, formatNumber, formatPercent } from "./format.ts";
 import { type Cell, chartFigure, figure, findingsList, note, table } from "./html-parts.ts";
 import type { Estimate, SweepReport } from "./report.ts";
@@ -16,11 +16,11 @@ import type { Estimate, SweepReport } from "./report.ts";
 const FIGURES_PER_TABLE = 5;
 
 /** The themes the run-wide figures are tabulated under, in order. */
-const THEMES: [string, (f: string) => boolean][] = [
-  ["Throughput and outcomes", (f) => f === "throughputPerSec" || f === "successRate" || f.startsWith("tasks.")],
-  ["Latency, submit to completion (ms)", (f) => f.startsWith("latencyMs.")],
-  ["Wait before the first attempt (ms)", (f) => f.startsWith("waitMs.")],
-  ["Where the time goes (ms per completed task)", (f) => f.startsWith("timeBreakdown.")],
+const THEMES: [string, (f: string) => boolean, ("latencyMs" | "waitMs" | "timeBreakdown")?][] = [
+  ["Throughput (tasks/s) and outcomes (tasks submitted in the window)", (f) => f === "throughputPerSec" || f === "successRate" || f.startsWith("tasks.")],
+  ["Latency, submit to completion, of completed tasks (ms)", (f) => f.startsWith("latencyMs."), "latencyMs"],
+  ["Wait before the first attempt, of completed tasks (ms)", (f) => f.startsWith("waitMs."), "waitMs"],
+  ["Where the time goes (mean ms per completed task)", (f) => f.startsWith("timeBreakdown."), "timeBreakdown"],
   ["Agents and load", (f) => f === "utilisation" || f === "restarts" || f === "breakerTrips" || f.startsWith("littlesLaw.")],
 ];
 
@@ -85,15 +85,15 @@ export function sweepBody(r: SweepReport): string {
   }
 
   const sections: string[] = [];
-  for (const [theme, belongs] of THEMES) {
+  for (const [theme, belongs, within] of THEMES) {
     const figures = RUN_FIGURES.filter((f) => belongs(f) && live.includes(f));
-    if (figures.length > 0) sections.push(estimateTables(r, figures, theme, labelWithUnit));
+    if (figures.length > 0) sections.push(estimateTables(r, figures, theme, (f) => shortLabel(f, within)));
   }
   for (const by of ["byPriority", "byKind"] as const) {
     const groups = [...new Set(live.filter((f) => f.startsWith(`${by}.`)).map((f) => splitFigure(f).group!.name))];
     for (const g of groups) {
       const figures = GROUP_SHOWN.filter((f) => live.includes(`${by}.${g}.${f}`)).map((f) => `${by}.${g}.${f}`);
-      if (figures.length > 0) sections.push(estimateTables(r, figures, `${by === "byPriority" ? "Priority" : "Kind"} ${g}`, (f) => labelWithUnit(splitFigure(f).figure)));
+      if (figures.length > 0) sections.push(estimateTables(r, figures, `${by === "byPriority" ? "Priority" : "Kind"} ${g}`, (f) => shortLabel(f)));
     }
   }
   const notes: string[] = [];
@@ -101,7 +101,7 @@ export function sweepBody(r: SweepReport): string {
   if (r.rows.some((row) => Object.values(row.figures).some((e) => e.resolution !== undefined))) {
     notes.push("Percentiles are read from each replica's histogram, exact to ±1.6%: where the replicas agree more closely than that, the interval shown is that resolution, not a claim of more certainty.");
   }
-  notes.push(`Each cell: the mean over ${formatNumber(r.replicas)} replicas, and below it the 95% confidence interval (Student's t). Per priority and per kind: ${GROUP_SHOWN.map((f) => describeFigure(f)?.label ?? f).join(", ")}; the JSON has ${GROUP_FIGURES.length} figures each.`);
+  notes.push(`Each cell: the mean over ${formatNumber(r.replicas)} replicas, and below it the 95% confidence interval (Student's t, cut at 0 and at 100% where a figure cannot pass them; the full name of each figure is in its cell's tooltip). Per priority and per kind: ${GROUP_SHOWN.map((f) => describeFigure(f)?.label ?? f).join(", ")}; the JSON has ${GROUP_FIGURES.length} figures each.`);
   parts.push(`<section class="estimates"><h2>Means with 95% confidence intervals</h2>${sections.join("")}${notes.map(note).join("")}</section>`);
 
   const labels = r.rows.map((row) => paramKeys.map((k) => String(row.params[k] ?? "—")).join(" · ") || "all");

@@ -72,7 +72,8 @@ function grid(vary: Record<string, readonly VaryValue[]>): Record<string, VaryVa
 /**
  * Each figure over the replicas as a mean and 95% interval. A figure some replicas lack (a
  * priority no task of theirs had) is estimated over those that have it; percentiles read from a
- * histogram get intervals at least as wide as its resolution.
+ * histogram get intervals at least as wide as its resolution; intervals stop at 0 (and shares at
+ * 1), which no figure passes.
  */
 export function aggregate(replicas: readonly Figures[]): Record<string, Estimate> {
   const names: string[] = [];
@@ -87,7 +88,10 @@ export function aggregate(replicas: readonly Figures[]): Record<string, Estimate
   const out: Record<string, Estimate> = {};
   for (const name of names) {
     const values = replicas.flatMap((f) => (f[name] === undefined ? [] : [f[name]!]));
-    out[name] = estimate(values, describeFigure(name)?.histogram === true ? HISTOGRAM_RESOLUTION : 0);
+    const info = describeFigure(name);
+    // Every figure of a report is a count, a time, a rate or a share: none is negative, a share is at most 1.
+    const bounds: [number, number] = info === undefined ? [-Infinity, Infinity] : [0, info.unit === "fraction" ? 1 : Infinity];
+    out[name] = estimate(values, info?.histogram === true ? HISTOGRAM_RESOLUTION : 0, bounds);
   }
   return out;
 }
