@@ -18,7 +18,7 @@ describe("terminal tables", () => {
     expect(text).toContain("throughput   334.3 tasks/s");
     expect(text).toMatch(/latency ms {3}p50 7\.20 {3}p95 19\.8 {3}p99 48\.3 {3}max 120\.5/);
     expect(text).toMatch(/^flaky-<b> +310 +7 +48\.0% +1 +1$/m);
-    expect(text).toContain("(attempts, not tasks: an agent's failed attempts include those retried and then completed; of the tasks, 7 failed and 4 were dead-lettered)");
+    expect(text).toContain("(attempts, not tasks: an agent's failed attempts include those retried and then completed; 7 failed attempts ≠ (attempts inside the window, tasks submitted inside it: 16 fall on one side only) 12 retried + 7 failed + 4 dead-lettered tasks)");
     const lost = formatRunReport({ ...runReport(), tasks: { ...runReport().tasks, accepted: 1_192 } });
     expect(lost).toContain("2 accepted tasks have no terminal state");
   });

@@ -83,7 +83,10 @@ export function formatRunReport(r: RunReport): string {
     }
     const failed = r.agents.reduce((n, a) => n + a.failed, 0);
     if (failed > 0) {
-      lines.push(`(attempts, not tasks: an agent's failed attempts include those retried and then completed; of the tasks, ${formatNumber(r.tasks.failed)} failed and ${formatNumber(r.tasks.deadLettered)} were dead-lettered)`);
+      const t = r.tasks;
+      const sum = t.retried + t.failed + t.deadLettered;
+      const how = sum === failed ? "=" : `≠ (attempts inside the window, tasks submitted inside it: ${formatNumber(Math.abs(failed - sum))} fall on one side only)`;
+      lines.push(`(attempts, not tasks: an agent's failed attempts include those retried and then completed; ${formatNumber(failed)} failed attempts ${how} ${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered tasks)`);
     }
   }
   if (r.bottleneck !== undefined) lines.push("", ...bottleneckLines(r.bottleneck));
