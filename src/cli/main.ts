@@ -3,7 +3,7 @@
  *
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
- * apiary simulate scenario.json [--seed N] [--target FIGURE<VALUE]... [--json] [--html FILE]
+ * apiary simulate scenario.json [--seed N] [--target FIGURE<VALUE]... [--resimulate] [--json] [--html FILE]
  * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--target ...]... [--json] [--html FILE] [--threads N]
  * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--target ...]... [--threads N] [--seed N] [--json] [--html FILE]
  * apiary plan scenario.json --vary PATH=LIST... --target FIGURE<VALUE... [--replicas N] [--json] [--html FILE]
@@ -65,6 +65,9 @@ Options:
   --target T          simulate FILE: a target such as waitMs.p95<2000, successRate>=99.5%
                       or byKind.NAME.latencyMs.p99<8000 (repeatable); each is shown as
                       PASS or FAIL, and the exit code is 1 when one fails
+  --resimulate        simulate FILE: check the bottleneck analysis's suggested relief by
+                      running the scenario again with it, however long the run (by
+                      default only runs of at most 20,000 tasks are re-simulated)
   --port N            serve / inspect / replay: port (default 9464 for serve, a free
                       one for inspect and replay; 0 picks a free one)
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)
@@ -77,7 +80,7 @@ const BOOLEAN = { type: "boolean", default: false } as const;
 const STRING = { type: "string" } as const;
 const HELP = { type: "boolean", short: "h", default: false } as const;
 /** The flags of each subcommand parsed here (load and sweep parse their own). */
-const SIMULATE_OPTIONS = { tasks: STRING, seed: STRING, threads: STRING, backend: STRING, json: BOOLEAN, html: STRING, target: { type: "string", multiple: true }, help: HELP } as const satisfies CommandOptions;
+const SIMULATE_OPTIONS = { tasks: STRING, seed: STRING, threads: STRING, backend: STRING, json: BOOLEAN, html: STRING, target: { type: "string", multiple: true }, resimulate: BOOLEAN, help: HELP } as const satisfies CommandOptions;
 const DEMO_HIVE_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, seed: STRING, threads: STRING, backend: STRING, help: HELP } as const satisfies CommandOptions;
 const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, help: HELP } as const satisfies CommandOptions;
 /** The longest --duration-ms a timer can wait: past 2^31 - 1 ms, setTimeout fires at once. */
@@ -164,7 +167,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     try {
       const seed = intOption("seed", values.seed, undefined, 0);
-      return await runScenarioFile({ file: rest[0]!, seed, json: values.json, html: values.html, targets: values.target ?? [] }, (text) => void process.stdout.write(text));
+      return await runScenarioFile({ file: rest[0]!, seed, json: values.json, html: values.html, targets: values.target ?? [], resimulate: values.resimulate }, (text) => void process.stdout.write(text));
     } catch (error) {
       if (error instanceof RangeError || error instanceof UsageError) return fail(error.message);
       const code = isApiaryError(error) ? ` [${error.code}]` : "";

@@ -3,7 +3,8 @@
  * summary table, or the run report as JSON (`--json`, without the wall time, so the same seed
  * prints the same bytes); `--html FILE` also writes the HTML report. `--target` holds the run to
  * targets (exit 1 when one fails); the bottleneck analysis's relief is checked by re-simulating
- * the scenario with it when the run had at most {@link RESIMULATE_MAX_TASKS} tasks.
+ * the scenario with it when the run had at most {@link RESIMULATE_MAX_TASKS} tasks (a quick
+ * second run), or always with `--resimulate`.
  *
  * @module
  */
@@ -32,10 +33,12 @@ export interface ScenarioRunOptions {
   html: string | undefined;
   /** `--target` values, as written. @default [] */
   targets?: readonly string[];
+  /** Re-simulate the suggested relief whatever the run's size. @default false */
+  resimulate?: boolean;
 }
 
 /** Runs with at most this many accepted tasks get their relief re-simulated (a deterministic rule: the output must not depend on the machine's speed). */
-export const RESIMULATE_MAX_TASKS = 100_000;
+export const RESIMULATE_MAX_TASKS = 20_000;
 
 /**
  * Parses `--target` values against a scenario's kinds.
@@ -125,8 +128,12 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
   progress?.finish();
   const seed = options.seed ?? scenario.seed ?? 1;
   report.bottleneck = analyseBottleneck(report, { scenario, targets });
-  if (report.tasks.accepted <= RESIMULATE_MAX_TASKS && report.bottleneck.relief.some((r) => r.vary !== undefined)) {
-    await confirmRelief(report.bottleneck, scenario, seed, (s, seed) => simulate(s as Scenario, { seed }), setPath);
+  if (report.bottleneck.relief.some((r) => r.vary !== undefined)) {
+    if (options.resimulate === true || report.tasks.accepted <= RESIMULATE_MAX_TASKS) {
+      await confirmRelief(report.bottleneck, scenario, seed, (s, seed) => simulate(s as Scenario, { seed }), setPath);
+    } else {
+      report.bottleneck.findings.push({ text: `Not re-simulated: the run had ${formatNumber(report.tasks.accepted)} tasks (more than ${formatNumber(RESIMULATE_MAX_TASKS)}); --resimulate checks the relief with a second run of the same length.`, method: "measured" });
+    }
   }
   if (targets.length > 0) report.targets = evaluateRun(report, targets);
   if (options.html !== undefined) {

@@ -111,10 +111,14 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
   const to = report.warmupMs + report.durationMs;
   const deps = [...new Set(report.marks.filter((m) => m.agentId.startsWith("dependency:")).map((m) => m.agentId.slice("dependency:".length)))];
   const fastFails = report.agents.reduce((n, a) => n + (a.fastFails ?? 0), 0);
+  let opened = 0;
   for (const d of deps) {
     const open = openTime(report, d, from, to);
-    if (open > 0) say(`Dependency ${d}: its breaker was open ${formatDuration(open)} (${share(open, to - from)} of the window)${fastFails > 0 ? `; ${plural(fastFails, "attempt")} failed fast on open breakers` : ""}. More agents do not help while it is down; retries with backoff carry its tasks over.`, "measured");
+    if (open <= 0) continue;
+    opened++;
+    say(`Dependency ${d}: its breaker was open ${formatDuration(open)} (${share(open, to - from)} of the window). More agents do not help while it is down; retries with backoff carry its tasks over.`, "measured");
   }
+  if (opened > 0 && fastFails > 0) say(`${plural(fastFails, "attempt")} failed fast on open breakers inside the window (each agent's count is in the agents table).`, "measured");
 
   // Which resource saturates first.
   const candidates: { resource: string; utilisation: number }[] = [];
@@ -232,6 +236,7 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
       figure: `byKind.${worst.kind}.waitMs.mean`,
       before,
       after,
+      goal: limit,
       method: "closed-loop",
       statement: `${plural(added, "more agent")} ${like} bring the mean wait for a slot of ${worst.kind} from ${formatDuration(before)} to about ${formatDuration(after)}: with ${formatNumber(inFlight)} tasks in flight on ${plural(c, "slot")} every slot is busy and each task waits (in flight − slots) × run time ÷ slots (closed-loop bound, run time ${formatDuration(runMs)}).`,
     }];
@@ -253,13 +258,16 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
     ? `today's slots are offered more work than they can do, so it predicts an unbounded wait there (${formatMs(before)} ms measured)`
     : scale === 1
     ? `at today's slots it gives ${formatMs(predictedNow)} ms, as measured`
-    : `scaled by ${formatNumber(scale, 2)} to match the ${formatMs(before)} ms measured at today's slots (unscaled it gives ${formatMs(predictedNow)} ms: service times are not exponential)`;
+    : scale === before / predictedNow
+    ? `scaled by ${formatNumber(scale, 2)} to match the ${formatMs(before)} ms measured at today's slots (unscaled it gives ${formatMs(predictedNow)} ms: service times are not exponential)`
+    : `scaled by ${formatNumber(scale, 2)}, the most it is scaled by: unscaled it gives ${formatMs(predictedNow)} ms at today's slots against the ${formatMs(before)} ms measured, a gap no service-time shape explains (a backlog from bursts, more likely), so take this prediction with care`;
   return [{
     change: `${plural(added, "more agent")} ${like}`,
     ...(vary !== undefined ? { vary } : {}),
     figure: `byKind.${worst.kind}.waitMs.p95`,
     before,
     after,
+    goal: goal.limit,
     method: "erlang-c",
     statement: `${plural(added, "more agent")} ${like} bring the p95 wait of ${worst.kind} from ${formatMs(before)} ms to about ${formatMs(after)} ms, under ${goal.why}. Erlang C (M/M/c) for the ${plural(c, "slot")} that can serve it, offered ${formatNumber(a, 1)} busy slots of ${formatDuration(runMs)} runs, ${how}.`,
   }];
@@ -284,7 +292,11 @@ export async function confirmRelief(bottleneck: Bottleneck, scenario: Scenario, 
     for (const key of figure.split(".")) value = value === undefined || value === null ? undefined : (value as Record<string, unknown>)[key];
     if (typeof value !== "number") continue;
     r.resimulated = value;
-    const text = `Re-simulated with that change (same seed ${seed}): ${r.figure.endsWith(".mean") ? "mean wait" : "p95 wait"} ${formatMs(value)} ms.`;
+    // Steady-state theory misses backlogs that bursts (outages, spikes) build: say so when the run disagrees.
+    const off = value > r.goal
+      ? ` That misses the goal of ${formatMs(r.goal)} ms the prediction was made for: waits that build up in bursts (outages, latency spikes, arrival bursts) are beyond steady-state queueing theory; \`apiary plan\` with --vary ${Object.keys(r.vary)[0]}=… finds the size that meets a target by simulation.`
+      : "";
+    const text = `Re-simulated with that change (same seed ${seed}): ${r.figure.endsWith(".mean") ? "mean wait" : "p95 wait"} ${formatMs(value)} ms (before: ${formatMs(r.before)} ms).${off}`;
     r.statement += ` ${text}`;
     bottleneck.findings.push({ text, method: "re-simulation" });
   }

@@ -165,7 +165,7 @@ export async function plan(scenario: ScenarioInput | Scenario, options: PlanOpti
     const runReplicas = (i: number, from: number, count: number): Promise<ReplicaResult[]> =>
       Promise.all(Array.from({ length: count }, (_, r) => pool.run(scenarios[i]!, seed + from + r, { signal, analyse: from + r === 0 }).then((result) => {
         done++;
-        o.onProgress?.(done, `${tried} settings tried; now ${describeParams(settings[i]!)}`);
+        o.onProgress?.(done, `setting ${tried}: ${describeParams(settings[i]!)}`);
         return result;
       })));
     /** Runs setting `i` (once) and judges it. */

@@ -253,6 +253,8 @@ export interface Relief {
   figure: string;
   before: number;
   after: number;
+  /** The level `after` was to reach: a target's, else a tenth of the kind's run time. */
+  goal: number;
   method: Method;
   /** The figure measured in a re-simulation with the change (same seed), when one ran. */
   resimulated?: number;
