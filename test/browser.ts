@@ -40,9 +40,18 @@ export async function browse(dir: string, file: string, ...args: string[]): Prom
   const { stdout } = await run(
     chromium!,
     [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      `--user-data-dir=${profile}`, "--hide-scrollbars", ...args, `file://${file}`,
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      `--user-data-dir=${profile}`,
+      "--hide-scrollbars",
+      ...args,
+      `file://${file}`,
     ],
     { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
   );

@@ -68,7 +68,12 @@ describe("the reports at 1,400 px in headless Chromium", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "apiary-layout-"));
     const run = await simulate(scenario);
-    const swept = await sweep(scenario, { replicas: 3, threads: 2, vary: { "agents.0.count": [2, 3, 4], "workload.arrivals.poisson.ratePerSec": [4, 6] }, targets: ["byKind.ask.waitMs.p95<500", "successRate>=95%"] });
+    const swept = await sweep(scenario, {
+      replicas: 3,
+      threads: 2,
+      vary: { "agents.0.count": [2, 3, 4], "workload.arrivals.poisson.ratePerSec": [4, 6] },
+      targets: ["byKind.ask.waitMs.p95<500", "successRate>=95%"],
+    });
     const planned = await plan(scenario, { vary: { "agents.0.count": [1, 2, 3, 4, 5] }, targets: ["byKind.ask.waitMs.mean<100"], replicas: 3, threads: 2 });
     pages["run"] = renderHtml(run);
     pages["sweep"] = renderHtml(swept);

@@ -166,9 +166,9 @@ describe("renderHtml", () => {
     const html = renderHtml(sweepReport());
     expect(html).toContain("<h1>capacity &lt;plan&gt;</h1>");
     expect(html).toContain("<caption>Throughput (tasks/s) and outcomes (tasks submitted in the window)</caption>");
-    expect(html).toContain("<th class=\"num\">tasks/s</th>");
+    expect(html).toContain('<th class="num">tasks/s</th>');
     expect(html).toContain("<caption>Latency, submit to completion, of completed tasks (ms)</caption>");
-    expect(html).toContain("<th class=\"num\">p99</th>");
+    expect(html).toContain('<th class="num">p99</th>');
     expect(html).toMatch(/<td class="num" title="throughput: mean 71.20, 95% CI 69.00 to 73.40 \(n=3\)">71.20<small>\[69.00, 73.40\]<\/small><\/td>/);
     expect(html).toContain(">900.0<small>[780.0, 1,020]</small></td>");
     const est = chart(html, "estimates", 1);
@@ -207,7 +207,9 @@ describe("renderHtml", () => {
   });
 
   it("rejects something that is not a report, naming the field and the value", () => {
-    expect(() => renderHtml({ mode: "party" } as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"mode" must be one of "simulation", "load", "sweep", "plan", received "party"') }));
+    expect(() => renderHtml({ mode: "party" } as never)).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"mode" must be one of "simulation", "load", "sweep", "plan", received "party"') }),
+    );
     expect(() => renderHtml(null as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining("received null") }));
   });
 });

@@ -1,7 +1,7 @@
 // `plan` against queueing theory: an M/M/c queue, where Erlang C gives the mean wait for each
 // number of servers in closed form, so the smallest count that meets a wait target is known.
 import { beforeAll, describe, expect, it } from "vitest";
-import { isApiaryError } from "../src/errors.ts";
+import { isApiaryError } from "../src/core/errors.ts";
 import { mmcWait } from "../src/sim/erlang.ts";
 import { plan, type PlanReport } from "../src/sim/plan.ts";
 import type { ScenarioInput } from "../src/sim/scenario.ts";

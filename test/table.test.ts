@@ -18,7 +18,9 @@ describe("terminal tables", () => {
     expect(text).toContain("throughput   334.3 tasks/s");
     expect(text).toMatch(/latency ms {3}p50 7\.20 {3}p95 19\.8 {3}p99 48\.3 {3}max 120\.5/);
     expect(text).toMatch(/^flaky-<b> +310 +7 +48\.0% +1 +1$/m);
-    expect(text).toContain("(attempts, not tasks: an agent's failed attempts include those retried and then completed; 7 failed attempts ≠ (attempts inside the window, tasks submitted inside it: 16 fall on one side only) 12 retried + 7 failed + 4 dead-lettered tasks)");
+    expect(text).toContain(
+      "(attempts, not tasks: an agent's failed attempts include those retried and then completed; 7 failed attempts ≠ (attempts inside the window, tasks submitted inside it: 16 fall on one side only) 12 retried + 7 failed + 4 dead-lettered tasks)",
+    );
     const lost = formatRunReport({ ...runReport(), tasks: { ...runReport().tasks, accepted: 1_192 } });
     expect(lost).toContain("2 accepted tasks have no terminal state");
   });
@@ -33,14 +35,32 @@ describe("terminal tables", () => {
     const text = formatLoadReport(loadReport([10, 100]));
     const lines = text.split("\n");
     const header = lines.find((l) => l.trimStart().startsWith("in flight"))!;
-    expect(header.split(/ {2,}/).map((s) => s.trim())).toEqual(["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "lost"]);
+    expect(header.split(/ {2,}/).map((s) => s.trim())).toEqual([
+      "in flight",
+      "accepted",
+      "completed",
+      "failed",
+      "dead-lettered",
+      "shed",
+      "rejected",
+      "cancelled",
+      "success",
+      "tasks/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "lost",
+    ]);
     const row = lines.find((l) => /^\s+100\s/.test(l))!;
     expect(row.trim().split(/\s+/)).toEqual(["100", "1,190", "1,170", "7", "4", "6", "10", "3", "98.3%", "950.0", "144.0", "396.0", "966.0", "0"]);
     // Columns line up: every row is as wide as the header.
     expect(lines.filter((l) => /^\s+\d/.test(l)).every((l) => l.length === header.length)).toBe(true);
     expect(text).toContain("shed         10 in flight: 6 shed, 10 rejected; 100 in flight: 6 shed, 10 rejected");
     expect(text).toContain("lost         none: at every level");
-    const clean: LoadReport = { ...loadReport([10]), levels: loadReport([10]).levels.map((l) => ({ ...l, tasks: { ...l.tasks, shed: 0, rejected: 0, accepted: l.tasks.accepted - 6, submitted: l.tasks.submitted - 16 } })) };
+    const clean: LoadReport = {
+      ...loadReport([10]),
+      levels: loadReport([10]).levels.map((l) => ({ ...l, tasks: { ...l.tasks, shed: 0, rejected: 0, accepted: l.tasks.accepted - 6, submitted: l.tasks.submitted - 16 } })),
+    };
     expect(formatLoadReport(clean)).toContain("shed         nothing shed or rejected at any level");
   });
 

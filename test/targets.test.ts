@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isApiaryError } from "../src/errors.ts";
+import { isApiaryError } from "../src/core/errors.ts";
 import { erlangC, mmcWait } from "../src/sim/erlang.ts";
 import { evaluateEstimate, evaluateRun, parseTarget } from "../src/sim/targets.ts";
 import { runReport } from "./fixtures/reports.ts";

@@ -13,7 +13,7 @@
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
-import { InvalidOptionsError } from "../errors.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { analyseBottleneck } from "../sim/bottleneck.ts";
 import { renderHtml } from "../sim/html.ts";
 import { allPassed, evaluateRun, parseTargets, type Target } from "../sim/targets.ts";
@@ -24,7 +24,7 @@ import { DEFAULT_LEVELS, runLoad } from "./load.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
-import { MAX_THREADS } from "../schema.ts";
+import { MAX_THREADS } from "../hive/schema.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
@@ -144,7 +144,11 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
         const tasks = tasksPerLevel ?? level;
         const seconds = (tasks * mapped.meanTaskMs) / cpus / 1_000;
         if (seconds > 60) {
-          process.stderr.write(`apiary load: at ${level} in flight, ${tasks} tasks of ~${mapped.meanTaskMs.toFixed(1)} ms on ${cpus} threads need ~${Math.round(seconds)} s of CPU${tasksPerLevel === undefined ? " just to drain" : ""}; --levels or --tasks-per-level make it shorter\n`);
+          process.stderr.write(
+            `apiary load: at ${level} in flight, ${tasks} tasks of ~${mapped.meanTaskMs.toFixed(1)} ms on ${cpus} threads need ~${Math.round(seconds)} s of CPU${
+              tasksPerLevel === undefined ? " just to drain" : ""
+            }; --levels or --tasks-per-level make it shorter\n`,
+          );
         }
       }
     }

@@ -16,14 +16,14 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { z } from "zod";
 import type { BackendName } from "../backends/registry.ts";
-import { AbortedError, InvalidOptionsError, isApiaryError } from "../errors.ts";
-import { createHive, type HiveOptions } from "../hive.ts";
+import { AbortedError, InvalidOptionsError, isApiaryError } from "../core/errors.ts";
+import { createHive, type HiveOptions } from "../hive/hive.ts";
 import { formatNumber } from "../sim/format.ts";
 import { analyseBottleneck } from "../sim/bottleneck.ts";
 import { createRecorder } from "../sim/recorder.ts";
 import type { LoadReport } from "../sim/report.ts";
 import { successRate } from "../sim/totals.ts";
-import { nonNegativeInt, parseFor, positiveInt } from "../validation.ts";
+import { nonNegativeInt, parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
 
 /** The in-flight levels of a default run. */
@@ -97,8 +97,19 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
   const out: LoadReport["levels"] = [];
   for (const [index, inFlight] of levels.entries()) {
     const report = await runLevel({
-      inFlight, index, count: levels.length, tasksPerLevel, durationMs, warmupMs, seed, workload,
-      sampleEveryMs: checked.sampleEveryMs ?? 100, threads: checked.threads, backend: options.backend, queue: options.queue, signal: options.signal,
+      inFlight,
+      index,
+      count: levels.length,
+      tasksPerLevel,
+      durationMs,
+      warmupMs,
+      seed,
+      workload,
+      sampleEveryMs: checked.sampleEveryMs ?? 100,
+      threads: checked.threads,
+      backend: options.backend,
+      queue: options.queue,
+      signal: options.signal,
       progress: options.onProgress === undefined ? undefined : (done, detail) => options.onProgress!(index * perLevel + Math.min(done, perLevel), total, detail),
     });
     out.push(report);
@@ -147,7 +158,11 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
       scenario: p.workload.name,
       seed: null,
       // Live attempts wait for a thread after placement: the placements tell the two waits apart.
-      detail: { ...(p.workload.kinds !== undefined ? { kinds: p.workload.kinds } : {}), agents: p.workload.agents.map((a) => ({ id: a.id, ...(a.capabilities !== undefined ? { capabilities: a.capabilities } : {}) })), placements: true },
+      detail: {
+        ...(p.workload.kinds !== undefined ? { kinds: p.workload.kinds } : {}),
+        agents: p.workload.agents.map((a) => ({ id: a.id, ...(a.capabilities !== undefined ? { capabilities: a.capabilities } : {}) })),
+        placements: true,
+      },
     });
     const kindOf = p.workload.kindOf;
     const next = p.workload.next(p.seed);

@@ -20,8 +20,8 @@
  */
 import { readFileSync } from "node:fs";
 import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
-import { isApiaryError } from "../errors.ts";
-import { MAX_THREADS } from "../schema.ts";
+import { isApiaryError } from "../core/errors.ts";
+import { MAX_THREADS } from "../hive/schema.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
 import { type CommandOptions, intFlag, parseCommandArgs } from "./args.ts";
@@ -80,7 +80,17 @@ const BOOLEAN = { type: "boolean", default: false } as const;
 const STRING = { type: "string" } as const;
 const HELP = { type: "boolean", short: "h", default: false } as const;
 /** The flags of each subcommand parsed here (load and sweep parse their own). */
-const SIMULATE_OPTIONS = { tasks: STRING, seed: STRING, threads: STRING, backend: STRING, json: BOOLEAN, html: STRING, target: { type: "string", multiple: true }, resimulate: BOOLEAN, help: HELP } as const satisfies CommandOptions;
+const SIMULATE_OPTIONS = {
+  tasks: STRING,
+  seed: STRING,
+  threads: STRING,
+  backend: STRING,
+  json: BOOLEAN,
+  html: STRING,
+  target: { type: "string", multiple: true },
+  resimulate: BOOLEAN,
+  help: HELP,
+} as const satisfies CommandOptions;
 const DEMO_HIVE_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, seed: STRING, threads: STRING, backend: STRING, help: HELP } as const satisfies CommandOptions;
 const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, help: HELP } as const satisfies CommandOptions;
 /** The longest --duration-ms a timer can wait: past 2^31 - 1 ms, setTimeout fires at once. */
@@ -108,13 +118,17 @@ function formatSummary(r: DemoReport): string {
     `${"agent".padEnd(12)} ${"capabilities".padEnd(28)} ${"tasks".padStart(6)} ${"failed".padStart(7)} ${"mean ms".padStart(8)}`,
     ...r.agents.map(
       (a) =>
-        `${a.id.padEnd(12)} ${Object.entries(a.capabilities)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(", ")
-          .padEnd(28)} ${String(a.tasks).padStart(6)} ${String(a.failed).padStart(7)} ${ms(a.meanMs).padStart(8)}`,
+        `${a.id.padEnd(12)} ${
+          Object.entries(a.capabilities)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")
+            .padEnd(28)
+        } ${String(a.tasks).padStart(6)} ${String(a.failed).padStart(7)} ${ms(a.meanMs).padStart(8)}`,
     ),
     "",
-    `energy      ${r.results.energy.runs} year-long dispatch runs, mean self-sufficiency ${pct(r.results.energy.meanSelfSufficiency)}, mean grid import ${r.results.energy.meanImportKwh.toFixed(0)} kWh`,
+    `energy      ${r.results.energy.runs} year-long dispatch runs, mean self-sufficiency ${pct(r.results.energy.meanSelfSufficiency)}, mean grid import ${
+      r.results.energy.meanImportKwh.toFixed(0)
+    } kWh`,
     `montecarlo  ${r.results.montecarlo.runs} runs, π ≈ ${r.results.montecarlo.meanEstimate.toFixed(5)} ± ${r.results.montecarlo.pooledStdError.toFixed(5)}`,
   ];
   return `${lines.join("\n")}\n`;
@@ -167,7 +181,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     try {
       const seed = intOption("seed", values.seed, undefined, 0);
-      return await runScenarioFile({ file: rest[0]!, seed, json: values.json, html: values.html, targets: values.target ?? [], resimulate: values.resimulate }, (text) => void process.stdout.write(text));
+      return await runScenarioFile(
+        { file: rest[0]!, seed, json: values.json, html: values.html, targets: values.target ?? [], resimulate: values.resimulate },
+        (text) => void process.stdout.write(text),
+      );
     } catch (error) {
       if (error instanceof RangeError || error instanceof UsageError) return fail(error.message);
       const code = isApiaryError(error) ? ` [${error.code}]` : "";

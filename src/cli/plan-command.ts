@@ -10,7 +10,7 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { InvalidOptionsError, isApiaryError } from "../errors.ts";
+import { InvalidOptionsError, isApiaryError } from "../core/errors.ts";
 import { renderHtml } from "../sim/html.ts";
 import { DEFAULT_PLAN_REPLICAS, plan } from "../sim/plan.ts";
 import { parseScenario } from "../sim/scenario.ts";

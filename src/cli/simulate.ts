@@ -9,7 +9,7 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { InvalidOptionsError } from "../errors.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { analyseBottleneck, confirmRelief } from "../sim/bottleneck.ts";
 import { formatMs, formatNumber } from "../sim/format.ts";
 import { renderHtml } from "../sim/html.ts";
@@ -90,13 +90,19 @@ export function formatReport(r: RunReport): string {
   const l = r.littlesLaw;
   const little = l === undefined
     ? `Little's law λW ${formatNumber(num("littleL"), 2)}`
-    : `= λW ${formatNumber(l.lambdaW, 2)} (λ ${formatNumber(l.arrivalsPerSec, 2)}/s × W ${formatMs(l.meanTimeInSystemMs)} ms, every outcome) + ${formatNumber(l.carriedIn, 2)} carried in − ${formatNumber(l.spilledOut, 2)} spilled out`;
+    : `= λW ${formatNumber(l.lambdaW, 2)} (λ ${formatNumber(l.arrivalsPerSec, 2)}/s × W ${formatMs(l.meanTimeInSystemMs)} ms, every outcome) + ${formatNumber(l.carriedIn, 2)} carried in − ${
+      formatNumber(l.spilledOut, 2)
+    } spilled out`;
   const lines = [
-    `means        latency ${formatMs(r.latencyMs.mean)} ms   wait ${formatMs(r.waitMs.mean)} ms   in system ${formatNumber(num("meanInSystem"), 2)} (running ${formatNumber(num("meanRunning"), 2)}, waiting ${formatNumber(num("meanQueued"), 2)})`,
+    `means        latency ${formatMs(r.latencyMs.mean)} ms   wait ${formatMs(r.waitMs.mean)} ms   in system ${formatNumber(num("meanInSystem"), 2)} (running ${
+      formatNumber(num("meanRunning"), 2)
+    }, waiting ${formatNumber(num("meanQueued"), 2)})`,
     `little       in system ${formatNumber(l?.meanInSystem ?? num("meanInSystem"), 2)} ${little}`,
-    `faults       crashes ${formatNumber(num("crashes"))}   restarts ${formatNumber(num("restarts"))}   worker deaths ${formatNumber(num("workerDeaths"))}   agent breaker trips ${formatNumber(num("agentBreakerTrips"))}   dependency breaker trips ${formatNumber(num("dependencyBreakerTrips"))}` +
-      (x["degraded"] === true ? `   DEGRADED at ${formatMs(num("degradedAtMs"))} ms` : "") +
-      (x["drainCutoff"] === true ? "   (drain cut off: unfinished tasks cancelled)" : ""),
+    `faults       crashes ${formatNumber(num("crashes"))}   restarts ${formatNumber(num("restarts"))}   worker deaths ${formatNumber(num("workerDeaths"))}   agent breaker trips ${
+      formatNumber(num("agentBreakerTrips"))
+    }   dependency breaker trips ${formatNumber(num("dependencyBreakerTrips"))}` +
+    (x["degraded"] === true ? `   DEGRADED at ${formatMs(num("degradedAtMs"))} ms` : "") +
+    (x["drainCutoff"] === true ? "   (drain cut off: unfinished tasks cancelled)" : ""),
   ];
   if (num("cacheHits") + num("cacheMisses") > 0) lines.push(`cache        hits ${formatNumber(num("cacheHits"))}   misses ${formatNumber(num("cacheMisses"))}`);
   const table = formatRunReport(r);
@@ -132,7 +138,12 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
     if (options.resimulate === true || report.tasks.accepted <= RESIMULATE_MAX_TASKS) {
       await confirmRelief(report.bottleneck, scenario, seed, (s, seed) => simulate(s as Scenario, { seed }), setPath);
     } else {
-      report.bottleneck.findings.push({ text: `Not re-simulated: the run had ${formatNumber(report.tasks.accepted)} tasks (more than ${formatNumber(RESIMULATE_MAX_TASKS)}); --resimulate checks the relief with a second run of the same length.`, method: "measured" });
+      report.bottleneck.findings.push({
+        text: `Not re-simulated: the run had ${formatNumber(report.tasks.accepted)} tasks (more than ${
+          formatNumber(RESIMULATE_MAX_TASKS)
+        }); --resimulate checks the relief with a second run of the same length.`,
+        method: "measured",
+      });
     }
   }
   if (targets.length > 0) report.targets = evaluateRun(report, targets);

@@ -101,9 +101,17 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
   const b = report.timeBreakdown;
   if (b !== undefined && b.count > 0) {
     const total = b.waitSlotMs + b.waitThreadMs + b.runMs + b.backoffMs + b.fastFailMs;
-    const parts: [string, number][] = [["running", b.runMs], ["waiting for an agent slot", b.waitSlotMs], ["waiting for a worker thread", b.waitThreadMs], ["in retry backoff", b.backoffMs], ["failing fast on open breakers", b.fastFailMs]];
+    const parts: [string, number][] = [["running", b.runMs], ["waiting for an agent slot", b.waitSlotMs], ["waiting for a worker thread", b.waitThreadMs], ["in retry backoff", b.backoffMs], [
+      "failing fast on open breakers",
+      b.fastFailMs,
+    ]];
     const shown = parts.filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]).map(([what, v]) => `${formatDuration(v)} ${what} (${share(v, total)})`);
-    say(`A completed task took ${formatDuration(total)} on average from submit to completion: ${shown.join(", ") || "no time at all"}.${b.fastFailAttempts > 0 ? ` ${formatNumber(b.fastFailAttempts, 2)} attempts per completed task failed fast on an open breaker.` : ""}`, "measured");
+    say(
+      `A completed task took ${formatDuration(total)} on average from submit to completion: ${shown.join(", ") || "no time at all"}.${
+        b.fastFailAttempts > 0 ? ` ${formatNumber(b.fastFailAttempts, 2)} attempts per completed task failed fast on an open breaker.` : ""
+      }`,
+      "measured",
+    );
   }
 
   // Dependencies whose breakers opened.
@@ -116,7 +124,10 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
     const open = openTime(report, d, from, to);
     if (open <= 0) continue;
     opened++;
-    say(`Dependency ${d}: its breaker was open ${formatDuration(open)} (${share(open, to - from)} of the window). More agents do not help while it is down; retries with backoff carry its tasks over.`, "measured");
+    say(
+      `Dependency ${d}: its breaker was open ${formatDuration(open)} (${share(open, to - from)} of the window). More agents do not help while it is down; retries with backoff carry its tasks over.`,
+      "measured",
+    );
   }
   if (opened > 0 && fastFails > 0) say(`${plural(fastFails, "attempt")} failed fast on open breakers inside the window (each agent's count is in the agents table).`, "measured");
 
@@ -137,7 +148,9 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
     candidates.push({ resource: `worker threads (${threads})`, utilisation: Math.min(1, running / threads) });
     if (b !== undefined && b.waitThreadMs > 0) {
       const load = running > threads
-        ? `${formatNumber(running, 1)} attempts were on the ${threads} threads at a time on average — more than one a thread, as a thread runs a batch's attempts one after another (that wait counts as running) — so the threads were busy all the time`
+        ? `${
+          formatNumber(running, 1)
+        } attempts were on the ${threads} threads at a time on average — more than one a thread, as a thread runs a batch's attempts one after another (that wait counts as running) — so the threads were busy all the time`
         : `worker threads ran ${formatNumber(running, 1)} attempts at a time on average (at most ${share(running, threads)} of ${threads} busy)`;
       say(`${load[0]!.toUpperCase()}${load.slice(1)}; a completed task waited ${formatDuration(b.waitThreadMs)} for a thread after its agent took it.`, "measured");
     }
@@ -159,7 +172,12 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
 
   const threadBound = threads > 0 && b !== undefined && b.waitThreadMs > b.waitSlotMs;
   if (threadBound) {
-    say(`Tasks waited longer for a worker thread (${formatDuration(b!.waitThreadMs)} on average) than for an agent (${formatDuration(b!.waitSlotMs)}): more threads (--threads, or more CPUs) would help before more agents.`, "measured");
+    say(
+      `Tasks waited longer for a worker thread (${formatDuration(b!.waitThreadMs)} on average) than for an agent (${
+        formatDuration(b!.waitSlotMs)
+      }): more threads (--threads, or more CPUs) would help before more agents.`,
+      "measured",
+    );
   }
   const relief = threadBound ? [] : reliefFor(report, pools, members, options);
   for (const r of relief) say(r.statement, r.method);
@@ -168,13 +186,19 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
     const g = kinds[worst.kind]!;
     const runMs = g.timeBreakdown.runMs + g.timeBreakdown.fastFailMs;
     if (worst.waitMeanMs <= Math.max(1, runMs / 10)) {
-      say(`No kind waits long for an agent's slot (the longest mean wait for one is ${worst.kind}'s, ${formatMs(worst.waitMeanMs)} ms, under a tenth of its run time), so more agents would not shorten latency${b !== undefined && b.backoffMs + b.fastFailMs > b.waitSlotMs ? "; retries and their backoff cost more" : ""}.`, "measured");
+      say(
+        `No kind waits long for an agent's slot (the longest mean wait for one is ${worst.kind}'s, ${
+          formatMs(worst.waitMeanMs)
+        } ms, under a tenth of its run time), so more agents would not shorten latency${b !== undefined && b.backoffMs + b.fastFailMs > b.waitSlotMs ? "; retries and their backoff cost more" : ""}.`,
+        "measured",
+      );
     } else if (!threadBound) {
       const closed = report.extra["closedLoop"] === true || (options.scenario !== undefined && "closed" in options.scenario.workload.arrivals);
-      const why = closed
-        ? "its agents also serve other kinds in a closed loop, where no closed form applies"
-        : "that already meets the target set for it";
-      say(`${worst.kind} waits for an agent's slot (${formatMs(worst.waitMeanMs)} ms on average), but ${why}: \`apiary plan\` with --vary on an agent group's count finds the size that meets a target.`, "measured");
+      const why = closed ? "its agents also serve other kinds in a closed loop, where no closed form applies" : "that already meets the target set for it";
+      say(
+        `${worst.kind} waits for an agent's slot (${formatMs(worst.waitMeanMs)} ms on average), but ${why}: \`apiary plan\` with --vary on an agent group's count finds the size that meets a target.`,
+        "measured",
+      );
     }
   }
   return { pools, capabilities, saturatesFirst, relief, findings };
@@ -220,7 +244,11 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
   const a = worst.utilisation * c;
 
   if (closed) {
-    const inFlight = typeof report.extra["inFlight"] === "number" ? (report.extra["inFlight"] as number) : options.scenario !== undefined && "closed" in options.scenario.workload.arrivals ? options.scenario.workload.arrivals.closed.inFlight : undefined;
+    const inFlight = typeof report.extra["inFlight"] === "number"
+      ? (report.extra["inFlight"] as number)
+      : options.scenario !== undefined && "closed" in options.scenario.workload.arrivals
+      ? options.scenario.workload.arrivals.closed.inFlight
+      : undefined;
     if (inFlight === undefined || pools.length > 1) return [];
     const wait = (slots: number): number => (Math.max(0, inFlight - slots) * runMs) / slots;
     const before = g.timeBreakdown.waitSlotMs;
@@ -238,7 +266,9 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
       after,
       goal: limit,
       method: "closed-loop",
-      statement: `${plural(added, "more agent")} ${like} bring the mean wait for a slot of ${worst.kind} from ${formatDuration(before)} to about ${formatDuration(after)}: with ${formatNumber(inFlight)} tasks in flight on ${plural(c, "slot")} every slot is busy and each task waits (in flight − slots) × run time ÷ slots (closed-loop bound, run time ${formatDuration(runMs)}).`,
+      statement: `${plural(added, "more agent")} ${like} bring the mean wait for a slot of ${worst.kind} from ${formatDuration(before)} to about ${formatDuration(after)}: with ${
+        formatNumber(inFlight)
+      } tasks in flight on ${plural(c, "slot")} every slot is busy and each task waits (in flight − slots) × run time ÷ slots (closed-loop bound, run time ${formatDuration(runMs)}).`,
     }];
   }
 
@@ -260,7 +290,9 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
     ? `at today's slots it gives ${formatMs(predictedNow)} ms, as measured`
     : scale === before / predictedNow
     ? `scaled by ${formatNumber(scale, 2)} to match the ${formatMs(before)} ms measured at today's slots (unscaled it gives ${formatMs(predictedNow)} ms: service times are not exponential)`
-    : `scaled by ${formatNumber(scale, 2)}, the most it is scaled by: unscaled it gives ${formatMs(predictedNow)} ms at today's slots against the ${formatMs(before)} ms measured, a gap no service-time shape explains (a backlog from bursts, more likely), so take this prediction with care`;
+    : `scaled by ${formatNumber(scale, 2)}, the most it is scaled by: unscaled it gives ${formatMs(predictedNow)} ms at today's slots against the ${
+      formatMs(before)
+    } ms measured, a gap no service-time shape explains (a backlog from bursts, more likely), so take this prediction with care`;
   return [{
     change: `${plural(added, "more agent")} ${like}`,
     ...(vary !== undefined ? { vary } : {}),
@@ -269,7 +301,9 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
     after,
     goal: goal.limit,
     method: "erlang-c",
-    statement: `${plural(added, "more agent")} ${like} bring the p95 wait of ${worst.kind} from ${formatMs(before)} ms to about ${formatMs(after)} ms, under ${goal.why}. Erlang C (M/M/c) for the ${plural(c, "slot")} that can serve it, offered ${formatNumber(a, 1)} busy slots of ${formatDuration(runMs)} runs, ${how}.`,
+    statement: `${plural(added, "more agent")} ${like} bring the p95 wait of ${worst.kind} from ${formatMs(before)} ms to about ${formatMs(after)} ms, under ${goal.why}. Erlang C (M/M/c) for the ${
+      plural(c, "slot")
+    } that can serve it, offered ${formatNumber(a, 1)} busy slots of ${formatDuration(runMs)} runs, ${how}.`,
   }];
 }
 
@@ -277,7 +311,13 @@ function reliefFor(report: RunReport, pools: readonly PoolFigures[], members: Re
  * Checks each relief that names a scenario change by running the scenario again with it (same
  * seed) and records the figure measured there. Costs one simulation per relief.
  */
-export async function confirmRelief(bottleneck: Bottleneck, scenario: Scenario, seed: number, run: (scenario: unknown, seed: number) => Promise<RunReport>, setPath: (scenario: unknown, path: string, value: number) => unknown): Promise<void> {
+export async function confirmRelief(
+  bottleneck: Bottleneck,
+  scenario: Scenario,
+  seed: number,
+  run: (scenario: unknown, seed: number) => Promise<RunReport>,
+  setPath: (scenario: unknown, path: string, value: number) => unknown,
+): Promise<void> {
   for (const r of bottleneck.relief) {
     if (r.vary === undefined) continue;
     let changed: unknown = scenario;
@@ -294,7 +334,11 @@ export async function confirmRelief(bottleneck: Bottleneck, scenario: Scenario, 
     r.resimulated = value;
     // Steady-state theory misses backlogs that bursts (outages, spikes) build: say so when the run disagrees.
     const off = value > r.goal
-      ? ` That misses the goal of ${formatMs(r.goal)} ms the prediction was made for: waits that build up in bursts (outages, latency spikes, arrival bursts) are beyond steady-state queueing theory; \`apiary plan\` with --vary ${Object.keys(r.vary)[0]}=… finds the size that meets a target by simulation.`
+      ? ` That misses the goal of ${
+        formatMs(r.goal)
+      } ms the prediction was made for: waits that build up in bursts (outages, latency spikes, arrival bursts) are beyond steady-state queueing theory; \`apiary plan\` with --vary ${
+        Object.keys(r.vary)[0]
+      }=… finds the size that meets a target by simulation.`
       : "";
     const text = `Re-simulated with that change (same seed ${seed}): ${r.figure.endsWith(".mean") ? "mean wait" : "p95 wait"} ${formatMs(value)} ms (before: ${formatMs(r.before)} ms).${off}`;
     r.statement += ` ${text}`;

@@ -122,7 +122,9 @@ export function timeSeriesChart(kind: string, title: string, series: readonly Se
   }
   let body = "";
   if (warmupMs > 0) {
-    body += `<rect class="warmup" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${px(p.bottom - p.top)}"><title>warm-up (left out of the figures)</title></rect>`;
+    body += `<rect class="warmup" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${
+      px(p.bottom - p.top)
+    }"><title>warm-up (left out of the figures)</title></rect>`;
   }
   body += yAxis(p, tickValues, y, yLabel);
   body += xAxis(p, ticks(0, t1 / 1_000, 6), (s) => x(s * 1_000), "time, s");
@@ -245,7 +247,13 @@ export interface BarGroup {
  * Bars grouped by category (e.g. one group per load level, one bar per percentile). `log`
  * draws the value axis on a log scale, for figures that span orders of magnitude.
  */
-export function groupedBarChart(kind: string, title: string, groups: readonly BarGroup[], series: readonly [string, string][], options: { yLabel: string; log?: boolean; format?: (v: number) => string }): string {
+export function groupedBarChart(
+  kind: string,
+  title: string,
+  groups: readonly BarGroup[],
+  series: readonly [string, string][],
+  options: { yLabel: string; log?: boolean; format?: (v: number) => string },
+): string {
   const values = groups.flatMap((g) => g.values).filter((v) => Number.isFinite(v) && v > 0);
   if (groups.length === 0 || values.length === 0) return emptyChart(kind, title, "nothing to compare");
   const p = plot(720, 240, { top: 26 });
@@ -317,7 +325,9 @@ export function estimateChart(figure: string, labels: readonly string[], estimat
     body += `<text class="tick x" x="${cx}" y="${px(p.bottom + 16)}" text-anchor="middle">${escapeHtml(truncate(labels[i] ?? "", Math.max(6, Math.floor(slot / 6))))}</text>`;
     if (e === undefined || !Number.isFinite(e.mean)) return;
     const [a, b] = e.ci95;
-    const tip = `${labels[i] ?? ""} — ${name}: ${show(e.mean)} (95% CI ${show(a)} to ${show(b)}, n=${e.n}${e.resolution !== undefined ? `; at least the histogram's ±${formatPercent(e.resolution)}` : ""})`;
+    const tip = `${labels[i] ?? ""} — ${name}: ${show(e.mean)} (95% CI ${show(a)} to ${show(b)}, n=${e.n}${
+      e.resolution !== undefined ? `; at least the histogram's ±${formatPercent(e.resolution)}` : ""
+    })`;
     body += `<g class="estimate"><title>${escapeHtml(tip)}</title>`;
     if (Number.isFinite(a) && Number.isFinite(b)) {
       body += `<line class="whisker" x1="${cx}" x2="${cx}" y1="${px(y(a))}" y2="${px(y(b))}"/>`;

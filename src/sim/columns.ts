@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 
 /** Refuses what is not the report a formatter reads, before it reads a field of it. */
 export function checkReport(report: unknown, what: string, fits: (r: { mode?: unknown; levels?: unknown; rows?: unknown }) => boolean): void {

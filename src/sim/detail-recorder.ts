@@ -12,8 +12,8 @@
  */
 import { PRIORITIES } from "../../actors/types.ts";
 import type { Capabilities } from "../../actors/types.ts";
-import type { Hive, HiveEvent, HiveEventType } from "../hive.ts";
-import { LogHistogram } from "../histogram.ts";
+import type { Hive, HiveEvent, HiveEventType } from "../hive/hive.ts";
+import { LogHistogram } from "../metrics/histogram.ts";
 import type { GroupFigures, LatencyFigures, LittlesLaw, TimeBreakdown } from "./report.ts";
 
 /** What a detail recorder is told about the swarm and the work (all optional). */
@@ -105,7 +105,19 @@ interface Parts {
   fastFails: number;
 }
 
-const EVENTS = ["task.queued", "task.rejected", "task.started", "task.retrying", "task.completed", "task.failed", "task.deadLettered", "task.cancelled", "task.shed", "agent.restarting", "agent.failed"] as const satisfies readonly HiveEventType[];
+const EVENTS = [
+  "task.queued",
+  "task.rejected",
+  "task.started",
+  "task.retrying",
+  "task.completed",
+  "task.failed",
+  "task.deadLettered",
+  "task.cancelled",
+  "task.shed",
+  "agent.restarting",
+  "agent.failed",
+] as const satisfies readonly HiveEventType[];
 
 function r3(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -158,7 +170,21 @@ export function createDetailRecorder(hive: Hive, warm: number, options: DetailOp
   const group = (map: Map<string, Group>, key: string): Group => {
     let g = map.get(key);
     if (g === undefined) {
-      g = { requires: map === kinds ? requires.get(key) : undefined, accepted: 0, completed: 0, failed: 0, deadLettered: 0, shed: 0, cancelled: 0, rejected: 0, retried: 0, windowCompleted: 0, latency: new LogHistogram(), wait: new LogHistogram(), parts: parts() };
+      g = {
+        requires: map === kinds ? requires.get(key) : undefined,
+        accepted: 0,
+        completed: 0,
+        failed: 0,
+        deadLettered: 0,
+        shed: 0,
+        cancelled: 0,
+        rejected: 0,
+        retried: 0,
+        windowCompleted: 0,
+        latency: new LogHistogram(),
+        wait: new LogHistogram(),
+        parts: parts(),
+      };
       map.set(key, g);
     }
     return g;
@@ -250,7 +276,23 @@ export function createDetailRecorder(hive: Hive, warm: number, options: DetailOp
         if (tracks.has(e.taskId)) return;
         const kind = labels.get(e.taskId) ?? e.kind;
         const cohort = e.at >= warm;
-        const t: Track = { kind, priority: e.priority, cohort, queuedAt: e.at, firstStartAt: -1, phase: SLOT, since: e.at, backoffUntil: 0, agentId: undefined, slotMs: 0, threadMs: 0, runMs: 0, backoffMs: 0, fastFailMs: 0, fastFails: 0 };
+        const t: Track = {
+          kind,
+          priority: e.priority,
+          cohort,
+          queuedAt: e.at,
+          firstStartAt: -1,
+          phase: SLOT,
+          since: e.at,
+          backoffUntil: 0,
+          agentId: undefined,
+          slotMs: 0,
+          threadMs: 0,
+          runMs: 0,
+          backoffMs: 0,
+          fastFailMs: 0,
+          fastFails: 0,
+        };
         tracks.set(e.taskId, t);
         const placed = early.get(e.taskId);
         if (placed !== undefined) {

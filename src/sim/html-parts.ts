@@ -26,7 +26,9 @@ export function table(head: readonly string[], rows: readonly (readonly Cell[])[
     return `<${tag}${attrs}>${body}</${tag}>`;
   };
   const cap = caption === undefined ? "" : `<caption>${escapeHtml(caption)}</caption>`;
-  return `<table>${cap}<thead><tr>${head.map((c, i) => cell("th", c, i)).join("")}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((c, i) => cell("td", c, i)).join("")}</tr>`).join("")}</tbody></table>`;
+  return `<table>${cap}<thead><tr>${head.map((c, i) => cell("th", c, i)).join("")}</tr></thead><tbody>${
+    rows.map((row) => `<tr>${row.map((c, i) => cell("td", c, i)).join("")}</tr>`).join("")
+  }</tbody></table>`;
 }
 
 /** A chart in a `<figure>`, its SVG `<title>` (which `svg()` puts first) repeated as a visible caption. */
@@ -56,11 +58,17 @@ export function findingsList(findings: readonly { text: string; method: Method }
 
 /** The targets of a run and how it did: one row each, PASS or FAIL, with the figure in plain words. */
 export function targetsTable(results: readonly TargetResult[]): string {
-  const rows = results.map((r) => [
-    r.target,
-    describeFigure(r.figure)?.label ?? r.figure,
-    r.actual === null ? "—" : r.ci95 === undefined ? formatFigureValue(r.figure, r.actual) : { text: formatFigureValue(r.figure, r.actual), sub: `95% CI ${formatFigureValue(r.figure, r.ci95[0])} – ${formatFigureValue(r.figure, r.ci95[1])}` },
-    { text: r.passed ? "PASS" : "FAIL", className: r.passed ? "pass" : "fail", ...(r.note !== undefined ? { sub: r.note } : {}) },
-  ] satisfies Cell[]);
+  const rows = results.map((r) =>
+    [
+      r.target,
+      describeFigure(r.figure)?.label ?? r.figure,
+      r.actual === null
+        ? "—"
+        : r.ci95 === undefined
+        ? formatFigureValue(r.figure, r.actual)
+        : { text: formatFigureValue(r.figure, r.actual), sub: `95% CI ${formatFigureValue(r.figure, r.ci95[0])} – ${formatFigureValue(r.figure, r.ci95[1])}` },
+      { text: r.passed ? "PASS" : "FAIL", className: r.passed ? "pass" : "fail", ...(r.note !== undefined ? { sub: r.note } : {}) },
+    ] satisfies Cell[]
+  );
   return table(["target", "figure", "value", "verdict"], rows, [false, false, true, false]);
 }

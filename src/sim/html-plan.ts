@@ -24,25 +24,45 @@ export function planBody(r: PlanReport): string {
   ];
   const parts = [`<dl class="headline">${headline.join("")}</dl>`, `<section><p class="${r.choice === null ? "bad" : "ok"}">${escapeHtml(r.statement)}</p></section>`];
   const head = [...paths, "verdict", ...r.targets, "replicas", "order tried"];
-  const rows = r.candidates.map((c) => [
-    ...paths.map((p) => String(c.params[p] ?? "—")),
-    { text: c.verdict === "skipped" ? "not simulated" : c.verdict, className: c.verdict === "meets" ? "pass" : c.verdict === "skipped" ? "" : "fail", ...(c.note !== undefined ? { sub: c.note } : {}) },
-    ...r.targets.map((t): Cell => {
-      const res = c.targets.find((x) => x.target === t);
-      if (res === undefined || res.actual === null) return "—";
-      return { text: `${res.passed ? "PASS" : "FAIL"} ${formatFigureBare(res.figure, res.actual)}`, className: res.passed ? "pass" : "fail", ...(res.ci95 !== undefined ? { sub: `[${formatFigureBare(res.figure, res.ci95[0])}, ${formatFigureBare(res.figure, res.ci95[1])}]` } : {}) };
-    }),
-    c.replicas === 0 ? "—" : formatNumber(c.replicas),
-    c.tried === null ? "—" : String(c.tried),
-  ] satisfies Cell[]);
-  parts.push(`<section><h2>Every setting</h2>${table(head, rows, head.map((_, i) => i >= paths.length + 1))}${note("A setting meets a target only when the figure's whole 95% confidence interval is on the right side of it; each cell shows the mean and, below, that interval.")}</section>`);
+  const rows = r.candidates.map((c) =>
+    [
+      ...paths.map((p) => String(c.params[p] ?? "—")),
+      {
+        text: c.verdict === "skipped" ? "not simulated" : c.verdict,
+        className: c.verdict === "meets" ? "pass" : c.verdict === "skipped" ? "" : "fail",
+        ...(c.note !== undefined ? { sub: c.note } : {}),
+      },
+      ...r.targets.map((t): Cell => {
+        const res = c.targets.find((x) => x.target === t);
+        if (res === undefined || res.actual === null) return "—";
+        return {
+          text: `${res.passed ? "PASS" : "FAIL"} ${formatFigureBare(res.figure, res.actual)}`,
+          className: res.passed ? "pass" : "fail",
+          ...(res.ci95 !== undefined ? { sub: `[${formatFigureBare(res.figure, res.ci95[0])}, ${formatFigureBare(res.figure, res.ci95[1])}]` } : {}),
+        };
+      }),
+      c.replicas === 0 ? "—" : formatNumber(c.replicas),
+      c.tried === null ? "—" : String(c.tried),
+    ] satisfies Cell[]
+  );
+  parts.push(
+    `<section><h2>Every setting</h2>${table(head, rows, head.map((_, i) => i >= paths.length + 1))}${
+      note("A setting meets a target only when the figure's whole 95% confidence interval is on the right side of it; each cell shows the mean and, below, that interval.")
+    }</section>`,
+  );
   const tried = r.candidates.filter((c) => c.tried !== null);
   const labels = tried.map((c) => paths.map((p) => String(c.params[p])).join(" · "));
   const figures = [...new Set(tried.flatMap((c) => c.targets.map((t) => t.figure)))];
-  parts.push(`<section><h2>Target figures across the settings tried</h2>${figures.map((f) => chartFigure(estimateChart(f, labels, tried.map((c) => c.figures[f]), paths.join(" · ")))).join("")}</section>`);
+  parts.push(
+    `<section><h2>Target figures across the settings tried</h2>${figures.map((f) => chartFigure(estimateChart(f, labels, tried.map((c) => c.figures[f]), paths.join(" · ")))).join("")}</section>`,
+  );
   const chosen = r.candidates.find((c) => r.choice !== null && paths.every((p) => c.params[p] === r.choice![p]));
   if (chosen?.bottleneck !== undefined) {
-    parts.push(`<section><h2>Bottleneck at the choice</h2>${note(`From the first replica of ${paths.map((p) => `${p} = ${String(chosen.params[p])}`).join(", ")}.`)}${findingsList(chosen.bottleneck.findings)}</section>`);
+    parts.push(
+      `<section><h2>Bottleneck at the choice</h2>${note(`From the first replica of ${paths.map((p) => `${p} = ${String(chosen.params[p])}`).join(", ")}.`)}${
+        findingsList(chosen.bottleneck.findings)
+      }</section>`,
+    );
   }
   return parts.join("\n");
 }

@@ -43,11 +43,19 @@ export function runBody(r: RunReport, h: "h2" | "h3"): string {
   parts.push(`<${h}>Tasks</${h}>${tasksTable(r)}`);
   parts.push(
     `<${h}>Latency</${h}>${latencyTable(r)}${chartFigure(latencyHistogram(r.histogram, r.latencyMs))}` +
-      chartFigure(timeSeriesChart("latency-over-time", "Latency over time (tasks completed in each interval; log scale)", r.series, [
-        { key: "latencyP50Ms", label: "p50", className: "c-p50" },
-        { key: "latencyP95Ms", label: "p95", className: "c-p95" },
-        { key: "latencyP99Ms", label: "p99", className: "c-p99" },
-      ], r.warmupMs, "ms", { log: true })),
+      chartFigure(timeSeriesChart(
+        "latency-over-time",
+        "Latency over time (tasks completed in each interval; log scale)",
+        r.series,
+        [
+          { key: "latencyP50Ms", label: "p50", className: "c-p50" },
+          { key: "latencyP95Ms", label: "p95", className: "c-p95" },
+          { key: "latencyP99Ms", label: "p99", className: "c-p99" },
+        ],
+        r.warmupMs,
+        "ms",
+        { log: true },
+      )),
   );
   const groups = groupTables(r, h);
   if (groups !== "") parts.push(groups);
@@ -55,11 +63,27 @@ export function runBody(r: RunReport, h: "h2" | "h3"): string {
   if (r.bottleneck !== undefined) parts.push(`<${h}>Bottleneck</${h}>${bottleneckSection(r)}`);
   parts.push(
     `<${h}>Over time</${h}>` +
-      chartFigure(timeSeriesChart("throughput", "Throughput over time (completed per second)", r.series, [{ key: "throughputPerSec", label: "completed/s", className: "c-throughput", area: true }], r.warmupMs, "tasks/s")) +
-      chartFigure(timeSeriesChart("queue-depth", "Tasks waiting (queued or in retry backoff) and attempts running, over time", r.series, [
-        { key: "queued", label: "waiting", className: "c-queued", area: true },
-        { key: "running", label: "running", className: "c-running" },
-      ], r.warmupMs, "tasks")),
+      chartFigure(
+        timeSeriesChart(
+          "throughput",
+          "Throughput over time (completed per second)",
+          r.series,
+          [{ key: "throughputPerSec", label: "completed/s", className: "c-throughput", area: true }],
+          r.warmupMs,
+          "tasks/s",
+        ),
+      ) +
+      chartFigure(timeSeriesChart(
+        "queue-depth",
+        "Tasks waiting (queued or in retry backoff) and attempts running, over time",
+        r.series,
+        [
+          { key: "queued", label: "waiting", className: "c-queued", area: true },
+          { key: "running", label: "running", className: "c-running" },
+        ],
+        r.warmupMs,
+        "tasks",
+      )),
   );
   const util = utilisationChart(r.agents);
   parts.push(`<${h}>Agents</${h}>${chartFigure(util.svg)}${util.omitted > 0 ? note(`${formatNumber(util.omitted)} more agents are not drawn (${agentSpread(r)}).`) : ""}${failedAttemptsNote(r)}`);
@@ -94,9 +118,13 @@ function failedAttemptsNote(r: RunReport): string {
   const sum = t.retried + t.failed + t.deadLettered;
   const reconcile = sum === failed
     ? `The two agree: ${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered = ${formatNumber(failed)}.`
-    : `They differ by ${formatNumber(Math.abs(failed - sum))} (${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered = ${formatNumber(sum)}): the agents count attempts made inside the window, the task table the tasks submitted inside it, so attempts of warm-up tasks, attempts after the window, tasks ended without an agent's fault (cancelled, timed out in the queue) and attempts lost with a crashed agent fall on one side only.`;
+    : `They differ by ${formatNumber(Math.abs(failed - sum))} (${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered = ${
+      formatNumber(sum)
+    }): the agents count attempts made inside the window, the task table the tasks submitted inside it, so attempts of warm-up tasks, attempts after the window, tasks ended without an agent's fault (cancelled, timed out in the queue) and attempts lost with a crashed agent fall on one side only.`;
   return note(
-    `The agents' ${formatNumber(failed)} failed attempts count every attempt that failed on an agent inside the window${fast > 0 ? ` (${formatNumber(fast)} of them failed fast on an open dependency breaker)` : ""}, ` +
+    `The agents' ${formatNumber(failed)} failed attempts count every attempt that failed on an agent inside the window${
+      fast > 0 ? ` (${formatNumber(fast)} of them failed fast on an open dependency breaker)` : ""
+    }, ` +
       `including attempts whose task was then retried and completed; the task table counts tasks by how they finally ended, and attempts tried again as "retried". ${reconcile}`,
   );
 }
@@ -122,8 +150,20 @@ function tasksTable(r: RunReport): string {
 }
 
 function latencyTable(r: RunReport): string {
-  const row = (name: string, l: RunReport["latencyMs"]): string[] => [name, formatNumber(l.count), formatMs(l.mean), formatMs(l.p50), formatMs(l.p90), formatMs(l.p95), formatMs(l.p99), formatMs(l.max)];
-  return table(["completed tasks, ms", "count", "mean", "p50", "p90", "p95", "p99", "max"], [row("submit to completion", r.latencyMs), row("wait before first attempt", r.waitMs)], [false, true, true, true, true, true, true, true]) +
+  const row = (
+    name: string,
+    l: RunReport["latencyMs"],
+  ): string[] => [name, formatNumber(l.count), formatMs(l.mean), formatMs(l.p50), formatMs(l.p90), formatMs(l.p95), formatMs(l.p99), formatMs(l.max)];
+  return table(["completed tasks, ms", "count", "mean", "p50", "p90", "p95", "p99", "max"], [row("submit to completion", r.latencyMs), row("wait before first attempt", r.waitMs)], [
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]) +
     note("Percentiles are read from a histogram and are exact to ±1.6%; mean, count and max are exact.");
 }
 
@@ -131,8 +171,17 @@ const GROUP_HEAD = ["accepted", "completed", "success", "tasks/s", "latency p50"
 
 function groupRow(name: string, g: GroupFigures): string[] {
   return [
-    name, formatNumber(g.accepted), formatNumber(g.completed), formatPercent(g.successRate), formatNumber(g.throughputPerSec, 2),
-    formatMs(g.latencyMs.p50), formatMs(g.latencyMs.p95), formatMs(g.latencyMs.p99), formatMs(g.waitMs.p50), formatMs(g.waitMs.p95), formatMs(g.waitMs.p99),
+    name,
+    formatNumber(g.accepted),
+    formatNumber(g.completed),
+    formatPercent(g.successRate),
+    formatNumber(g.throughputPerSec, 2),
+    formatMs(g.latencyMs.p50),
+    formatMs(g.latencyMs.p95),
+    formatMs(g.latencyMs.p99),
+    formatMs(g.waitMs.p50),
+    formatMs(g.waitMs.p95),
+    formatMs(g.waitMs.p99),
   ];
 }
 
@@ -146,23 +195,36 @@ function groupTables(r: RunReport, h: "h2" | "h3"): string {
     out.push(table(["kind", ...GROUP_HEAD], Object.entries(r.byKind).map(([k, g]) => groupRow(k, g)), numeric, "Per kind (latency and wait in ms, of completed tasks)"));
   }
   if (out.length === 0) return "";
-  return `<${h}>Per priority and per kind</${h}>${out.join("")}${note("Counts cover the tasks submitted in the window; tasks/s the completions inside it. Rejected tasks are counted per kind only: a rejection does not say the task's priority.")}`;
+  return `<${h}>Per priority and per kind</${h}>${out.join("")}${
+    note("Counts cover the tasks submitted in the window; tasks/s the completions inside it. Rejected tasks are counted per kind only: a rejection does not say the task's priority.")
+  }`;
 }
 
-const PHASES: [keyof TimeBreakdown, string][] = [["waitSlotMs", "waiting for a slot"], ["waitThreadMs", "waiting for a thread"], ["runMs", "running"], ["backoffMs", "retry backoff"], ["fastFailMs", "fast failures"]];
+const PHASES: [keyof TimeBreakdown, string][] = [["waitSlotMs", "waiting for a slot"], ["waitThreadMs", "waiting for a thread"], ["runMs", "running"], ["backoffMs", "retry backoff"], [
+  "fastFailMs",
+  "fast failures",
+]];
 
 function breakdownTable(r: RunReport): string {
   const b = r.timeBreakdown!;
   const row = (name: string, t: TimeBreakdown, mean: number): Cell[] => {
     const total = t.waitSlotMs + t.waitThreadMs + t.runMs + t.backoffMs + t.fastFailMs;
-    return [name, formatNumber(t.count), ...PHASES.map(([k]) => ({ text: formatMs(t[k] as number), sub: total > 0 ? formatPercent((t[k] as number) / total, 0) : "—" })), formatMs(total), formatMs(mean)];
+    return [
+      name,
+      formatNumber(t.count),
+      ...PHASES.map(([k]) => ({ text: formatMs(t[k] as number), sub: total > 0 ? formatPercent((t[k] as number) / total, 0) : "—" })),
+      formatMs(total),
+      formatMs(mean),
+    ];
   };
   const rows: Cell[][] = [row("all", b, r.latencyMs.mean)];
   const kinds = Object.entries(r.byKind ?? {}).filter(([, g]) => g.timeBreakdown.count > 0);
-  if (kinds.length > 1) for (const [k, g] of kinds) rows.push(row(`kind ${k}`, g.timeBreakdown, g.latencyMs.mean));
+  if (kinds.length > 1) { for (const [k, g] of kinds) rows.push(row(`kind ${k}`, g.timeBreakdown, g.latencyMs.mean)); }
   const sim = r.mode === "simulation" ? " A simulation's attempts start when placed, so no time waits for a thread." : "";
   return table(["completed tasks, mean ms", "tasks", ...PHASES.map(([, w]) => w), "sum", "mean latency"], rows, [false, true, true, true, true, true, true, true, true]) +
-    note(`Each completed task's time from submit to completion, split by phase; the parts add up to its latency. Waiting for a slot includes the wait after each retry's backoff; running includes attempts that failed before the one that completed.${sim}`);
+    note(
+      `Each completed task's time from submit to completion, split by phase; the parts add up to its latency. Waiting for a slot includes the wait after each retry's backoff; running includes attempts that failed before the one that completed.${sim}`,
+    );
 }
 
 function bottleneckSection(r: RunReport): string {
@@ -172,9 +234,25 @@ function bottleneckSection(r: RunReport): string {
     const rows = b.pools.map((p) => [
       p.kind,
       Object.entries(p.requires).map(([k, v]) => `${k} ≥ ${v}`).join(", ") || "anything",
-      formatNumber(p.agents), formatNumber(p.slots), formatPercent(p.utilisation), formatNumber(p.offeredSlots, 1), formatMs(p.waitMeanMs), formatMs(p.waitP95Ms), formatPercent(p.shareOfWaiting, 0),
+      formatNumber(p.agents),
+      formatNumber(p.slots),
+      formatPercent(p.utilisation),
+      formatNumber(p.offeredSlots, 1),
+      formatMs(p.waitMeanMs),
+      formatMs(p.waitP95Ms),
+      formatPercent(p.shareOfWaiting, 0),
     ]);
-    out += table(["kind", "needs", "agents that can serve it", "their slots", "busy", "slots its work fills", "slot wait, mean ms", "first wait p95 ms", "share of all waiting"], rows, [false, false, true, true, true, true, true, true, true], "Agents that can serve each kind (pools overlap where agents can serve several)");
+    out += table(["kind", "needs", "agents that can serve it", "their slots", "busy", "slots its work fills", "slot wait, mean ms", "first wait p95 ms", "share of all waiting"], rows, [
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ], "Agents that can serve each kind (pools overlap where agents can serve several)");
   }
   return out;
 }
@@ -192,7 +270,9 @@ function littleSection(r: RunReport): string {
   ];
   const gap = l.meanInSystem - (l.lambdaW + l.carriedIn - l.spilledOut);
   const completedOnly = r.latencyMs.mean > 0 && l.meanTimeInSystemMs > r.latencyMs.mean * 1.01
-    ? ` W covers every task, not only the completed ones: completed tasks averaged ${formatMs(r.latencyMs.mean)} ms, so λ × that (${formatNumber((l.arrivalsPerSec * r.latencyMs.mean) / 1_000, 2)}) would leave out the time failed and dead-lettered tasks spent in the hive.`
+    ? ` W covers every task, not only the completed ones: completed tasks averaged ${formatMs(r.latencyMs.mean)} ms, so λ × that (${
+      formatNumber((l.arrivalsPerSec * r.latencyMs.mean) / 1_000, 2)
+    }) would leave out the time failed and dead-lettered tasks spent in the hive.`
     : "";
   const unfinished = l.unfinished > 0 ? ` ${formatNumber(l.unfinished)} tasks had not ended when the report was made; their time counts up to then.` : "";
   const verdict = Math.abs(gap) <= Math.max(0.01, Math.abs(l.meanInSystem) * 0.001)
@@ -205,7 +285,13 @@ function littleSection(r: RunReport): string {
 export function loadBody(r: LoadReport): string {
   const levels = r.levels;
   const total = levels.reduce(
-    (acc, l) => ({ accepted: acc.accepted + l.tasks.accepted, completed: acc.completed + l.tasks.completed, shed: acc.shed + l.tasks.shed, rejected: acc.rejected + l.tasks.rejected, lost: acc.lost + unaccounted(l.tasks) }),
+    (acc, l) => ({
+      accepted: acc.accepted + l.tasks.accepted,
+      completed: acc.completed + l.tasks.completed,
+      shed: acc.shed + l.tasks.shed,
+      rejected: acc.rejected + l.tasks.rejected,
+      lost: acc.lost + unaccounted(l.tasks),
+    }),
     { accepted: 0, completed: 0, shed: 0, rejected: 0, lost: 0 },
   );
   const failedTargets = levels.filter((l) => l.targets?.some((t) => !t.passed) === true).length;
@@ -215,7 +301,9 @@ export function loadBody(r: LoadReport): string {
     figure("success", formatPercent(total.accepted > 0 ? total.completed / total.accepted : 1), `${formatNumber(total.completed)} completed`),
     figure("lost", formatNumber(total.lost), total.lost === 0 ? "every accepted task ended once" : "accepted tasks with no end"),
     figure("shed / rejected", `${formatNumber(total.shed)} / ${formatNumber(total.rejected)}`),
-    ...(r.targets !== undefined && r.targets.length > 0 ? [figure("targets", failedTargets === 0 ? "met at every level" : `failed at ${failedTargets} of ${levels.length} levels`, r.targets.join(", "))] : []),
+    ...(r.targets !== undefined && r.targets.length > 0
+      ? [figure("targets", failedTargets === 0 ? "met at every level" : `failed at ${failedTargets} of ${levels.length} levels`, r.targets.join(", "))]
+      : []),
   ];
   const parts = [`<dl class="headline">${headline.join("")}</dl>`];
   if (levels.length === 0) return parts[0] + note("This load test has no levels.");
@@ -223,7 +311,19 @@ export function loadBody(r: LoadReport): string {
   parts.push(`<section><h2>Levels compared</h2>${table(head, rows, head.map(() => true))}`);
   const groups = (f: (l: LoadReport["levels"][number]) => number[]) => levels.map((l) => ({ label: `${formatNumber(l.inFlight)} in flight`, values: f(l) }));
   parts.push(chartFigure(groupedBarChart("level-throughput", "Throughput per level (completed per second)", groups((l) => [l.throughputPerSec]), [["tasks/s", "s0"]], { yLabel: "tasks/s" })));
-  parts.push(`${chartFigure(groupedBarChart("level-latency", "Latency percentiles per level (log scale)", groups((l) => [l.latencyMs.p50, l.latencyMs.p95, l.latencyMs.p99]), [["p50", "s0"], ["p95", "s1"], ["p99", "s2"]], { yLabel: "ms", log: true, format: formatMs }))}</section>`);
+  parts.push(
+    `${
+      chartFigure(
+        groupedBarChart(
+          "level-latency",
+          "Latency percentiles per level (log scale)",
+          groups((l) => [l.latencyMs.p50, l.latencyMs.p95, l.latencyMs.p99]),
+          [["p50", "s0"], ["p95", "s1"], ["p99", "s2"]],
+          { yLabel: "ms", log: true, format: formatMs },
+        ),
+      )
+    }</section>`,
+  );
   for (const l of levels) {
     parts.push(`<section class="level" id="level-${l.inFlight}"><h2>${formatNumber(l.inFlight)} tasks in flight</h2>${runHeader(l)}</section>`);
     parts.push(runBody(l, "h3"));

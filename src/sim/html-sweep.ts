@@ -34,7 +34,11 @@ function cell(figure: string, e: Estimate | undefined): Cell {
   if (e === undefined || !Number.isFinite(e.mean)) return "—";
   const [lo, hi] = e.ci95;
   const sub = e.n === 1 ? "one replica" : `[${formatFigureBare(figure, lo)}, ${formatFigureBare(figure, hi)}]`;
-  return { text: formatFigureBare(figure, e.mean), sub, title: `${describeFigure(figure)?.label ?? figure}: mean ${formatFigureBare(figure, e.mean)}, 95% CI ${formatFigureBare(figure, lo)} to ${formatFigureBare(figure, hi)} (n=${e.n})` };
+  return {
+    text: formatFigureBare(figure, e.mean),
+    sub,
+    title: `${describeFigure(figure)?.label ?? figure}: mean ${formatFigureBare(figure, e.mean)}, 95% CI ${formatFigureBare(figure, lo)} to ${formatFigureBare(figure, hi)} (n=${e.n})`,
+  };
 }
 
 /** Tables of `figures` (at most {@link FIGURES_PER_TABLE} a table), one row per combination. */
@@ -78,10 +82,20 @@ export function sweepBody(r: SweepReport): string {
         const res = row.targets?.find((x) => x.target === t);
         if (res === undefined) return "—";
         const value = res.actual === null ? "no such figure" : formatFigureBare(res.figure, res.actual);
-        return { text: `${res.passed ? "PASS" : "FAIL"} ${value}`, className: res.passed ? "pass" : "fail", sub: res.ci95 === undefined ? (res.note ?? "") : `[${formatFigureBare(res.figure, res.ci95[0])}, ${formatFigureBare(res.figure, res.ci95[1])}]${res.note !== undefined && res.passed === false && res.actual !== null ? " not sure" : ""}` };
+        return {
+          text: `${res.passed ? "PASS" : "FAIL"} ${value}`,
+          className: res.passed ? "pass" : "fail",
+          sub: res.ci95 === undefined
+            ? (res.note ?? "")
+            : `[${formatFigureBare(res.figure, res.ci95[0])}, ${formatFigureBare(res.figure, res.ci95[1])}]${res.note !== undefined && res.passed === false && res.actual !== null ? " not sure" : ""}`,
+        };
       }),
     ]);
-    parts.push(`<section><h2>Targets</h2>${table(head, rows, head.map(() => false))}${note("A combination meets a target only when the figure's whole 95% confidence interval is on the right side of it.")}</section>`);
+    parts.push(
+      `<section><h2>Targets</h2>${table(head, rows, head.map(() => false))}${
+        note("A combination meets a target only when the figure's whole 95% confidence interval is on the right side of it.")
+      }</section>`,
+    );
   }
 
   const sections: string[] = [];
@@ -99,21 +113,37 @@ export function sweepBody(r: SweepReport): string {
   const notes: string[] = [];
   if (zero.length > 0) notes.push(`Zero in every combination and every replica, so not tabulated or drawn: ${zero.map((k) => describeFigure(k)?.label ?? k).join("; ")}.`);
   if (r.rows.some((row) => Object.values(row.figures).some((e) => e.resolution !== undefined))) {
-    notes.push("Percentiles are read from each replica's histogram, exact to ±1.6%: where the replicas agree more closely than that, the interval shown is that resolution, not a claim of more certainty.");
+    notes.push(
+      "Percentiles are read from each replica's histogram, exact to ±1.6%: where the replicas agree more closely than that, the interval shown is that resolution, not a claim of more certainty.",
+    );
   }
-  notes.push(`Each cell: the mean over ${formatNumber(r.replicas)} replicas, and below it the 95% confidence interval (Student's t, cut at 0 and at 100% where a figure cannot pass them; the full name of each figure is in its cell's tooltip). Per priority and per kind: ${GROUP_SHOWN.map((f) => describeFigure(f)?.label ?? f).join(", ")}; the JSON has ${GROUP_FIGURES.length} figures each.`);
+  notes.push(
+    `Each cell: the mean over ${
+      formatNumber(r.replicas)
+    } replicas, and below it the 95% confidence interval (Student's t, cut at 0 and at 100% where a figure cannot pass them; the full name of each figure is in its cell's tooltip). Per priority and per kind: ${
+      GROUP_SHOWN.map((f) => describeFigure(f)?.label ?? f).join(", ")
+    }; the JSON has ${GROUP_FIGURES.length} figures each.`,
+  );
   parts.push(`<section class="estimates"><h2>Means with 95% confidence intervals</h2>${sections.join("")}${notes.map(note).join("")}</section>`);
 
   const labels = r.rows.map((row) => paramKeys.map((k) => String(row.params[k] ?? "—")).join(" · ") || "all");
   const xLabel = paramKeys.length > 0 ? paramKeys.join(" · ") : undefined;
   const charted = [...new Set([...CHARTED, ...(r.rows[0]?.targets ?? []).map((t) => t.figure)])].filter((k) => live.includes(k));
-  parts.push(`<section><h2>Estimates</h2>${charted.map((k) => chartFigure(estimateChart(k, labels, r.rows.map((row) => row.figures[k]), xLabel))).join("")}${note(`Drawn: ${charted.map((k) => describeFigure(k)?.label ?? k).join("; ")}. Every other figure is in the tables above.`)}</section>`);
+  parts.push(
+    `<section><h2>Estimates</h2>${charted.map((k) => chartFigure(estimateChart(k, labels, r.rows.map((row) => row.figures[k]), xLabel))).join("")}${
+      note(`Drawn: ${charted.map((k) => describeFigure(k)?.label ?? k).join("; ")}. Every other figure is in the tables above.`)
+    }</section>`,
+  );
 
   const analysed = r.rows.filter((row) => row.bottleneck !== undefined);
   if (analysed.length > 0) {
     const blocks = analysed.map((row) => {
       const at = paramKeys.length === 0 ? "the scenario as given" : paramKeys.map((k) => `${k} = ${String(row.params[k] ?? "—")}`).join(", ");
-      return `<details><summary>${escapeHtml(at)}${row.bottleneck!.saturatesFirst !== null ? ` — ${escapeHtml(`${row.bottleneck!.saturatesFirst.resource.split(" (")[0]!} ${formatPercent(row.bottleneck!.saturatesFirst.utilisation)} busy`)}` : ""}</summary>${findingsList(row.bottleneck!.findings)}</details>`;
+      return `<details><summary>${escapeHtml(at)}${
+        row.bottleneck!.saturatesFirst !== null
+          ? ` — ${escapeHtml(`${row.bottleneck!.saturatesFirst.resource.split(" (")[0]!} ${formatPercent(row.bottleneck!.saturatesFirst.utilisation)} busy`)}`
+          : ""
+      }</summary>${findingsList(row.bottleneck!.findings)}</details>`;
     });
     parts.push(`<section><h2>Bottleneck per combination</h2>${note("From the first replica of each combination.")}${blocks.join("")}</section>`);
   }

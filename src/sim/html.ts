@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InvalidOptionsError, describeValue } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { escapeHtml } from "./format.ts";
 import { planBody } from "./html-plan.ts";
 import { loadBody, runBody, runHeader } from "./html-run.ts";

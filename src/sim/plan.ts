@@ -15,8 +15,8 @@
  */
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { AbortedError, InvalidOptionsError } from "../errors.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
+import { parseFor } from "../core/validation.ts";
 import { describeFigure, formatFigureValue } from "./figure-names.ts";
 import { formatNumber } from "./format.ts";
 import { createReplicaPool } from "./replica-pool.ts";
@@ -90,11 +90,19 @@ export interface PlanReport {
 
 const varyValue = z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" });
 const optionsSchema = z.strictObject({
-  vary: z.record(z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }), z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" }), { error: "must be an object of dotted path to values" })
+  vary: z.record(
+    z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }),
+    z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" }),
+    { error: "must be an object of dotted path to values" },
+  )
     .refine((v) => Object.keys(v).length > 0, { error: "must name at least one path to vary" }),
-  targets: z.array(z.custom<TargetInput>(() => true), { error: "must be an array of targets such as \"waitMs.p95<2000\"" }).min(1, { error: "must name at least one target" }),
-  replicas: z.number({ error: `must be an integer from 2 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 2 to ${MAX_REPLICAS}` }).min(2, { error: `must be an integer from 2 to ${MAX_REPLICAS}` }).max(MAX_REPLICAS, { error: `must be an integer from 2 to ${MAX_REPLICAS}` }).optional(),
-  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
+  targets: z.array(z.custom<TargetInput>(() => true), { error: 'must be an array of targets such as "waitMs.p95<2000"' }).min(1, { error: "must name at least one target" }),
+  replicas: z.number({ error: `must be an integer from 2 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 2 to ${MAX_REPLICAS}` }).min(2, {
+    error: `must be an integer from 2 to ${MAX_REPLICAS}`,
+  }).max(MAX_REPLICAS, { error: `must be an integer from 2 to ${MAX_REPLICAS}` }).optional(),
+  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, {
+    error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}`,
+  }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
   seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).optional(),
   search: z.enum(["auto", "bisection", "linear"], { error: "must be one of auto, bisection, linear" }).optional(),
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
@@ -163,11 +171,12 @@ export async function plan(scenario: ScenarioInput | Scenario, options: PlanOpti
   let tried = 0;
   try {
     const runReplicas = (i: number, from: number, count: number): Promise<ReplicaResult[]> =>
-      Promise.all(Array.from({ length: count }, (_, r) => pool.run(scenarios[i]!, seed + from + r, { signal, analyse: from + r === 0 }).then((result) => {
-        done++;
-        o.onProgress?.(done, `setting ${tried}: ${describeParams(settings[i]!)}`);
-        return result;
-      })));
+      Promise.all(Array.from({ length: count }, (_, r) =>
+        pool.run(scenarios[i]!, seed + from + r, { signal, analyse: from + r === 0 }).then((result) => {
+          done++;
+          o.onProgress?.(done, `setting ${tried}: ${describeParams(settings[i]!)}`);
+          return result;
+        })));
     /** Runs setting `i` (once) and judges it. */
     const judge = async (i: number): Promise<boolean> => {
       const c = candidates[i]!;
@@ -219,7 +228,11 @@ export async function plan(scenario: ScenarioInput | Scenario, options: PlanOpti
         const i = candidates.indexOf(c);
         const line = Math.floor(i / lineLength) * lineLength;
         const meetsBefore = candidates.slice(line, i).some((x) => x.verdict === "meets");
-        c.note = meetsBefore ? "not simulated: a smaller value on its line already meets every target" : chosen >= 0 && i > chosen ? "not simulated: a smaller setting meets every target" : "not simulated: a larger value on its line misses a target (bisection assumes more is better)";
+        c.note = meetsBefore
+          ? "not simulated: a smaller value on its line already meets every target"
+          : chosen >= 0 && i > chosen
+          ? "not simulated: a smaller setting meets every target"
+          : "not simulated: a larger value on its line misses a target (bisection assumes more is better)";
       }
     } else {
       for (const c of candidates) if (c.tried === null) c.note = "not simulated: an earlier setting meets every target";

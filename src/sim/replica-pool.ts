@@ -31,9 +31,16 @@ export async function createReplicaPool(threads: number): Promise<ReplicaPool> {
   const { Piscina } = await import("piscina");
   // A young generation sized for simulations (see gc.ts): replicas allocate fast and scale
   // worse over threads when the collector's helpers compete with them.
-  const pool = new Piscina<ReplicaJob, ReplicaResult>({ filename: workerUrl().href, minThreads: threads, maxThreads: threads, idleTimeout: 1_000, resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB } });
+  const pool = new Piscina<ReplicaJob, ReplicaResult>({
+    filename: workerUrl().href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 1_000,
+    resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB },
+  });
   return {
-    run: (scenario, seed, options = {}) => pool.run({ scenario, seed, ...(options.analyse === true ? { analyse: true } : {}) } satisfies ReplicaJob, options.signal !== undefined ? { signal: options.signal } : {}),
+    run: (scenario, seed, options = {}) =>
+      pool.run({ scenario, seed, ...(options.analyse === true ? { analyse: true } : {}) } satisfies ReplicaJob, options.signal !== undefined ? { signal: options.signal } : {}),
     destroy: () => pool.destroy(),
   };
 }

@@ -9,10 +9,10 @@
  * @module
  */
 import { z } from "zod";
-import { AbortedError, isApiaryError } from "../errors.ts";
-import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive.ts";
-import { createRandom } from "../random.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, isApiaryError } from "../core/errors.ts";
+import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive/hive.ts";
+import { createRandom } from "../core/random.ts";
+import { parseFor } from "../core/validation.ts";
 import { createArrivals } from "./arrivals.ts";
 import { analyseBottleneck } from "./bottleneck.ts";
 import { VirtualClock } from "./clock.ts";
@@ -55,19 +55,16 @@ const QUIET_TURNS = 4;
 /** Steps at one virtual instant before the run is declared stuck. */
 const MAX_STEPS_AT_ONE_INSTANT = 1_000_000;
 
-const yieldToHost: () => Promise<void> =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? () => new Promise((resolve) => (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(resolve))
-    : () => new Promise((resolve) => setTimeout(resolve, 0));
+const yieldToHost: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+  ? () => new Promise((resolve) => (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(resolve))
+  : () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Hive options for a scenario, with `backend` the factory of its simulated backend. */
 function hiveOptions(s: Scenario, clock: VirtualClock, seed: number, backend: NonNullable<HiveOptions["backend"]>): HiveOptions {
   const p = s.policies;
   return {
     backend,
-    agents: s.agents.flatMap((g) =>
-      agentIds(g).map((id) => ({ id, capabilities: g.capabilities, concurrency: g.concurrency, ...(g.restart !== undefined ? { restart: g.restart } : {}) })),
-    ),
+    agents: s.agents.flatMap((g) => agentIds(g).map((id) => ({ id, capabilities: g.capabilities, concurrency: g.concurrency, ...(g.restart !== undefined ? { restart: g.restart } : {}) }))),
     clock,
     seed,
     defaults: { timeoutMs: p.timeoutMs, retries: p.retries, priority: "normal" },
@@ -192,7 +189,16 @@ async function drive(
   signal: AbortSignal | undefined,
 ): Promise<RunReport> {
   const warmupMs = s.run.warmupMs;
-  const recorder = createRecorder(hive, { now: () => clock.now(), timers: clock, sampleEveryMs: s.run.sampleEveryMs ?? defaultSampleEveryMs(s), warmupMs, mode: "simulation", scenario: s.name, seed, detail: detailOf(s) });
+  const recorder = createRecorder(hive, {
+    now: () => clock.now(),
+    timers: clock,
+    sampleEveryMs: s.run.sampleEveryMs ?? defaultSampleEveryMs(s),
+    warmupMs,
+    mode: "simulation",
+    scenario: s.name,
+    seed,
+    detail: detailOf(s),
+  });
   const makeTask = createTaskMaker(s, createRandom(streamSeed(seed, STREAM.tasks)));
   const taskLimit = s.run.tasks;
   let cohortArrivals = 0;
@@ -329,13 +335,16 @@ async function drive(
   await hive.stop();
   onProgress?.(total === Infinity ? simulatedMs : total, total === Infinity ? simulatedMs : total);
   const pool = backend.stats();
-  return withFaultWindows(s, recorder.finish({
-    agentCount: ids.length,
-    simulatedMs: Math.round(simulatedMs * 1000) / 1000,
-    timersFired: clock.fired,
-    workerDeaths: pool.threadRestarts,
-    ...(drainCutoff ? { drainCutoff: true } : {}),
-  }));
+  return withFaultWindows(
+    s,
+    recorder.finish({
+      agentCount: ids.length,
+      simulatedMs: Math.round(simulatedMs * 1000) / 1000,
+      timersFired: clock.fired,
+      workerDeaths: pool.threadRestarts,
+      ...(drainCutoff ? { drainCutoff: true } : {}),
+    }),
+  );
 }
 
 /** What the recorder's detailed figures know of a scenario: its kinds' requirements and its agents' capabilities. */

@@ -11,8 +11,8 @@
  */
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { AbortedError, InvalidOptionsError } from "../errors.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
+import { parseFor } from "../core/validation.ts";
 import { estimate } from "./estimate.ts";
 import type { Figures } from "./figures.ts";
 import { describeFigure, HISTOGRAM_RESOLUTION } from "./figure-names.ts";
@@ -53,13 +53,20 @@ export const MAX_SWEEP_THREADS = 256;
 
 const varyValue = z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" });
 const optionsSchema = z.strictObject({
-  replicas: z.number({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).min(1, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }).max(MAX_REPLICAS, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }),
-  vary: z.record(z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }), z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" })).optional(),
-  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
+  replicas: z.number({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).min(1, {
+    error: `must be an integer from 1 to ${MAX_REPLICAS}`,
+  }).max(MAX_REPLICAS, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }),
+  vary: z.record(
+    z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }),
+    z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" }),
+  ).optional(),
+  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, {
+    error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}`,
+  }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
   seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).optional(),
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
-  targets: z.array(z.custom<TargetInput>(() => true), { error: "must be an array of targets such as \"waitMs.p95<2000\"" }).optional(),
+  targets: z.array(z.custom<TargetInput>(() => true), { error: 'must be an array of targets such as "waitMs.p95<2000"' }).optional(),
 });
 
 /** Every combination of the `vary` values, in key order then value order. */
@@ -111,7 +118,9 @@ export function setPath(scenario: unknown, path: string, value: VaryValue): unkn
   for (let i = 0; i < keys.length - 1; i++) {
     const next = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[keys[i]!] : undefined;
     if (next === null || typeof next !== "object") {
-      throw new InvalidOptionsError(`Cannot sweep: "vary" key ${JSON.stringify(path)} does not name a field of the scenario ("${keys.slice(0, i + 1).join(".")}" is ${next === undefined ? "missing" : JSON.stringify(next)})`);
+      throw new InvalidOptionsError(
+        `Cannot sweep: "vary" key ${JSON.stringify(path)} does not name a field of the scenario ("${keys.slice(0, i + 1).join(".")}" is ${next === undefined ? "missing" : JSON.stringify(next)})`,
+      );
     }
     node = next;
   }
@@ -164,9 +173,8 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
             pool.run(p.scenario, seed + r, { signal, analyse: r === 0 }).then((result) => {
               o.onProgress?.(++done, total);
               return result;
-            }),
-          ),
-        ),
+            })),
+        )
       ),
     );
     const rows: SweepReport["rows"] = points.map((p, i) => {

@@ -71,16 +71,20 @@ export function formatPlanReport(r: PlanReport): string {
   ];
   const tried = r.candidates.filter((c) => c.tried !== null).sort((a, b) => a.tried! - b.tried!);
   const head = ["#", ...paths, "verdict", ...r.targets, "replicas"];
-  const rows = tried.map((c) => [
-    String(c.tried),
-    ...paths.map((p) => String(c.params[p] ?? "—")),
-    c.verdict,
-    ...r.targets.map((t) => {
-      const res = c.targets.find((x) => x.target === t);
-      return res === undefined || res.actual === null ? "—" : `${res.passed ? "PASS" : "FAIL"} ${estimateText(res.figure, { n: 2, mean: res.actual, stddev: 0, ci95: res.ci95 ?? [res.actual, res.actual] })}`;
-    }),
-    String(c.replicas),
-  ].map(plainText));
+  const rows = tried.map((c) =>
+    [
+      String(c.tried),
+      ...paths.map((p) => String(c.params[p] ?? "—")),
+      c.verdict,
+      ...r.targets.map((t) => {
+        const res = c.targets.find((x) => x.target === t);
+        return res === undefined || res.actual === null
+          ? "—"
+          : `${res.passed ? "PASS" : "FAIL"} ${estimateText(res.figure, { n: 2, mean: res.actual, stddev: 0, ci95: res.ci95 ?? [res.actual, res.actual] })}`;
+      }),
+      String(c.replicas),
+    ].map(plainText)
+  );
   lines.push("settings tried, in the order they ran:", alignColumns(head.map(plainText), rows, head.map((_, i) => i === 0 || i === head.length - 1)));
   const notes = tried.filter((c) => c.note !== undefined).map((c) => `  ${plainText(paramsText(c.params, paths))}: ${plainText(c.note!)}`);
   if (notes.length > 0) lines.push("", ...notes);

@@ -21,9 +21,20 @@ const MAX_AGENT_ROWS = 20;
 export function levelColumns(r: LoadReport): { head: string[]; rows: string[][] } {
   const head = ["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "lost"];
   const rows = r.levels.map((l) => [
-    formatNumber(l.inFlight), formatNumber(l.tasks.accepted), formatNumber(l.tasks.completed), formatNumber(l.tasks.failed), formatNumber(l.tasks.deadLettered),
-    formatNumber(l.tasks.shed), formatNumber(l.tasks.rejected), formatNumber(l.tasks.cancelled), formatPercent(l.successRate), formatNumber(l.throughputPerSec, 1),
-    formatMs(l.latencyMs.p50), formatMs(l.latencyMs.p95), formatMs(l.latencyMs.p99), formatNumber(unaccounted(l.tasks)),
+    formatNumber(l.inFlight),
+    formatNumber(l.tasks.accepted),
+    formatNumber(l.tasks.completed),
+    formatNumber(l.tasks.failed),
+    formatNumber(l.tasks.deadLettered),
+    formatNumber(l.tasks.shed),
+    formatNumber(l.tasks.rejected),
+    formatNumber(l.tasks.cancelled),
+    formatPercent(l.successRate),
+    formatNumber(l.throughputPerSec, 1),
+    formatMs(l.latencyMs.p50),
+    formatMs(l.latencyMs.p95),
+    formatMs(l.latencyMs.p99),
+    formatNumber(unaccounted(l.tasks)),
   ]);
   return { head, rows };
 }
@@ -33,7 +44,9 @@ function taskLines(t: TaskTotals): string[] {
   const lost = unaccounted(t);
   return [
     `tasks        submitted ${formatNumber(t.submitted)}   accepted ${formatNumber(t.accepted)}   rejected ${formatNumber(t.rejected)}`,
-    `ended        completed ${formatNumber(t.completed)}   failed ${formatNumber(t.failed)}   dead-lettered ${formatNumber(t.deadLettered)}   shed ${formatNumber(t.shed)}   cancelled ${formatNumber(t.cancelled)}   (retried ${formatNumber(t.retried)})`,
+    `ended        completed ${formatNumber(t.completed)}   failed ${formatNumber(t.failed)}   dead-lettered ${formatNumber(t.deadLettered)}   shed ${formatNumber(t.shed)}   cancelled ${
+      formatNumber(t.cancelled)
+    }   (retried ${formatNumber(t.retried)})`,
     lost === 0
       ? "             nothing lost: every accepted task ended exactly once"
       : `             ${formatNumber(Math.abs(lost))} accepted tasks ${lost > 0 ? "have no terminal state" : "were counted twice"}`,
@@ -68,25 +81,47 @@ export function formatRunReport(r: RunReport): string {
   lines.push(...groupLines(r));
   const b = r.timeBreakdown;
   if (b !== undefined && b.count > 0) {
-    lines.push(`time         per completed task, mean: waiting for a slot ${formatMs(b.waitSlotMs)} ms + for a thread ${formatMs(b.waitThreadMs)} ms + running ${formatMs(b.runMs)} ms + retry backoff ${formatMs(b.backoffMs)} ms + fast failures ${formatMs(b.fastFailMs)} ms = ${formatMs(b.waitSlotMs + b.waitThreadMs + b.runMs + b.backoffMs + b.fastFailMs)} ms (mean latency ${formatMs(r.latencyMs.mean)})`);
+    lines.push(
+      `time         per completed task, mean: waiting for a slot ${formatMs(b.waitSlotMs)} ms + for a thread ${formatMs(b.waitThreadMs)} ms + running ${formatMs(b.runMs)} ms + retry backoff ${
+        formatMs(b.backoffMs)
+      } ms + fast failures ${formatMs(b.fastFailMs)} ms = ${formatMs(b.waitSlotMs + b.waitThreadMs + b.runMs + b.backoffMs + b.fastFailMs)} ms (mean latency ${formatMs(r.latencyMs.mean)})`,
+    );
   }
   if (r.agents.length > 0) {
     const shown = r.agents.slice(0, MAX_AGENT_ROWS);
     const fast = r.agents.some((a) => (a.fastFails ?? 0) > 0);
-    const rows = shown.map((a) => [plainText(truncate(a.id, 24)), formatNumber(a.completed), formatNumber(a.failed), ...(fast ? [formatNumber(a.fastFails ?? 0)] : []), formatPercent(a.utilisation), formatNumber(a.restarts), formatNumber(a.breakerTrips)]);
+    const rows = shown.map((
+      a,
+    ) => [
+      plainText(truncate(a.id, 24)),
+      formatNumber(a.completed),
+      formatNumber(a.failed),
+      ...(fast ? [formatNumber(a.fastFails ?? 0)] : []),
+      formatPercent(a.utilisation),
+      formatNumber(a.restarts),
+      formatNumber(a.breakerTrips),
+    ]);
     const head = ["agent", "completed", "failed attempts", ...(fast ? ["of them fast"] : []), "utilisation", "restarts", "breaker trips"];
     lines.push("", alignColumns(head, rows, head.map((_, i) => i > 0)));
     const rest = r.agents.slice(MAX_AGENT_ROWS);
     if (rest.length > 0) {
       const sum = (f: (a: RunReport["agents"][number]) => number): string => formatNumber(rest.reduce((n, a) => n + f(a), 0));
-      lines.push(`… and ${formatNumber(rest.length)} more agents: completed ${sum((a) => a.completed)}, failed attempts ${sum((a) => a.failed)}, restarts ${sum((a) => a.restarts)}, breaker trips ${sum((a) => a.breakerTrips)}`);
+      lines.push(
+        `… and ${formatNumber(rest.length)} more agents: completed ${sum((a) => a.completed)}, failed attempts ${sum((a) => a.failed)}, restarts ${sum((a) => a.restarts)}, breaker trips ${
+          sum((a) => a.breakerTrips)
+        }`,
+      );
     }
     const failed = r.agents.reduce((n, a) => n + a.failed, 0);
     if (failed > 0) {
       const t = r.tasks;
       const sum = t.retried + t.failed + t.deadLettered;
       const how = sum === failed ? "=" : `≠ (attempts inside the window, tasks submitted inside it: ${formatNumber(Math.abs(failed - sum))} fall on one side only)`;
-      lines.push(`(attempts, not tasks: an agent's failed attempts include those retried and then completed; ${formatNumber(failed)} failed attempts ${how} ${formatNumber(t.retried)} retried + ${formatNumber(t.failed)} failed + ${formatNumber(t.deadLettered)} dead-lettered tasks)`);
+      lines.push(
+        `(attempts, not tasks: an agent's failed attempts include those retried and then completed; ${formatNumber(failed)} failed attempts ${how} ${formatNumber(t.retried)} retried + ${
+          formatNumber(t.failed)
+        } failed + ${formatNumber(t.deadLettered)} dead-lettered tasks)`,
+      );
     }
   }
   if (r.bottleneck !== undefined) lines.push("", ...bottleneckLines(r.bottleneck));
@@ -132,7 +167,20 @@ export function formatLoadReport(r: LoadReport): string {
 function groupLines(r: RunReport): string[] {
   const out: string[] = [];
   const head = ["accepted", "completed", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "wait p95 ms"];
-  const row = (name: string, g: GroupFigures): string[] => [plainText(truncate(name, 24)), formatNumber(g.accepted), formatNumber(g.completed), formatPercent(g.successRate), formatNumber(g.throughputPerSec, 2), formatMs(g.latencyMs.p50), formatMs(g.latencyMs.p95), formatMs(g.latencyMs.p99), formatMs(g.waitMs.p95)];
+  const row = (
+    name: string,
+    g: GroupFigures,
+  ): string[] => [
+    plainText(truncate(name, 24)),
+    formatNumber(g.accepted),
+    formatNumber(g.completed),
+    formatPercent(g.successRate),
+    formatNumber(g.throughputPerSec, 2),
+    formatMs(g.latencyMs.p50),
+    formatMs(g.latencyMs.p95),
+    formatMs(g.latencyMs.p99),
+    formatMs(g.waitMs.p95),
+  ];
   for (const [by, groups] of [["priority", r.byPriority], ["kind", r.byKind]] as const) {
     const entries = Object.entries(groups ?? {});
     if (entries.length < 2) continue;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { figureValue } from "./figures.ts";
 import { describeFigure, formatFigureValue, GROUP_FIGURES, RUN_FIGURES, splitFigure } from "./figure-names.ts";
 import type { Estimate, RunReport, TargetResult } from "./report.ts";
@@ -50,7 +50,9 @@ export function parseTarget(input: TargetInput, name: string, context: TargetCon
     if (m === null) throw new InvalidOptionsError(`${name} must be ${FORMS}, received ${describeValue(input)}`);
     const value = Number(m[3]) / (m[4] === "%" ? 100 : 1);
     target = { text: input.trim(), figure: m[1]!, op: m[2] as TargetOp, value };
-  } else if (input !== null && typeof input === "object" && typeof input.figure === "string" && ["<", "<=", ">", ">="].includes(input.op) && typeof input.value === "number" && Number.isFinite(input.value)) {
+  } else if (
+    input !== null && typeof input === "object" && typeof input.figure === "string" && ["<", "<=", ">", ">="].includes(input.op) && typeof input.value === "number" && Number.isFinite(input.value)
+  ) {
     target = { text: `${input.figure}${input.op}${input.value}`, figure: input.figure, op: input.op, value: input.value };
   } else {
     throw new InvalidOptionsError(`${name} must be a string of the form ${FORMS}, or { figure, op, value }, received ${describeValue(input)}`);
@@ -60,13 +62,17 @@ export function parseTarget(input: TargetInput, name: string, context: TargetCon
     const known = group === undefined
       ? `figures are ${RUN_FIGURES.join(", ")}, and byPriority.PRIORITY.… or byKind.KIND.… followed by ${GROUP_FIGURES.join(", ")}`
       : `a ${group.by}'s figures are ${GROUP_FIGURES.join(", ")}`;
-    throw new InvalidOptionsError(`${name} names no figure of the report: ${JSON.stringify(group === undefined ? target.figure : figure)} (${known}), received ${describeValue(typeof input === "string" ? input : target.text)}`);
+    throw new InvalidOptionsError(
+      `${name} names no figure of the report: ${JSON.stringify(group === undefined ? target.figure : figure)} (${known}), received ${describeValue(typeof input === "string" ? input : target.text)}`,
+    );
   }
   if (group?.by === "priority" && !(PRIORITIES as readonly string[]).includes(group.name)) {
     throw new InvalidOptionsError(`${name} names priority ${JSON.stringify(group.name)}, which is none of ${PRIORITIES.join(", ")}, received ${describeValue(target.text)}`);
   }
   if (group?.by === "kind" && context.kinds !== undefined && !context.kinds.includes(group.name)) {
-    throw new InvalidOptionsError(`${name} names kind ${JSON.stringify(group.name)}, which the scenario does not have (its kinds: ${context.kinds.join(", ")}), received ${describeValue(target.text)}`);
+    throw new InvalidOptionsError(
+      `${name} names kind ${JSON.stringify(group.name)}, which the scenario does not have (its kinds: ${context.kinds.join(", ")}), received ${describeValue(target.text)}`,
+    );
   }
   return target;
 }
