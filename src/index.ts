@@ -128,6 +128,7 @@ export type { SimulateOptions } from "./sim/simulate.ts";
 export { parseScenario } from "./sim/scenario.ts";
 export { sweep } from "./sim/sweep.ts";
 export type { SweepOptions, VaryValue } from "./sim/sweep.ts";
+export { plan, type PlanCandidate, type PlanOptions, type PlanReport } from "./sim/plan.ts";
 export type {
   AgentGroup,
   AgentGroupInput,

@@ -109,6 +109,30 @@ describe("apiary load", () => {
     expect(level!.agents.map((a) => [a.id, a.completed > 0])).toEqual([["cpu-1", true], ["cpu-2", true], ["idle", false]]);
     // Injected faults are simulation-only: none of the tasks failed, and stderr says so.
     expect(stderr).toContain('"crunch <shop>" runs live; left out: injected faults (taskFailureProbability)');
+    // Every kind runs as a burn, but the report files each task under the scenario's kind.
+    expect(Object.keys(level!.byKind!)).toEqual(["crunch", "light"]);
+    expect(level!.byKind!["crunch"]!.requires).toEqual({ crunch: 0.5 });
+    expect(level!.byKind!["crunch"]!.accepted + level!.byKind!["light"]!.accepted).toBe(150);
+  });
+
+  it("holds every level to --target: PASS or FAIL per level, exit 1 when one fails; the bottleneck per level", async () => {
+    const { code, stdout, stderr } = await apiary("load", "--levels", "10", "--tasks-per-level", "100", "--threads", "2", "--target", "successRate>=100%", "--target", "waitMs.p50<0.000001", "--json");
+    expect(code, stderr).toBe(1);
+    const [level] = (JSON.parse(stdout) as LoadReport).levels;
+    expect(level!.targets!.map((t) => [t.target, t.passed])).toEqual([["successRate>=100%", true], ["waitMs.p50<0.000001", false]]);
+    expect(level!.bottleneck!.findings[0]!.text).toMatch(/^A completed task took .* on average from submit to completion/);
+    // Live attempts wait for a thread after placement: the breakdown tells the two waits apart and adds up.
+    const b = level!.timeBreakdown!;
+    expect(b.waitSlotMs + b.waitThreadMs + b.runMs + b.backoffMs + b.fastFailMs).toBeCloseTo(level!.latencyMs.mean, 0);
+    expect(Object.keys(level!.byPriority!)).toEqual(["high", "normal", "low"]);
+    const bad = await apiary("load", "--target", "throughput>5");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('apiary load: "--target" names no figure of the report: "throughput"');
+  });
+
+  it("says in --help how the default warm-up follows --duration-ms, as the report shows it", async () => {
+    const help = await apiary("load", "--help");
+    expect(help.stdout).toContain("1000, or a fifth of --duration-ms when that is less");
   });
 
   it("refuses an invalid scenario and bad flags with exit code 2, naming the value", async () => {

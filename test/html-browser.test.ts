@@ -1,39 +1,15 @@
 // The HTML report in a real browser: headless Chromium loads a rendered load report from a file
 // and (1) a probe script measures every chart's SVG and writes its verdict into the DOM, which
 // --dump-dom prints; (2) a screenshot shows the charts' colours on screen. Each run waits for
-// the browser to exit; nothing sleeps.
-//
-// Without Chromium the tests skip and say so, unless APIARY_REQUIRE_BROWSER=1 (CI sets it), in
-// which case they fail.
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+// the browser to exit; nothing sleeps. Without Chromium the tests skip (see browser.ts).
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHtml } from "../src/sim/html.ts";
+import { browse as browseIn, needBrowser, verdictOf } from "./browser.ts";
 import { loadReport } from "./fixtures/reports.ts";
 import { readPng, shareOfColour } from "./png.ts";
-
-const run = promisify(execFile);
-const required = process.env.APIARY_REQUIRE_BROWSER === "1";
-
-/** `$APIARY_CHROMIUM`, or the first Chromium-like browser on the PATH. */
-function findChromium(): string | undefined {
-  const named = process.env.APIARY_CHROMIUM;
-  if (named !== undefined && named !== "") return named;
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    for (const name of ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]) {
-      const path = join(dir, name);
-      if (dir !== "" && existsSync(path)) return path;
-    }
-  }
-  return undefined;
-}
-
-const chromium = findChromium();
-const MISSING = "no Chromium found (install Debian's `chromium` or set APIARY_CHROMIUM to a browser binary)";
 
 // The probe goes before the report's Content-Security-Policy <meta>, so the policy (no scripts)
 // does not stop it; it also records anything the policy blocked, i.e. anything the report tried
@@ -74,51 +50,22 @@ describe("the HTML report in headless Chromium", () => {
     if (dir !== "") await rm(dir, { recursive: true, force: true });
   });
 
-  /** Runs Chromium headless on `file` with `args`; resolves once it has exited. */
-  async function browse(file: string, ...args: string[]): Promise<string> {
-    const profile = await mkdtemp(join(dir, "profile-"));
-    const { stdout } = await run(
-      chromium!,
-      [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${profile}`,
-        "--hide-scrollbars",
-        ...args,
-        `file://${file}`,
-      ],
-      { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-    );
-    return stdout;
-  }
-
-  function needBrowser(skip: (note?: string) => never): void {
-    if (chromium !== undefined) return;
-    if (required) throw new Error(`APIARY_REQUIRE_BROWSER=1 but ${MISSING}`);
-    skip(MISSING);
-  }
+  const browse = (file: string, ...args: string[]): Promise<string> => browseIn(dir, file, ...args);
 
   it("lays out every chart with a visible size and drawn shapes, and fetches nothing", async ({ skip }) => {
     needBrowser(skip);
     const file = join(dir, "probe.html");
     await writeFile(file, html.replace("<head>", `<head>${PROBE}`));
     const dom = await browse(file, "--dump-dom");
-    const json = /<pre id="verdict">([\s\S]*?)<\/pre>/.exec(dom)?.[1];
-    expect(json, "the probe wrote no verdict: the page did not load").toBeDefined();
-    const verdict = JSON.parse(json!.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&")) as Verdict;
+    const verdict = verdictOf<Verdict>(dom)!;
+    expect(verdict, "the probe wrote no verdict: the page did not load").toBeDefined();
     // The escaped scenario name arrives as text, not as markup.
     expect(verdict.h1).toBe(`<script>alert("pwned")</script> & 'friends'`);
     expect(verdict.title).toContain(`apiary load test — <script>alert("pwned")</script>`);
     expect(verdict.violations).toEqual([]);
-    // Two comparison charts, then five charts per level.
+    // Two comparison charts, then six charts per level.
     const kinds = verdict.charts.map((c) => c.kind);
-    const level = ["latency-histogram", "throughput", "queue-depth", "utilisation", "timeline"];
+    const level = ["latency-histogram", "latency-over-time", "throughput", "queue-depth", "utilisation", "timeline"];
     expect(kinds).toEqual(["level-throughput", "level-latency", ...level, ...level]);
     for (const c of verdict.charts) {
       expect(c.width, `${c.kind} width`).toBeGreaterThan(300);

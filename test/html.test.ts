@@ -55,14 +55,42 @@ describe("renderHtml", () => {
     expect(renderHtml(lost)).toContain('<p class="bad">3 accepted tasks have no terminal state.</p>');
   });
 
-  it("draws the latency histogram bucket by bucket with p50, p95 and p99 marked", () => {
+  it("draws the latency histogram bucket by bucket on a log axis, with p50, p95 and p99 marked at their values", () => {
     const svg = chart(renderHtml(runReport()), "latency-histogram");
     expect(count(svg, /<rect class="bar"/)).toBe(8);
     expect(svg).toContain("<title>4.00–8.00 ms: 510 tasks</title>");
-    expect(svg).toContain(">p50 7.20</text>");
-    expect(svg).toContain(">p95 19.8</text>");
-    expect(svg).toContain(">p99 48.3</text>");
-    expect(count(svg, /<line class="marker"/)).toBe(3);
+    expect(svg).toContain(">p50 7.20 ms</text>");
+    expect(svg).toContain(">p95 19.8 ms</text>");
+    expect(svg).toContain(">p99 48.3 ms</text>");
+    // Each marker where its value is: p50 7.2 ms inside the 4–8 ms bar, not at the bar's centre.
+    const xs = [...svg.matchAll(/<line class="marker" x1="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(xs).toHaveLength(3);
+    const bar = /<rect class="bar" x="([\d.]+)"[^>]*width="([\d.]+)"[^>]*><title>4.00–8.00 ms/.exec(svg)!;
+    const [left, width] = [Number(bar[1]), Number(bar[2])];
+    expect(xs[0]!).toBeGreaterThan(left + width * 0.75);
+    expect(xs[0]!).toBeLessThan(left + width);
+    expect(xs[1]! - xs[0]!).toBeGreaterThan(50);
+    // Labels sit above the plot (the band over the bars), never on a bar.
+    const top = Math.min(...[...svg.matchAll(/<rect class="bar" x="[\d.]+" y="([\d.]+)"/g)].map((m) => Number(m[1])));
+    for (const m of svg.matchAll(/<text class="marker-label" x="[\d.]+" y="([\d.]+)"/g)) expect(Number(m[1])).toBeLessThan(top);
+  });
+
+  it("draws latency over time from the per-interval percentiles, breaking the line where nothing completed", () => {
+    const r = runReport({ points: 10 });
+    r.series.forEach((p, i) => {
+      if (i === 4) {
+        delete p.latencyP50Ms;
+        delete p.latencyP95Ms;
+        delete p.latencyP99Ms;
+        return;
+      }
+      p.latencyP50Ms = 5 + i;
+      p.latencyP95Ms = 20 + i;
+      p.latencyP99Ms = 40 + i;
+    });
+    const svg = chart(renderHtml(r), "latency-over-time");
+    expect(count(svg, /<polyline class="line c-p95"/)).toBe(2);
+    expect(svg).toContain(">p99</text>");
   });
 
   it("draws throughput and queue depth over time from the series, warm-up shaded", () => {
@@ -86,6 +114,7 @@ describe("renderHtml", () => {
     const util = chart(html, "utilisation");
     expect(count(util, /<rect class="bar( troubled)?"/)).toBe(4);
     expect(util).toContain("flaky-&lt;b&gt;: 48.0% · 310 done · 7 failed · 1 restart · 1 trip");
+    expect(html).toContain("The agents&#39; 7 failed attempts count every attempt that failed on an agent inside the window");
     const tl = chart(html, "timeline");
     expect(count(tl, /<text class="lane-label"/)).toBe(5); // 4 agents + one that joined later
     expect(tl).toContain('<g class="mark mark-crashed"');
@@ -133,15 +162,43 @@ describe("renderHtml", () => {
     expect(count(html, /data-chart="timeline"/)).toBe(3);
   });
 
-  it("gives a sweep its means with 95% intervals, as a table and as error bars", () => {
+  it("gives a sweep its means with 95% intervals, as narrow tables in plain words and as error bars", () => {
     const html = renderHtml(sweepReport());
     expect(html).toContain("<h1>capacity &lt;plan&gt;</h1>");
-    expect(html).toContain('<td class="num">71.20 [69.00, 73.40]</td>');
-    expect(html).toContain('<td class="num">900.0 [780.0, 1,020]</td>');
+    expect(html).toContain("<caption>Throughput (tasks/s) and outcomes (tasks submitted in the window)</caption>");
+    expect(html).toContain('<th class="num">tasks/s</th>');
+    expect(html).toContain("<caption>Latency, submit to completion, of completed tasks (ms)</caption>");
+    expect(html).toContain('<th class="num">p99</th>');
+    expect(html).toMatch(/<td class="num" title="throughput: mean 71.20, 95% CI 69.00 to 73.40 \(n=3\)">71.20<small>\[69.00, 73.40\]<\/small><\/td>/);
+    expect(html).toContain(">900.0<small>[780.0, 1,020]</small></td>");
     const est = chart(html, "estimates", 1);
     expect(count(est, /<circle class="mean"/)).toBe(4);
     expect(count(est, /<line class="whisker"/)).toBe(12);
-    expect(est).toContain("2 · 100 — latencyMs.p99: 900.0 (95% CI 780.0 to 1,020, n=3)");
+    expect(est).toContain("2 · 100 — latency (submit to completion), p99: 900.0 ms (95% CI 780.0 ms to 1,020 ms, n=3)");
+  });
+
+  it("names the figures that are zero everywhere instead of drawing charts of zeros, and keeps rates within 100%", () => {
+    const r = sweepReport();
+    for (const row of r.rows) {
+      row.figures["tasks.shed"] = { n: 3, mean: 0, stddev: 0, ci95: [0, 0] };
+      row.figures["successRate"] = { n: 3, mean: 1, stddev: 0, ci95: [1, 1] };
+    }
+    const html = renderHtml(r);
+    expect(html).toContain("Zero in every combination and every replica, so not tabulated or drawn: tasks shed.");
+    expect(html).not.toContain("tasks shed (");
+    const success = [...html.matchAll(/<svg class="chart" data-chart="estimates"[\s\S]*?<\/svg>/g)].map((m) => m[0]).find((svg) => svg.includes("<title>success:"))!;
+    const ticks = [...success.matchAll(/<text class="tick y"[^>]*>([^<]*)</g)].map((m) => m[1]!);
+    expect(ticks.length).toBeGreaterThan(1);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    expect(ticks.every((t) => t.endsWith("%") && Number.parseFloat(t) <= 100)).toBe(true);
+  });
+
+  it("labels value axes so that every tick reads differently", () => {
+    const r = sweepReport();
+    r.rows.forEach((row, i) => (row.figures["throughputPerSec"] = { n: 3, mean: 0.8 + i * 0.002, stddev: 0.001, ci95: [0.799 + i * 0.002, 0.801 + i * 0.002] }));
+    const svg = chart(renderHtml(r), "estimates", 0);
+    const ticks = [...svg.matchAll(/<text class="tick y"[^>]*>([^<]*)</g)].map((m) => m[1]!);
+    expect(new Set(ticks).size).toBe(ticks.length);
   });
 
   it("renders the same report to the same bytes", () => {
@@ -151,7 +208,7 @@ describe("renderHtml", () => {
 
   it("rejects something that is not a report, naming the field and the value", () => {
     expect(() => renderHtml({ mode: "party" } as never)).toThrow(
-      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"mode" must be one of "simulation", "load", "sweep", received "party"') }),
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"mode" must be one of "simulation", "load", "sweep", "plan", received "party"') }),
     );
     expect(() => renderHtml(null as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining("received null") }));
   });

@@ -113,6 +113,44 @@ describe("apiary simulate scenario.json", () => {
   });
 });
 
+describe("apiary simulate --target, and the bottleneck section", () => {
+  it("shows each target as PASS or FAIL in the summary and the JSON, and exits 1 when one fails", async () => {
+    const args = ["simulate", file("small.json"), "--seed", "3", "--target", "waitMs.p95<60000", "--target", "successRate>=99.99%", "--target", "byKind.job.latencyMs.p99<1e9"];
+    const [text, json] = await Promise.all([apiary(...args), apiary(...args, "--json")]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^PASS {2}waitMs\.p95<60000 {2}\(wait before first attempt, p95\): [\d.,]+ ms$/m);
+    expect(text.stdout).toMatch(/^FAIL {2}successRate>=99\.99% {2}\(success\): [\d.]+%$/m);
+    expect(text.stdout).toMatch(/^PASS {2}byKind\.job\.latencyMs\.p99<1e9 {2}\(kind job: latency \(submit to completion\), p99\)/m);
+    expect(text.stdout).toMatch(/^bottleneck\n {2}- \[measured\] A completed task took/m);
+    const report = JSON.parse(json.stdout);
+    expect(json.code).toBe(1);
+    expect(report.targets.map((t: { target: string; passed: boolean }) => [t.target, t.passed])).toEqual([["waitMs.p95<60000", true], ["successRate>=99.99%", false], [
+      "byKind.job.latencyMs.p99<1e9",
+      true,
+    ]]);
+    expect(report.bottleneck.findings.length).toBeGreaterThan(0);
+    const met = await apiary("simulate", file("small.json"), "--seed", "3", "--target", "successRate>=50%");
+    expect(met.code).toBe(0);
+  });
+
+  it("refuses a target that is not one with exit 2, naming the flag and the value received", async () => {
+    const [form, figure, kind, demo] = await Promise.all([
+      apiary("simulate", file("small.json"), "--target", "waitMs.p95=5"),
+      apiary("simulate", file("small.json"), "--target", "wait.p95<5"),
+      apiary("simulate", file("small.json"), "--target", "byKind.jobs.waitMs.p95<5"),
+      apiary("simulate", "--target", "waitMs.p95<5"),
+    ]);
+    expect(form.code).toBe(2);
+    expect(form.stderr).toContain('apiary: "--target" must be FIGURE<VALUE, FIGURE<=VALUE, FIGURE>VALUE or FIGURE>=VALUE (e.g. waitMs.p95<2000, successRate>=99.5%), received "waitMs.p95=5"');
+    expect(figure.code).toBe(2);
+    expect(figure.stderr).toContain('"--target" names no figure of the report: "wait.p95"');
+    expect(kind.code).toBe(2);
+    expect(kind.stderr).toContain('"--target" names kind "jobs", which the scenario does not have (its kinds: job), received "byKind.jobs.waitMs.p95<5"');
+    expect(demo.code).toBe(2);
+    expect(demo.stderr).toContain('"--target" applies to a scenario file');
+  });
+});
+
 describe("apiary simulate on Node: the young generation sized for simulations (src/sim/gc.ts)", () => {
   /** Runs `apiary simulate small.json` with a preload that logs each Node process's flags. */
   async function probe(name: string, options: { env?: Record<string, string>; nodeArgs?: string[] } = {}) {

@@ -34,7 +34,7 @@ describe("sweep", () => {
     expect(report.rows.map((r) => r.params)).toEqual([{ "workload.arrivals.poisson.ratePerSec": 0.25 }, { "workload.arrivals.poisson.ratePerSec": 0.5 }]);
     for (const row of report.rows) {
       const lambda = row.params["workload.arrivals.poisson.ratePerSec"] as number;
-      const w = row.figures["latencyMeanMs"]!;
+      const w = row.figures["latencyMs.mean"]!;
       expect(w.n).toBe(6);
       // W = 1 / (μ − λ) with μ = 1/s, widened a little: the interval is itself an estimate.
       const expected = 1_000 / (1 - lambda);

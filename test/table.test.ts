@@ -18,6 +18,9 @@ describe("terminal tables", () => {
     expect(text).toContain("throughput   334.3 tasks/s");
     expect(text).toMatch(/latency ms {3}p50 7\.20 {3}p95 19\.8 {3}p99 48\.3 {3}max 120\.5/);
     expect(text).toMatch(/^flaky-<b> +310 +7 +48\.0% +1 +1$/m);
+    expect(text).toContain(
+      "(attempts, not tasks: an agent's failed attempts include those retried and then completed; 7 failed attempts ≠ (attempts inside the window, tasks submitted inside it: 16 fall on one side only) 12 retried + 7 failed + 4 dead-lettered tasks)",
+    );
     const lost = formatRunReport({ ...runReport(), tasks: { ...runReport().tasks, accepted: 1_192 } });
     expect(lost).toContain("2 accepted tasks have no terminal state");
   });
@@ -25,7 +28,7 @@ describe("terminal tables", () => {
   it("lists at most 20 agents and sums up the rest", () => {
     const text = formatRunReport(runReport({ agents: 25 }));
     expect(text.match(/^agent-\d+ /gm)).toHaveLength(19); // 20 rows, one of them flaky-<b>
-    expect(text).toContain("… and 5 more agents: completed 2,600, failed 0, restarts 0, breaker trips 0");
+    expect(text).toContain("… and 5 more agents: completed 2,600, failed attempts 0, restarts 0, breaker trips 0");
   });
 
   it("puts one row per load level with success, throughput, percentiles and lost, and says what was shed", () => {
@@ -65,8 +68,8 @@ describe("terminal tables", () => {
     const text = formatSweepReport(sweepReport());
     expect(text).toContain("4 combinations × 3 replicas on 2 threads, 4.32 s");
     expect(text).toMatch(/^mean \[95% CI\] +agents\.count=2 workload\.rate=50 +agents\.count=2 workload\.rate=100 +agents\.count=4 workload\.rate=50 +agents\.count=4 workload\.rate=100$/m);
-    expect(text).toMatch(/^throughputPerSec +49\.80 \[49\.40, 50\.20\] +71\.20 \[69\.00, 73\.40\] +50\.10 \[49\.80, 50\.40\] +99\.70 \[98\.80, 100\.6\]$/m);
-    expect(text).toMatch(/^latencyMs\.p99 +120\.0 \[105\.0, 135\.0\] +900\.0 \[780\.0, 1,020\]/m);
+    expect(text).toMatch(/^throughput \(\/s\) +49\.80 \[49\.40, 50\.20\] +71\.20 \[69\.00, 73\.40\] +50\.10 \[49\.80, 50\.40\] +99\.70 \[98\.80, 100\.6\]$/m);
+    expect(text).toMatch(/^latency \(submit to completion\), p99 \(ms\) +120\.0 \[105\.0, 135\.0\] +900\.0 \[780\.0, 1,020\]/m);
   });
 
   it("neutralises control characters in names so a report cannot drive the terminal", () => {

@@ -5,7 +5,7 @@
  * ```
  * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N]
  *             [--warmup-ms N] [--max-queued N] [--threads N] [--backend NAME] [--seed N]
- *             [--json] [--html FILE]
+ *             [--target T]... [--json] [--html FILE]
  * ```
  *
  * @module
@@ -13,14 +13,17 @@
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
+import { analyseBottleneck } from "../sim/bottleneck.ts";
 import { renderHtml } from "../sim/html.ts";
+import { allPassed, evaluateRun, parseTargets, type Target } from "../sim/targets.ts";
 import type { Scenario } from "../sim/scenario.ts";
 import { formatLoadReport } from "../sim/table.ts";
 import { unaccounted } from "../sim/totals.ts";
 import { DEFAULT_LEVELS, runLoad } from "./load.ts";
+import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
-import type { LoadWorkload } from "./load-workload.ts";
 import { MAX_THREADS } from "../hive/schema.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
@@ -43,8 +46,12 @@ Options:
   --levels LIST         tasks in flight, comma-separated (default 10,100,1000,5000)
   --tasks-per-level N   submit N tasks per level (every task counts)
   --duration-ms N       measure N ms per level after the warm-up (default 6000)
-  --warmup-ms N         left out of the figures at the start of each level
-                        (default 1000 with --duration-ms, 0 with --tasks-per-level)
+  --warmup-ms N         left out of the figures at the start of each level (default:
+                        1000, or a fifth of --duration-ms when that is less — 400 at
+                        --duration-ms 2000; 0 with --tasks-per-level)
+  --target T            hold every level to a target such as waitMs.p95<50 or
+                        successRate>=99.9% (repeatable); each is shown as PASS or FAIL,
+                        and the exit code is 1 when one fails at any level
   --max-queued N        bound the hive's queue: past N waiting tasks it sheds the lowest
                         priority or rejects (default: unbounded in practice)
   --threads N           worker threads (default: one per CPU)
@@ -72,7 +79,7 @@ function levels(value: string | undefined): number[] | undefined {
 
 /**
  * Runs `apiary load` with `argv` (after the command name); resolves to the exit code: 0, 1 when
- * the run failed or a level lost a task, 2 on a usage error.
+ * the run failed, a level lost a task or missed a target, 2 on a usage error.
  */
 export async function runLoadCommand(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -86,6 +93,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       threads: { type: "string" },
       backend: { type: "string" },
       seed: { type: "string" },
+      target: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
       html: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -116,9 +124,9 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
     let chosenLevels = levels(values.levels);
     let seed = intFlag("seed", values.seed, 0);
     let workload: LoadWorkload | undefined;
+    let scenario: Scenario | undefined;
     const file = positionals[0];
     if (file !== undefined) {
-      let scenario: Scenario;
       try {
         scenario = await readScenario(file);
       } catch (error) {
@@ -144,6 +152,13 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
         }
       }
     }
+    let targets: Target[];
+    try {
+      targets = parseTargets(values.target ?? [], "--target", { kinds: (workload ?? DEFAULT_LOAD_WORKLOAD).kinds?.map((k) => k.name) ?? [] });
+    } catch (error) {
+      if (error instanceof InvalidOptionsError) return fail(error.message);
+      throw error;
+    }
     const report = await runLoad({
       levels: chosenLevels,
       tasksPerLevel,
@@ -160,12 +175,19 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       },
     });
     progress?.finish();
+    if (targets.length > 0) {
+      report.targets = targets.map((t) => t.text);
+      for (const level of report.levels) {
+        level.bottleneck = analyseBottleneck(level, { targets, ...(scenario !== undefined ? { scenario } : {}) });
+        level.targets = evaluateRun(level, targets);
+      }
+    }
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatLoadReport(report));
     if (values.html !== undefined) {
       await writeFile(values.html, renderHtml(report));
       process.stderr.write(`apiary load: wrote the HTML report to ${values.html}\n`);
     }
-    return report.levels.every((l) => unaccounted(l.tasks) === 0) ? 0 : 1;
+    return report.levels.every((l) => unaccounted(l.tasks) === 0 && allPassed(l.targets)) ? 0 : 1;
   } catch (error) {
     progress?.finish();
     if (error instanceof RangeError) return fail(error.message);

@@ -31,6 +31,8 @@ const DURATION_STREAM = 0x5bd1e995;
 /** Maps a validated scenario to a load workload. */
 export function scenarioWorkload(s: Scenario): ScenarioWorkload {
   const p = s.policies;
+  // Every kind runs as a `burn`: the report files each task under the scenario kind it came from.
+  const kindOf = new WeakMap<TaskOptions, string>();
   const workload: LoadWorkload = {
     name: s.name,
     agents: s.agents.flatMap((g) => agentIds(g).map((id) => ({ id, capabilities: g.capabilities, concurrency: g.concurrency, ...(g.restart !== undefined ? { restart: g.restart } : {}) }))),
@@ -54,9 +56,12 @@ export function scenarioWorkload(s: Scenario): ScenarioWorkload {
         if (t.requires !== undefined) task.requires = t.requires;
         if (t.timeoutMs !== undefined) task.timeoutMs = t.timeoutMs;
         if (t.retries !== undefined) task.retries = t.retries;
+        kindOf.set(task, t.kind);
         return task;
       };
     },
+    kinds: s.workload.kinds.map((k) => ({ name: k.name, requires: k.requires })),
+    kindOf: (task) => kindOf.get(task),
   };
   let weight = 0;
   let weighted = 0;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Priority } from "../../actors/types.ts";
+import type { Capabilities, Priority } from "../../actors/types.ts";
 import type { AgentOptions, HiveOptions, TaskOptions } from "../hive/hive.ts";
 import { createRandom } from "../core/random.ts";
 
@@ -20,6 +20,10 @@ export interface LoadWorkload {
   hive?: Pick<HiveOptions, "defaults" | "queue" | "retry" | "supervision" | "breaker" | "allocation">;
   /** Returns the next task; the stream is seeded, so a seed gives the same sequence. */
   next(seed: number): () => TaskOptions;
+  /** The task kinds as reports name them, with their requirements (for per-kind figures and the bottleneck analysis). */
+  kinds?: readonly { name: string; requires?: Capabilities }[];
+  /** The kind a report files `task` under, when it is not `task.kind` (a scenario's kinds all run as `burn`). */
+  kindOf?(task: TaskOptions): string | undefined;
 }
 
 /** Share of Monte Carlo tasks in the built-in mix; the rest are `burn`s. */
@@ -40,6 +44,7 @@ export const DEFAULT_LOAD_WORKLOAD: LoadWorkload = {
     { id: "generalist-1", capabilities: { burn: 0.6, montecarlo: 0.6 }, concurrency: 2 },
     { id: "generalist-2", capabilities: { burn: 0.5, montecarlo: 0.5 }, concurrency: 2 },
   ],
+  kinds: [{ name: "burn", requires: { burn: 0.5 } }, { name: "montecarlo", requires: { montecarlo: 0.5 } }],
   next(seed) {
     const rng = createRandom(seed);
     const priority = (): Priority => {

@@ -19,6 +19,7 @@ import type { BackendName } from "../backends/registry.ts";
 import { AbortedError, InvalidOptionsError, isApiaryError } from "../core/errors.ts";
 import { createHive, type HiveOptions } from "../hive/hive.ts";
 import { formatNumber } from "../sim/format.ts";
+import { analyseBottleneck } from "../sim/bottleneck.ts";
 import { createRecorder } from "../sim/recorder.ts";
 import type { LoadReport } from "../sim/report.ts";
 import { successRate } from "../sim/totals.ts";
@@ -38,7 +39,7 @@ export interface LoadOptions {
   tasksPerLevel?: number | undefined;
   /** Measured time per level after the warm-up, ms. @default 6000 when `tasksPerLevel` is not given */
   durationMs?: number | undefined;
-  /** Time at the start of each level left out of the figures, ms. @default 1000 with `durationMs` (at most a fifth of it), 0 with `tasksPerLevel` */
+  /** Time at the start of each level left out of the figures, ms. @default with `durationMs`: 1000, or a fifth of `durationMs` when that is less; 0 with `tasksPerLevel` */
   warmupMs?: number | undefined;
   /** Interval between series points, ms. @default 100 */
   sampleEveryMs?: number | undefined;
@@ -149,7 +150,21 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
   });
   await hive.start(p.signal);
   try {
-    const recorder = createRecorder(hive, { now: () => performance.now(), sampleEveryMs: p.sampleEveryMs, warmupMs: p.warmupMs, mode: "load", scenario: p.workload.name, seed: null });
+    const recorder = createRecorder(hive, {
+      now: () => performance.now(),
+      sampleEveryMs: p.sampleEveryMs,
+      warmupMs: p.warmupMs,
+      mode: "load",
+      scenario: p.workload.name,
+      seed: null,
+      // Live attempts wait for a thread after placement: the placements tell the two waits apart.
+      detail: {
+        ...(p.workload.kinds !== undefined ? { kinds: p.workload.kinds } : {}),
+        agents: p.workload.agents.map((a) => ({ id: a.id, ...(a.capabilities !== undefined ? { capabilities: a.capabilities } : {}) })),
+        placements: true,
+      },
+    });
+    const kindOf = p.workload.kindOf;
     const next = p.workload.next(p.seed);
     const t0 = performance.now();
     let submitted = 0;
@@ -207,7 +222,11 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
             submitted++;
             open++;
             try {
-              hive.submit(next()).result.then(() => settle(), settle);
+              const task = next();
+              const handle = hive.submit(task);
+              const kind = kindOf?.(task);
+              if (kind !== undefined) recorder.relabel(handle.id, kind);
+              handle.result.then(() => settle(), settle);
             } catch (error) {
               // The workload built a task the hive refuses (INVALID_TASK): a bug to report, not load.
               reject(error);
@@ -267,6 +286,7 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
       allUnfinished: all.queued + all.running,
     });
     p.progress?.(p.tasksPerLevel ?? p.warmupMs + (p.durationMs ?? 0), `${label}  done`);
+    level.bottleneck = analyseBottleneck(level);
     return { ...level, inFlight: p.inFlight, successRate: successRate(level.tasks) };
   } finally {
     await hive.stop();

@@ -3,9 +3,10 @@
  *
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
- * apiary simulate scenario.json [--seed N] [--json] [--html FILE]
- * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--json] [--html FILE] [--threads N]
- * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--threads N] [--seed N] [--json] [--html FILE]
+ * apiary simulate scenario.json [--seed N] [--target FIGURE<VALUE]... [--resimulate] [--json] [--html FILE]
+ * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--target ...]... [--json] [--html FILE] [--threads N]
+ * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--target ...]... [--threads N] [--seed N] [--json] [--html FILE]
+ * apiary plan scenario.json --vary PATH=LIST... --target FIGURE<VALUE... [--replicas N] [--json] [--html FILE]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
  * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
@@ -26,6 +27,7 @@ import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
 import { type CommandOptions, intFlag, parseCommandArgs } from "./args.ts";
 import { runLoadCommand } from "./load-command.ts";
+import { runPlanCommand } from "./plan-command.ts";
 import { runSweepCommand } from "./sweep-command.ts";
 import { createProgress } from "./progress.ts";
 import { runServe } from "./serve.ts";
@@ -46,6 +48,8 @@ Commands:
   sweep FILE          N seeded replicas of the scenario in FILE over a parameter grid
                       (--replicas N --vary key=a,b,c), in parallel on worker threads;
                       means with 95% confidence intervals (apiary sweep --help)
+  plan FILE           the smallest setting of --vary PATH=LIST that meets every
+                      --target FIGURE<VALUE with 95% confidence (apiary plan --help)
   serve               run the demo hive under load and serve /metrics (Prometheus),
                       /health/live and /health/ready until Ctrl-C
   inspect             start the Stately inspector relay, run the demo hive connected
@@ -63,6 +67,12 @@ Options:
   --backend NAME      piscina | comlink | inline (default: piscina)
   --json              print the summary (or a scenario's run report) as one JSON object
   --html FILE         simulate FILE: also write the HTML report to FILE
+  --target T          simulate FILE: a target such as waitMs.p95<2000, successRate>=99.5%
+                      or byKind.NAME.latencyMs.p99<8000 (repeatable); each is shown as
+                      PASS or FAIL, and the exit code is 1 when one fails
+  --resimulate        simulate FILE: check the bottleneck analysis's suggested relief by
+                      running the scenario again with it, however long the run (by
+                      default only runs of at most 20,000 tasks are re-simulated)
   --port N            serve / inspect / replay: port (default 9464 for serve, a free
                       one for inspect and replay; 0 picks a free one)
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)
@@ -75,7 +85,17 @@ const BOOLEAN = { type: "boolean", default: false } as const;
 const STRING = { type: "string" } as const;
 const HELP = { type: "boolean", short: "h", default: false } as const;
 /** The flags of each subcommand parsed here (load and sweep parse their own). */
-const SIMULATE_OPTIONS = { tasks: STRING, seed: STRING, threads: STRING, backend: STRING, json: BOOLEAN, html: STRING, help: HELP } as const satisfies CommandOptions;
+const SIMULATE_OPTIONS = {
+  tasks: STRING,
+  seed: STRING,
+  threads: STRING,
+  backend: STRING,
+  json: BOOLEAN,
+  html: STRING,
+  target: { type: "string", multiple: true },
+  resimulate: BOOLEAN,
+  help: HELP,
+} as const satisfies CommandOptions;
 const DEMO_HIVE_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, seed: STRING, threads: STRING, backend: STRING, help: HELP } as const satisfies CommandOptions;
 const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, help: HELP } as const satisfies CommandOptions;
 /** The longest --duration-ms a timer can wait: past 2^31 - 1 ms, setTimeout fires at once. */
@@ -147,6 +167,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   // `load` and `sweep` have flags of their own (--levels, --replicas, ...) and their own help.
   if (command === "load") return runLoadCommand(after);
   if (command === "sweep") return runSweepCommand(after);
+  if (command === "plan") return runPlanCommand(after);
   if (command.startsWith("-")) return fail(`unknown option ${JSON.stringify(command)}; the command comes first: apiary <command> [options]`);
   if (command === "serve" || command === "inspect" || command === "replay") return observe(command, after);
   if (command === "worker") return runWorkerCommand(after, (line) => void process.stdout.write(`${line}\n`));
@@ -166,7 +187,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     try {
       const seed = intOption("seed", values.seed, undefined, 0);
-      return await runScenarioFile({ file: rest[0]!, seed, json: values.json, html: values.html }, (text) => void process.stdout.write(text));
+      return await runScenarioFile(
+        { file: rest[0]!, seed, json: values.json, html: values.html, targets: values.target ?? [], resimulate: values.resimulate },
+        (text) => void process.stdout.write(text),
+      );
     } catch (error) {
       if (error instanceof RangeError || error instanceof UsageError) return fail(error.message);
       const code = isApiaryError(error) ? ` [${error.code}]` : "";
@@ -175,6 +199,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
   if (values.html !== undefined) return fail('"--html" applies to a scenario file: apiary simulate scenario.json --html report.html');
+  if (values.target !== undefined) return fail(`"--target" applies to a scenario file: apiary simulate scenario.json --target "waitMs.p95<2000", received ${JSON.stringify(values.target[0])}`);
   try {
     const tasks = intOption("tasks", values.tasks, 300, 1)!;
     const seed = intOption("seed", values.seed, 42, 0)!;

@@ -1,18 +1,24 @@
 /**
  * `apiary simulate scenario.json`: reads a scenario file, runs it in virtual time and prints a
  * summary table, or the run report as JSON (`--json`, without the wall time, so the same seed
- * prints the same bytes); `--html FILE` also writes the HTML report.
+ * prints the same bytes); `--html FILE` also writes the HTML report. `--target` holds the run to
+ * targets (exit 1 when one fails); the bottleneck analysis's relief is checked by re-simulating
+ * the scenario with it when the run had at most {@link RESIMULATE_MAX_TASKS} tasks (a quick
+ * second run), or always with `--resimulate`.
  *
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { InvalidOptionsError } from "../core/errors.ts";
+import { analyseBottleneck, confirmRelief } from "../sim/bottleneck.ts";
 import { formatMs, formatNumber } from "../sim/format.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { RunReport } from "../sim/report.ts";
 import { parseScenario, type Scenario } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
+import { setPath } from "../sim/sweep.ts";
 import { formatRunReport } from "../sim/table.ts";
+import { allPassed, evaluateRun, parseTargets, type Target } from "../sim/targets.ts";
 import { UsageError } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { examplesHint, scenarioPath } from "./scenario-file.ts";
@@ -25,6 +31,26 @@ export interface ScenarioRunOptions {
   seed: number | undefined;
   json: boolean;
   html: string | undefined;
+  /** `--target` values, as written. @default [] */
+  targets?: readonly string[];
+  /** Re-simulate the suggested relief whatever the run's size. @default false */
+  resimulate?: boolean;
+}
+
+/** Runs with at most this many accepted tasks get their relief re-simulated (a deterministic rule: the output must not depend on the machine's speed). */
+export const RESIMULATE_MAX_TASKS = 20_000;
+
+/**
+ * Parses `--target` values against a scenario's kinds.
+ * @throws UsageError naming the flag and the value received
+ */
+export function parseTargetFlags(values: readonly string[], scenario: Scenario): Target[] {
+  try {
+    return parseTargets(values, "--target", { kinds: scenario.workload.kinds.map((k) => k.name) });
+  } catch (error) {
+    if (error instanceof InvalidOptionsError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /**
@@ -61,10 +87,17 @@ export async function readScenario(file: string): Promise<Scenario> {
 export function formatReport(r: RunReport): string {
   const x = r.extra;
   const num = (key: string): number => (typeof x[key] === "number" ? (x[key] as number) : 0);
+  const l = r.littlesLaw;
+  const little = l === undefined
+    ? `Little's law λW ${formatNumber(num("littleL"), 2)}`
+    : `= λW ${formatNumber(l.lambdaW, 2)} (λ ${formatNumber(l.arrivalsPerSec, 2)}/s × W ${formatMs(l.meanTimeInSystemMs)} ms, every outcome) + ${formatNumber(l.carriedIn, 2)} carried in − ${
+      formatNumber(l.spilledOut, 2)
+    } spilled out`;
   const lines = [
     `means        latency ${formatMs(r.latencyMs.mean)} ms   wait ${formatMs(r.waitMs.mean)} ms   in system ${formatNumber(num("meanInSystem"), 2)} (running ${
       formatNumber(num("meanRunning"), 2)
-    }, waiting ${formatNumber(num("meanQueued"), 2)})   Little's law λW ${formatNumber(num("littleL"), 2)}`,
+    }, waiting ${formatNumber(num("meanQueued"), 2)})`,
+    `little       in system ${formatNumber(l?.meanInSystem ?? num("meanInSystem"), 2)} ${little}`,
     `faults       crashes ${formatNumber(num("crashes"))}   restarts ${formatNumber(num("restarts"))}   worker deaths ${formatNumber(num("workerDeaths"))}   agent breaker trips ${
       formatNumber(num("agentBreakerTrips"))
     }   dependency breaker trips ${formatNumber(num("dependencyBreakerTrips"))}` +
@@ -85,6 +118,7 @@ export function formatReport(r: RunReport): string {
 export async function runScenarioFile(options: ScenarioRunOptions, out: (text: string) => void): Promise<number> {
   if (options.html !== undefined && options.html.trim() === "") throw new UsageError('"--html" must name a file, received ""');
   const scenario = await readScenario(options.file);
+  const targets = parseTargetFlags(options.targets ?? [], scenario);
   const started = performance.now();
   let progress: Progress | undefined;
   const report = await simulate(scenario, {
@@ -98,6 +132,21 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
     },
   });
   progress?.finish();
+  const seed = options.seed ?? scenario.seed ?? 1;
+  report.bottleneck = analyseBottleneck(report, { scenario, targets });
+  if (report.bottleneck.relief.some((r) => r.vary !== undefined)) {
+    if (options.resimulate === true || report.tasks.accepted <= RESIMULATE_MAX_TASKS) {
+      await confirmRelief(report.bottleneck, scenario, seed, (s, seed) => simulate(s as Scenario, { seed }), setPath);
+    } else {
+      report.bottleneck.findings.push({
+        text: `Not re-simulated: the run had ${formatNumber(report.tasks.accepted)} tasks (more than ${
+          formatNumber(RESIMULATE_MAX_TASKS)
+        }); --resimulate checks the relief with a second run of the same length.`,
+        method: "measured",
+      });
+    }
+  }
+  if (targets.length > 0) report.targets = evaluateRun(report, targets);
   if (options.html !== undefined) {
     await writeFile(options.html, renderHtml(report));
     process.stderr.write(`apiary simulate: wrote the HTML report to ${options.html}\n`);
@@ -108,5 +157,5 @@ export async function runScenarioFile(options: ScenarioRunOptions, out: (text: s
   } else {
     out(formatReport(report));
   }
-  return 0;
+  return allPassed(report.targets) ? 0 : 1;
 }

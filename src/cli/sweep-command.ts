@@ -3,15 +3,17 @@
  * worker pool, with means and 95% confidence intervals.
  *
  * ```
- * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--threads N] [--seed N]
- *              [--json] [--html FILE]
+ * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--target T]... [--threads N]
+ *              [--seed N] [--json] [--html FILE]
  * ```
  *
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { isApiaryError } from "../core/errors.ts";
+import { InvalidOptionsError, isApiaryError } from "../core/errors.ts";
 import { renderHtml } from "../sim/html.ts";
+import { parseScenario } from "../sim/scenario.ts";
+import { allPassed, parseTargets, type Target } from "../sim/targets.ts";
 import { MAX_REPLICAS, MAX_SWEEP_THREADS, sweep, type VaryValue } from "../sim/sweep.ts";
 import { formatSweepReport } from "../sim/table.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
@@ -31,7 +33,10 @@ Options:
   --vary KEY=A,B,C      vary a scenario field (dotted path, array items by index, e.g.
                         agents.0.count=2,4,8 or workload.arrivals.poisson.ratePerSec=5,10);
                         repeat for a grid. Values are JSON where they parse (numbers, true,
-                        false), else strings
+                        false), else strings; A..B is every integer from A to B
+  --target T            hold every combination to a target such as waitMs.p95<2000 or
+                        successRate>=99.5% (repeatable): met only when the figure's whole
+                        95% interval is; exit code 1 when a combination misses one
   --threads N           worker threads (default: one per CPU)
   --seed N              seed of replica 0 (default: the scenario's, else 1)
   --json                print the report as one JSON object (progress stays on stderr)
@@ -44,21 +49,44 @@ function fail(message: string): number {
   return 2;
 }
 
-/** `key=a,b,c` → [key, values]. */
-export function parseVary(spec: string): [string, VaryValue[]] {
+/** The most values one `--vary` may list (ranges included). */
+export const MAX_VARY_VALUES = 10_000;
+
+/**
+ * `key=a,b,c` → [key, values]. Items are JSON where they parse (numbers, true, false), else
+ * strings; an item `A..B` of two integers is every integer from A to B (descending when B < A),
+ * so `agents.0.count=8..16` is nine values.
+ * @throws RangeError naming the flag and the value received
+ */
+export function parseVary(spec: string, flag = "--vary"): [string, VaryValue[]] {
   const eq = spec.indexOf("=");
-  if (eq <= 0 || eq === spec.length - 1) throw new RangeError(`"--vary" must look like key=a,b,c, received ${JSON.stringify(spec)}`);
-  const values = spec.slice(eq + 1).split(",").map((raw): VaryValue => {
+  if (eq <= 0 || eq === spec.length - 1) throw new RangeError(`"${flag}" must look like key=a,b,c or key=8..16, received ${JSON.stringify(spec)}`);
+  const values: VaryValue[] = [];
+  for (const raw of spec.slice(eq + 1).split(",")) {
     const text = raw.trim();
-    try {
-      const v: unknown = JSON.parse(text);
-      if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
-    } catch {
-      // not JSON: a plain string
+    const range = /^(-?\d+)\.\.(-?\d+)$/.exec(text);
+    if (range !== null) {
+      const from = Number(range[1]);
+      const to = Number(range[2]);
+      if (Math.abs(to - from) + 1 + values.length > MAX_VARY_VALUES) throw new RangeError(`"${flag}" may list at most ${MAX_VARY_VALUES} values, received ${JSON.stringify(spec)}`);
+      const step = to >= from ? 1 : -1;
+      for (let v = from; step > 0 ? v <= to : v >= to; v += step) values.push(v);
+      continue;
     }
-    return text;
-  });
+    if (text === "" || text.includes("..")) throw new RangeError(`"${flag}" must list values a,b,c or a range of integers A..B, received ${JSON.stringify(spec)}`);
+    values.push(jsonValue(text));
+  }
   return [spec.slice(0, eq).trim(), values];
+}
+
+function jsonValue(text: string): VaryValue {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
+  } catch {
+    // not JSON: a plain string
+  }
+  return text;
 }
 
 /** Runs `apiary sweep` with `argv` (after the command name); resolves to the exit code. */
@@ -70,6 +98,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       vary: { type: "string", multiple: true },
       threads: { type: "string" },
       seed: { type: "string" },
+      target: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
       html: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -88,7 +117,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
     const replicas = intFlag("replicas", values.replicas, 1, MAX_REPLICAS);
     if (replicas === undefined) return fail(`"--replicas" is required`);
     if (values.html !== undefined && values.html.trim() === "") return fail(`"--html" must name a file, received ""`);
-    const vary = Object.fromEntries((values.vary ?? []).map(parseVary));
+    const vary = Object.fromEntries((values.vary ?? []).map((v) => parseVary(v)));
     const threads = intFlag("threads", values.threads, 1, MAX_SWEEP_THREADS);
     const seed = intFlag("seed", values.seed, 0);
     const file = positionals[0]!;
@@ -99,9 +128,18 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       process.stderr.write(`apiary sweep: cannot read the scenario ${JSON.stringify(file)}: ${error instanceof Error ? error.message : String(error)}${await examplesHint()}\n`);
       return 2;
     }
+    let targets: Target[] = [];
+    try {
+      const parsed = parseScenario(scenario);
+      targets = parseTargets(values.target ?? [], "--target", { kinds: parsed.workload.kinds.map((k) => k.name) });
+    } catch (error) {
+      if (error instanceof InvalidOptionsError) return fail(error.message);
+      throw error;
+    }
     const report = await sweep(scenario as never, {
       replicas,
       vary,
+      targets: targets.map((t) => t.text),
       ...(threads !== undefined ? { threads } : {}),
       ...(seed !== undefined ? { seed } : {}),
       onProgress: (done, total) => {
@@ -118,7 +156,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       await writeFile(values.html, renderHtml(report));
       process.stderr.write(`apiary sweep: wrote the HTML report to ${values.html}\n`);
     }
-    return 0;
+    return report.rows.every((row) => allPassed(row.targets)) ? 0 : 1;
   } catch (error) {
     progress?.finish();
     if (error instanceof RangeError) return fail(error.message);

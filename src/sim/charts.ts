@@ -8,72 +8,84 @@
  */
 import { escapeHtml, formatCompact, formatFigure, formatMs, formatNumber, formatPercent, truncate } from "./format.ts";
 import type { AgentFigures, Estimate, HistogramBucket, LatencyFigures, SeriesPoint } from "./report.ts";
-import { emptyChart, linear, niceMax, plot, px, svg, ticks, xAxis, yAxis } from "./svg.ts";
+import { describeFigure, formatFigureValue, unitText } from "./figure-names.ts";
+import { emptyChart, linear, niceMax, plot, px, svg, tickFormat, ticks, xAxis, yAxis } from "./svg.ts";
 
-/** Most bars a histogram draws; finer histograms are merged into neighbouring buckets. */
-const MAX_BARS = 60;
 /** Most points a time series draws; longer series are averaged over equal runs of points. */
 const MAX_POINTS = 600;
 /** Most agents the utilisation chart draws one bar for. */
 export const MAX_AGENT_BARS = 40;
 
-/**
- * Latency histogram: one bar per bucket (merged down to {@link MAX_BARS}), with the p50, p95 and
- * p99 marked on the bucket that holds them.
- */
-export function latencyHistogram(buckets: readonly HistogramBucket[], latency: LatencyFigures): string {
-  const title = "Latency distribution (submit to completion, completed tasks)";
-  const total = buckets.reduce((n, b) => n + b.count, 0);
-  if (buckets.length === 0 || total === 0) return emptyChart("latency-histogram", title, "no completed tasks to draw");
-  const bars = mergeBuckets(buckets, MAX_BARS);
-  const p = plot(720, 240, { bottom: 40 });
-  const most = niceMax(Math.max(...bars.map((b) => b.count)));
-  const y = linear(0, most, p.bottom, p.top);
-  const slot = (p.right - p.left) / bars.length;
-  let body = yAxis(p, ticks(0, most, 4), y, "tasks");
-  bars.forEach((b, i) => {
-    const x = p.left + i * slot;
-    const lower = i === 0 ? 0 : bars[i - 1]!.upperMs;
-    const top = y(b.count);
-    body += `<rect class="bar" x="${px(x + 1)}" y="${px(top)}" width="${px(Math.max(1, slot - 2))}" height="${px(p.bottom - top)}">`;
-    body += `<title>${escapeHtml(`${formatMs(lower)}–${formatMs(b.upperMs)} ms: ${formatNumber(b.count)} tasks`)}</title></rect>`;
-  });
-  body += `<line class="axis" x1="${px(p.left)}" x2="${px(p.right)}" y1="${px(p.bottom)}" y2="${px(p.bottom)}"/>`;
-  const every = Math.max(1, Math.ceil(bars.length / 8));
-  bars.forEach((b, i) => {
-    if (i % every !== 0 && i !== bars.length - 1) return;
-    body += `<text class="tick" x="${px(p.left + (i + 1) * slot)}" y="${px(p.bottom + 14)}" text-anchor="end">≤${escapeHtml(formatCompact(b.upperMs))}</text>`;
-  });
-  body += `<text class="axis-label" x="${px(p.right)}" y="${px(p.height - 4)}" text-anchor="end">latency, ms (bucket upper bound)</text>`;
-  const marks: [string, number][] = [["p50", latency.p50], ["p95", latency.p95], ["p99", latency.p99]];
-  marks.forEach(([name, value], k) => {
-    if (!(latency.count > 0) || !Number.isFinite(value)) return;
-    let i = bars.findIndex((b) => b.upperMs >= value);
-    if (i < 0) i = bars.length - 1;
-    const at = p.left + (i + 0.5) * slot;
-    const x = px(at);
-    // Labels right of the middle go on the line's left, so they stay inside the chart.
-    const [anchor, dx] = at > (p.left + p.right) / 2 ? ["end", -3] : ["start", 3];
-    body += `<line class="marker" x1="${x}" x2="${x}" y1="${px(p.top)}" y2="${px(p.bottom)}"/>`;
-    body += `<text class="marker-label" x="${x}" y="${px(p.top + 10 + k * 12)}" text-anchor="${anchor}" dx="${dx}">${name} ${escapeHtml(formatMs(value))}</text>`;
-  });
-  return svg("latency-histogram", title, p, body);
+/** The lower bound of the recorder's first 1-2-5 bucket that ends at `upperMs`. */
+function lowerEdge(upperMs: number): number {
+  if (!(upperMs > 0)) return 0.05;
+  const mantissa = upperMs / 10 ** Math.floor(Math.log10(upperMs) + 1e-9);
+  return mantissa > 4 ? upperMs / 2.5 : upperMs / 2;
 }
 
-function mergeBuckets(buckets: readonly HistogramBucket[], max: number): HistogramBucket[] {
-  if (buckets.length <= max) return [...buckets];
-  const size = Math.ceil(buckets.length / max);
-  const out: HistogramBucket[] = [];
-  for (let i = 0; i < buckets.length; i += size) {
-    const run = buckets.slice(i, i + size);
-    out.push({ upperMs: run[run.length - 1]!.upperMs, count: run.reduce((n, b) => n + b.count, 0) });
+/** 1-2-5 values from `lo` to `hi`, thinned to decades when there are many. */
+function logTicks(lo: number, hi: number): number[] {
+  const all: number[] = [];
+  for (let decade = 10 ** Math.floor(Math.log10(lo)); decade <= hi * 1.0001; decade *= 10) {
+    for (const m of [1, 2, 5]) {
+      const v = Math.round(decade * m * 1e6) / 1e6;
+      if (v >= lo * 0.9999 && v <= hi * 1.0001) all.push(v);
+    }
   }
-  return out;
+  if (all.length <= 10) return all;
+  const decades = all.filter((v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
+  return decades.length >= 2 ? decades : all.filter((_, i) => i % 3 === 0);
+}
+
+/**
+ * Latency histogram on a logarithmic latency axis: one bar per bucket from its lower to its
+ * upper bound, and the p50, p95 and p99 marked at their values (their labels in a band above
+ * the bars, in rows so they never overlap each other or a bar).
+ */
+export function latencyHistogram(buckets: readonly HistogramBucket[], latency: LatencyFigures): string {
+  const title = "Latency distribution (submit to completion, completed tasks; log scale)";
+  const total = buckets.reduce((n, b) => n + b.count, 0);
+  if (buckets.length === 0 || total === 0) return emptyChart("latency-histogram", title, "no completed tasks to draw");
+  const rows = 3;
+  const p = plot(720, 250 + rows * 12, { bottom: 40, top: 20 + rows * 13 });
+  const lo = lowerEdge(buckets[0]!.upperMs);
+  const hi = Math.max(buckets[buckets.length - 1]!.upperMs, lo * 10);
+  const x = (v: number): number => linear(Math.log10(lo), Math.log10(hi), p.left, p.right)(Math.log10(Math.min(hi, Math.max(lo, v))));
+  const most = niceMax(Math.max(...buckets.map((b) => b.count)));
+  const y = linear(0, most, p.bottom, p.top);
+  let body = yAxis(p, ticks(0, most, 4), y);
+  body += `<text class="axis-label" x="${px(p.left)}" y="${px(p.bottom + 30)}" text-anchor="start">tasks per bucket</text>`;
+  buckets.forEach((b, i) => {
+    const lower = i === 0 ? lo : buckets[i - 1]!.upperMs;
+    const x0 = x(lower);
+    const top = y(b.count);
+    body += `<rect class="bar" x="${px(x0 + 0.5)}" y="${px(top)}" width="${px(Math.max(1, x(b.upperMs) - x0 - 1))}" height="${px(p.bottom - top)}">`;
+    body += `<title>${escapeHtml(`${formatMs(lower)}–${formatMs(b.upperMs)} ms: ${formatNumber(b.count)} tasks`)}</title></rect>`;
+  });
+  body += xAxis(p, logTicks(lo, hi), x, "latency, ms (log scale)", formatCompact);
+  // Markers at their values; labels in the band above the plot, first free row from the top.
+  const taken: [number, number][][] = Array.from({ length: rows }, () => []);
+  const marks: [string, number][] = [["p50", latency.p50], ["p95", latency.p95], ["p99", latency.p99]];
+  for (const [name, value] of marks) {
+    if (!(latency.count > 0) || !Number.isFinite(value)) continue;
+    const at = x(value);
+    const text = `${name} ${formatMs(value)} ms`;
+    const width = text.length * 6.2 + 4;
+    const leftward = at + 3 + width > p.width - 4;
+    const span: [number, number] = leftward ? [at - 3 - width, at] : [at, at + 3 + width];
+    let row = taken.findIndex((r) => r.every(([a, b]) => span[1] < a || span[0] > b));
+    if (row < 0) row = rows - 1;
+    taken[row]!.push(span);
+    const ty = p.top - 6 - (rows - 1 - row) * 13;
+    body += `<line class="marker" x1="${px(at)}" x2="${px(at)}" y1="${px(ty + 3)}" y2="${px(p.bottom)}"/>`;
+    body += `<text class="marker-label" x="${px(at)}" y="${px(ty)}" text-anchor="${leftward ? "end" : "start"}" dx="${leftward ? -3 : 3}">${escapeHtml(text)}</text>`;
+  }
+  return svg("latency-histogram", title, p, body);
 }
 
 /** One line of a {@link timeSeriesChart}. */
 export interface SeriesLine {
-  key: "throughputPerSec" | "queued" | "running" | "completed" | "failed";
+  key: "throughputPerSec" | "queued" | "running" | "completed" | "failed" | "latencyP50Ms" | "latencyP95Ms" | "latencyP99Ms";
   label: string;
   /** CSS class (colour) of the line. */
   className: string;
@@ -83,33 +95,64 @@ export interface SeriesLine {
 
 /**
  * Figures over time from a run's `series`: one line per entry of `lines`, the warm-up shaded.
- * Series longer than {@link MAX_POINTS} are averaged over equal runs of points.
+ * A point without the figure (latency of an interval in which nothing completed) breaks the
+ * line. Series longer than {@link MAX_POINTS} are averaged over equal runs of points.
  */
-export function timeSeriesChart(kind: string, title: string, series: readonly SeriesPoint[], lines: readonly SeriesLine[], warmupMs: number, yLabel: string): string {
+export function timeSeriesChart(kind: string, title: string, series: readonly SeriesPoint[], lines: readonly SeriesLine[], warmupMs: number, yLabel: string, options: { log?: boolean } = {}): string {
   if (series.length === 0) return emptyChart(kind, title, "no samples over time (the run was shorter than one sampling interval)");
   const points = downsample(series, MAX_POINTS);
+  const values = points.flatMap((s) => lines.map((l) => s[l.key]).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  if (values.length === 0) return emptyChart(kind, title, "nothing to draw: no interval has this figure");
   const p = plot(720, 210, { top: 26 });
   const t1 = Math.max(points[points.length - 1]!.t, warmupMs, 1);
   const x = linear(0, t1, p.left, p.right);
-  const most = niceMax(Math.max(0, ...points.flatMap((s) => lines.map((l) => s[l.key]))));
-  const y = linear(0, most, p.bottom, p.top);
+  let y: (v: number) => number;
+  let tickValues: number[];
+  if (options.log === true) {
+    const positive = values.filter((v) => v > 0);
+    const lo = 10 ** Math.floor(Math.log10(Math.min(...positive, 1e9)));
+    const hi = 10 ** Math.ceil(Math.log10(Math.max(...positive, lo * 10)) + 1e-9);
+    const scale = linear(Math.log10(lo), Math.log10(hi), p.bottom, p.top);
+    y = (v) => scale(Math.log10(Math.max(v, lo)));
+    tickValues = Array.from({ length: Math.round(Math.log10(hi / lo)) + 1 }, (_, i) => lo * 10 ** i);
+  } else {
+    const most = niceMax(Math.max(0, ...values));
+    y = linear(0, most, p.bottom, p.top);
+    tickValues = ticks(0, most, 4);
+  }
   let body = "";
   if (warmupMs > 0) {
     body += `<rect class="warmup" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${
       px(p.bottom - p.top)
     }"><title>warm-up (left out of the figures)</title></rect>`;
   }
-  body += yAxis(p, ticks(0, most, 4), y, yLabel);
+  body += yAxis(p, tickValues, y, yLabel);
   body += xAxis(p, ticks(0, t1 / 1_000, 6), (s) => x(s * 1_000), "time, s");
   for (const line of lines) {
-    const coords = points.map((s) => `${px(x(s.t))},${px(y(s[line.key]))}`);
-    if (line.area === true) {
-      body += `<path class="area ${escapeHtml(line.className)}" d="M${px(x(points[0]!.t))},${px(p.bottom)}L${coords.join("L")}L${px(x(points[points.length - 1]!.t))},${px(p.bottom)}Z"/>`;
+    // Runs of consecutive points that have the figure.
+    const runs: string[][] = [];
+    let current: string[] = [];
+    for (const s of points) {
+      const v = s[line.key];
+      if (v === undefined || !Number.isFinite(v)) {
+        if (current.length > 0) runs.push(current);
+        current = [];
+        continue;
+      }
+      current.push(`${px(x(s.t))},${px(y(v))}`);
     }
-    // A single sample still shows, as a dot.
-    body += points.length === 1
-      ? `<circle class="dot ${escapeHtml(line.className)}" cx="${coords[0]!.split(",")[0]}" cy="${coords[0]!.split(",")[1]}" r="3"/>`
-      : `<polyline class="line ${escapeHtml(line.className)}" points="${coords.join(" ")}"/>`;
+    if (current.length > 0) runs.push(current);
+    for (const coords of runs) {
+      if (line.area === true && coords.length > 1) {
+        const [first] = coords[0]!.split(",");
+        const [last] = coords[coords.length - 1]!.split(",");
+        body += `<path class="area ${escapeHtml(line.className)}" d="M${first},${px(p.bottom)}L${coords.join("L")}L${last},${px(p.bottom)}Z"/>`;
+      }
+      // A single sample still shows, as a dot.
+      body += coords.length === 1
+        ? `<circle class="dot ${escapeHtml(line.className)}" cx="${coords[0]!.split(",")[0]}" cy="${coords[0]!.split(",")[1]}" r="3"/>`
+        : `<polyline class="line ${escapeHtml(line.className)}" points="${coords.join(" ")}"/>`;
+    }
   }
   body += legend(p, lines.map((l) => [l.label, l.className]));
   return svg(kind, title, p, body);
@@ -122,14 +165,26 @@ function downsample(series: readonly SeriesPoint[], max: number): SeriesPoint[] 
   for (let i = 0; i < series.length; i += size) {
     const run = series.slice(i, i + size);
     const mean = (f: (s: SeriesPoint) => number): number => run.reduce((n, s) => n + f(s), 0) / run.length;
-    out.push({
+    // Percentiles of a run of intervals: the largest (a mean would hide the worst interval).
+    const most = (f: (s: SeriesPoint) => number | undefined): number | undefined => {
+      const present = run.map(f).filter((v): v is number => v !== undefined);
+      return present.length === 0 ? undefined : Math.max(...present);
+    };
+    const point: SeriesPoint = {
       t: run[run.length - 1]!.t,
       completed: run.reduce((n, s) => n + s.completed, 0),
       failed: run.reduce((n, s) => n + s.failed, 0),
       throughputPerSec: mean((s) => s.throughputPerSec),
       queued: mean((s) => s.queued),
       running: mean((s) => s.running),
-    });
+    };
+    const p50 = most((s) => s.latencyP50Ms);
+    const p95 = most((s) => s.latencyP95Ms);
+    const p99 = most((s) => s.latencyP99Ms);
+    if (p50 !== undefined) point.latencyP50Ms = p50;
+    if (p95 !== undefined) point.latencyP95Ms = p95;
+    if (p99 !== undefined) point.latencyP99Ms = p99;
+    out.push(point);
   }
   return out;
 }
@@ -152,7 +207,7 @@ function legend(p: { right: number; top: number }, entries: readonly [string, st
  * says how many agents were left out.
  */
 export function utilisationChart(agents: readonly AgentFigures[]): { svg: string; omitted: number } {
-  const title = "Per-agent utilisation (busy slot-time ÷ capacity)";
+  const title = "Per-agent utilisation (busy slot-time ÷ capacity), attempts done and failed (fast: on an open breaker)";
   if (agents.length === 0) return { svg: emptyChart("utilisation", title, "no agents in this run"), omitted: 0 };
   const shown = agents.slice(0, MAX_AGENT_BARS);
   const lane = 20;
@@ -166,7 +221,8 @@ export function utilisationChart(agents: readonly AgentFigures[]): { svg: string
   shown.forEach((a, i) => {
     const top = p.top + i * lane + 3;
     const u = Number.isFinite(a.utilisation) ? Math.min(1, Math.max(0, a.utilisation)) : 0;
-    const detail = `${formatPercent(a.utilisation)} · ${formatNumber(a.completed)} done · ${formatNumber(a.failed)} failed` +
+    const fast = a.fastFails ?? 0;
+    const detail = `${formatPercent(a.utilisation)} · ${formatNumber(a.completed)} done · ${formatNumber(a.failed)} failed${fast > 0 ? ` (${formatNumber(fast)} fast)` : ""}` +
       (a.restarts > 0 ? ` · ${plural(a.restarts, "restart")}` : "") + (a.breakerTrips > 0 ? ` · ${plural(a.breakerTrips, "trip")}` : "");
     body += `<text class="lane-label" x="${px(p.left - 8)}" y="${px(top + lane / 2)}" text-anchor="end">${escapeHtml(truncate(a.id, 22))}</text>`;
     body += `<rect class="track" x="${px(p.left)}" y="${px(top)}" width="${px(p.right - p.left)}" height="${lane - 6}"/>`;
@@ -226,32 +282,52 @@ export function groupedBarChart(
   return svg(kind, title, p, body);
 }
 
+/** True when every estimate is exactly zero, interval included: a chart of it would show nothing. */
+export function allZero(estimates: readonly (Estimate | undefined)[]): boolean {
+  return estimates.every((e) => e === undefined || !Number.isFinite(e.mean) || (e.mean === 0 && e.ci95[0] === 0 && e.ci95[1] === 0));
+}
+
 /**
  * One figure of a sweep across its parameter combinations: the mean as a dot and the 95%
  * confidence interval as an error bar. `labels[i]` names the combination of `estimates[i]`.
+ * The value axis is labelled in the figure's unit; a rate stays within 0–100%.
  */
 export function estimateChart(figure: string, labels: readonly string[], estimates: readonly (Estimate | undefined)[], xLabel?: string): string {
   const kind = "estimates";
-  const title = `${figure}: mean and 95% confidence interval per parameter combination`;
+  const info = describeFigure(figure);
+  const name = info?.label ?? figure;
+  const title = `${name}: mean and 95% confidence interval per parameter combination`;
   const known = estimates.filter((e): e is Estimate => e !== undefined && Number.isFinite(e.mean));
-  if (known.length === 0) return emptyChart(kind, title, `no estimates of ${figure}`);
+  if (known.length === 0) return emptyChart(kind, title, `no estimates of ${name}`);
+  const fraction = info?.unit === "fraction";
   const lows = known.map((e) => (Number.isFinite(e.ci95[0]) ? e.ci95[0] : e.mean));
   const highs = known.map((e) => (Number.isFinite(e.ci95[1]) ? e.ci95[1] : e.mean));
   let lo = Math.min(...lows);
   let hi = Math.max(...highs);
-  const pad = hi > lo ? (hi - lo) * 0.1 : Math.max(1, Math.abs(hi) * 0.1);
+  // Pad by a tenth of the spread; a spread of nothing gets a tenth of the value (or one unit at 0).
+  const pad = hi > lo ? (hi - lo) * 0.1 : Math.abs(hi) > 0 ? Math.abs(hi) * 0.1 : fraction ? 0.05 : 1;
   lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
   hi += pad;
-  const p = plot(720, 220, { bottom: 48 });
+  if (fraction) {
+    lo = Math.max(0, lo);
+    hi = Math.min(1, hi);
+    if (!(hi > lo)) lo = Math.max(0, hi - 0.05);
+  }
+  const p = plot(720, 220, { bottom: 48, top: 22 });
   const y = linear(lo, hi, p.bottom, p.top);
-  let body = yAxis(p, ticks(lo, hi, 4), y, figure);
+  const tickValues = ticks(lo, hi, 4);
+  const unit = info === undefined ? "" : unitText(info.unit);
+  let body = yAxis(p, tickValues, y, unit === "" ? name : `${unit === "%" ? "%" : unit}`, tickFormat(tickValues, fraction ? "fraction" : undefined));
+  const show = (v: number): string => (info === undefined ? formatFigure(v) : formatFigureValue(figure, v));
   const slot = (p.right - p.left) / Math.max(1, estimates.length);
   estimates.forEach((e, i) => {
     const cx = px(p.left + (i + 0.5) * slot);
-    body += `<text class="tick" x="${cx}" y="${px(p.bottom + 16)}" text-anchor="middle">${escapeHtml(truncate(labels[i] ?? "", Math.max(6, Math.floor(slot / 6))))}</text>`;
+    body += `<text class="tick x" x="${cx}" y="${px(p.bottom + 16)}" text-anchor="middle">${escapeHtml(truncate(labels[i] ?? "", Math.max(6, Math.floor(slot / 6))))}</text>`;
     if (e === undefined || !Number.isFinite(e.mean)) return;
     const [a, b] = e.ci95;
-    const tip = `${labels[i] ?? ""} — ${figure}: ${formatFigure(e.mean)} (95% CI ${formatFigure(a)} to ${formatFigure(b)}, n=${e.n})`;
+    const tip = `${labels[i] ?? ""} — ${name}: ${show(e.mean)} (95% CI ${show(a)} to ${show(b)}, n=${e.n}${
+      e.resolution !== undefined ? `; at least the histogram's ±${formatPercent(e.resolution)}` : ""
+    })`;
     body += `<g class="estimate"><title>${escapeHtml(tip)}</title>`;
     if (Number.isFinite(a) && Number.isFinite(b)) {
       body += `<line class="whisker" x1="${cx}" x2="${cx}" y1="${px(y(a))}" y2="${px(y(b))}"/>`;

@@ -47,17 +47,32 @@ export function tQuantile975(df: number): number {
   return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df);
 }
 
-/** Mean, sample standard deviation and 95% CI of `values`; one value gives a zero-width interval. */
-export function estimate(values: readonly number[]): Estimate {
+/**
+ * Mean, sample standard deviation and 95% CI of `values`; one value gives a zero-width interval.
+ *
+ * @param resolution - the relative resolution the values were measured with (a histogram's
+ *   quantiles: 0.016). The interval is then at least `mean × (1 ± resolution)` wide: replicas
+ *   that all read the same histogram bucket agree to the bucket, not exactly. @default 0
+ * @param bounds - the values the figure can take: the interval is cut there (a wait is never
+ *   negative, a rate never past 1), as Student's t on a few skewed values would not be.
+ *   @default unbounded
+ */
+export function estimate(values: readonly number[], resolution = 0, bounds: readonly [number, number] = [-Infinity, Infinity]): Estimate {
   const n = values.length;
   if (n === 0) return { n: 0, mean: Number.NaN, stddev: Number.NaN, ci95: [Number.NaN, Number.NaN] };
   let mean = 0;
   for (const v of values) mean += v;
   mean /= n;
-  if (n === 1) return { n, mean, stddev: 0, ci95: [mean, mean] };
-  let ss = 0;
-  for (const v of values) ss += (v - mean) ** 2;
-  const stddev = Math.sqrt(ss / (n - 1));
-  const half = (tQuantile975(n - 1) * stddev) / Math.sqrt(n);
-  return { n, mean, stddev, ci95: [mean - half, mean + half] };
+  let half = 0;
+  let stddev = 0;
+  if (n > 1) {
+    let ss = 0;
+    for (const v of values) ss += (v - mean) ** 2;
+    stddev = Math.sqrt(ss / (n - 1));
+    half = (tQuantile975(n - 1) * stddev) / Math.sqrt(n);
+  }
+  const floor = Math.abs(mean) * resolution;
+  const clip = (x: number): number => Math.min(bounds[1], Math.max(bounds[0], x));
+  if (floor > half) return { n, mean, stddev, ci95: [clip(mean - floor), clip(mean + floor)], resolution };
+  return { n, mean, stddev, ci95: [clip(mean - half), clip(mean + half)] };
 }

@@ -62,10 +62,11 @@ function trim(s: string): string {
   return s.includes(".") ? s.replace(/\.?0+$/, "") : s;
 }
 
-/** A duration in ms as seconds (`12.35 s`) or ms (`850 ms`). */
+/** A duration in ms as seconds (`12.35 s`, `3,600 s` from 100 s on) or ms (`850 ms`). */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "—";
-  return Math.abs(ms) >= 1_000 ? `${formatNumber(ms / 1_000, 2)} s` : `${formatNumber(ms, 0)} ms`;
+  const a = Math.abs(ms);
+  return a >= 100_000 ? `${formatNumber(ms / 1_000, 0)} s` : a >= 1_000 ? `${formatNumber(ms / 1_000, 2)} s` : `${formatNumber(ms, 0)} ms`;
 }
 
 /**

@@ -2,25 +2,26 @@
  * The HTML report: one self-contained file (inline CSS, inline SVG, no scripts, no fonts, no
  * images, nothing fetched — its Content-Security-Policy forbids it) drawing a {@link RunReport},
  * a {@link LoadReport} (one section per in-flight level and a comparison) or a
- * {@link SweepReport} (means with 95% confidence intervals). Every user-supplied string is
+ * {@link SweepReport} (means with 95% confidence intervals) or a {@link PlanReport} (the smallest
+ * setting that meets the targets, and how every setting did). Every user-supplied string is
  * escaped, and the same report always renders to the same bytes.
  *
  * @module
  */
 import { describeValue, InvalidOptionsError } from "../core/errors.ts";
-import { estimateChart, groupedBarChart, latencyHistogram, timeSeriesChart, utilisationChart } from "./charts.ts";
-import { escapeHtml, formatDuration, formatMs, formatNumber, formatPercent } from "./format.ts";
+import { escapeHtml } from "./format.ts";
+import { planBody } from "./html-plan.ts";
+import { loadBody, runBody, runHeader } from "./html-run.ts";
+import { sweepBody } from "./html-sweep.ts";
+import type { PlanReport } from "./plan.ts";
 import type { LoadReport, RunReport, SweepReport } from "./report.ts";
-import { levelColumns, sweepColumns } from "./table.ts";
-import { agentTimeline, MAX_LANES } from "./timeline.ts";
-import { successRate, unaccounted } from "./totals.ts";
 
 /**
  * Renders a report as one self-contained HTML document.
  *
- * @param report what `simulate`, `apiary load` or `apiary sweep` produced
+ * @param report what `simulate`, `apiary load`, `apiary sweep` or `apiary plan` produced
  * @returns the whole document, starting with `<!doctype html>`
- * @throws {InvalidOptionsError} when `report` is not one of the three report shapes
+ * @throws {InvalidOptionsError} when `report` is not one of the four report shapes
  *
  * @example
  * ```ts
@@ -28,16 +29,17 @@ import { successRate, unaccounted } from "./totals.ts";
  * await writeFile("report.html", renderHtml(loadReport));
  * ```
  */
-export function renderHtml(report: RunReport | LoadReport | SweepReport): string {
+export function renderHtml(report: RunReport | LoadReport | SweepReport | PlanReport): string {
   const r = report as unknown as { mode?: unknown; levels?: unknown; scenario?: unknown } | null;
   if (r === null || typeof r !== "object") throw new InvalidOptionsError(`Cannot render report: the report must be an object, received ${describeValue(report)}`);
   if (r.mode === "sweep") return page("sweep", r.scenario, sweepBody(report as SweepReport));
+  if (r.mode === "plan") return page("plan", r.scenario, planBody(report as PlanReport));
   if (r.mode === "load" && Array.isArray(r.levels)) return page("load test", r.scenario, loadBody(report as LoadReport));
   if (r.mode === "load" || r.mode === "simulation") {
     const run = report as RunReport;
     return page(run.mode === "load" ? "load run" : "simulation", run.scenario, runHeader(run) + runBody(run, "h2"));
   }
-  throw new InvalidOptionsError(`Cannot render report: "mode" must be one of "simulation", "load", "sweep", received ${describeValue(r.mode)}`);
+  throw new InvalidOptionsError(`Cannot render report: "mode" must be one of "simulation", "load", "sweep", "plan", received ${describeValue(r.mode)}`);
 }
 
 function page(what: string, scenario: unknown, body: string): string {
@@ -56,197 +58,6 @@ function page(what: string, scenario: unknown, body: string): string {
     "</body></html>",
     "",
   ].join("\n");
-}
-
-function figure(label: string, value: string, hint?: string): string {
-  return `<div class="figure"><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}${hint === undefined ? "" : `<small>${escapeHtml(hint)}</small>`}</dd></div>`;
-}
-
-function runHeader(r: RunReport): string {
-  const t = r.tasks;
-  const figures = [
-    figure("mode", r.mode === "simulation" ? "simulation (virtual time)" : "live load"),
-    figure("seed", r.seed === null ? "—" : String(r.seed)),
-    figure("duration", formatDuration(r.durationMs), r.warmupMs > 0 ? `after ${formatDuration(r.warmupMs)} warm-up` : undefined),
-    ...(r.wallMs !== undefined ? [figure("wall time", formatDuration(r.wallMs))] : []),
-    figure("throughput", `${formatNumber(r.throughputPerSec, 1)} /s`),
-    figure("success", formatPercent(successRate(t)), `${formatNumber(t.completed)} of ${formatNumber(t.accepted)} accepted`),
-    figure("latency p50 / p95 / p99", `${formatMs(r.latencyMs.p50)} / ${formatMs(r.latencyMs.p95)} / ${formatMs(r.latencyMs.p99)} ms`),
-    figure("shed / rejected", `${formatNumber(t.shed)} / ${formatNumber(t.rejected)}`),
-  ];
-  return `<dl class="headline">${figures.join("")}</dl>`;
-}
-
-/** The body of one run: task table, charts, extra figures. `h` is the heading level of its parts. */
-function runBody(r: RunReport, h: "h2" | "h3"): string {
-  const parts: string[] = [];
-  parts.push(`<${h}>Tasks</${h}>${tasksTable(r)}`);
-  parts.push(`<${h}>Latency</${h}>${latencyTable(r)}${chartFigure(latencyHistogram(r.histogram, r.latencyMs))}`);
-  parts.push(
-    `<${h}>Over time</${h}>` +
-      chartFigure(
-        timeSeriesChart(
-          "throughput",
-          "Throughput over time (completed per second)",
-          r.series,
-          [{ key: "throughputPerSec", label: "completed/s", className: "c-throughput", area: true }],
-          r.warmupMs,
-          "tasks/s",
-        ),
-      ) +
-      chartFigure(timeSeriesChart(
-        "queue-depth",
-        "Queue depth and running attempts over time",
-        r.series,
-        [
-          { key: "queued", label: "queued", className: "c-queued", area: true },
-          { key: "running", label: "running", className: "c-running" },
-        ],
-        r.warmupMs,
-        "tasks",
-      )),
-  );
-  const util = utilisationChart(r.agents);
-  parts.push(`<${h}>Agents</${h}>${chartFigure(util.svg)}${util.omitted > 0 ? note(`${formatNumber(util.omitted)} more agents are not drawn (${agentSpread(r)}).`) : ""}`);
-  const end = Math.max(r.warmupMs + r.durationMs, r.series[r.series.length - 1]?.t ?? 0);
-  const tl = agentTimeline(r.agents, r.marks, end, r.warmupMs);
-  const left: string[] = [];
-  if (tl.omittedAgents > 0) left.push(`${formatNumber(tl.omittedAgents)} agents have no lane (at most ${MAX_LANES}; agents with marks first)`);
-  if (tl.omittedMarks > 0) left.push(`${formatNumber(tl.omittedMarks)} marks are not drawn`);
-  parts.push(`${chartFigure(tl.svg)}${left.length > 0 ? note(`${left.join("; ")}.`) : ""}`);
-  const extra = Object.entries(r.extra);
-  if (extra.length > 0) {
-    parts.push(`<${h}>More figures</${h}>${table(["figure", "value"], extra.map(([k, v]) => [k, typeof v === "number" ? formatNumber(v, Number.isInteger(v) ? 0 : 3) : String(v)]), [false, true])}`);
-  }
-  return parts.map((p) => `<section>${p}</section>`).join("\n");
-}
-
-function agentSpread(r: RunReport): string {
-  const u = r.agents.map((a) => a.utilisation).filter(Number.isFinite);
-  if (u.length === 0) return "no utilisation figures";
-  const mean = u.reduce((a, b) => a + b, 0) / u.length;
-  return `utilisation over all ${formatNumber(r.agents.length)}: min ${formatPercent(Math.min(...u))}, mean ${formatPercent(mean)}, max ${formatPercent(Math.max(...u))}`;
-}
-
-function tasksTable(r: RunReport): string {
-  const t = r.tasks;
-  const lost = unaccounted(t);
-  const rows = [
-    ["submitted", formatNumber(t.submitted)],
-    ["accepted", formatNumber(t.accepted)],
-    ["rejected (never accepted)", formatNumber(t.rejected)],
-    ["completed", formatNumber(t.completed)],
-    ["failed", formatNumber(t.failed)],
-    ["dead-lettered", formatNumber(t.deadLettered)],
-    ["shed (queue overflow)", formatNumber(t.shed)],
-    ["cancelled", formatNumber(t.cancelled)],
-    ["retried (attempts)", formatNumber(t.retried)],
-  ];
-  const verdict = lost === 0
-    ? `<p class="ok">Every accepted task ended exactly once: accepted = completed + failed + cancelled + dead-lettered + shed.</p>`
-    : `<p class="bad">${formatNumber(Math.abs(lost))} accepted tasks ${lost > 0 ? "have no terminal state" : "were counted twice"}.</p>`;
-  return table(["tasks", "count"], rows, [false, true]) + verdict;
-}
-
-function latencyTable(r: RunReport): string {
-  const row = (
-    name: string,
-    l: RunReport["latencyMs"],
-  ): string[] => [name, formatNumber(l.count), formatMs(l.mean), formatMs(l.p50), formatMs(l.p90), formatMs(l.p95), formatMs(l.p99), formatMs(l.max)];
-  return table(["ms", "count", "mean", "p50", "p90", "p95", "p99", "max"], [row("submit to completion", r.latencyMs), row("wait before first attempt", r.waitMs)], [
-    false,
-    true,
-    true,
-    true,
-    true,
-    true,
-    true,
-    true,
-  ]);
-}
-
-function table(head: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
-  const cell = (tag: "th" | "td", text: string, i: number): string => `<${tag}${numeric[i] === true ? ' class="num"' : ""}>${escapeHtml(text)}</${tag}>`;
-  return `<table><thead><tr>${head.map((c, i) => cell("th", c, i)).join("")}</tr></thead><tbody>${
-    rows.map((row) => `<tr>${row.map((c, i) => cell("td", c, i)).join("")}</tr>`).join("")
-  }</tbody></table>`;
-}
-
-// A chart in a <figure>, its SVG <title> (which svg() puts first) repeated as a visible caption.
-function chartFigure(chart: string): string {
-  const title = /^<svg[^>]*><title>([^<]*)<\/title>/.exec(chart)?.[1] ?? "";
-  return `<figure><figcaption>${title}</figcaption>${chart}</figure>`;
-}
-
-function note(text: string): string {
-  return `<p class="note">${escapeHtml(text)}</p>`;
-}
-
-function loadBody(r: LoadReport): string {
-  const levels = r.levels;
-  const total = levels.reduce(
-    (acc, l) => ({
-      accepted: acc.accepted + l.tasks.accepted,
-      completed: acc.completed + l.tasks.completed,
-      shed: acc.shed + l.tasks.shed,
-      rejected: acc.rejected + l.tasks.rejected,
-      lost: acc.lost + unaccounted(l.tasks),
-    }),
-    { accepted: 0, completed: 0, shed: 0, rejected: 0, lost: 0 },
-  );
-  const headline = [
-    figure("levels", levels.length === 0 ? "none" : levels.map((l) => formatNumber(l.inFlight)).join(" / "), "tasks in flight"),
-    figure("tasks", formatNumber(total.accepted), "accepted over all levels"),
-    figure("success", formatPercent(total.accepted > 0 ? total.completed / total.accepted : 1), `${formatNumber(total.completed)} completed`),
-    figure("lost", formatNumber(total.lost), total.lost === 0 ? "every accepted task ended once" : "accepted tasks with no end"),
-    figure("shed / rejected", `${formatNumber(total.shed)} / ${formatNumber(total.rejected)}`),
-  ];
-  const parts = [`<dl class="headline">${headline.join("")}</dl>`];
-  if (levels.length === 0) return parts[0] + note("This load test has no levels.");
-  const { head, rows } = levelColumns(r);
-  parts.push(`<section><h2>Levels compared</h2>${table(head, rows, head.map(() => true))}`);
-  const groups = (f: (l: LoadReport["levels"][number]) => number[]) => levels.map((l) => ({ label: `${formatNumber(l.inFlight)} in flight`, values: f(l) }));
-  parts.push(chartFigure(groupedBarChart("level-throughput", "Throughput per level (completed per second)", groups((l) => [l.throughputPerSec]), [["tasks/s", "s0"]], { yLabel: "tasks/s" })));
-  parts.push(
-    `${
-      chartFigure(
-        groupedBarChart(
-          "level-latency",
-          "Latency percentiles per level (log scale)",
-          groups((l) => [l.latencyMs.p50, l.latencyMs.p95, l.latencyMs.p99]),
-          [["p50", "s0"], ["p95", "s1"], ["p99", "s2"]],
-          { yLabel: "ms", log: true, format: formatMs },
-        ),
-      )
-    }</section>`,
-  );
-  for (const l of levels) {
-    parts.push(`<section class="level" id="level-${escapeHtml(String(l.inFlight))}"><h2>${escapeHtml(formatNumber(l.inFlight))} tasks in flight</h2>${runHeader(l)}</section>`);
-    parts.push(runBody(l, "h3"));
-  }
-  return parts.join("\n");
-}
-
-function sweepBody(r: SweepReport): string {
-  const paramKeys = Object.keys(r.vary);
-  const figureKeys: string[] = [];
-  for (const row of r.rows) for (const k of Object.keys(row.figures)) if (!figureKeys.includes(k)) figureKeys.push(k);
-  const headline = [
-    figure("replicas", formatNumber(r.replicas), "per parameter combination"),
-    figure("combinations", formatNumber(r.rows.length)),
-    figure("threads", formatNumber(r.threads)),
-    ...(r.wallMs !== undefined ? [figure("wall time", formatDuration(r.wallMs))] : []),
-    figure("varied", paramKeys.length === 0 ? "nothing" : paramKeys.join(", ")),
-  ];
-  const parts = [`<dl class="headline">${headline.join("")}</dl>`];
-  if (r.rows.length === 0) return parts[0] + note("This sweep has no rows.");
-  const { head, rows } = sweepColumns(r);
-  parts.push(`<section><h2>Means with 95% confidence intervals</h2>${table(head, rows, head.map((_, i) => i >= paramKeys.length))}</section>`);
-  // Ticks carry the values only; the axis label says which parameter each value is.
-  const labels = r.rows.map((row) => paramKeys.map((k) => String(row.params[k] ?? "—")).join(" · ") || "all");
-  const xLabel = paramKeys.length > 0 ? paramKeys.join(" · ") : undefined;
-  parts.push(`<section><h2>Estimates</h2>${figureKeys.map((k) => chartFigure(estimateChart(k, labels, r.rows.map((row) => row.figures[k]), xLabel))).join("")}</section>`);
-  return parts.join("\n");
 }
 
 const CSS = `
@@ -302,4 +113,17 @@ footer{margin:32px auto;color:var(--muted);font-size:12px}
 .mark-crashed path,.mark-failed path{stroke:#b42318;fill:none}
 .mark-restarted circle{fill:#1a7f37;stroke:#fff}
 .mark-breaker-open path{fill:#7b3fa0;stroke:#fff;stroke-width:1}
+.st-dep-open{fill:#e8a0a0}.st-dep-probe{fill:#f3d08a}
+.outage{fill:#b42318}.spike{fill:#7b3fa0;fill-opacity:.08}
+.c-p50{stroke:#4e79a7;fill:#4e79a7}.c-p95{stroke:#f28e2b;fill:#f28e2b}.c-p99{stroke:#e15759;fill:#e15759}
+.line.c-p50,.line.c-p95,.line.c-p99{fill:none}
+.swatch.c-p50{fill:#4e79a7}.swatch.c-p95{fill:#f28e2b}.swatch.c-p99{fill:#e15759}
+caption{caption-side:top;text-align:left;font-weight:600;font-size:13px;padding:4px 0}
+td small,th small{display:block;font-size:11px;color:var(--muted);font-weight:400}
+td.pass{color:#1a7f37;font-weight:600}td.fail{color:#b42318;font-weight:600}
+.findings{padding-left:18px}.findings li{margin:4px 0}
+.method{display:inline-block;font-size:11px;padding:0 6px;border-radius:8px;background:#eef1f6;color:var(--muted);margin-right:4px}
+.m-erlang-c,.m-closed-loop{background:#fdf0dd;color:#8a5a00}.m-re-simulation{background:#e3f1e6;color:#1a7f37}
+details{margin:6px 0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:6px 10px}
+summary{cursor:pointer;font-weight:600}
 `.trim();

@@ -18,7 +18,8 @@
  *   breakers have no agent: their marks carry `agentId` `"dependency:NAME"`.
  * - **`extra`** holds `crashes`, `restarts`, `agentBreakerTrips`, `dependencyBreakerTrips`, the
  *   window's time averages `meanInSystem`, `meanRunning`, `meanQueued`, `arrivalsPerSec` and
- *   `littleL` (λ·W, to compare with `meanInSystem`), `cacheHits` / `cacheMisses` (cached tasks
+ *   `littleL` (λ·W, W over every task accepted in the window whatever its end; `littlesLaw` in
+ *   the report has the edge terms that make it equal `meanInSystem`), `cacheHits` / `cacheMisses` (cached tasks
  *   answered without running never reach the Queen), and `degraded` / `degradedAtMs`.
  *
  * @module
@@ -28,6 +29,7 @@ import type { Hive, HiveEvent, HiveEventType } from "../hive/hive.ts";
 import { LogHistogram } from "../metrics/histogram.ts";
 import { realTimers, type TimerClock } from "../core/clock.ts";
 import { nonNegativeInt, parseFor } from "../core/validation.ts";
+import { createDetailRecorder, type DetailOptions } from "./detail-recorder.ts";
 import type { AgentFigures, AgentMark, HistogramBucket, LatencyFigures, RunReport, SeriesPoint, TaskTotals } from "./report.ts";
 
 /** Options of {@link createRecorder}. */
@@ -48,6 +50,8 @@ export interface RecorderOptions {
   timers?: TimerClock;
   /** Most marks kept; later ones are counted in `extra.marksDropped`. @default 10000 */
   maxMarks?: number;
+  /** What the detailed figures (per priority and kind, time breakdown) may know of the swarm. @default {} */
+  detail?: DetailOptions;
 }
 
 /** A recorder attached to a hive. */
@@ -64,6 +68,8 @@ export interface Recorder {
    * `extra` is merged into the report's `extra`. Call it once.
    */
   finish(extra?: Record<string, number | string | boolean>): RunReport;
+  /** Files task `taskId` under `kind` in the per-kind figures (a load test runs every scenario kind as `burn`). */
+  relabel(taskId: string, kind: string): void;
 }
 
 const optionsSchema = z.strictObject({
@@ -79,6 +85,7 @@ const optionsSchema = z.strictObject({
     })
     .optional(),
   maxMarks: nonNegativeInt().optional(),
+  detail: z.custom<DetailOptions>((v) => typeof v === "object" && v !== null, { error: "must be an object { kinds?, agents?, placements? }" }).optional(),
 });
 
 /** The event types a recorder listens to. */
@@ -173,6 +180,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
   const wallStart = performance.now();
   let windowEnd = Infinity;
   let finished = false;
+  const detail = createDetailRecorder(hive, warm, o.detail);
 
   const totals: TaskTotals = { submitted: 0, accepted: 0, rejected: 0, completed: 0, failed: 0, cancelled: 0, deadLettered: 0, shed: 0, retried: 0 };
   const latency = new LogHistogram();
@@ -417,6 +425,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
       queued: inSystem - running,
       running,
     });
+    detail.sample(at);
     intervalCompleted = 0;
     intervalFailed = 0;
     lastSampleT = at;
@@ -437,6 +446,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
     const at = Math.max(now(), warm);
     advance(at);
     windowEnd = at;
+    detail.endWindow(at);
     // Busy time of attempts still running counts up to here.
     for (const t of tracks.values()) {
       if (t.agentId === undefined) continue;
@@ -448,6 +458,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
 
   return {
     endWindow,
+    relabel: (taskId, kind) => detail.relabel(taskId, kind),
     get pending() {
       return pending;
     },
@@ -461,6 +472,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
       off();
       learnAgents();
       const durationMs = windowEnd - warm;
+      const more = detail.finish(at, windowEnd);
       const agentFigures: AgentFigures[] = [...agents.values()].map((a) => ({
         id: a.id,
         completed: a.completed,
@@ -468,6 +480,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
         utilisation: durationMs > 0 ? r3(Math.min(1, a.busyMs / (a.concurrency * durationMs))) : 0,
         restarts: a.restarts,
         breakerTrips: a.breakerTrips,
+        concurrency: a.concurrency,
       }));
       const histogram: HistogramBucket[] = [];
       let first = -1;
@@ -481,6 +494,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
       for (let i = first; first >= 0 && i <= last; i++) histogram.push({ upperMs: i < BUCKET_EDGES.length ? BUCKET_EDGES[i]! : r3(latency.quantile(1)), count: buckets[i]! });
       const lat = figures(latency);
       const seconds = durationMs / 1_000;
+      withDetail(series, agentFigures, more, o.detail);
       const report: RunReport = {
         mode: o.mode,
         scenario: o.scenario,
@@ -507,14 +521,37 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
           meanRunning: durationMs > 0 ? r3(areaRunning / durationMs) : 0,
           meanQueued: durationMs > 0 ? r3((areaSystem - areaRunning) / durationMs) : 0,
           arrivalsPerSec: seconds > 0 ? r3(windowArrivals / seconds) : 0,
-          littleL: seconds > 0 ? r3((windowArrivals / seconds) * (lat.mean / 1_000)) : 0,
+          // λ·W with W over every task accepted in the window, whatever its end (see littlesLaw).
+          littleL: more.littlesLaw.lambdaW,
           ...(cacheHits + cacheMisses > 0 ? { cacheHits, cacheMisses } : {}),
           ...(degradedAt >= 0 ? { degraded: true, degradedAtMs: r3(degradedAt - t0) } : {}),
           ...(marksDropped > 0 ? { marksDropped } : {}),
           ...extra,
         },
+        successRate: totals.accepted > 0 ? r3(totals.completed / totals.accepted) : 1,
+        byPriority: more.byPriority,
+        byKind: more.byKind,
+        timeBreakdown: more.timeBreakdown,
+        littlesLaw: more.littlesLaw,
       };
       return report;
     },
   };
+}
+
+/** Adds the detailed figures to the series (latency per interval) and the agents (capabilities, fast failures). */
+function withDetail(series: SeriesPoint[], agents: AgentFigures[], more: ReturnType<ReturnType<typeof createDetailRecorder>["finish"]>, detail: DetailOptions | undefined): void {
+  series.forEach((point, i) => {
+    const l = more.intervals[i];
+    if (l === undefined || l === null) return;
+    point.latencyP50Ms = l.p50;
+    point.latencyP95Ms = l.p95;
+    point.latencyP99Ms = l.p99;
+  });
+  const capabilities = new Map((detail?.agents ?? []).map((a) => [a.id, a.capabilities]));
+  for (const a of agents) {
+    a.fastFails = more.fastFails.get(a.id) ?? 0;
+    const c = capabilities.get(a.id);
+    if (c !== undefined) a.capabilities = c;
+  }
 }

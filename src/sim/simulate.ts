@@ -14,10 +14,11 @@ import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle
 import { createRandom } from "../core/random.ts";
 import { parseFor } from "../core/validation.ts";
 import { createArrivals } from "./arrivals.ts";
+import { analyseBottleneck } from "./bottleneck.ts";
 import { VirtualClock } from "./clock.ts";
 import { meanOf, poissonGaps } from "./distributions.ts";
-import { createRecorder } from "./recorder.ts";
-import type { RunReport } from "./report.ts";
+import { createRecorder, type RecorderOptions } from "./recorder.ts";
+import type { FaultWindow, RunReport } from "./report.ts";
 import { agentIds, parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
 import { SimulatedBackend, type SimulatedBackendOptions } from "./simulated-backend.ts";
 import { createTaskMaker } from "./workload.ts";
@@ -188,7 +189,16 @@ async function drive(
   signal: AbortSignal | undefined,
 ): Promise<RunReport> {
   const warmupMs = s.run.warmupMs;
-  const recorder = createRecorder(hive, { now: () => clock.now(), timers: clock, sampleEveryMs: s.run.sampleEveryMs ?? defaultSampleEveryMs(s), warmupMs, mode: "simulation", scenario: s.name, seed });
+  const recorder = createRecorder(hive, {
+    now: () => clock.now(),
+    timers: clock,
+    sampleEveryMs: s.run.sampleEveryMs ?? defaultSampleEveryMs(s),
+    warmupMs,
+    mode: "simulation",
+    scenario: s.name,
+    seed,
+    detail: detailOf(s),
+  });
   const makeTask = createTaskMaker(s, createRandom(streamSeed(seed, STREAM.tasks)));
   const taskLimit = s.run.tasks;
   let cohortArrivals = 0;
@@ -325,11 +335,33 @@ async function drive(
   await hive.stop();
   onProgress?.(total === Infinity ? simulatedMs : total, total === Infinity ? simulatedMs : total);
   const pool = backend.stats();
-  return recorder.finish({
-    agentCount: ids.length,
-    simulatedMs: Math.round(simulatedMs * 1000) / 1000,
-    timersFired: clock.fired,
-    workerDeaths: pool.threadRestarts,
-    ...(drainCutoff ? { drainCutoff: true } : {}),
-  });
+  return withFaultWindows(
+    s,
+    recorder.finish({
+      agentCount: ids.length,
+      simulatedMs: Math.round(simulatedMs * 1000) / 1000,
+      timersFired: clock.fired,
+      workerDeaths: pool.threadRestarts,
+      ...(drainCutoff ? { drainCutoff: true } : {}),
+    }),
+  );
+}
+
+/** What the recorder's detailed figures know of a scenario: its kinds' requirements and its agents' capabilities. */
+function detailOf(s: Scenario): NonNullable<RecorderOptions["detail"]> {
+  return {
+    kinds: s.workload.kinds.map((k) => ({ name: k.name, requires: k.requires })),
+    agents: s.agents.flatMap((g) => agentIds(g).map((id) => ({ id, capabilities: g.capabilities }))),
+  };
+}
+
+/** The report with the scenario's fault windows (outages, latency-spike windows) for the timeline, and its bottleneck analysis. */
+function withFaultWindows(s: Scenario, report: RunReport): RunReport {
+  const windows: FaultWindow[] = [
+    ...s.faults.outages.map((o) => ({ what: "outage" as const, dependency: o.dependency, fromMs: o.atMs, toMs: o.atMs + o.forMs })),
+    ...(s.faults.latencySpikes?.windows ?? []).map((w) => ({ what: "latencySpike" as const, fromMs: w.atMs, toMs: w.atMs + w.forMs })),
+  ];
+  if (windows.length > 0) report.faultWindows = windows;
+  report.bottleneck = analyseBottleneck(report, { scenario: s });
+  return report;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { escapeHtml, formatCompact } from "./format.ts";
+import { escapeHtml, formatCompact, formatNumber } from "./format.ts";
 
 /** A coordinate with at most two decimals (fewer bytes, identical output everywhere). */
 export function px(x: number): string {
@@ -34,6 +34,24 @@ export function ticks(min: number, max: number, count = 5): number[] {
     out.push(Math.round(v / step) * step);
   }
   return out;
+}
+
+/**
+ * A label format that tells every tick of `values` apart: compact (`950`, `1.2k`) where that is
+ * enough, else with as many decimals as the step between ticks needs (`0.795`, `0.8`, `0.805`
+ * reads `0.795, 0.800, 0.805`, never `0.8, 0.8, 0.81`). `fraction` values read as percentages.
+ */
+export function tickFormat(values: readonly number[], unit?: "fraction"): (v: number) => string {
+  let step = Infinity;
+  for (let i = 1; i < values.length; i++) step = Math.min(step, Math.abs(values[i]! - values[i - 1]!));
+  if (unit === "fraction") {
+    const digits = Number.isFinite(step) && step > 0 ? Math.min(4, Math.max(0, Math.ceil(-Math.log10(step * 100) - 1e-9))) : 0;
+    return (v) => `${(v * 100).toFixed(digits)}%`;
+  }
+  const compact = values.map(formatCompact);
+  if (new Set(compact).size === compact.length) return formatCompact;
+  const digits = Number.isFinite(step) && step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
+  return (v) => formatNumber(v, digits);
 }
 
 /** The smallest tick-aligned maximum at or above `max` (so bars do not touch the frame). */
@@ -77,13 +95,13 @@ export function svg(kind: string, title: string, p: { width: number; height: num
   );
 }
 
-/** A horizontal value axis on the left: grid lines and labels at `values`. */
-export function yAxis(p: Plot, values: readonly number[], y: (v: number) => number, label?: string, format: (v: number) => string = formatCompact): string {
+/** A horizontal value axis on the left: grid lines and labels at `values` (labels that tell each tick apart, unless `format` is given). */
+export function yAxis(p: Plot, values: readonly number[], y: (v: number) => number, label?: string, format: (v: number) => string = tickFormat(values)): string {
   let out = "";
   for (const v of values) {
     const yy = px(y(v));
     out += `<line class="grid" x1="${px(p.left)}" x2="${px(p.right)}" y1="${yy}" y2="${yy}"/>`;
-    out += `<text class="tick" x="${px(p.left - 6)}" y="${yy}" text-anchor="end" dominant-baseline="middle">${escapeHtml(format(v))}</text>`;
+    out += `<text class="tick y" x="${px(p.left - 6)}" y="${yy}" text-anchor="end" dominant-baseline="middle">${escapeHtml(format(v))}</text>`;
   }
   if (label !== undefined) {
     out += `<text class="axis-label" x="${px(p.left)}" y="${px(p.top - 4)}" text-anchor="start">${escapeHtml(label)}</text>`;
@@ -92,12 +110,12 @@ export function yAxis(p: Plot, values: readonly number[], y: (v: number) => numb
 }
 
 /** A bottom axis line with labels at `values`. */
-export function xAxis(p: Plot, values: readonly number[], x: (v: number) => number, label?: string, format: (v: number) => string = formatCompact): string {
+export function xAxis(p: Plot, values: readonly number[], x: (v: number) => number, label?: string, format: (v: number) => string = tickFormat(values)): string {
   let out = `<line class="axis" x1="${px(p.left)}" x2="${px(p.right)}" y1="${px(p.bottom)}" y2="${px(p.bottom)}"/>`;
   for (const v of values) {
     const xx = px(x(v));
     out += `<line class="axis" x1="${xx}" x2="${xx}" y1="${px(p.bottom)}" y2="${px(p.bottom + 4)}"/>`;
-    out += `<text class="tick" x="${xx}" y="${px(p.bottom + 16)}" text-anchor="middle">${escapeHtml(format(v))}</text>`;
+    out += `<text class="tick x" x="${xx}" y="${px(p.bottom + 16)}" text-anchor="middle">${escapeHtml(format(v))}</text>`;
   }
   if (label !== undefined) {
     out += `<text class="axis-label" x="${px(p.right)}" y="${px(p.height - 2)}" text-anchor="end">${escapeHtml(label)}</text>`;

@@ -11,15 +11,15 @@
  */
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { isDeno } from "../backends/worker-file.ts";
 import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
 import { parseFor } from "../core/validation.ts";
 import { estimate } from "./estimate.ts";
 import type { Figures } from "./figures.ts";
-import { SIM_YOUNG_GENERATION_MB } from "./gc.ts";
-import type { SweepReport } from "./report.ts";
+import { describeFigure, HISTOGRAM_RESOLUTION } from "./figure-names.ts";
+import type { Estimate, SweepReport } from "./report.ts";
 import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
-import type { ReplicaJob } from "./sweep-worker.ts";
+import { createReplicaPool } from "./replica-pool.ts";
+import { evaluateEstimate, parseTargets, type TargetInput } from "./targets.ts";
 
 /** A value a `vary` key takes. */
 export type VaryValue = string | number | boolean;
@@ -42,6 +42,8 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** Called as replicas finish: how many, of how many. */
   onProgress?: (done: number, total: number) => void;
+  /** Targets each row is held to (`"waitMs.p95<2000"`): met when the figure's whole 95% interval is. @default [] */
+  targets?: readonly TargetInput[];
 }
 
 /** The most replicas per grid point a sweep runs. */
@@ -64,21 +66,41 @@ const optionsSchema = z.strictObject({
   seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).optional(),
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
+  targets: z.array(z.custom<TargetInput>(() => true), { error: 'must be an array of targets such as "waitMs.p95<2000"' }).optional(),
 });
-
-/** The replica worker module: the build on a Node that cannot strip types, else the source. */
-function workerUrl(): URL {
-  const here = import.meta.url;
-  if (!here.endsWith(".ts")) return new URL("./sweep-worker.js", here);
-  const strips = isDeno || Boolean((globalThis as { process?: { features?: { typescript?: unknown } } }).process?.features?.typescript);
-  return strips ? new URL("./sweep-worker.ts", here) : new URL("../../dist/src/sim/sweep-worker.js", here);
-}
 
 /** Every combination of the `vary` values, in key order then value order. */
 function grid(vary: Record<string, readonly VaryValue[]>): Record<string, VaryValue>[] {
   let points: Record<string, VaryValue>[] = [{}];
   for (const [key, values] of Object.entries(vary)) points = points.flatMap((p) => values.map((v) => ({ ...p, [key]: v })));
   return points;
+}
+
+/**
+ * Each figure over the replicas as a mean and 95% interval. A figure some replicas lack (a
+ * priority no task of theirs had) is estimated over those that have it; percentiles read from a
+ * histogram get intervals at least as wide as its resolution; intervals stop at 0 (and shares at
+ * 1), which no figure passes.
+ */
+export function aggregate(replicas: readonly Figures[]): Record<string, Estimate> {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const f of replicas) {
+    for (const name of Object.keys(f)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      names.push(name);
+    }
+  }
+  const out: Record<string, Estimate> = {};
+  for (const name of names) {
+    const values = replicas.flatMap((f) => (f[name] === undefined ? [] : [f[name]!]));
+    const info = describeFigure(name);
+    // Every figure of a report is a count, a time, a rate or a share: none is negative, a share is at most 1.
+    const bounds: [number, number] = info === undefined ? [-Infinity, Infinity] : [0, info.unit === "fraction" ? 1 : Infinity];
+    out[name] = estimate(values, info?.histogram === true ? HISTOGRAM_RESOLUTION : 0, bounds);
+  }
+  return out;
 }
 
 /** Sections of a scenario that may be left out (all their fields have defaults): `vary` creates them empty. */
@@ -114,7 +136,7 @@ export function setPath(scenario: unknown, path: string, value: VaryValue): unkn
  * @example
  * ```ts
  * const report = await sweep(scenario, { replicas: 20, vary: { "agents.0.count": [2, 4, 8] } });
- * report.rows[0].figures.latencyMeanMs; // { n: 20, mean, stddev, ci95: [lo, hi] }
+ * report.rows[0].figures["latencyMs.mean"]; // { n: 20, mean, stddev, ci95: [lo, hi] }
  * ```
  * @throws InvalidOptionsError (rejects) naming the option, the scenario field or the `vary` key and the value received
  * @throws AbortedError (rejects, code `ABORTED`) when `signal` aborts
@@ -125,6 +147,7 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   const vary = o.vary ?? {};
   const seed = o.seed ?? base.seed ?? 1;
   const threads = o.threads ?? Math.max(1, availableParallelism());
+  const targets = parseTargets(o.targets ?? [], "targets", { kinds: base.workload.kinds.map((k) => k.name) }, true, "sweep");
   // Every point is validated before any replica runs: a bad value costs nothing.
   const points = grid(vary).map((params) => {
     let input: unknown = scenario;
@@ -138,18 +161,8 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   });
   const signal = o.signal;
   if (signal?.aborted) throw new AbortedError("The sweep was aborted before it started", { cause: signal.reason });
-  // Imported here: importing the package must not load Piscina for users of another backend.
-  const { Piscina } = await import("piscina");
   const t0 = performance.now();
-  // A young generation sized for simulations (see gc.ts): replicas allocate fast and scale
-  // worse over threads when the collector's helpers compete with them.
-  const pool = new Piscina<ReplicaJob, Figures>({
-    filename: workerUrl().href,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 1_000,
-    resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB },
-  });
+  const pool = await createReplicaPool(threads);
   const total = points.length * o.replicas;
   let done = 0;
   try {
@@ -157,21 +170,34 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
       points.map((p) =>
         Promise.all(
           Array.from({ length: o.replicas }, (_, r) =>
-            pool.run({ scenario: p.scenario, seed: seed + r } satisfies ReplicaJob, signal !== undefined ? { signal } : {}).then((figures) => {
+            pool.run(p.scenario, seed + r, { signal, analyse: r === 0 }).then((result) => {
               o.onProgress?.(++done, total);
-              return figures;
+              return result;
             })),
         )
       ),
     );
-    const rows = points.map((p, i) => {
+    const rows: SweepReport["rows"] = points.map((p, i) => {
       const replicas = perPoint[i]!;
-      const names = Object.keys(replicas[0] ?? {});
-      const figures: SweepReport["rows"][number]["figures"] = {};
-      for (const name of names) figures[name] = estimate(replicas.map((f) => f[name]!));
-      return { params: p.params, figures };
+      const figures = aggregate(replicas.map((x) => x.figures));
+      const bottleneck = replicas[0]?.bottleneck;
+      return {
+        params: p.params,
+        figures,
+        ...(targets.length > 0 ? { targets: targets.map((t) => evaluateEstimate(figures[t.figure], t)).map(({ unsure: _unsure, ...result }) => result) } : {}),
+        ...(bottleneck !== undefined ? { bottleneck } : {}),
+      };
     });
-    return { mode: "sweep", scenario: base.name, replicas: o.replicas, vary: Object.fromEntries(Object.entries(vary).map(([k, v]) => [k, [...v]])), rows, threads, wallMs: performance.now() - t0 };
+    return {
+      mode: "sweep",
+      scenario: base.name,
+      replicas: o.replicas,
+      vary: Object.fromEntries(Object.entries(vary).map(([k, v]) => [k, [...v]])),
+      rows,
+      threads,
+      wallMs: performance.now() - t0,
+      ...(targets.length > 0 ? { targets: targets.map((t) => t.text) } : {}),
+    };
   } catch (error) {
     if (signal?.aborted) throw new AbortedError("The sweep was aborted", { cause: signal.reason });
     throw error;

@@ -5,32 +5,17 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../core/errors.ts";
-import { formatDuration, formatFigure, formatMs, formatNumber, formatPercent, plainText, truncate } from "./format.ts";
-import type { LoadReport, RunReport, SweepReport, TaskTotals } from "./report.ts";
+import { alignColumns, checkReport } from "./columns.ts";
+import { formatDuration, formatMs, formatNumber, formatPercent, plainText, truncate } from "./format.ts";
+import type { Bottleneck, GroupFigures, LoadReport, RunReport, TaskTotals } from "./report.ts";
+import { targetLines } from "./targets.ts";
 import { successRate, unaccounted } from "./totals.ts";
 
-/** Refuses what is not the report a formatter reads, before it reads a field of it. */
-function checkReport(report: unknown, what: string, fits: (r: { mode?: unknown; levels?: unknown; rows?: unknown }) => boolean): void {
-  if (report === null || typeof report !== "object" || !fits(report as { mode?: unknown })) {
-    throw new InvalidOptionsError(`Cannot format report: "report" must be a ${what}, received ${describeValue(report)}`);
-  }
-}
+export { alignColumns } from "./columns.ts";
+export { formatPlanReport, formatSweepReport } from "./table-sweep.ts";
 
 /** Most agents listed one per row; the rest are summed up in one line. */
 const MAX_AGENT_ROWS = 20;
-
-/**
- * Lays out `rows` under `head` in columns two spaces apart; `numeric[i]` right-aligns column `i`.
- * @returns the lines, without a trailing newline
- */
-export function alignColumns(head: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
-  const all = [head, ...rows];
-  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  return all
-    .map((r) => head.map((_, i) => (numeric[i] === true ? (r[i] ?? "").padStart(widths[i]!) : (r[i] ?? "").padEnd(widths[i]!))).join("  ").trimEnd())
-    .join("\n");
-}
 
 /** A load test's levels side by side: the header and one row per level (all numeric). */
 export function levelColumns(r: LoadReport): { head: string[]; rows: string[][] } {
@@ -52,22 +37,6 @@ export function levelColumns(r: LoadReport): { head: string[]; rows: string[][] 
     formatNumber(unaccounted(l.tasks)),
   ]);
   return { head, rows };
-}
-
-/** A sweep's rows: the `params` parameter columns first, then each figure as `mean [low, high]` (95% CI). */
-export function sweepColumns(r: SweepReport): { head: string[]; rows: string[][]; params: number } {
-  const params = Object.keys(r.vary);
-  const figures: string[] = [];
-  for (const row of r.rows) for (const k of Object.keys(row.figures)) if (!figures.includes(k)) figures.push(k);
-  const head = [...params, ...figures.map((f) => `${f} mean [95% CI]`)].map(plainText);
-  const rows = r.rows.map((row) => [
-    ...params.map((k) => plainText(String(row.params[k] ?? "—"))),
-    ...figures.map((k) => {
-      const e = row.figures[k];
-      return e === undefined ? "—" : `${formatFigure(e.mean)} [${formatFigure(e.ci95[0])}, ${formatFigure(e.ci95[1])}]`;
-    }),
-  ]);
-  return { head, rows, params: params.length };
 }
 
 /** The task counts and whether they reconcile, as two lines. */
@@ -109,22 +78,54 @@ export function formatRunReport(r: RunReport): string {
     `latency ms   ${lat(r.latencyMs)}   (submit to completion)`,
     `wait ms      ${lat(r.waitMs)}   (before the first attempt)`,
   ];
+  lines.push(...groupLines(r));
+  const b = r.timeBreakdown;
+  if (b !== undefined && b.count > 0) {
+    lines.push(
+      `time         per completed task, mean: waiting for a slot ${formatMs(b.waitSlotMs)} ms + for a thread ${formatMs(b.waitThreadMs)} ms + running ${formatMs(b.runMs)} ms + retry backoff ${
+        formatMs(b.backoffMs)
+      } ms + fast failures ${formatMs(b.fastFailMs)} ms = ${formatMs(b.waitSlotMs + b.waitThreadMs + b.runMs + b.backoffMs + b.fastFailMs)} ms (mean latency ${formatMs(r.latencyMs.mean)})`,
+    );
+  }
   if (r.agents.length > 0) {
     const shown = r.agents.slice(0, MAX_AGENT_ROWS);
+    const fast = r.agents.some((a) => (a.fastFails ?? 0) > 0);
     const rows = shown.map((
       a,
-    ) => [plainText(truncate(a.id, 24)), formatNumber(a.completed), formatNumber(a.failed), formatPercent(a.utilisation), formatNumber(a.restarts), formatNumber(a.breakerTrips)]);
-    lines.push("", alignColumns(["agent", "completed", "failed", "utilisation", "restarts", "breaker trips"], rows, [false, true, true, true, true, true]));
+    ) => [
+      plainText(truncate(a.id, 24)),
+      formatNumber(a.completed),
+      formatNumber(a.failed),
+      ...(fast ? [formatNumber(a.fastFails ?? 0)] : []),
+      formatPercent(a.utilisation),
+      formatNumber(a.restarts),
+      formatNumber(a.breakerTrips),
+    ]);
+    const head = ["agent", "completed", "failed attempts", ...(fast ? ["of them fast"] : []), "utilisation", "restarts", "breaker trips"];
+    lines.push("", alignColumns(head, rows, head.map((_, i) => i > 0)));
     const rest = r.agents.slice(MAX_AGENT_ROWS);
     if (rest.length > 0) {
       const sum = (f: (a: RunReport["agents"][number]) => number): string => formatNumber(rest.reduce((n, a) => n + f(a), 0));
       lines.push(
-        `… and ${formatNumber(rest.length)} more agents: completed ${sum((a) => a.completed)}, failed ${sum((a) => a.failed)}, restarts ${sum((a) => a.restarts)}, breaker trips ${
+        `… and ${formatNumber(rest.length)} more agents: completed ${sum((a) => a.completed)}, failed attempts ${sum((a) => a.failed)}, restarts ${sum((a) => a.restarts)}, breaker trips ${
           sum((a) => a.breakerTrips)
         }`,
       );
     }
+    const failed = r.agents.reduce((n, a) => n + a.failed, 0);
+    if (failed > 0) {
+      const t = r.tasks;
+      const sum = t.retried + t.failed + t.deadLettered;
+      const how = sum === failed ? "=" : `≠ (attempts inside the window, tasks submitted inside it: ${formatNumber(Math.abs(failed - sum))} fall on one side only)`;
+      lines.push(
+        `(attempts, not tasks: an agent's failed attempts include those retried and then completed; ${formatNumber(failed)} failed attempts ${how} ${formatNumber(t.retried)} retried + ${
+          formatNumber(t.failed)
+        } failed + ${formatNumber(t.deadLettered)} dead-lettered tasks)`,
+      );
+    }
   }
+  if (r.bottleneck !== undefined) lines.push("", ...bottleneckLines(r.bottleneck));
+  if (r.targets !== undefined && r.targets.length > 0) lines.push("", ...targetLines(r.targets).map(plainText));
   return `${lines.join("\n")}\n`;
 }
 
@@ -151,33 +152,45 @@ export function formatLoadReport(r: LoadReport): string {
         ? "lost         none: at every level accepted = completed + failed + cancelled + dead-lettered + shed"
         : `lost         ${lost.map((l) => `${formatNumber(l.inFlight)} in flight: ${formatNumber(unaccounted(l.tasks))}`).join("; ")}`,
     );
+    for (const l of r.levels) {
+      const first = l.bottleneck?.saturatesFirst;
+      const b = l.timeBreakdown;
+      const time = b !== undefined && b.count > 0 ? `waits ${formatMs(b.waitSlotMs)} ms for a slot and ${formatMs(b.waitThreadMs)} ms for a thread, runs ${formatMs(b.runMs)} ms` : "";
+      if (first !== undefined && first !== null) lines.push(`${formatNumber(l.inFlight).padStart(5)} in flight  ${time}${time === "" ? "" : "; "}${plainText(first.statement)}`);
+      for (const t of targetLines(l.targets ?? [])) lines.push(`${formatNumber(l.inFlight).padStart(5)} in flight  ${plainText(t)}`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }
 
-/**
- * A sweep: one row per figure, one column per parameter combination, each cell the mean and its
- * 95% interval (a sweep has a few combinations and many figures, so they go across).
- */
-export function formatSweepReport(r: SweepReport): string {
-  checkReport(r, "sweep report (from sweep)", (x) => x.mode === "sweep" && Array.isArray(x.rows));
-  const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
-  const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
-  if (r.rows.length === 0) {
-    lines.push("(no rows)");
-    return `${lines.join("\n")}\n`;
+/** Per priority and per kind, when there is more than one of either: one row each. */
+function groupLines(r: RunReport): string[] {
+  const out: string[] = [];
+  const head = ["accepted", "completed", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "wait p95 ms"];
+  const row = (
+    name: string,
+    g: GroupFigures,
+  ): string[] => [
+    plainText(truncate(name, 24)),
+    formatNumber(g.accepted),
+    formatNumber(g.completed),
+    formatPercent(g.successRate),
+    formatNumber(g.throughputPerSec, 2),
+    formatMs(g.latencyMs.p50),
+    formatMs(g.latencyMs.p95),
+    formatMs(g.latencyMs.p99),
+    formatMs(g.waitMs.p95),
+  ];
+  for (const [by, groups] of [["priority", r.byPriority], ["kind", r.byKind]] as const) {
+    const entries = Object.entries(groups ?? {});
+    if (entries.length < 2) continue;
+    out.push("", alignColumns([by, ...head], entries.map(([k, g]) => row(k, g)), [false, ...head.map(() => true)]));
   }
-  const params = Object.keys(r.vary);
-  const figures: string[] = [];
-  for (const row of r.rows) for (const k of Object.keys(row.figures)) if (!figures.includes(k)) figures.push(k);
-  const head = ["mean [95% CI]", ...r.rows.map((row) => (params.length === 0 ? "as given" : params.map((k) => `${k}=${String(row.params[k] ?? "—")}`).join(" ")))].map(plainText);
-  const rows = figures.map((f) => [
-    plainText(f),
-    ...r.rows.map((row) => {
-      const e = row.figures[f];
-      return e === undefined ? "—" : `${formatFigure(e.mean)} [${formatFigure(e.ci95[0])}, ${formatFigure(e.ci95[1])}]`;
-    }),
-  ]);
-  lines.push(alignColumns(head, rows, head.map((_, i) => i > 0)));
-  return `${lines.join("\n")}\n`;
+  return out;
+}
+
+/** The bottleneck findings, one paragraph each, tagged with how each was obtained. */
+export function bottleneckLines(b: Bottleneck): string[] {
+  const tag: Record<string, string> = { measured: "measured", "erlang-c": "Erlang C", "closed-loop": "closed-loop bound", "re-simulation": "re-simulated" };
+  return ["bottleneck", ...b.findings.map((f) => `  - [${tag[f.method] ?? f.method}] ${plainText(f.text)}`)];
 }

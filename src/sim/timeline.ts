@@ -1,12 +1,14 @@
 /**
  * The agent state timeline of the HTML report: one lane per agent over the run, coloured by
  * what the agent was doing (up, down after a crash, restarting, not in the swarm), a band for
- * its breaker (open, half-open), and a mark at each crash, restart and breaker trip.
+ * its breaker (open, half-open), and a mark at each crash, restart and breaker trip. A
+ * dependency's lane is coloured by its breaker (calls pass, fail fast, probe), and a simulation's
+ * injected fault windows are drawn on it (outages) or across the chart (latency spikes).
  *
  * @module
  */
 import { escapeHtml, formatDuration, truncate } from "./format.ts";
-import type { AgentFigures, AgentMark } from "./report.ts";
+import type { AgentFigures, AgentMark, FaultWindow } from "./report.ts";
 import { emptyChart, linear, plot, px, svg, ticks, xAxis } from "./svg.ts";
 
 /** Most agent lanes drawn; agents with marks are drawn first. */
@@ -16,7 +18,7 @@ const MAX_SEGMENTS_PER_LANE = 400;
 /** Most point marks drawn in the whole chart. */
 const MAX_GLYPHS = 2_000;
 
-type LaneState = "up" | "down" | "restarting" | "absent";
+type LaneState = "up" | "down" | "restarting" | "absent" | "dep-open" | "dep-probe";
 type BreakerBand = "open" | "halfOpen" | "closed";
 
 /** What {@link agentTimeline} drew and what it had to leave out. */
@@ -32,8 +34,8 @@ export interface TimelineChart {
  * Draws the timeline of `agents` and `marks` from 0 to `endMs`; the warm-up is shaded.
  * Marks of agents missing from `agents` (e.g. removed during the run) get lanes too.
  */
-export function agentTimeline(agents: readonly AgentFigures[], marks: readonly AgentMark[], endMs: number, warmupMs: number): TimelineChart {
-  const title = "Agent state timeline (crashes, restarts, breaker trips)";
+export function agentTimeline(agents: readonly AgentFigures[], marks: readonly AgentMark[], endMs: number, warmupMs: number, faultWindows: readonly FaultWindow[] = []): TimelineChart {
+  const title = "Agent and dependency timeline (crashes, restarts, breaker trips, injected faults)";
   const ids = laneIds(agents, marks);
   if (ids.length === 0) return { svg: emptyChart("timeline", title, "no agents in this run"), omittedAgents: 0, omittedMarks: 0 };
   const byAgent = new Map<string, AgentMark[]>();
@@ -45,7 +47,7 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
   const chosen = chooseLanes(ids, byAgent);
   const t1 = Math.max(endMs, warmupMs, ...marks.map((m) => m.t), 1);
   const lane = 22;
-  const p = plot(720, 56 + chosen.length * lane + 20, { left: 150, top: 12, bottom: 56 });
+  const p = plot(720, 72 + chosen.length * lane + 20, { left: 150, top: 12, bottom: 72 });
   const x = linear(0, t1, p.left, p.right);
   let body = "";
   let glyphs = 0;
@@ -56,13 +58,23 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
     const h = lane - 4;
     const laneMarks = byAgent.get(id) ?? [];
     body += `<text class="lane-label" x="${px(p.left - 8)}" y="${px(top + h / 2)}" text-anchor="end">${escapeHtml(truncate(id, 22))}<title>${escapeHtml(id)}</title></text>`;
-    const { states, breaker, dropped } = segments(laneMarks, t1);
+    const dependency = id.startsWith("dependency:");
+    const { states, breaker, dropped } = segments(laneMarks, t1, dependency);
     omittedMarks += dropped;
     for (const s of states) {
       const w = Math.max(0.5, x(s.to) - x(s.from));
       body += `<rect class="st-${s.state}" x="${px(x(s.from))}" y="${px(top)}" width="${px(w)}" height="${h}"><title>${
-        escapeHtml(`${id}: ${s.state} from ${formatDuration(s.from)} to ${formatDuration(s.to)}`)
+        escapeHtml(`${id}: ${STATE_WORDS[s.state]} from ${formatDuration(s.from)} to ${formatDuration(s.to)}`)
       }</title></rect>`;
+    }
+    if (dependency) {
+      for (const f of faultWindows) {
+        if (f.what !== "outage" || `dependency:${f.dependency}` !== id) continue;
+        const w = Math.max(0.5, x(Math.min(f.toMs, t1)) - x(f.fromMs));
+        body += `<rect class="outage" x="${px(x(f.fromMs))}" y="${px(top + h - 5)}" width="${px(w)}" height="5"><title>${
+          escapeHtml(`${id}: injected outage from ${formatDuration(f.fromMs)} to ${formatDuration(f.toMs)}`)
+        }</title></rect>`;
+      }
     }
     for (const b of breaker) {
       const w = Math.max(0.5, x(b.to) - x(b.from));
@@ -71,7 +83,8 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
       }</title></rect>`;
     }
     for (const m of laneMarks) {
-      const shape = glyph(m.what);
+      // A dependency's lane shows its breaker by colour; a glyph per trip would only clutter it.
+      const shape = dependency && m.what.startsWith("breaker.") ? undefined : glyph(m.what);
       if (shape === undefined) continue;
       if (glyphs >= MAX_GLYPHS) {
         omittedMarks++;
@@ -90,8 +103,15 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
       px(axisPlot.bottom - p.top)
     }"><title>warm-up (left out of the figures)</title></rect>`;
   }
+  for (const f of faultWindows) {
+    if (f.what !== "latencySpike") continue;
+    const w = Math.max(0.5, x(Math.min(f.toMs, t1)) - x(f.fromMs));
+    body += `<rect class="spike" x="${px(x(f.fromMs))}" y="${px(p.top)}" width="${px(w)}" height="${px(axisPlot.bottom - p.top)}"><title>${
+      escapeHtml(`injected latency spike from ${formatDuration(f.fromMs)} to ${formatDuration(f.toMs)}`)
+    }</title></rect>`;
+  }
   body += xAxis(axisPlot, ticks(0, t1 / 1_000, 6), (s) => x(s * 1_000), "time, s");
-  body += legendRow(8, axisPlot.bottom + 34);
+  body += legendRow(8, axisPlot.bottom + 34, ids.some((id) => id.startsWith("dependency:")));
   return { svg: svg("timeline", title, p, body), omittedAgents: ids.length - chosen.length, omittedMarks };
 }
 
@@ -121,7 +141,18 @@ interface Segment<S> {
   state: S;
 }
 
-function segments(marks: readonly AgentMark[], t1: number): { states: Segment<LaneState>[]; breaker: Segment<"open" | "halfOpen">[]; dropped: number } {
+/** What each lane state means, in the words a tooltip uses. */
+const STATE_WORDS: Record<LaneState, string> = {
+  up: "up",
+  down: "down",
+  restarting: "restarting",
+  absent: "not in the swarm",
+  "dep-open": "breaker open (calls fail fast)",
+  "dep-probe": "breaker half-open (probing)",
+};
+
+/** A lane's state segments; a dependency's lane takes its state from its breaker (it has no band). */
+function segments(marks: readonly AgentMark[], t1: number, dependency = false): { states: Segment<LaneState>[]; breaker: Segment<"open" | "halfOpen">[]; dropped: number } {
   let state: LaneState = marks[0]?.what === "added" ? "absent" : "up";
   let since = 0;
   let band: BreakerBand = "closed";
@@ -162,13 +193,16 @@ function segments(marks: readonly AgentMark[], t1: number): { states: Segment<La
         close("absent", m.t);
         break;
       case "breaker.open":
-        closeBand("open", m.t);
+        if (dependency) close("dep-open", m.t);
+        else closeBand("open", m.t);
         break;
       case "breaker.halfOpen":
-        closeBand("halfOpen", m.t);
+        if (dependency) close("dep-probe", m.t);
+        else closeBand("halfOpen", m.t);
         break;
       case "breaker.closed":
-        closeBand("closed", m.t);
+        if (dependency) close("up", m.t);
+        else closeBand("closed", m.t);
         break;
     }
   }
@@ -191,24 +225,36 @@ function glyph(what: AgentMark["what"]): string | undefined {
   }
 }
 
-function legendRow(x0: number, y: number): string {
+function legendRow(x0: number, y: number, dependencies: boolean): string {
   const items: [string, string][] = [
-    ["st-up", "up"],
+    ["st-up", dependencies ? "up / calls pass" : "up"],
     ["st-down", "down (crashed)"],
     ["st-restarting", "restarting"],
     ["br-open", "breaker open"],
     ["br-halfOpen", "half-open"],
+    ...(dependencies ? ([["st-dep-open", "dependency failing fast"], ["outage", "injected outage"]] as [string, string][]) : []),
   ];
   let out = "";
   let x = x0;
+  let row = y;
+  // Wraps to a second row rather than running off the chart.
+  const room = (w: number): void => {
+    if (x + w <= 712) return;
+    x = x0;
+    row += 16;
+  };
   for (const [className, label] of items) {
-    out += `<rect class="${className}" x="${px(x)}" y="${px(y - 9)}" width="12" height="10"/><text class="legend" x="${px(x + 16)}" y="${px(y)}">${label}</text>`;
-    x += 24 + label.length * 6;
+    const w = 24 + label.length * 6;
+    room(w);
+    out += `<rect class="${className}" x="${px(x)}" y="${px(row - 9)}" width="12" height="10"/><text class="legend" x="${px(x + 16)}" y="${px(row)}">${label}</text>`;
+    x += w;
   }
   const marks: [AgentMark["what"], string][] = [["crashed", "crash"], ["restarted", "restart"], ["breaker.open", "breaker trip"]];
   for (const [what, label] of marks) {
-    out += `<g class="mark mark-${what.replace(".", "-")}" transform="translate(${px(x + 4)},${px(y - 4)})">${glyph(what)}</g><text class="legend" x="${px(x + 14)}" y="${px(y)}">${label}</text>`;
-    x += 24 + label.length * 6;
+    const w = 24 + label.length * 6;
+    room(w);
+    out += `<g class="mark mark-${what.replace(".", "-")}" transform="translate(${px(x + 4)},${px(row - 4)})">${glyph(what)}</g><text class="legend" x="${px(x + 14)}" y="${px(row)}">${label}</text>`;
+    x += w;
   }
   return out;
 }
