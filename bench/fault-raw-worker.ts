@@ -16,6 +16,7 @@ export default function raw(input: FaultInput): FaultOutput {
     taskId: `raw-${input.i}`,
     attempt: 1,
     after: [],
+    progress: () => {},
     agentId: "raw",
     signal: never,
     dependency: () => {

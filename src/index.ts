@@ -30,8 +30,14 @@ export type {
   LatencySummary,
   MapOptions,
   MapResult,
+  QueuedOptions,
+  QueuedTask,
+  ScheduleHandle,
+  ScheduleOptions,
+  ScheduleSpec,
   TaskHandle,
   TaskOptions,
+  TaskProgressEvent,
 } from "./hive/hive.ts";
 export type { HiveJournalOptions, TaskResult } from "./hive/durability.ts";
 export type { Durability, JournalStats } from "./journal/journal.ts";

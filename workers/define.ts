@@ -41,6 +41,13 @@ export interface TaskContext {
    * @throws Error (code `INVALID_OPTIONS`) when no dependency of that name is registered
    */
   dependency(name: string): WorkerDependency;
+  /**
+   * Reports progress: any structured-cloneable value reaches the main thread as a
+   * `task.progress` event and `handle.onProgress` listeners. Throttled: at most one report per
+   * 100 ms per attempt, the latest value winning (a report waiting when the attempt ends is dropped).
+   * @throws Error (code `INVALID_OPTIONS`) when the value cannot cross threads
+   */
+  progress(value: unknown): void;
 }
 
 /** A task handler: sync or async; what it returns (or throws) crosses back to the caller. */

@@ -70,7 +70,35 @@ export interface WorkerInit {
   dependencyStates?: SharedArrayBuffer | null;
   /** Where a thread stamps each attempt as it starts running (layout: {@link START_LAYOUT}). */
   startStamps?: SharedArrayBuffer | null;
+  /** Name of the `BroadcastChannel` that carries `ctx.progress` reports to the main thread. */
+  progressChannel?: string | null;
 }
+
+/** A handler's `ctx.progress(value)`, on its way to the main thread. */
+export interface ProgressReport {
+  taskId: string;
+  attempt: number;
+  value: unknown;
+}
+
+/** The part of a `BroadcastChannel` progress reports use (a global on Node and Deno). */
+export interface ProgressPort {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  /** Node: lets the process exit while the channel is open. */
+  unref?: () => void;
+}
+
+/** Opens a `BroadcastChannel` named `name`, unref'd where the runtime can. */
+export function openProgressPort(name: string): ProgressPort {
+  const port = new (globalThis as unknown as { BroadcastChannel: new (name: string) => ProgressPort }).BroadcastChannel(name);
+  port.unref?.();
+  return port;
+}
+
+/** Least time between two progress reports of one attempt, ms; the latest value in between wins. */
+export const PROGRESS_INTERVAL_MS = 100;
 
 /**
  * Layout of the shared run stamps. A thread writes, as an attempt begins to run, the epoch time

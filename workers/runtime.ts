@@ -9,7 +9,21 @@ import { builtins, type LazyBuiltin, lazyBuiltins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
 import { DependencyMirror, type WorkerDependency, workerDependency } from "./dependency.ts";
-import { type DependencyReport, type Description, type SerializedError, stampEnd, stampStart, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
+import {
+  type DependencyReport,
+  type Description,
+  openProgressPort,
+  PROGRESS_INTERVAL_MS,
+  type ProgressPort,
+  type ProgressReport,
+  type SerializedError,
+  stampEnd,
+  stampStart,
+  type StartStamps,
+  startStampViews,
+  type TaskMessage,
+  type TaskOutcome,
+} from "./protocol.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -32,6 +46,16 @@ function isAborted(signal: AbortSignal): boolean {
 
 const NO_AFTER: readonly unknown[] = Object.freeze([]);
 
+/**
+ * Where progress reports go: a function (the inline backend: the main thread itself), or the name
+ * of a `BroadcastChannel` the main thread listens on (threads), opened on the first report.
+ */
+function progressSender(progress: string | ((report: ProgressReport) => void) | null): ((report: ProgressReport) => void) | null {
+  if (progress === null || typeof progress === "function") return progress;
+  let channel: ProgressPort | undefined;
+  return (report) => (channel ??= openProgressPort(progress)).postMessage(report);
+}
+
 /** The per-attempt context a handler receives; its `signal` is created on first use. */
 class AttemptContext implements TaskContext {
   readonly taskId: string;
@@ -51,9 +75,15 @@ class AttemptContext implements TaskContext {
   reports: DependencyReport[] | undefined;
 
   readonly #stamps: StartStamps | null;
+  readonly #sendProgress: ((report: ProgressReport) => void) | null;
+  /** When the last progress report left, and the value waiting for the next (throttled). */
+  #progressAt = Number.NEGATIVE_INFINITY;
+  #progressTimer: ReturnType<typeof setTimeout> | undefined;
+  #progressValue: unknown;
 
-  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null, stamps: StartStamps | null) {
+  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null, stamps: StartStamps | null, sendProgress: ((report: ProgressReport) => void) | null = null) {
     this.#stamps = stamps;
+    this.#sendProgress = sendProgress;
     this.taskId = message.id;
     this.attempt = message.attempt;
     this.agentId = message.agentId;
@@ -65,6 +95,28 @@ class AttemptContext implements TaskContext {
 
   dependency(name: string): WorkerDependency {
     return workerDependency(this.#deps, name, this.reports ??= []);
+  }
+
+  progress(value: unknown): void {
+    if (this.done || this.#sendProgress === null) return;
+    try {
+      structuredClone(value);
+    } catch (error) {
+      const e = new Error(`ctx.progress: the value cannot cross threads (${error instanceof Error ? error.message : String(error)})`);
+      (e as Error & { code: string }).code = "INVALID_OPTIONS";
+      throw e;
+    }
+    this.#progressValue = value;
+    const wait = this.#progressAt + PROGRESS_INTERVAL_MS - performance.now();
+    if (wait <= 0) this.#flushProgress();
+    else this.#progressTimer ??= setTimeout(() => this.#flushProgress(), wait);
+  }
+
+  #flushProgress(): void {
+    this.#progressTimer = undefined;
+    if (this.done) return;
+    this.#progressAt = performance.now();
+    this.#sendProgress?.({ taskId: this.taskId, attempt: this.attempt, value: this.#progressValue });
   }
 
   #flagged(): boolean {
@@ -133,6 +185,7 @@ class AttemptContext implements TaskContext {
   /** Settles the attempt: wakes its watcher so it can stop, and marks it finished for the main thread. */
   finish(): void {
     this.done = true;
+    if (this.#progressTimer !== undefined) clearTimeout(this.#progressTimer);
     if (this.#stamps !== null) stampEnd(this.#stamps, this.#seq);
     const flags = this.#flags;
     if (this.#controller && flags !== null) Atomics.notify(flags, this.#seq % flags.length);
@@ -153,6 +206,8 @@ export class ThreadRuntime {
   #loading: Promise<TaskHandlers> | undefined;
   /** Loads the task module synchronously where it can (see `load-module.ts`), else undefined. */
   readonly #loadSync: ((url: string) => { default?: unknown } | undefined) | undefined;
+  /** Where `ctx.progress` reports go; null when nobody listens. */
+  readonly #sendProgress: ((report: ProgressReport) => void) | null;
 
   constructor(
     tasksUrl: string | null,
@@ -160,8 +215,10 @@ export class ThreadRuntime {
     dependencyStates: SharedArrayBuffer | null = null,
     startStamps: SharedArrayBuffer | null = null,
     loadSync?: (url: string) => { default?: unknown } | undefined,
+    progress: string | ((report: ProgressReport) => void) | null = null,
   ) {
     this.#loadSync = loadSync;
+    this.#sendProgress = progressSender(progress);
     this.#tasksUrl = tasksUrl;
     this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
     this.#deps = dependencyStates ? new DependencyMirror(dependencyStates) : null;
@@ -261,7 +318,7 @@ export class ThreadRuntime {
         };
         continue;
       }
-      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps);
+      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps, this.#sendProgress);
       // The attempt's timeout runs from here, not from when its message arrived.
       if (this.#stamps !== null) stampStart(this.#stamps, task.seq, performance.timeOrigin + performance.now());
       try {

@@ -61,7 +61,13 @@ export class ComlinkBackend implements ExecutionBackend {
       { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
       (batch) => this.#transport(batch),
     );
-    this.#init = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null, startStamps: this.#runner.startStamps };
+    this.#init = {
+      tasksUrl: options.tasksUrl,
+      abortFlags: this.#runner.abortFlags,
+      dependencyStates: options.dependencies?.states ?? null,
+      startStamps: this.#runner.startStamps,
+      progressChannel: options.progress?.name ?? null,
+    };
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {

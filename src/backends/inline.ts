@@ -12,7 +12,7 @@ import { ABORT_SLOTS, raiseAbortFlag, type TaskOutcome } from "../../workers/pro
 import { ThreadRuntime } from "../../workers/runtime.ts";
 import { TasksModuleError } from "../core/errors.ts";
 import { toResult } from "./outcome.ts";
-import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend } from "./types.ts";
+import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, ProgressChannel } from "./types.ts";
 
 /** Runs attempts on the main thread. */
 export class InlineBackend implements ExecutionBackend {
@@ -28,8 +28,8 @@ export class InlineBackend implements ExecutionBackend {
   #messages = 0;
   readonly #onReports: DependencyChannel["onReports"] | undefined;
 
-  constructor(options: { tasksUrl: string | null; dependencies?: DependencyChannel | undefined }) {
-    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer, options.dependencies?.states ?? null);
+  constructor(options: { tasksUrl: string | null; dependencies?: DependencyChannel | undefined; progress?: ProgressChannel | undefined }) {
+    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer, options.dependencies?.states ?? null, null, undefined, options.progress?.deliver ?? null);
     this.#onReports = options.dependencies?.onReports;
   }
 

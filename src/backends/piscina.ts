@@ -13,7 +13,7 @@ import { TasksModuleError } from "../core/errors.ts";
 import { BatchRunner } from "./runner.ts";
 import { spareKeepingBalancer } from "./spare-balancer.ts";
 import { startDeadline } from "./start-deadline.ts";
-import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./types.ts";
+import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, ProgressChannel, StartCallback } from "./types.ts";
 import { workerFileUrl } from "./worker-file.ts";
 
 /** Options of the thread backends. */
@@ -32,6 +32,8 @@ export interface ThreadBackendOptions {
   resourceLimits?: { maxOldGenerationSizeMb?: number | undefined; maxYoungGenerationSizeMb?: number | undefined; stackSizeMb?: number | undefined } | undefined;
   /** The dependency breakers' shared states and report sink. */
   dependencies?: DependencyChannel | undefined;
+  /** Where `ctx.progress` reports go. */
+  progress?: ProgressChannel | undefined;
 }
 
 /**
@@ -69,7 +71,13 @@ export class PiscinaBackend implements ExecutionBackend {
       { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
       (batch) => this.#pool.run({ op: "run", tasks: batch.tasks }, { signal: batch.controller.signal }) as Promise<TaskOutcome[]>,
     );
-    const workerData: WorkerInit = { tasksUrl: options.tasksUrl, abortFlags: this.#runner.abortFlags, dependencyStates: options.dependencies?.states ?? null, startStamps: this.#runner.startStamps };
+    const workerData: WorkerInit = {
+      tasksUrl: options.tasksUrl,
+      abortFlags: this.#runner.abortFlags,
+      dependencyStates: options.dependencies?.states ?? null,
+      startStamps: this.#runner.startStamps,
+      progressChannel: options.progress?.name ?? null,
+    };
     this.#pool = new Piscina({
       filename: workerFileUrl("entry").href,
       minThreads: options.threads + SPARE_THREADS,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DependencyReport } from "../../workers/protocol.ts";
+import type { DependencyReport, ProgressReport } from "../../workers/protocol.ts";
 import type { HiveClock } from "../core/clock.ts";
 import type { ApiaryError } from "../core/errors.ts";
 import type { ResolvedRemoteOptions } from "./remote/options.ts";
@@ -22,6 +22,16 @@ export interface DependencyChannel {
   readonly states: SharedArrayBuffer;
   /** Hands the guarded calls an attempt made (in any order, any time after they ended) to the breakers. */
   onReports(reports: readonly DependencyReport[]): void;
+}
+
+/**
+ * Where handlers' `ctx.progress(value)` reports go: thread backends hand `name` to their threads,
+ * which post on a `BroadcastChannel` of that name the hive listens on; a backend that runs
+ * handlers on the main thread calls `deliver`.
+ */
+export interface ProgressChannel {
+  readonly name: string;
+  deliver(report: ProgressReport): void;
 }
 
 /** One task attempt handed to a backend. */
@@ -179,6 +189,8 @@ export interface BackendContext {
   dependencies: DependencyChannel;
   /** The hive clock (virtual in simulations): a backend that keeps time of its own uses it. */
   clock: HiveClock;
+  /** Where `ctx.progress` reports go; absent when nobody listens. */
+  progress?: ProgressChannel | undefined;
   /** The `remote` option (the `remote` backend's cluster), when given. */
   remote?: ResolvedRemoteOptions | undefined;
 }

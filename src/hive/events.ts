@@ -13,6 +13,7 @@ import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { type DeadLetter, EventBus, type SubscribeOptions, type WaitForOptions } from "../observe/bus.ts";
 import type { BreakerTransitionEvent } from "./agent-breakers.ts";
 import type { CacheEvent } from "./task-cache.ts";
+import type { TaskProgressEvent } from "./options.ts";
 
 /** Events `hive.on` delivers. */
 export type HiveEvent =
@@ -23,6 +24,7 @@ export type HiveEvent =
   | { type: "hive.started"; at: number; /** The backend's own name (`piscina`, …, or a factory's backend's). */ backend: string; kinds: string[] }
   | BreakerTransitionEvent
   | CacheEvent
+  | TaskProgressEvent
   | { type: "hive.recovered"; tasks: number; results: number; skipped: number; /** Not resumed: the process died during their attempt `journal.maxCrashes` times. */ abandoned: number; at: number };
 
 /** Event type names. */
@@ -39,6 +41,7 @@ const EVENT_TYPES: Record<HiveEventType, true> = {
   "task.deadLettered": true,
   "task.shed": true,
   "task.cancelled": true,
+  "task.progress": true,
   "hive.degraded": true,
   "hive.healed": true,
   "hive.drained": true,

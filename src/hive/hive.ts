@@ -36,9 +36,11 @@ import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./sys
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
 import { listQueued, type QueuedOptions, type QueuedTask } from "./queue-view.ts";
 import { TaskGraph } from "./task-graph.ts";
+import { ProgressHub } from "./progress.ts";
+import type { ProgressReport } from "../../workers/protocol.ts";
 import { type ScheduleHandle, type ScheduleOptions, Schedules, type ScheduleSpec } from "./schedules.ts";
 
-export type { AgentOptions, HiveOptions, HiveServeOptions, MapResult, TaskHandle, TaskOptions } from "./options.ts";
+export type { AgentOptions, HiveOptions, HiveServeOptions, MapResult, TaskHandle, TaskOptions, TaskProgressEvent } from "./options.ts";
 export type { HiveEvent, HiveEventType } from "./events.ts";
 export type { AgentStats, HiveState, HiveStats, LatencySummary } from "./stats.ts";
 export type { Explanation, FaultAttribution } from "./explanations.ts";
@@ -93,6 +95,8 @@ export class Hive implements AsyncDisposable {
   readonly #graph: TaskGraph;
   /** Repeating work (`schedule`). */
   readonly #schedules: Schedules;
+  /** Handlers' `ctx.progress` reports. */
+  readonly #progress: ProgressHub;
   /** One breaker per agent; undefined when `breaker: false`. */
   readonly #agentBreakers: AgentBreakers | undefined;
   /** Named dependencies and the shared state mirror threads read. */
@@ -148,7 +152,8 @@ export class Hive implements AsyncDisposable {
       ...(this.#metrics ? [(e: LifecycleEvent) => this.#metrics!.record(e)] : []),
     ];
     const backend = options.backend ?? DEFAULT_BACKEND;
-    const context = backendContext(options, this.#dependencies.channel, this.#clock);
+    this.#progress = new ProgressHub((report) => this.#onProgress(report));
+    const context = backendContext(options, this.#dependencies.channel, this.#clock, this.#progress.channel);
     this.#backendName = typeof backend === "string" ? backend : "custom";
     this.#makeBackend = () => createBackend(backend, context);
   }
@@ -185,6 +190,7 @@ export class Hive implements AsyncDisposable {
         throw new HiveStoppedError("Cannot start the hive: it was stopped while starting");
       }
       this.#backend = backend;
+      this.#progress.listen();
       ({ kinds } = await backend.start(signal));
     } catch (error) {
       this.#state = "stopped";
@@ -260,6 +266,15 @@ export class Hive implements AsyncDisposable {
       this.#saveQueued = false;
       persistSystem(this.#queen, this.#durable, this.#clock.now(), this.#schedules.lastRuns());
     });
+  }
+
+  /** A progress report of the running attempt of a task becomes a `task.progress` event; a stale one is dropped. */
+  #onProgress(report: ProgressReport): void {
+    const record = this.#queen?.getSnapshot().context.tasks.get(report.taskId);
+    if (record === undefined || record.state !== "running" || record.attempt !== report.attempt) return;
+    const event = { type: "task.progress" as const, taskId: report.taskId, kind: record.kind, attempt: report.attempt, value: report.value, at: this.#clock.now() };
+    this.#intake.progress(event);
+    this.#events.publish(event);
   }
 
   /** The fan-out: observers, then the journal, then (after its write under `every-task`) callers. */
@@ -651,6 +666,7 @@ export class Hive implements AsyncDisposable {
     await this.#taskCache.close().catch(() => {});
     await Promise.allSettled([...this.#servers].map((s) => s.close()));
     await this.#inspect.writer?.close().catch(() => {});
+    this.#progress.close();
     await this.#events.close();
     this.#state = "stopped";
   }

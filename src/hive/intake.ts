@@ -10,11 +10,12 @@ import type { LifecycleEvent, queenMachine, TaskSpec } from "../../actors/queen.
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import { findUncloneable } from "../../workers/cloneable.ts";
 import type { HiveClock } from "../core/clock.ts";
-import { describeValue, InvalidTaskError, TaskCancelledError } from "../core/errors.ts";
+import { describeValue, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "../core/errors.ts";
+import type { Disposer } from "../core/disposer.ts";
 import { parseFor } from "../core/validation.ts";
 import { errorFromResult, type HiveDurability, type TaskResult } from "./durability.ts";
 import type { HiveEvent } from "./events.ts";
-import type { MapResult, TaskHandle, TaskOptions } from "./options.ts";
+import type { MapResult, TaskHandle, TaskOptions, TaskProgressEvent } from "./options.ts";
 import { type ParsedHiveOptions, type ParsedTask, taskSchema } from "./schema.ts";
 import type { TaskCache } from "./task-cache.ts";
 
@@ -42,18 +43,27 @@ class Handle<O> implements TaskHandle<O> {
   readonly result: Promise<O>;
   readonly cancel: (reason?: string) => void;
   readonly #accepted: (id: string) => Promise<void>;
+  readonly #onProgress: ProgressSubscribe;
 
-  constructor(id: string, result: Promise<O>, cancel: (reason?: string) => void, accepted: (id: string) => Promise<void>) {
+  constructor(id: string, result: Promise<O>, cancel: (reason?: string) => void, accepted: (id: string) => Promise<void>, onProgress: ProgressSubscribe) {
     this.id = id;
     this.result = result;
     this.cancel = cancel;
     this.#accepted = accepted;
+    this.#onProgress = onProgress;
   }
 
   get accepted(): Promise<void> {
     return this.#accepted(this.id);
   }
+
+  onProgress(listener: ProgressListener): Disposer {
+    return this.#onProgress(this.id, listener);
+  }
 }
+
+type ProgressListener = (value: unknown, event: TaskProgressEvent) => void;
+type ProgressSubscribe = (id: string, listener: ProgressListener) => Disposer;
 
 /** `delayMs`, or `runAt` as a delay from now (wall clock): nothing when the task runs at once. */
 function delayOf(t: Partial<Pick<ParsedTask, "delayMs" | "runAt">>): { delayMs?: number } {
@@ -95,6 +105,9 @@ export class Intake {
   readonly #cancelOnArrival = new Map<string, string>();
   /** Callers of `handle.accepted`, by id; settled on task.queued / task.rejected. */
   readonly #acceptWaiters = new Map<string, Waiter>();
+  /** `handle.onProgress` listeners, by task id; dropped when the task ends. */
+  readonly #progress = new Map<string, Set<ProgressListener>>();
+  readonly #onProgressFn: ProgressSubscribe = (id, listener) => this.onProgress(id, listener);
 
   constructor(host: IntakeHost) {
     this.#host = host;
@@ -180,7 +193,7 @@ export class Intake {
     // A caller that never looks at `result` must not crash the process with an unhandled rejection.
     result.catch(() => {});
     const cancel = (reason = "cancelled by the caller"): void => this.cancel(id, reason);
-    const handle = new Handle<O>(id, result, cancel, this.#acceptedFn);
+    const handle = new Handle<O>(id, result, cancel, this.#acceptedFn, this.#onProgressFn);
     const signal = t.signal;
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -188,7 +201,7 @@ export class Intake {
         this.#waiters.delete(id);
         const accepted = Promise.reject(new TaskCancelledError(`Task ${id} was not submitted: its signal was already aborted`, { taskId: id }));
         accepted.catch(() => {});
-        return { id, result, cancel: () => {}, accepted };
+        return { id, result, cancel: () => {}, accepted, onProgress: (l) => this.onProgress(id, l) };
       }
       const onAbort = (): void => cancel(`its signal aborted${signal.reason instanceof Error ? `: ${signal.reason.message}` : ""}`);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -240,7 +253,7 @@ export class Intake {
       ? Promise.resolve(done).then(settle)
       : durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
     result.catch(() => {});
-    return { id, result, cancel: (reason = "cancelled by the caller") => this.cancel(id, reason), accepted: this.#acceptedOf(id) };
+    return { id, result, cancel: (reason = "cancelled by the caller") => this.cancel(id, reason), accepted: this.#acceptedOf(id), onProgress: (l) => this.onProgress(id, l) };
   }
 
   /** Whether task `id` is submitted and has not ended. */
@@ -303,7 +316,7 @@ export class Intake {
       else signal.addEventListener("abort", () => cancel("its signal aborted"), { once: true });
     }
     // A cached task is answered from the cache or joins one in flight: accepted as soon as asked.
-    return { id, result, cancel, accepted: Promise.resolve() };
+    return { id, result, cancel, accepted: Promise.resolve(), onProgress: (l) => this.onProgress(id, l) };
   }
 
   /** Sends buffered submits to the Queen (one event for the batch). */
@@ -346,8 +359,37 @@ export class Intake {
     else journal.afterWrite(() => w.resolve(undefined));
   };
 
+  /** `handle.onProgress`: listens to the task's progress reports until it ends. */
+  onProgress(id: string, listener: ProgressListener): Disposer {
+    if (typeof listener !== "function") throw new InvalidOptionsError(`Cannot listen to task progress: "listener" must be a function, received ${describeValue(listener)}`);
+    let set = this.#progress.get(id);
+    if (set === undefined) this.#progress.set(id, set = new Set());
+    set.add(listener);
+    const off = (): void => {
+      set.delete(listener);
+      if (set.size === 0 && this.#progress.get(id) === set) this.#progress.delete(id);
+    };
+    return Object.assign(off, { [Symbol.dispose]: off });
+  }
+
+  /** Hands a progress report to the task's listeners (each isolated: one that throws harms nobody). */
+  progress(event: TaskProgressEvent): void {
+    const set = this.#progress.get(event.taskId);
+    if (set === undefined) return;
+    for (const listener of [...set]) {
+      queueMicrotask(() => {
+        try {
+          listener(event.value, event);
+        } catch {
+          // A listener's own failure is its own.
+        }
+      });
+    }
+  }
+
   /** Settles the caller's `result` when its task ends (the event is delivered). */
   settle(event: LifecycleEvent): void {
+    if (this.#progress.size > 0 && "taskId" in event && event.type !== "task.queued" && event.type !== "task.started" && event.type !== "task.retrying") this.#progress.delete(event.taskId);
     switch (event.type) {
       case "task.completed":
         this.#take(event.taskId)?.resolve(event.value);

@@ -10,9 +10,10 @@ import { pathToFileURL } from "node:url";
 import type { AllocationOption } from "../../actors/allocation-strategies.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import type { BackendName } from "../backends/registry.ts";
-import type { BackendContext, BackendFactory, DependencyChannel } from "../backends/types.ts";
+import type { BackendContext, BackendFactory, DependencyChannel, ProgressChannel } from "../backends/types.ts";
 import type { RemoteOptions } from "../backends/remote/options.ts";
 import type { HiveClock } from "../core/clock.ts";
+import type { Disposer } from "../core/disposer.ts";
 import type { AgentBreakerOptions } from "./agent-breakers.ts";
 import type { HiveJournalOptions } from "./durability.ts";
 import type { Durability } from "../journal/journal.ts";
@@ -323,6 +324,23 @@ export interface TaskHandle<O = unknown> {
    * disk, so it survives a crash; rejects when it was rejected (QUEUE_FULL, HIVE_STOPPED).
    */
   readonly accepted: Promise<void>;
+  /**
+   * Calls `listener` with each value the task's handler reports with `ctx.progress(value)`
+   * (throttled to one per 100 ms per attempt), until the task ends.
+   * @returns a function that removes the listener (also `Symbol.dispose`-able)
+   */
+  onProgress(listener: (value: unknown, event: TaskProgressEvent) => void): Disposer;
+}
+
+/** A handler's `ctx.progress(value)`, as `task.progress` events and `handle.onProgress` deliver it. */
+export interface TaskProgressEvent {
+  type: "task.progress";
+  taskId: string;
+  kind: string;
+  attempt: number;
+  value: unknown;
+  /** Hive clock, ms. */
+  at: number;
 }
 
 /** One entry of `map(…, { policy: "settle" })`. */
@@ -337,7 +355,7 @@ export function tasksUrl(tasks: URL | string | undefined): string | null {
 }
 
 /** What the hive's options give the backend it makes. */
-export function backendContext(options: ParsedHiveOptions, dependencies: DependencyChannel, clock: HiveClock): BackendContext {
+export function backendContext(options: ParsedHiveOptions, dependencies: DependencyChannel, clock: HiveClock, progress: ProgressChannel): BackendContext {
   return {
     tasksUrl: tasksUrl(options.tasks),
     threads: options.threads ?? Math.max(1, availableParallelism()),
@@ -347,6 +365,7 @@ export function backendContext(options: ParsedHiveOptions, dependencies: Depende
     resourceLimits: options.resourceLimits,
     dependencies,
     clock,
+    progress,
     remote: options.remote,
   };
 }

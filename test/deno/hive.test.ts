@@ -139,3 +139,19 @@ Deno.test("piscina: a thread out of memory (resourceLimits) is caught by the att
     await hive.stop();
   }
 });
+
+for (const backend of BACKENDS) {
+  Deno.test(`${backend}: ctx.progress reaches handle.onProgress and task.progress events`, async () => {
+    await withHive(backend, async (hive) => {
+      const events: unknown[] = [];
+      hive.on("task.progress", (e) => void events.push((e as { value: unknown }).value));
+      const handle = hive.submit({ kind: "progressSteps", input: { steps: 2 } });
+      const seen: unknown[] = [];
+      handle.onProgress((v) => void seen.push(v));
+      assertEquals(await handle.result, "done");
+      await new Promise((r) => setTimeout(r, 30));
+      assertEquals(seen, [{ step: 1, of: 2 }, { step: 2, of: 2 }]);
+      assertEquals(events, seen);
+    });
+  });
+}
