@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { Random } from "../src/random.ts";
-import { type AgentView, type Candidates, chooseScored, type ScoreTerms, scoreOf, scoreTerms } from "./allocation.ts";
+import type { Random } from "../src/core/random.ts";
+import { type AgentView, type Candidates, chooseScored, scoreOf, type ScoreTerms, scoreTerms } from "./allocation.ts";
 import type { Capabilities, Health, Priority, ReadyTask } from "./types.ts";
 
 /** The built-in allocation strategies, by name. */

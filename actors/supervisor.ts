@@ -20,9 +20,9 @@
  * @module
  */
 import { type ActorRefFrom, assertEvent, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
-import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
-import type { Random } from "../src/random.ts";
-import { type AgentDoneEvent, type AgentEvent, type AgentStartedEvent, type Assignment, agentMachine } from "./agent.ts";
+import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/core/errors.ts";
+import type { Random } from "../src/core/random.ts";
+import { type AgentDoneEvent, type AgentEvent, agentMachine, type AgentStartedEvent, type Assignment } from "./agent.ts";
 import { type Blame, FaultEvidence } from "./blame.ts";
 import { type AgentView, breakerAllows, Candidates, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
 import { type AllocationOption, type AllocationStrategy, type Choice, createStrategy } from "./allocation-strategies.ts";
@@ -266,7 +266,7 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   const seq = ++context.seq;
   context.running.set(task.id, { agentId, seq, task });
   let list = plan.byAgent.get(agentId);
-  if (list === undefined) plan.byAgent.set(agentId, (list = []));
+  if (list === undefined) plan.byAgent.set(agentId, list = []);
   list.push({ task, seq });
   plan.started.push({ id: task.id, agentId, attempt: task.attempt });
   // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
@@ -306,7 +306,9 @@ function anyCanRun(context: SupervisorContext, requires: Capabilities): boolean 
 function ineligible(context: SupervisorContext, task: ReadyTask): Finished {
   const gone: string[] = [];
   for (const a of context.agents.values()) {
-    if (isEligible(a.view.capabilities, task.requires)) gone.push(`${a.spec.id} (${a.status === "removing" ? "being removed" : `failed for good${a.lastCrash !== undefined ? `: ${a.lastCrash}` : ""}`})`);
+    if (isEligible(a.view.capabilities, task.requires)) {
+      gone.push(`${a.spec.id} (${a.status === "removing" ? "being removed" : `failed for good${a.lastCrash !== undefined ? `: ${a.lastCrash}` : ""}`})`);
+    }
   }
   const requires = JSON.stringify(task.requires);
   const message = gone.length === 0
@@ -451,7 +453,11 @@ export const supervisorMachine = setup({
       const task = context.queue.shedNewest(event.priority);
       if (task === undefined) return;
       const error = new QueueFullError(`Task ${task.id} was shed: the queue was full and a higher-priority task arrived ("queue.overflow" is shed-lowest)`, { taskId: task.id });
-      enqueue(sendParent({ type: "queen.finished", finished: [{ id: task.id, agentId: undefined, attempt: task.attempt, durationMs: 0, result: { ok: false, error } }], at: event.at } satisfies SupervisorToQueen));
+      enqueue(
+        sendParent(
+          { type: "queen.finished", finished: [{ id: task.id, agentId: undefined, attempt: task.attempt, durationMs: 0, result: { ok: false, error } }], at: event.at } satisfies SupervisorToQueen,
+        ),
+      );
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.cancel") return;
@@ -491,7 +497,7 @@ export const supervisorMachine = setup({
       const byAgent = new Map<string, string[]>();
       for (const [id, run] of context.running) {
         let ids = byAgent.get(run.agentId);
-        if (ids === undefined) byAgent.set(run.agentId, (ids = []));
+        if (ids === undefined) byAgent.set(run.agentId, ids = []);
         ids.push(id);
       }
       for (const [agentId, ids] of byAgent) {

@@ -29,9 +29,13 @@ const orchestration: BenchScope = async ({ quick }) => {
         "raw XState single-actor events",
         () => closedLoop(() => hive.run({ kind: "echo", input: 1 }), 1_000, total),
         () =>
-          opsPerSecond(() => {
-            for (let i = 0; i < 1_000; i++) actor.send(event);
-          }, 1_000, { minMs: quick ? 300 : 1_000 }),
+          opsPerSecond(
+            () => {
+              for (let i = 0; i < 1_000; i++) actor.send(event);
+            },
+            1_000,
+            { minMs: quick ? 300 : 1_000 },
+          ),
         quick ? 1 : 3,
       ),
     ];

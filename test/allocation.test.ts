@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type AgentView, Candidates, chooseScored, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, score, type Scored, updateHealth } from "../actors/allocation.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 
 let ordinal = 0;
 const agent = (id: string, capabilities: Record<string, number>, busy = 0, concurrency = 2, health = FRESH_HEALTH): AgentView => ({

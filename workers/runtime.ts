@@ -8,8 +8,8 @@
 import { builtins, type LazyBuiltin, lazyBuiltins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
-import { DependencyMirror, workerDependency, type WorkerDependency } from "./dependency.ts";
-import { type DependencyReport, type Description, type SerializedError, type StartStamps, stampEnd, stampStart, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
+import { DependencyMirror, type WorkerDependency, workerDependency } from "./dependency.ts";
+import { type DependencyReport, type Description, type SerializedError, stampEnd, stampStart, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -60,7 +60,7 @@ class AttemptContext implements TaskContext {
   }
 
   dependency(name: string): WorkerDependency {
-    return workerDependency(this.#deps, name, (this.reports ??= []));
+    return workerDependency(this.#deps, name, this.reports ??= []);
   }
 
   #flagged(): boolean {
@@ -196,9 +196,7 @@ export class ThreadRuntime {
       return (await import(url)) as { default?: unknown };
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
-      const hint = /\.ts$/.test(url) && /extension|Unknown file/i.test(detail)
-        ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)"
-        : "";
+      const hint = /\.ts$/.test(url) && /extension|Unknown file/i.test(detail) ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)" : "";
       throw new Error(`tasks module ${url} could not be loaded: ${detail}${hint}`);
     }
   }
@@ -216,16 +214,18 @@ export class ThreadRuntime {
       const mod = this.#loadSync?.(builtin.url) as Record<string, unknown> | undefined;
       if (mod !== undefined) handlers[kind] = mod[builtin.name] as TaskHandler;
       else {
-        (imports ??= []).push(builtin.load().then(
-          (m) => {
-            handlers[kind] = m[builtin.name] as TaskHandler;
-          },
-          (error: unknown) => {
-            handlers[kind] = () => {
-              throw new Error(`built-in task kind "${kind}" could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
-            };
-          },
-        ));
+        (imports ??= []).push(
+          builtin.load().then(
+            (m) => {
+              handlers[kind] = m[builtin.name] as TaskHandler;
+            },
+            (error: unknown) => {
+              handlers[kind] = () => {
+                throw new Error(`built-in task kind "${kind}" could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
+              };
+            },
+          ),
+        );
       }
     }
     return imports && Promise.all(imports);

@@ -24,10 +24,10 @@
  * @module
  */
 import { z } from "zod";
-import type { Hive, HiveEvent, HiveEventType } from "../hive.ts";
-import { LogHistogram } from "../histogram.ts";
-import { realTimers, type TimerClock } from "../timers.ts";
-import { nonNegativeInt, parseFor } from "../validation.ts";
+import type { Hive, HiveEvent, HiveEventType } from "../hive/hive.ts";
+import { LogHistogram } from "../metrics/histogram.ts";
+import { realTimers, type TimerClock } from "../core/timers.ts";
+import { nonNegativeInt, parseFor } from "../core/validation.ts";
 import type { AgentFigures, AgentMark, HistogramBucket, LatencyFigures, RunReport, SeriesPoint, TaskTotals } from "./report.ts";
 
 /** Options of {@link createRecorder}. */
