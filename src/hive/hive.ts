@@ -27,10 +27,10 @@ import { type HiveEvent, HiveEvents, type HiveEventType } from "./events.ts";
 import { type Explanation, Explanations } from "./explanations.ts";
 import { type ResolvedInspect, resolveInspect } from "./inspect.ts";
 import { Intake, type MapOptions, type TrustedTask } from "./intake.ts";
-import { HiveMetrics } from "./metrics.ts";
+import { type HiveGaugeSample, HiveMetrics } from "./metrics.ts";
 import { type AgentOptions, backendContext, type HiveOptions, type HiveServeOptions, type MapResult, type TaskHandle, type TaskOptions } from "./options.ts";
 import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions } from "./schema.ts";
-import { type AgentStats, agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
+import { agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
 import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./system.ts";
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
 
@@ -622,7 +622,7 @@ export class Hive implements AsyncDisposable {
     return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
   }
 
-  #gaugeSample(): { queued: number; running: number; agents: AgentStats[]; uptimeSeconds: number; deadLetters: number } {
+  #gaugeSample(): HiveGaugeSample {
     const counts = this.#queen?.getSnapshot().context.counts;
     const running = this.#state === "running" || this.#state === "stopping";
     return {
@@ -631,6 +631,9 @@ export class Hive implements AsyncDisposable {
       agents: agentStats(this.#queen, this.#options.agents),
       uptimeSeconds: running ? (this.#clock.now() - this.#startedAt) / 1_000 : 0,
       deadLetters: this.#events.deadLetters().filter((l) => l.state !== "dropped").length,
+      ready: readiness(this.#state, this.#queen),
+      degraded: this.#queen?.getSnapshot().context.degraded != null,
+      breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()],
     };
   }
 
