@@ -26,6 +26,7 @@ import { HiveDurability, type TaskResult } from "./durability.ts";
 import { type HiveEvent, HiveEvents, type HiveEventType } from "./events.ts";
 import { type Explanation, Explanations } from "./explanations.ts";
 import { type ResolvedInspect, resolveInspect } from "./inspect.ts";
+import { hiveDashboard } from "./inspect-dashboard.ts";
 import { Intake, type MapOptions, type TrustedTask } from "./intake.ts";
 import { type HiveGaugeSample, HiveMetrics } from "./metrics.ts";
 import { type AgentOptions, backendContext, type HiveOptions, type HiveServeOptions, type MapResult, type TaskHandle, type TaskOptions } from "./options.ts";
@@ -593,8 +594,8 @@ export class Hive implements AsyncDisposable {
   }
 
   /**
-   * Serves `/metrics`, `/health/live` and `/health/ready` (ready = running, accepting work and
-   * not degraded) on `host:port` — port 9464 on loopback unless told otherwise, as `apiary
+   * Serves `/metrics`, `/health/live`, `/health/ready` (ready = running, accepting work and
+   * not degraded) and the live dashboard (`/`, no internet needed) on `host:port` — port 9464 on loopback unless told otherwise, as `apiary
    * serve`; closed when the hive stops.
    * @throws InvalidOptionsError (rejects) when `options` is not an object { port, host, signal } or an option is invalid
    * @throws ServeFailedError (rejects) when the port cannot be bound
@@ -613,6 +614,7 @@ export class Hive implements AsyncDisposable {
       metrics: () => this.metricsText(),
       live: () => this.#state !== "stopped",
       ready: () => readiness(this.#state, this.#queen),
+      dashboard: hiveDashboard({ hive: this, queen: () => this.#queen, metrics: this.#metrics, now: this.#clock.now }),
     });
     this.#servers.add(server);
     const close = (): Promise<void> => {
