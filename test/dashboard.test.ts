@@ -1,11 +1,17 @@
 // The live dashboard, server side: the page and its Content-Security-Policy, the event stream a
-// running hive feeds (diagrams, frames, events), and the state diagrams themselves.
+// running hive feeds (diagrams, frames, events), the relay's dashboard fed by a replayed trace,
+// and the state diagrams themselves.
 import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createActor, setup } from "xstate";
 import { createHive, type Hive } from "../src/index.ts";
 import type { DashboardFrame } from "../src/observe/dashboard.ts";
 import { activePaths, renderMachine } from "../src/observe/diagram.ts";
+import { replayTrace, startInspector } from "../src/observe/inspect.ts";
+import { createTraceWriter } from "../src/observe/trace.ts";
 
 const tasks = new URL("./fixtures/dashboard-tasks.mjs", import.meta.url);
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -130,6 +136,32 @@ describe("hive.serve() dashboard", () => {
     await server.close();
     expect(performance.now() - t0).toBeLessThan(1_000);
     events.close();
+  });
+});
+
+describe("the relay's dashboard", () => {
+  it("shows the machines and agents of a hive trace replayed into it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "apiary-dashboard-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, "hive.jsonl");
+    // A trace of a hive still running when it ends (closed before the hive stops).
+    const trace = createTraceWriter({ file });
+    const hive = createHive({ backend: "inline", tasks, agents: [{ id: "solo", concurrency: 1 }], inspect: trace });
+    cleanups.push(() => hive.stop());
+    await hive.start();
+    await hive.run({ kind: "sleep", input: { ms: 5 } });
+    await trace.close();
+
+    const relay = await startInspector();
+    cleanups.push(() => relay.close());
+    const events = stream(`${relay.url}/events`);
+    cleanups.push(async () => events.close());
+    await replayTrace(file, relay);
+    const frame = (await events.until((m) => m.event === "frame" && (m.data as DashboardFrame).agents.length === 1, 20_000)).data as DashboardFrame;
+    expect(frame.agents[0]).toMatchObject({ id: "solo", concurrency: 1, breaker: "closed" });
+    expect(frame.machines.map((m) => m.kind)).toEqual(expect.arrayContaining(["queen", "supervisor", "agent"]));
+    expect(frame.status?.state).toBe("accepting");
+    await events.until((m) => m.event === "machines" && (m.data as { machines: { kind: string }[] }).machines.some((d) => d.kind === "agent"));
   });
 });
 

@@ -8,7 +8,7 @@
  * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--threads N] [--seed N] [--json] [--html FILE]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
- * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
+ * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N] [--speed N|max]
  * apiary --version
  * ```
  *
@@ -44,10 +44,10 @@ Commands:
   sweep FILE          N seeded replicas of the scenario in FILE over a parameter grid
                       (--replicas N --vary key=a,b,c), in parallel on worker threads;
                       means with 95% confidence intervals (apiary sweep --help)
-  serve               run the demo hive under load and serve /metrics (Prometheus),
-                      /health/live and /health/ready until Ctrl-C
-  inspect             start the Stately inspector relay, run the demo hive connected
-                      to it, and print the URL to open (Ctrl-C to stop)
+  serve               run the demo hive under load and serve its live dashboard (/),
+                      /metrics (Prometheus), /health/live and /health/ready until Ctrl-C
+  inspect             run the demo hive, serve its dashboard and the Stately inspector
+                      relay, and print the URLs to open (Ctrl-C to stop)
   replay FILE         send a trace recorded with inspect: { file } into the inspector
                       relay and print the URL to watch it (Ctrl-C to stop)
 
@@ -62,6 +62,7 @@ Options:
                       one for inspect and replay; 0 picks a free one)
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)
   --duration-ms N     serve / inspect / replay: stop after N ms instead of on Ctrl-C
+  --speed N|max       replay: N times the recorded pace (default 1), max: at once
   -h, --help          show this help
   -v, --version       print the version
 `;
@@ -72,7 +73,7 @@ const HELP = { type: "boolean", short: "h", default: false } as const;
 /** The flags of each subcommand parsed here (load and sweep parse their own). */
 const SIMULATE_OPTIONS = { tasks: STRING, seed: STRING, threads: STRING, backend: STRING, json: BOOLEAN, html: STRING, help: HELP } as const satisfies CommandOptions;
 const DEMO_HIVE_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, seed: STRING, threads: STRING, backend: STRING, help: HELP } as const satisfies CommandOptions;
-const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, help: HELP } as const satisfies CommandOptions;
+const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, speed: STRING, help: HELP } as const satisfies CommandOptions;
 /** The longest --duration-ms a timer can wait: past 2^31 - 1 ms, setTimeout fires at once. */
 const MAX_DURATION_MS = 2_147_483_647;
 
@@ -198,7 +199,9 @@ async function observe(command: "serve" | "inspect" | "replay", argv: readonly s
       const { values, positionals } = parseCommandArgs(command, argv, REPLAY_OPTIONS);
       if (values.help) return help();
       if (positionals.length !== 1) return fail(`"replay" takes one trace file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
-      return await runReplay({ file: positionals[0]!, ...relayOptions(values, 0) }, out);
+      const speed = values.speed === "max" ? Infinity : values.speed === undefined ? 1 : Number(values.speed);
+      if (!(speed > 0) || Number.isNaN(speed)) return fail(`"--speed" must be a positive number or max, received ${JSON.stringify(values.speed)}`);
+      return await runReplay({ file: positionals[0]!, ...relayOptions(values, 0), speed }, out);
     }
     const { values, positionals } = parseCommandArgs(command, argv, DEMO_HIVE_OPTIONS);
     if (values.help) return help();
