@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createActor, setup } from "xstate";
-import { createHive, type Hive } from "../src/index.ts";
+import { createDashboard, createHive, type Hive } from "../src/index.ts";
 import type { DashboardFrame } from "../src/observe/dashboard.ts";
 import { activePaths, renderMachine } from "../src/observe/diagram.ts";
 import { replayTrace, startInspector } from "../src/observe/inspect.ts";
@@ -125,6 +125,11 @@ describe("hive.serve() dashboard", () => {
     const done = (await events.until((m) => m.event === "frame" && ((m.data as DashboardFrame).tasks?.["completed"] ?? 0) >= 1)).data as DashboardFrame;
     expect(done.latency).toMatchObject({ windowMs: 300_000 });
     expect(done.latency!.count).toBeGreaterThan(0);
+  });
+
+  it("refuses a source that is not one, and bad options, naming the field", () => {
+    expect(() => createDashboard({ title: "x" } as never)).toThrow(/Cannot create dashboard: "source.sample" must be a function, received undefined/);
+    expect(() => createDashboard({ title: "x", sample: () => ({ actors: [] }) }, { intervalMs: 0 })).toThrow(/"options.intervalMs" must be a positive integer, received 0/);
   });
 
   it("ends open event streams when the server closes, so closing does not wait for viewers", async () => {

@@ -39,8 +39,11 @@ export class WindowedHistogram {
   // which slot number (floor(at / slotMs)) each histogram holds now; -1 when empty.
   readonly #epochs: Float64Array;
 
-  /** @throws {InvalidOptionsError} When `windowMs` or `slots` is not a positive integer. */
+  /** @throws {InvalidOptionsError} When `options` is not an object, or `windowMs` or `slots` is not a positive integer. */
   constructor(options: WindowedHistogramOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidOptionsError(`Cannot create windowed histogram: options must be an object { windowMs, slots }, received ${describeValue(options)}`);
+    }
     const windowMs = options.windowMs ?? 300_000;
     const slots = options.slots ?? 30;
     if (!Number.isInteger(windowMs) || windowMs <= 0) throw new InvalidOptionsError(`Cannot create windowed histogram: "windowMs" must be a positive integer, received ${describeValue(windowMs)}`);

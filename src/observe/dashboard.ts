@@ -16,6 +16,8 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { fn, parseFor, positiveInt } from "../core/validation.ts";
 import { activePaths, isMachineDefinition, renderMachine } from "./diagram.ts";
 import { dashboardPage } from "./dashboard-page.ts";
 
@@ -125,8 +127,17 @@ const MAX_EVENTS = 100;
 /** A viewer this far behind (bytes not yet sent) misses frames until it catches up. */
 const SLOW_VIEWER_BYTES = 1 << 20;
 
+const sourceSchema = z.object(
+  { title: z.string({ error: "must be a string" }), sample: fn(), subscribe: fn().optional() },
+  { error: "must be a dashboard source { title, sample, subscribe? }" },
+);
+const optionsSchema = z.strictObject({ intervalMs: positiveInt().optional(), historyMs: positiveInt().optional() }, {
+  error: "must be an object { intervalMs, historyMs }",
+});
+
 /**
  * Makes the dashboard of `source` and starts sampling it.
+ * @throws {InvalidOptionsError} When `source` is not a dashboard source or an option is invalid.
  * @example
  * ```ts
  * const dashboard = createDashboard(source);
@@ -134,6 +145,7 @@ const SLOW_VIEWER_BYTES = 1 << 20;
  * ```
  */
 export function createDashboard(source: DashboardSource, options: DashboardOptions = {}): Dashboard {
+  parseFor(z.strictObject({ source: sourceSchema, options: optionsSchema }), { source, options }, "create dashboard");
   const intervalMs = options.intervalMs ?? 1_000;
   const historyMs = options.historyMs ?? 300_000;
   const page = dashboardPage(source.title);
