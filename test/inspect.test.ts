@@ -135,6 +135,38 @@ describe("startInspector", () => {
     late.close();
   });
 
+  it("holds back a viewer that falls behind, then brings it up to date again instead of queueing without bound", async () => {
+    await using inspector = await startInspector();
+    const big = setup({ types: { context: {} as { blob: string; n: number }, events: {} as { type: "inc" } } }).createMachine({
+      id: "big",
+      context: { blob: "x".repeat(20_000), n: 0 },
+      on: { inc: { actions: assign({ n: ({ context }) => context.n + 1 }) } },
+    });
+    const actor = createActor(big, { inspect: inspector.inspect }).start();
+    const socket = new WebSocket(inspector.wsUrl);
+    const received: Message[] = [];
+    socket.on("message", (data) => void received.push(JSON.parse(data.toString()) as Message));
+    await new Promise<void>((resolve) => socket.once("open", () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.pause(); // a viewer that reads nothing for a while
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 100; i++) actor.send({ type: "inc" }); // ~40 kB of messages each
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    socket.resume();
+    // Caught up: it gets the actor again (its registration and latest snapshot), then the stream.
+    actor.send({ type: "inc" });
+    for (let i = 0; i < 200 && !received.some((m) => m.type === "@xstate.snapshot" && ((m.snapshot?.context as { n?: number } | undefined)?.n ?? 0) >= 2_001); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      actor.send({ type: "inc" });
+    }
+    const registrations = received.filter((m) => m.type === "@xstate.actor");
+    expect(registrations.length).toBeGreaterThanOrEqual(2);
+    // Far fewer than the 4,000 messages sent while it was paused.
+    expect(received.length).toBeLessThan(3_000);
+    socket.terminate();
+  });
+
   it("closes on abort and frees its port", async () => {
     const controller = new AbortController();
     const inspector = await startInspector({ signal: controller.signal });

@@ -155,8 +155,13 @@ const startSchema = z.strictObject({
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: "must be an AbortSignal" }).optional(),
 });
 
-/** A viewer this far behind (bytes queued on its socket) is disconnected; it can reconnect and catch up. */
-const SLOW_VIEWER_BYTES = 64 * 1024 * 1024;
+/**
+ * A viewer this far behind (bytes queued on its socket) gets no more messages until it is down to
+ * {@link CAUGHT_UP_BYTES}; then it gets every live actor as it is now (as a new viewer does) and
+ * the stream again. Memory per viewer stays bounded, and the viewer's picture right.
+ */
+const BEHIND_BYTES = 4 * 1024 * 1024;
+const CAUGHT_UP_BYTES = 256 * 1024;
 
 /** A message waiting to go out: its text (or, for a registration, what makes it), and who sent it. */
 interface Outgoing {
@@ -193,6 +198,8 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
   const hub = new WebSocketServer({ server: http });
   // clients brought up to date (census first), who get every message from then on.
   const viewers = new Set<WebSocket>();
+  // viewers that fell behind: skipped until they catch up, then brought up to date again.
+  const behind = new Set<WebSocket>();
   // messages of the current turn, sent together at its end, in order.
   let outbox: Outgoing[] = [];
   let relayed = 0;
@@ -206,9 +213,12 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
       const text = typeof item.text === "string" ? item.text : item.text();
       for (const viewer of viewers) {
         if (viewer === item.from || viewer.readyState !== WebSocket.OPEN) continue;
-        if (viewer.bufferedAmount > SLOW_VIEWER_BYTES) {
-          viewers.delete(viewer);
-          viewer.terminate();
+        if (behind.has(viewer)) {
+          if (viewer.bufferedAmount > CAUGHT_UP_BYTES) continue;
+          behind.delete(viewer);
+          for (const message of census.replay()) viewer.send(message);
+        } else if (viewer.bufferedAmount > BEHIND_BYTES) {
+          behind.add(viewer);
           continue;
         }
         viewer.send(text);
@@ -226,7 +236,10 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
     flush();
     for (const message of census.replay()) socket.send(message);
     viewers.add(socket);
-    socket.on("close", () => viewers.delete(socket));
+    socket.on("close", () => {
+      viewers.delete(socket);
+      behind.delete(socket);
+    });
     socket.on("message", (data: Buffer) => {
       const text = data.toString();
       let message: unknown;
@@ -287,6 +300,7 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
       dashboard.close();
       for (const client of hub.clients) client.terminate();
       viewers.clear();
+      behind.clear();
       await new Promise<void>((resolve) => hub.close(() => resolve()));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
