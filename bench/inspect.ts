@@ -1,20 +1,28 @@
 /**
  * Bench scope `inspect`: the hive's throughput (inline backend, tiny tasks) with the inspector
- * on — the live relay (`inspectHive`'s default filter), a trace file (filtered and sampled), a
- * no-op observer — against the same hive with no inspector, in the same run. Then the same for
- * a bare XState actor (toggle + assign) with the trace writer, every event and filtered.
+ * on — the live relay (`inspectHive`'s default filter) with nobody watching and with a viewer
+ * connected, a trace file (filtered and sampled), a no-op observer — and with its dashboard open
+ * (`hive.serve()` with an event-stream viewer), each against the same hive without, in the same
+ * run. Then the relay's memory over a long run (a viewer connected, agents crashing and
+ * restarting so actors come and go): the actors it keeps and the heap after a full GC, early
+ * and late. Then a bare XState actor (toggle + assign) with the trace writer, every event and
+ * filtered.
  *
  * @module
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { WebSocket } from "ws";
 import { assign, createActor, setup } from "xstate";
 import { filterInspect } from "../src/observe/inspect.ts";
 import { inspectHive } from "../src/hive/inspect-hive.ts";
 import { createTraceWriter } from "../src/observe/trace.ts";
 import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
-import { benchHive, hiveOpsPerSecond } from "./hive-load.ts";
+import { benchHive, HIVE_BATCH, hiveOpsPerSecond } from "./hive-load.ts";
 
 const machine = setup({ types: { context: {} as { count: number }, events: {} as { type: "toggle" } } }).createMachine({
   context: { count: 0 },
@@ -64,16 +72,29 @@ const scope: BenchScope = async ({ quick }) => {
       inspect: { file: join(dir, "hive.jsonl"), types: ["@xstate.actor", "@xstate.event", "@xstate.snapshot"], sample: { "@xstate.snapshot": 100 } },
     });
     const noopHive = await benchHive({ inspect: () => {} });
+    const served = await benchHive();
+    const server = await served.serve({ port: 0 });
+    const dashboardViewer = await openEventStream(`${server.url}/events`);
     try {
-      results.push(await compare("hive + inspector relay (live, default filter)", "hive, no inspect", () => hiveOpsPerSecond(inspected.hive, minMs), hiveOff, rounds));
+      results.push(await compare("hive + inspector relay (nobody watching)", "hive, no inspect", () => hiveOpsPerSecond(inspected.hive, minMs), hiveOff, rounds));
+      const watcher = await relayViewer(inspected.relay.wsUrl);
+      try {
+        results.push(await compare("hive + inspector relay (a viewer connected)", "hive, no inspect", () => hiveOpsPerSecond(inspected.hive, minMs), hiveOff, rounds));
+        results.at(-1)!.extra = { relayed: inspected.relay.relayed, receivedByViewer: watcher.received() };
+      } finally {
+        watcher.close();
+      }
       results.push(await compare("hive + inspector relay (1/10 events, 1/100 snaps)", "hive, no inspect", () => hiveOpsPerSecond(sampled.hive, minMs), hiveOff, rounds));
+      results.at(-1)!.extra = { relayed: sampled.relay.relayed };
       results.push(await compare("hive + trace file (filtered, 1/100 snaps)", "hive, no inspect", () => hiveOpsPerSecond(traced, minMs), hiveOff, rounds));
       results.push(await compare("hive + no-op inspect (XState's own cost)", "hive, no inspect", () => hiveOpsPerSecond(noopHive, minMs), hiveOff, rounds));
-      results[0]!.extra = { relayed: inspected.relay.relayed };
-      results[1]!.extra = { relayed: sampled.relay.relayed };
+      results.push(await compare("hive + open dashboard (an SSE viewer)", "hive, no dashboard", () => hiveOpsPerSecond(served, minMs), hiveOff, rounds + 2));
+      results.at(-1)!.extra = { goal: ">= 0.95", framesReceived: dashboardViewer.frames() };
     } finally {
-      await Promise.all([off.stop(), inspected.close(), sampled.close(), traced.stop(), noopHive.stop()]);
+      dashboardViewer.close();
+      await Promise.all([off.stop(), inspected.close(), sampled.close(), traced.stop(), noopHive.stop(), served.stop()]);
     }
+    results.push(await relayMemory(quick ? 40 : 200));
 
     // --- a bare actor with the trace writer ---
     results.push(
@@ -136,5 +157,88 @@ const scope: BenchScope = async ({ quick }) => {
     rmSync(dir, { recursive: true, force: true });
   }
 };
+
+/**
+ * The relay over a long run: a hive on it with a viewer connected, batches of tasks, an agent
+ * crashed (its worker and port actors replaced) every 10 batches. Reports the actors the relay
+ * keeps and the heap after a full GC at a tenth of the run and at its end; `ratio` = heap at the
+ * end ÷ heap at a tenth (1 = flat), with tasks/s of each part as the two throughputs.
+ */
+async function relayMemory(batches: number): Promise<BenchResult> {
+  const gc = exposeGc();
+  const inspected = await inspectHive({ backend: "inline", agents: [{ id: "a", concurrency: 64 }, { id: "b", concurrency: 64 }, { id: "c", concurrency: 8 }] });
+  await inspected.hive.start();
+  const watcher = await relayViewer(inspected.relay.wsUrl);
+  const measure = async (): Promise<{ actors: number; heapMb: number }> => {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gc();
+    return { actors: inspected.relay.actors, heapMb: Math.round(process.memoryUsage().heapUsed / 1e5) / 10 };
+  };
+  try {
+    const run = async (from: number, to: number): Promise<number> => {
+      const t0 = performance.now();
+      for (let b = from; b < to; b++) {
+        if (b % 10 === 9) inspected.hive.failAgent(["a", "b", "c"][b % 3]!, "bench drill");
+        await Promise.all(Array.from({ length: HIVE_BATCH }, (_, i) => inspected.hive.run({ kind: "echo", input: i }).catch(() => undefined)));
+      }
+      return ((to - from) * HIVE_BATCH * 1_000) / (performance.now() - t0);
+    };
+    const tenth = Math.max(1, Math.floor(batches / 10));
+    const early = await run(0, tenth);
+    const atTenth = await measure();
+    const late = await run(tenth, batches);
+    const atEnd = await measure();
+    return {
+      name: `relay memory over ${(batches * HIVE_BATCH).toLocaleString("en")} tasks (viewer on, agents restarting)`,
+      opsPerSec: Math.round(late),
+      baseline: `the first ${(tenth * HIVE_BATCH).toLocaleString("en")} tasks`,
+      baselineOpsPerSec: Math.round(early),
+      ratio: Math.round((atEnd.heapMb / atTenth.heapMb) * 1_000) / 1_000,
+      extra: {
+        actorsKeptAtTenth: atTenth.actors,
+        actorsKeptAtEnd: atEnd.actors,
+        heapMbAtTenth: atTenth.heapMb,
+        heapMbAtEnd: atEnd.heapMb,
+        relayed: inspected.relay.relayed,
+        receivedByViewer: watcher.received(),
+      },
+    };
+  } finally {
+    watcher.close();
+    await inspected.close();
+  }
+}
+
+/** A WebSocket viewer on the relay that counts (and drops) what it receives. */
+async function relayViewer(wsUrl: string): Promise<{ received(): number; close(): void }> {
+  const socket = new WebSocket(wsUrl);
+  let received = 0;
+  socket.on("message", () => void received++);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  return { received: () => received, close: () => socket.terminate() };
+}
+
+/** A dashboard viewer: reads the event stream and counts its frames. */
+function openEventStream(url: string): Promise<{ frames(): number; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, (response) => {
+      let frames = 0;
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => void (frames += chunk.split("event: frame").length - 1));
+      response.on("error", () => {});
+      resolve({ frames: () => frames, close: () => request.destroy() });
+    });
+    request.on("error", reject);
+  });
+}
+
+/** `gc()`, made available without --expose-gc (the bench runs with plain flags). */
+function exposeGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
 
 export default scope;
