@@ -112,6 +112,10 @@ describe("startInspector", () => {
     actor.send({ type: "inc" });
     await late.until((m) => m.some((x) => x.snapshot?.context?.count === 6));
     expect(late.messages.slice(2).map((m) => m.type)).toEqual(["@xstate.event", "@xstate.snapshot"]);
+    // Three events in one turn: each event, and the actor's snapshot once, as it ends the turn.
+    for (let i = 0; i < 3; i++) actor.send({ type: "inc" });
+    await late.until((m) => m.some((x) => x.snapshot?.context?.count === 9));
+    expect(late.messages.slice(4).map((m) => m.type)).toEqual(["@xstate.event", "@xstate.event", "@xstate.event", "@xstate.snapshot"]);
     late.close();
   });
 
@@ -149,9 +153,9 @@ describe("startInspector", () => {
     await new Promise<void>((resolve) => socket.once("open", () => resolve()));
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.pause(); // a viewer that reads nothing for a while
-    for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 100; i++) actor.send({ type: "inc" }); // ~40 kB of messages each
-      await new Promise((resolve) => setTimeout(resolve, 0));
+    for (let i = 0; i < 2_000; i++) {
+      actor.send({ type: "inc" });
+      await null; // a turn each: the relay sends one snapshot (20 kB) per actor and turn
     }
     socket.resume();
     // Caught up: it gets the actor again (its registration and latest snapshot), then the stream.

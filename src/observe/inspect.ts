@@ -9,7 +9,8 @@
  * keeps every live actor's registration and latest snapshot (`census.ts`) and sends those first,
  * so every machine is drawn in its current state, then the live stream. Actors that stop are
  * dropped, so memory stays bounded whatever the run's length. Its observer, in this process,
- * writes the messages `@statelyai/inspect` would (`stately.ts`), and only while someone watches.
+ * writes the messages `@statelyai/inspect` would (`stately.ts`), only while someone watches, and
+ * sends an actor's snapshot once per turn (its latest).
  * At `/` it serves the offline dashboard of those actors (`dashboard.ts`); at `/stately` a page
  * that frames Stately's inspector UI, the one part that needs the internet.
  *
@@ -163,9 +164,12 @@ const startSchema = z.strictObject({
 const BEHIND_BYTES = 4 * 1024 * 1024;
 const CAUGHT_UP_BYTES = 256 * 1024;
 
-/** A message waiting to go out: its text (or, for a registration, what makes it), and who sent it. */
+/**
+ * A message waiting to go out: its text (or what makes it, at the end of the turn), and who sent
+ * it; `text` undefined when a later message of the same turn superseded it.
+ */
 interface Outgoing {
-  text: string | (() => string);
+  text: string | (() => string) | undefined;
   from: WebSocket | undefined;
 }
 
@@ -202,14 +206,19 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
   const behind = new Set<WebSocket>();
   // messages of the current turn, sent together at its end, in order.
   let outbox: Outgoing[] = [];
+  // the snapshot message of each actor in the outbox (one per actor and turn: the latest).
+  const snapshots = new Map<string, Outgoing>();
   let relayed = 0;
 
   const flush = (): void => {
     if (outbox.length === 0) return;
     const batch = outbox;
     outbox = [];
+    snapshots.clear();
     for (const item of batch) {
-      // A registration is written once the actor has its first snapshot (just after XState announced it).
+      if (item.text === undefined) continue;
+      // Written now: a registration once the actor has its first snapshot (just after XState
+      // announced it), a snapshot as it stands at the end of the turn.
       const text = typeof item.text === "string" ? item.text : item.text();
       for (const viewer of viewers) {
         if (viewer === item.from || viewer.readyState !== WebSocket.OPEN) continue;
@@ -286,8 +295,18 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
     if (event.type === "@xstate.actor") {
       const ref = event.actorRef as unknown as ActorRefInternals;
       enqueue({ text: () => stringifyMessage(actorMessage(ref, event.rootId)), from: undefined });
+    } else if (event.type === "@xstate.snapshot") {
+      // One snapshot per actor and turn, the latest, written at the end of the turn: an actor of
+      // a busy hive changes many times in one turn, in place (the machines mutate their context),
+      // so the steps before would all read as the last one anyway — and serialising a snapshot is
+      // most of a viewer's cost.
+      const item: Outgoing = { text: () => stringifyMessage(eventMessage(event)!), from: undefined };
+      const superseded = snapshots.get(event.actorRef.sessionId);
+      if (superseded !== undefined) superseded.text = undefined;
+      snapshots.set(event.actorRef.sessionId, item);
+      enqueue(item);
     } else {
-      // Serialised now: contexts change in place, and the message must show this step's.
+      // Serialised now: an event's payload may change after it was sent.
       enqueue({ text: stringifyMessage(eventMessage(event)!), from: undefined });
     }
   };
