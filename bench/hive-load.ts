@@ -49,3 +49,30 @@ export async function hiveOpsPerSecond(hive: Hive, minMs: number): Promise<numbe
     { minMs },
   );
 }
+
+/**
+ * Tasks the hive completes per second of this process's CPU time (user + system), over at least
+ * `minMs`: the cost of what runs beside the hive (an inspector, a dashboard, metrics), counted
+ * in CPU time, so other processes competing for the machine do not blur it as they blur
+ * tasks per wall-clock second.
+ */
+export async function hiveOpsPerCpuSecond(hive: Hive, minMs: number): Promise<number> {
+  await quiesce();
+  const run = async (): Promise<void> => {
+    const results: Promise<unknown>[] = [];
+    for (let i = 0; i < HIVE_BATCH; i++) results.push(hive.run({ kind: "echo", input: i }));
+    await Promise.all(results);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  };
+  const warmEnd = performance.now() + 300;
+  while (performance.now() < warmEnd) await run();
+  const cpu0 = process.cpuUsage();
+  const end = performance.now() + minMs;
+  let tasks = 0;
+  do {
+    await run();
+    tasks += HIVE_BATCH;
+  } while (performance.now() < end);
+  const used = process.cpuUsage(cpu0);
+  return (tasks * 1e6) / (used.user + used.system);
+}

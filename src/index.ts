@@ -104,9 +104,25 @@ export type { BusEvent, BusListener, BusPriority, BusStats, DeadLetter, Disposer
 export type { TimerClock } from "./core/clock.ts";
 export { LogHistogram } from "./metrics/histogram.ts";
 export type { HistogramSummary, LogHistogramOptions } from "./metrics/histogram.ts";
-export { Counter, Gauge, Histogram, MetricsRegistry } from "./metrics/registry.ts";
-export type { BoundCounter, BoundGauge, BoundHistogram, HistogramSeries, LabelValues, MetricOptions, MetricSnapshot, MetricsRegistryOptions, MetricType, ValueSeries } from "./metrics/registry.ts";
+export { Counter, DEFAULT_BUCKETS, Gauge, Histogram, MetricsRegistry } from "./metrics/registry.ts";
+export type {
+  BoundCounter,
+  BoundGauge,
+  BoundHistogram,
+  HistogramOptions,
+  HistogramSeries,
+  LabelValues,
+  MetricOptions,
+  MetricSnapshot,
+  MetricsRegistryOptions,
+  MetricType,
+  ValueSeries,
+} from "./metrics/registry.ts";
+export { WindowedHistogram } from "./metrics/window.ts";
+export type { WindowedHistogramOptions, WindowSummary } from "./metrics/window.ts";
 export { serveHealth } from "./observe/serve.ts";
+export { createDashboard } from "./observe/dashboard.ts";
+export type { Dashboard, DashboardActor, DashboardAgent, DashboardEvent, DashboardFrame, DashboardOptions, DashboardSample, DashboardSource } from "./observe/dashboard.ts";
 export type { HealthServer, HealthServerOptions, Readiness } from "./observe/serve.ts";
 export { createTraceWriter } from "./observe/trace.ts";
 export type { InspectionEventType, TracedActor, TraceRecord, TraceWriter, TraceWriterOptions } from "./observe/trace.ts";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { createHive } from "../src/index.ts";
+import { createHive, createTraceWriter } from "../src/index.ts";
 import { fixtureTasks } from "./helpers.ts";
 
 const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));
@@ -104,6 +104,10 @@ describe("apiary serve", () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toContain("# TYPE apiary_tasks_total counter");
     expect(text).toContain("# TYPE apiary_queue_depth gauge");
+    expect(text).toContain("# TYPE apiary_task_latency_seconds histogram");
+    const dashboard = await fetch(`${url}/`);
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.headers.get("content-security-policy")).toContain("default-src 'none'");
     const { code, stdout, stderr } = await run.interrupt();
     expect(stderr).toBe("");
     expect(code).toBe(0);
@@ -120,27 +124,34 @@ describe("apiary serve", () => {
 });
 
 describe("apiary replay", () => {
-  it("sends a recorded hive trace into the relay, where a viewer receives every event", { timeout: 60_000 }, async () => {
+  it("sends a recorded hive trace into the relay; a viewer connecting afterwards gets the actors still alive at its end", { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "apiary-cli-replay-"));
     dirs.push(dir);
     const file = join(dir, "trace.jsonl");
-    const hive = createHive({ backend: "inline", tasks: fixtureTasks, agents: [{ id: "a" }], inspect: { file } });
+    // Closed before the hive stops: at the end of the trace its actors are alive.
+    const trace = createTraceWriter({ file });
+    const hive = createHive({ backend: "inline", tasks: fixtureTasks, agents: [{ id: "a" }], inspect: trace });
     await hive.start();
     await hive.run({ kind: "double", input: { n: 1 } });
+    await trace.close();
     await hive.stop();
 
-    const run = start("replay", file, "--port", "0");
+    const run = start("replay", file, "--port", "0", "--speed", "max");
     const [, url] = await run.line(/relay at (http:\/\/127\.0\.0\.1:\d+)/);
+    await run.line(/Stately inspector at http:\/\/127\.0\.0\.1:\d+\/stately/);
     const [, sent] = await run.line(/replayed (\d+) inspection events/);
     expect(Number(sent)).toBeGreaterThan(5);
-    // A viewer that connects after the replay still gets all of it (the relay keeps it).
     const v = await viewer(url!.replace("http:", "ws:"));
-    await v.until(Number(sent));
-    expect(v.messages).toHaveLength(Number(sent));
-    expect(v.messages[0]?.type).toBe("@xstate.actor");
+    // queen, supervisor, agent a, its worker and the worker's port: a registration and a snapshot each.
+    await v.until(10);
+    expect(v.messages.filter((m) => m.type === "@xstate.actor")).toHaveLength(5);
+    expect(v.messages.filter((m) => m.type === "@xstate.snapshot")).toHaveLength(5);
     v.close();
+    expect((await fetch(url!)).headers.get("content-security-policy")).toContain("default-src 'none'");
     const { code } = await run.interrupt();
     expect(code).toBe(0);
+    const bad = start("replay", file, "--speed", "0");
+    await expect(bad.line(/never/)).rejects.toThrow(/exited \(2\)/);
   });
 
   it("fails with TRACE_FAILED on a file that is not a trace", { timeout: 30_000 }, async () => {
@@ -157,13 +168,17 @@ describe("apiary replay", () => {
 });
 
 describe("apiary inspect", () => {
-  it("prints the relay URL and streams the live demo hive's actors to a viewer", { timeout: 60_000 }, async () => {
+  it("prints the dashboard's and the relay's URLs and streams the live demo hive's actors to a viewer", { timeout: 60_000 }, async () => {
     const run = start("inspect", "--port", "0", "--threads", "1");
+    const [, dashboard] = await run.line(/dashboard at (http:\/\/127\.0\.0\.1:\d+)/);
+    expect((await fetch(`${dashboard}/`)).headers.get("content-security-policy")).toContain("default-src 'none'");
     const [, url] = await run.line(/relay at (http:\/\/127\.0\.0\.1:\d+)/);
-    const page = await fetch(url!);
+    const page = await fetch(`${url}/stately`);
     expect(page.status).toBe(200);
     const v = await viewer(url!.replace("http:", "ws:"));
-    await v.until(20);
+    // First every live actor (a registration, then its snapshot), then the live stream.
+    await v.until(100);
+    expect(v.messages[0]?.type).toBe("@xstate.actor");
     const types = new Set(v.messages.map((m) => m.type));
     expect(types.has("@xstate.actor")).toBe(true);
     expect(types.has("@xstate.event")).toBe(true);

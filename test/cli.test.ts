@@ -53,7 +53,7 @@ describe("apiary flags", () => {
       'apiary load: unknown option "--port" for "apiary load"',
       'apiary: unknown option "--tasks" for "apiary serve"',
       'apiary: unknown option "--html" for "apiary inspect"',
-      'apiary: unknown option "--seed" for "apiary replay"; it takes --port, --host, --duration-ms, --help',
+      'apiary: unknown option "--seed" for "apiary replay"; it takes --port, --host, --duration-ms, --speed, --help',
     ];
     runs.forEach((run, i) => {
       expect(run.code).toBe(2);

@@ -63,7 +63,7 @@ describe("hive metrics", () => {
 
     const { types, samples } = parsePrometheus(hive.metricsText());
     expect(types.get("apiary_tasks_total")).toBe("counter");
-    expect(types.get("apiary_task_latency_seconds")).toBe("summary");
+    expect(types.get("apiary_task_latency_seconds")).toBe("histogram");
     expect(types.get("apiary_queue_depth")).toBe("gauge");
     expect(value(samples, "apiary_tasks_total", { kind: "double", outcome: "completed" })).toBe(10);
     expect(value(samples, "apiary_tasks_total", { kind: "fail", outcome: "deadLettered" })).toBe(1);
@@ -74,11 +74,22 @@ describe("hive metrics", () => {
     expect(latencyCounts.reduce((sum, s) => sum + s.value, 0)).toBe(10);
     for (const s of latencyCounts) expect(["a", "b"]).toContain(s.labels.agent);
     const agent = latencyCounts[0]!.labels.agent!;
-    const q = (quantile: string) => value(samples, "apiary_task_latency_seconds", { kind: "double", agent, quantile })!;
-    expect(q("0.5")).toBeGreaterThanOrEqual(0);
-    expect(q("0.5")).toBeLessThanOrEqual(q("0.95"));
-    expect(q("0.95")).toBeLessThanOrEqual(q("0.99"));
-    expect(q("0.99")).toBeLessThanOrEqual(value(samples, "apiary_task_latency_seconds_max", { kind: "double", agent })! * 1.02);
+    const q = (p: string) => value(samples, `apiary_task_latency_seconds_${p}`, { kind: "double", agent })!;
+    expect(q("p50")).toBeGreaterThanOrEqual(0);
+    expect(q("p50")).toBeLessThanOrEqual(q("p95"));
+    expect(q("p95")).toBeLessThanOrEqual(q("p99"));
+    expect(q("p99")).toBeLessThanOrEqual(q("max") * 1.02);
+    // The buckets are cumulative and end with +Inf = count, so Prometheus can aggregate them.
+    const buckets = samples.filter((s) => s.name === "apiary_task_latency_seconds_bucket" && s.labels.kind === "double" && s.labels.agent === agent);
+    expect(buckets.at(-1)?.labels.le).toBe("+Inf");
+    expect(buckets.at(-1)?.value).toBe(value(samples, "apiary_task_latency_seconds_count", { kind: "double", agent }));
+    expect(buckets.every((b, i) => i === 0 || b.value >= buckets[i - 1]!.value)).toBe(true);
+    expect(buckets.map((b) => b.labels.le)).toEqual(["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "120", "300", "+Inf"]);
+    // Readiness and breakers, for alert rules.
+    expect(value(samples, "apiary_ready", {})).toBe(1);
+    expect(value(samples, "apiary_degraded", {})).toBe(0);
+    expect(value(samples, "apiary_breaker_state", { scope: "agent", breaker: "a", state: "closed" })).toBe(1);
+    expect(value(samples, "apiary_breaker_state", { scope: "agent", breaker: "a", state: "open" })).toBe(0);
     expect(value(samples, "apiary_task_run_seconds_count", { kind: "double", agent })).toBeGreaterThan(0);
     expect(value(samples, "apiary_queue_depth", {})).toBe(0);
     expect(value(samples, "apiary_tasks_running", {})).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LogHistogram } from "../src/metrics/histogram.ts";
 import { MetricsRegistry } from "../src/metrics/registry.ts";
+import { WindowedHistogram } from "../src/metrics/window.ts";
 import { isApiaryError } from "../src/core/errors.ts";
 
 /** A seeded generator (mulberry32) so the data sets are reproducible. */
@@ -34,7 +35,7 @@ interface Family {
 
 /**
  * A strict parser of the Prometheus text format 0.0.4 for what the registry emits: every family
- * starts with HELP then TYPE; each sample's name is the family name or (summary) its _sum/_count;
+ * starts with HELP then TYPE; each sample's name is the family name or (histogram) its _bucket/_sum/_count;
  * label values are unescaped; values parse as Go floats do (NaN, +Inf, -Inf).
  */
 function parsePrometheus(text: string): Map<string, Family> {
@@ -60,7 +61,7 @@ function parsePrometheus(text: string): Map<string, Family> {
     expect(sample, `not a valid sample line: ${line}`).not.toBeNull();
     const [, name, labelBlock, valueText] = sample as unknown as [string, string, string | undefined, string];
     const family = current as Family;
-    const allowed = family.type === "summary" ? [family.name, `${family.name}_sum`, `${family.name}_count`] : [family.name];
+    const allowed = family.type === "histogram" ? [`${family.name}_bucket`, `${family.name}_sum`, `${family.name}_count`] : [family.name];
     expect(allowed, `sample ${name} outside its family ${family.name}`).toContain(name);
     const labels: Record<string, string> = {};
     if (labelBlock !== undefined) {
@@ -182,13 +183,14 @@ describe("MetricsRegistry", () => {
     for (let i = 1; i <= 1000; i++) bound.record(i / 1000);
 
     const families = parsePrometheus(m.toPrometheus());
+    const gauges = (name: string) => ["p50", "p95", "p99", "max"].map((g) => `${name}_${g}`);
     expect([...families.keys()]).toEqual([
       "apiary_tasks_completed_total",
       "apiary_agents_busy",
       "apiary_task_duration_seconds",
-      "apiary_task_duration_seconds_max",
+      ...gauges("apiary_task_duration_seconds"),
       "apiary_idle_seconds",
-      "apiary_idle_seconds_max",
+      ...gauges("apiary_idle_seconds"),
     ]);
     const counter = families.get("apiary_tasks_completed_total") as Family;
     expect(counter.type).toBe("counter");
@@ -199,26 +201,58 @@ describe("MetricsRegistry", () => {
     ]);
     expect(families.get("apiary_agents_busy")).toMatchObject({ type: "gauge", samples: [{ value: -2.5, labels: {} }] });
 
-    const summary = families.get("apiary_task_duration_seconds") as Family;
-    expect(summary.type).toBe("summary");
-    const byName = (name: string, q?: string) => summary.samples.find((s) => s.name === name && s.labels["quantile"] === q && s.labels["kind"] === "sim")?.value;
-    expect(byName("apiary_task_duration_seconds_count")).toBe(1000);
-    expect(byName("apiary_task_duration_seconds_sum")).toBeCloseTo(500.5, 9);
+    const histogram = families.get("apiary_task_duration_seconds") as Family;
+    expect(histogram.type).toBe("histogram");
+    const sample = (name: string) => histogram.samples.find((s) => s.name === name && s.labels["kind"] === "sim")?.value;
+    expect(sample("apiary_task_duration_seconds_count")).toBe(1000);
+    expect(sample("apiary_task_duration_seconds_sum")).toBeCloseTo(500.5, 9);
+    // Cumulative buckets at the default bounds: exactly the values ≤ le (le is inclusive), +Inf last.
+    const buckets = histogram.samples.filter((s) => s.name === "apiary_task_duration_seconds_bucket" && s.labels["kind"] === "sim");
+    expect(buckets.map((b) => [b.labels["le"], b.value])).toEqual([
+      ["0.005", 5],
+      ["0.01", 10],
+      ["0.025", 25],
+      ["0.05", 50],
+      ["0.1", 100],
+      ["0.25", 250],
+      ["0.5", 500],
+      ["1", 1000],
+      ["2.5", 1000],
+      ["5", 1000],
+      ["10", 1000],
+      ["+Inf", 1000],
+    ]);
     for (
-      const [q, exact] of [
-        ["0.5", 0.5],
-        ["0.95", 0.95],
-        ["0.99", 0.99],
+      const [g, exact] of [
+        ["p50", 0.5],
+        ["p95", 0.95],
+        ["p99", 0.99],
       ] as const
     ) {
-      expect(Math.abs((byName("apiary_task_duration_seconds", q) as number) - exact) / exact).toBeLessThan(1 / 32);
+      const v = families.get(`apiary_task_duration_seconds_${g}`)?.samples[0]?.value as number;
+      expect(Math.abs(v - exact) / exact).toBeLessThan(1 / 32);
     }
     expect(families.get("apiary_task_duration_seconds_max")?.samples).toEqual([
       { name: "apiary_task_duration_seconds_max", labels: { kind: "sim" }, value: 1 },
     ]);
     const idle = families.get("apiary_idle_seconds") as Family;
-    expect(idle.samples.filter((s) => s.labels["quantile"] !== undefined).every((s) => Number.isNaN(s.value))).toBe(true);
+    expect(idle.samples.filter((s) => s.name === "apiary_idle_seconds_bucket").map((s) => s.value)).toEqual(Array(12).fill(0));
     expect(idle.samples.find((s) => s.name === "apiary_idle_seconds_count")?.value).toBe(0);
+    expect(Number.isNaN(families.get("apiary_idle_seconds_p99")?.samples[0]?.value)).toBe(true);
+  });
+
+  it("counts into the buckets it is given, and refuses bounds that are not ascending or a reserved label", () => {
+    const m = new MetricsRegistry();
+    const h = m.histogram({ name: "wait_seconds", help: "x", buckets: [0.1, 1, 10] });
+    for (const v of [0, 0.1, 0.1000001, 1, 9.99, 10, 11, 1e9, -1, Number.NaN]) h.record(v);
+    const snap = m.snapshot()[0];
+    expect(snap).toMatchObject({ type: "histogram", series: [{ count: 8, buckets: [{ le: "0.1", count: 2 }, { le: "1", count: 4 }, { le: "10", count: 6 }, { le: "+Inf", count: 8 }] }] });
+    expect(m.histogram({ name: "wait_seconds", help: "x", buckets: [0.1, 1, 10] })).toBe(h);
+    expect(() => m.histogram({ name: "wait_seconds", help: "x", buckets: [1] })).toThrow(/taken by a histogram with buckets \[0.1, 1, 10\]/);
+    expect(() => m.histogram({ name: "a_seconds", help: "x", buckets: [1, 1] })).toThrow(/"buckets" must be strictly ascending/);
+    expect(() => m.histogram({ name: "b_seconds", help: "x", buckets: [1, Infinity] })).toThrow(/"buckets(\[1\])?" must be an array of finite numbers/);
+    expect(() => m.histogram({ name: "c_seconds", help: "x", buckets: [] })).toThrow(/"buckets" must name at least one bound/);
+    expect(() => m.histogram({ name: "d_seconds", help: "x", labelNames: ["le"] })).toThrow(/"le" is reserved/);
   });
 
   it("runs collectors before each exposition, and survives one that throws", () => {
@@ -280,5 +314,28 @@ describe("MetricsRegistry", () => {
     h.record(100, { kind: "b", agent: "1" });
     expect(h.total((l) => l["kind"] === "a")).toMatchObject({ count: 2, max: 3, sum: 4 });
     expect(h.total().count).toBe(3);
+  });
+});
+
+describe("WindowedHistogram", () => {
+  it("summarises only the values of the last window, slot by slot", () => {
+    const w = new WindowedHistogram({ windowMs: 60_000, slots: 6 });
+    for (let s = 0; s < 60; s++) w.record(1, s * 1_000); // 1 s values through the first minute
+    expect(w.summary(59_999)).toMatchObject({ count: 60, max: 1, windowMs: 60_000 });
+    for (let s = 60; s < 90; s++) w.record(3, s * 1_000); // 3 s values for half a minute more
+    // At 89.999 s the window is the six 10 s slots from 30 s on: 30 values of 1, 30 of 3.
+    expect(w.summary(89_999)).toMatchObject({ count: 60, min: 1, max: 3, mean: 2 });
+    // Later, with nothing recorded since, it empties slot by slot: at 125 s, the slots from 70 s on.
+    expect(w.summary(125_000)).toMatchObject({ count: 20, min: 3 });
+    expect(w.summary(150_000).count).toBe(0);
+  });
+
+  it("ignores a value older than what its slot already holds, and refuses bad options", () => {
+    const w = new WindowedHistogram({ windowMs: 10_000, slots: 10 });
+    w.record(5, 25_000);
+    w.record(7, 15_000); // the same slot (index 5), ten seconds earlier: out of the window
+    expect(w.summary(25_000)).toMatchObject({ count: 1, max: 5 });
+    expect(() => new WindowedHistogram({ windowMs: 0 })).toThrow(/"windowMs" must be a positive integer, received 0/);
+    expect(() => new WindowedHistogram({ slots: 1.5 })).toThrow(/"slots" must be an integer from 1 to 1000, received 1.5/);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * `apiary inspect` (the demo hive, live, in the Stately inspector) and `apiary replay`
- * (a recorded trace sent into the inspector relay).
+ * `apiary inspect` (the demo hive, live: its dashboard, and its actors in the Stately inspector)
+ * and `apiary replay` (a recorded trace sent into the inspector relay, watched on the relay's
+ * dashboard or in the Stately inspector).
  *
  * @module
  */
@@ -42,8 +43,10 @@ export async function runInspect(o: InspectCommandOptions, out: (line: string) =
       },
       { port: o.port, ...(o.host !== undefined ? { host: o.host } : {}) },
     );
-    out(`inspector relay at ${inspected.url} — open it in a browser (Ctrl-C to stop)`);
     await inspected.hive.start();
+    const server = await inspected.hive.serve({ port: 0, ...(o.host !== undefined ? { host: o.host } : {}) });
+    out(`dashboard at ${server.url} — open it in a browser (no internet needed; Ctrl-C to stop)`);
+    out(`inspector relay at ${inspected.url} — Stately inspector at ${inspected.relay.statelyUrl} (loads stately.ai)`);
     const ended = await runDemoLoad(inspected.hive, { seed: o.seed, signal: life.signal, inFlight: o.inFlight ?? 2 });
     out(`stopped after ${ended} tasks; ${inspected.relay.relayed} inspection messages relayed`);
     return 0;
@@ -62,22 +65,26 @@ export interface ReplayCommandOptions {
   host?: string | undefined;
   /** Keep serving this many ms after the replay (for viewers). @default until Ctrl-C */
   durationMs?: number | undefined;
+  /** Pace against the trace's clock: 1 as recorded, 10 ten times faster, Infinity at once. @default 1 */
+  speed?: number | undefined;
 }
 
 /**
- * Runs `apiary replay`: starts the relay (keeping every message for viewers that connect
- * later), prints the URL, sends the trace, and serves until stopped. Resolves to the exit code.
+ * Runs `apiary replay`: starts the relay (which keeps the live actors for viewers that connect
+ * later), prints the URLs, sends the trace at `speed`, and serves until stopped. Resolves to the
+ * exit code.
  * @throws UsageError before the relay starts, when the trace file cannot be read
  */
 export async function runReplay(o: ReplayCommandOptions, out: (line: string) => void): Promise<number> {
   await assertReadableFile(o.file);
   const life = untilStopped(o.durationMs);
   try {
-    await using relay = await startInspector({ port: o.port, maxBuffered: 10_000_000, ...(o.host !== undefined ? { host: o.host } : {}) });
-    out(`inspector relay at ${relay.url} — open it in a browser to watch the replay (Ctrl-C to stop)`);
+    await using relay = await startInspector({ port: o.port, ...(o.host !== undefined ? { host: o.host } : {}) });
+    out(`inspector relay at ${relay.url} — its dashboard: open it in a browser to watch the replay (no internet needed; Ctrl-C to stop)`);
+    out(`Stately inspector at ${relay.statelyUrl} (loads stately.ai)`);
     let sent: number;
     try {
-      sent = await replayTrace(o.file, relay, { signal: life.signal });
+      sent = await replayTrace(o.file, relay, { signal: life.signal, speed: o.speed ?? 1 });
     } catch (error) {
       if (life.signal.aborted) return 0; // Ctrl-C during the replay
       throw error;

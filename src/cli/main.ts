@@ -9,7 +9,7 @@
  * apiary plan scenario.json --vary PATH=LIST... --target FIGURE<VALUE... [--replicas N] [--json] [--html FILE]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
- * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N]
+ * apiary replay trace.jsonl [--port N] [--host H] [--duration-ms N] [--speed N|max]
  * apiary worker --redis URL --agents FILE [--tasks MODULE] [--threads N] [--id NODE] [--prefix P] [--lease-ms N]
  * apiary --version
  * ```
@@ -50,10 +50,10 @@ Commands:
                       means with 95% confidence intervals (apiary sweep --help)
   plan FILE           the smallest setting of --vary PATH=LIST that meets every
                       --target FIGURE<VALUE with 95% confidence (apiary plan --help)
-  serve               run the demo hive under load and serve /metrics (Prometheus),
-                      /health/live and /health/ready until Ctrl-C
-  inspect             start the Stately inspector relay, run the demo hive connected
-                      to it, and print the URL to open (Ctrl-C to stop)
+  serve               run the demo hive under load and serve its live dashboard (/),
+                      /metrics (Prometheus), /health/live and /health/ready until Ctrl-C
+  inspect             run the demo hive, serve its dashboard and the Stately inspector
+                      relay, and print the URLs to open (Ctrl-C to stop)
   replay FILE         send a trace recorded with inspect: { file } into the inspector
                       relay and print the URL to watch it (Ctrl-C to stop)
   worker              join a coordinator hive through Redis as a worker node: its
@@ -77,6 +77,7 @@ Options:
                       one for inspect and replay; 0 picks a free one)
   --host H            interface to bind (default 127.0.0.1; anything else exposes it)
   --duration-ms N     serve / inspect / replay: stop after N ms instead of on Ctrl-C
+  --speed N|max       replay: N times the recorded pace (default 1), max: at once
   -h, --help          show this help
   -v, --version       print the version
 `;
@@ -97,7 +98,7 @@ const SIMULATE_OPTIONS = {
   help: HELP,
 } as const satisfies CommandOptions;
 const DEMO_HIVE_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, seed: STRING, threads: STRING, backend: STRING, help: HELP } as const satisfies CommandOptions;
-const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, help: HELP } as const satisfies CommandOptions;
+const REPLAY_OPTIONS = { port: STRING, host: STRING, "duration-ms": STRING, speed: STRING, help: HELP } as const satisfies CommandOptions;
 /** The longest --duration-ms a timer can wait: past 2^31 - 1 ms, setTimeout fires at once. */
 const MAX_DURATION_MS = 2_147_483_647;
 
@@ -229,7 +230,9 @@ async function observe(command: "serve" | "inspect" | "replay", argv: readonly s
       const { values, positionals } = parseCommandArgs(command, argv, REPLAY_OPTIONS);
       if (values.help) return help();
       if (positionals.length !== 1) return fail(`"replay" takes one trace file, received ${positionals.length === 0 ? "none" : JSON.stringify(positionals)}`);
-      return await runReplay({ file: positionals[0]!, ...relayOptions(values, 0) }, out);
+      const speed = values.speed === "max" ? Infinity : values.speed === undefined ? 1 : Number(values.speed);
+      if (!(speed > 0) || Number.isNaN(speed)) return fail(`"--speed" must be a positive number or max, received ${JSON.stringify(values.speed)}`);
+      return await runReplay({ file: positionals[0]!, ...relayOptions(values, 0), speed }, out);
     }
     const { values, positionals } = parseCommandArgs(command, argv, DEMO_HIVE_OPTIONS);
     if (values.help) return help();

@@ -1,6 +1,6 @@
 /**
- * `apiary serve`: runs the demo hive under a steady load and serves its metrics and health
- * (`/metrics`, `/health/live`, `/health/ready`) until Ctrl-C or `--duration-ms`.
+ * `apiary serve`: runs the demo hive under a steady load and serves its live dashboard (`/`), its
+ * metrics and health (`/metrics`, `/health/live`, `/health/ready`) until Ctrl-C or `--duration-ms`.
  *
  * @module
  */
@@ -38,7 +38,7 @@ export async function runServe(o: ServeCommandOptions, out: (line: string) => vo
   try {
     await hive.start();
     const server = await hive.serve({ port: o.port, ...(o.host !== undefined ? { host: o.host } : {}) });
-    out(`serving ${server.url}  (/metrics /health/live /health/ready; Ctrl-C to stop)`);
+    out(`serving ${server.url}  (dashboard at /, no internet needed; /metrics /health/live /health/ready; Ctrl-C to stop)`);
     const ended = await runDemoLoad(hive, { seed: o.seed, signal: life.signal, ...(o.inFlight !== undefined ? { inFlight: o.inFlight } : {}) });
     const { tasks } = hive.stats();
     out(`stopped after ${ended} tasks (completed ${tasks.completed}, failed ${tasks.failed})`);

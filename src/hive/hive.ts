@@ -27,11 +27,12 @@ import { HiveDurability, type TaskResult } from "./durability.ts";
 import { type HiveEvent, HiveEvents, type HiveEventType } from "./events.ts";
 import { type Explanation, Explanations } from "./explanations.ts";
 import { type ResolvedInspect, resolveInspect } from "./inspect.ts";
+import { hiveDashboard } from "./inspect-dashboard.ts";
 import { Intake, type MapOptions, type TrustedTask } from "./intake.ts";
-import { HiveMetrics } from "./metrics.ts";
+import { type HiveGaugeSample, HiveMetrics } from "./metrics.ts";
 import { type AgentOptions, backendContext, type HiveOptions, type HiveServeOptions, type MapResult, type TaskHandle, type TaskOptions } from "./options.ts";
 import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions } from "./schema.ts";
-import { type AgentStats, agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
+import { agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
 import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./system.ts";
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
 import { listQueued, type QueuedOptions, type QueuedTask } from "./queue-view.ts";
@@ -716,8 +717,8 @@ export class Hive implements AsyncDisposable {
   }
 
   /**
-   * Serves `/metrics`, `/health/live` and `/health/ready` (ready = running, accepting work and
-   * not degraded) on `host:port` — port 9464 on loopback unless told otherwise, as `apiary
+   * Serves `/metrics`, `/health/live`, `/health/ready` (ready = running, accepting work and
+   * not degraded) and the live dashboard (`/`, no internet needed) on `host:port` — port 9464 on loopback unless told otherwise, as `apiary
    * serve`; closed when the hive stops.
    * @throws InvalidOptionsError (rejects) when `options` is not an object { port, host, signal } or an option is invalid
    * @throws ServeFailedError (rejects) when the port cannot be bound
@@ -736,6 +737,7 @@ export class Hive implements AsyncDisposable {
       metrics: () => this.metricsText(),
       live: () => this.#state !== "stopped",
       ready: () => readiness(this.#state, this.#queen),
+      dashboard: hiveDashboard({ hive: this, queen: () => this.#queen, metrics: this.#metrics, now: this.#clock.now }),
     });
     this.#servers.add(server);
     const close = (): Promise<void> => {
@@ -745,7 +747,7 @@ export class Hive implements AsyncDisposable {
     return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
   }
 
-  #gaugeSample(): { queued: number; running: number; agents: AgentStats[]; uptimeSeconds: number; deadLetters: number } {
+  #gaugeSample(): HiveGaugeSample {
     const counts = this.#queen?.getSnapshot().context.counts;
     const running = this.#state === "running" || this.#state === "stopping";
     return {
@@ -754,6 +756,9 @@ export class Hive implements AsyncDisposable {
       agents: agentStats(this.#queen, this.#options.agents),
       uptimeSeconds: running ? (this.#clock.now() - this.#startedAt) / 1_000 : 0,
       deadLetters: this.#events.deadLetters().filter((l) => l.state !== "dropped").length,
+      ready: readiness(this.#state, this.#queen),
+      degraded: this.#queen?.getSnapshot().context.degraded != null,
+      breakers: [...(this.#agentBreakers?.stats() ?? []), ...this.#dependencies.stats()],
     };
   }
 

@@ -1,7 +1,7 @@
 /**
- * `inspectHive`: the library side of `apiary inspect`. Starts the inspector relay on loopback
- * (`@statelyai/inspect`'s WebSocket observer connected to it, no browser opened), creates a hive
- * whose actors report to it through a filter, and gives back the URL a person opens.
+ * `inspectHive`: the library side of `apiary inspect`. Starts the inspector relay on loopback (no
+ * browser opened), creates a hive whose actors report to it through a filter, and gives back the
+ * URLs a person opens: the relay's dashboard (offline) and the page framing the Stately inspector.
  *
  * @module
  */
@@ -26,7 +26,7 @@ export interface InspectedHive extends AsyncDisposable {
   readonly hive: Hive;
   /** The relay the hive's actors report to. */
   readonly relay: InspectorRelay;
-  /** The page to open in a browser, e.g. `http://127.0.0.1:41234`. */
+  /** The relay's dashboard, e.g. `http://127.0.0.1:41234` (the Stately inspector is at `relay.statelyUrl`). */
   readonly url: string;
   /** Stops the hive, then the relay. Idempotent. */
   close(): Promise<void>;
@@ -45,7 +45,7 @@ const DRAWN_TYPES: readonly InspectionEventType[] = ["@xstate.actor", "@xstate.e
  * await inspected.hive.start();
  * ```
  * @throws {InvalidOptionsError} When a hive, relay or filter option is invalid.
- * @throws {ServeFailedError} (rejects) When the relay cannot listen or its observer cannot connect.
+ * @throws {ServeFailedError} (rejects) When the relay cannot listen.
  */
 export async function inspectHive(hiveOptions: Omit<HiveOptions, "inspect">, options: InspectHiveOptions = {}): Promise<InspectedHive> {
   const { filter, ...relayOptions } = options;

@@ -1,13 +1,17 @@
 /**
  * The hive's metrics: task counters by kind and outcome, latency and run-duration histograms by
- * kind and agent, and gauges (queue depth, running tasks, busy agents) sampled when the metrics
- * are collected. The hive feeds it each lifecycle event from the one place it already handles
- * them, so the hot path pays a map lookup on bound series and one histogram record per task.
+ * kind and agent (Prometheus histograms, with buckets for task latencies), and gauges (queue
+ * depth, running tasks, busy agents, readiness, breakers) sampled when the metrics are collected.
+ * The hive feeds it each lifecycle event from the one place it already handles them, so the hot
+ * path pays a map lookup on bound series and a few histogram records per completed task. It also
+ * keeps the latencies of the last minutes ({@link HiveMetrics.recentLatency}) for the dashboard.
  *
  * @module
  */
 import type { LifecycleEvent } from "../../actors/queen.ts";
+import type { Readiness } from "../observe/serve.ts";
 import { type BoundCounter, type BoundHistogram, type Counter, type Gauge, type Histogram, type MetricSnapshot, MetricsRegistry } from "../metrics/registry.ts";
+import { WindowedHistogram, type WindowSummary } from "../metrics/window.ts";
 
 /** Outcomes `apiary_tasks_total` counts. */
 export type OutcomeLabel = "completed" | "failed" | "cancelled" | "deadLettered" | "shed" | "rejected" | "retried";
@@ -24,7 +28,21 @@ export interface HiveGaugeSample {
   uptimeSeconds: number;
   /** Event deliveries to `hive.on` listeners that failed and are retrying or exhausted. */
   deadLetters: number;
+  /** What `/health/ready` answers. */
+  ready: Readiness;
+  /** True while a supervisor's escalation has the hive degraded. */
+  degraded: boolean;
+  /** Every agent's and dependency's breaker. */
+  breakers: readonly { scope: "agent" | "dependency"; name: string; state: "closed" | "open" | "halfOpen" }[];
 }
+
+/**
+ * Bucket bounds (seconds) of the task latency and run-time histograms: 1 ms to 5 minutes, about
+ * 2.5× apart — tiny inline tasks, CPU tasks of a few ms to seconds, and queueing under load.
+ */
+export const TASK_SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+const BREAKER_STATES = ["closed", "open", "halfOpen"] as const;
 
 /** Bound series of one task kind (label lookups done once, on the first task of the kind). */
 interface KindSeries {
@@ -58,6 +76,11 @@ export class HiveMetrics {
   readonly #agentBusy: Gauge<"agent">;
   readonly #uptime: Gauge;
   readonly #deadLetters: Gauge;
+  readonly #ready: Gauge;
+  readonly #degraded: Gauge;
+  readonly #breakerState: Gauge<"scope" | "breaker" | "state">;
+  /** Submit-to-completion latency of the last 5 minutes (seconds, stamped with the hive clock). */
+  readonly #recent = new WindowedHistogram({ windowMs: 300_000, slots: 30 });
   // bound series by task kind; grows with the number of kinds (the task module's, so bounded).
   readonly #kinds = new Map<string, KindSeries>();
 
@@ -65,14 +88,17 @@ export class HiveMetrics {
   constructor(sample: () => HiveGaugeSample) {
     const r = this.registry;
     this.#tasks = r.counter({ name: "tasks_total", help: "Tasks that reached an outcome (retried counts each retry).", labelNames: ["kind", "outcome"] });
-    this.#latency = r.histogram({ name: "task_latency_seconds", help: "Submit-to-completion latency of completed tasks, seconds.", labelNames: ["kind", "agent"] });
-    this.#duration = r.histogram({ name: "task_run_seconds", help: "Run duration of the completing attempt, seconds.", labelNames: ["kind", "agent"] });
+    this.#latency = r.histogram({ name: "task_latency_seconds", help: "Submit-to-completion latency of completed tasks, seconds.", labelNames: ["kind", "agent"], buckets: TASK_SECONDS_BUCKETS });
+    this.#duration = r.histogram({ name: "task_run_seconds", help: "Run duration of the completing attempt, seconds.", labelNames: ["kind", "agent"], buckets: TASK_SECONDS_BUCKETS });
     this.#queued = r.gauge({ name: "queue_depth", help: "Tasks waiting in the queue." });
     this.#running = r.gauge({ name: "tasks_running", help: "Attempts running now." });
     this.#busyAgents = r.gauge({ name: "agents_busy", help: "Agents running at least one attempt." });
     this.#agentBusy = r.gauge({ name: "agent_busy_slots", help: "Attempts an agent runs now.", labelNames: ["agent"] });
     this.#uptime = r.gauge({ name: "uptime_seconds", help: "Seconds since the hive started (hive clock)." });
     this.#deadLetters = r.gauge({ name: "event_dead_letters", help: "Event deliveries to listeners that threw (retrying or exhausted)." });
+    this.#ready = r.gauge({ name: "ready", help: "1 when the hive is running, accepting work and not degraded (as /health/ready), else 0." });
+    this.#degraded = r.gauge({ name: "degraded", help: "1 while a supervisor's escalation has the hive degraded, else 0." });
+    this.#breakerState = r.gauge({ name: "breaker_state", help: "1 for the state each breaker is in (closed, open, halfOpen), 0 for the others.", labelNames: ["scope", "breaker", "state"] });
     r.onCollect(() => {
       const s = sample();
       this.#queued.set(s.queued);
@@ -85,6 +111,11 @@ export class HiveMetrics {
       this.#busyAgents.set(busy);
       this.#uptime.set(s.uptimeSeconds);
       this.#deadLetters.set(s.deadLetters);
+      this.#ready.set(s.ready.ready ? 1 : 0);
+      this.#degraded.set(s.degraded ? 1 : 0);
+      for (const b of s.breakers) {
+        for (const state of BREAKER_STATES) this.#breakerState.set(b.state === state ? 1 : 0, { scope: b.scope, breaker: b.name, state });
+      }
     });
   }
 
@@ -102,6 +133,7 @@ export class HiveMetrics {
         }
         a.latency.record(event.latencyMs / 1_000);
         a.duration.record(event.durationMs / 1_000);
+        this.#recent.record(event.latencyMs / 1_000, event.at);
         break;
       }
       case "task.failed":
@@ -142,6 +174,11 @@ export class HiveMetrics {
       this.#kinds.set(kind, k);
     }
     return k;
+  }
+
+  /** Submit-to-completion latency (seconds) of the tasks completed in the 5 minutes before `now` (hive clock, ms). */
+  recentLatency(now: number): WindowSummary {
+    return this.#recent.summary(now);
   }
 
   /** Every metric as plain JSON (gauges sampled now). */

@@ -1,8 +1,10 @@
 /**
  * A metrics registry: counters, gauges and latency histograms with labels, a plain-JSON
- * `snapshot()` and the Prometheus text exposition format (`toPrometheus()`). Histograms are
- * bounded {@link LogHistogram}s (never a growing array of samples) and are exposed to Prometheus
- * as summaries (quantiles 0.5, 0.95, 0.99 plus `_sum` and `_count`) with a `_max` gauge beside.
+ * `snapshot()` and the Prometheus text exposition format (`toPrometheus()`). A histogram series
+ * counts its values into fixed buckets, exposed as a Prometheus histogram (`_bucket{le=…}`,
+ * `_sum`, `_count`: what `histogram_quantile` and `sum by` aggregate over instances and time),
+ * and keeps a bounded {@link LogHistogram} beside them for lifetime quantiles within 1.6%,
+ * exposed for convenience as the gauges `<name>_p50`, `_p95`, `_p99` and `_max`.
  *
  * Recording is cheap enough for every task: a series is found by a short string key, and
  * `labels()` returns a bound series for hot paths that skips even that.
@@ -40,6 +42,19 @@ export interface MetricOptions<L extends string> {
   labelNames?: readonly L[];
 }
 
+/** Options of a histogram. */
+export interface HistogramOptions<L extends string> extends MetricOptions<L> {
+  /**
+   * Upper bounds (`le`) of the buckets, in the metric's unit, strictly ascending and finite;
+   * `+Inf` is always added.
+   * @default {@link DEFAULT_BUCKETS}
+   */
+  buckets?: readonly number[];
+}
+
+/** The Prometheus clients' default buckets, in seconds: 5 ms to 10 s. */
+export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** Options of {@link MetricsRegistry}. */
 export interface MetricsRegistryOptions {
   /** Prepended to every metric name, e.g. `"apiary_"`. @default "" */
@@ -55,6 +70,8 @@ export interface ValueSeries {
 /** One series of a histogram in a snapshot. */
 export interface HistogramSeries extends HistogramSummary {
   labels: Record<string, string>;
+  /** Cumulative counts, as Prometheus has them: values ≤ `le` (`"+Inf"` last, equal to `count`). */
+  buckets: { le: string; count: number }[];
 }
 
 /** One metric in a snapshot (plain JSON). */
@@ -80,6 +97,12 @@ const metricSchema = z.strictObject({
     .optional(),
 });
 
+const bucketsSchema = z
+  .array(z.number({ error: "must be an array of finite numbers" }).finite({ error: "must be an array of finite numbers" }), { error: "must be an array of finite numbers" })
+  .min(1, { error: "must name at least one bound" })
+  .refine((b) => b.every((v, i) => i === 0 || v > (b[i - 1] as number)), { error: "must be strictly ascending" })
+  .optional();
+
 const registrySchema = z.strictObject({
   prefix: z.string({ error: "must be a string" }).regex(/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/, {
     error: "must be empty or match [a-zA-Z_:][a-zA-Z0-9_:]*",
@@ -100,7 +123,8 @@ abstract class Metric<L extends string, S> {
   // the series used when there are no labels, created up front so unlabelled records skip the map.
   protected readonly single: S | undefined;
 
-  constructor(name: string, help: string, labelNames: readonly L[]) {
+  /** @param first - Makes the unlabelled series when a subclass's `create` needs its own fields, not yet set here. */
+  constructor(name: string, help: string, labelNames: readonly L[], first?: () => S) {
     // Constructed directly (they are exported for types and instanceof), not through a registry.
     if (typeof name !== "string" || typeof help !== "string" || !Array.isArray(labelNames)) {
       throw new InvalidOptionsError(`Cannot create metric: create it with a MetricsRegistry (registry.counter({ name, help, labelNames })), received ${describeValue(name)}`);
@@ -109,7 +133,7 @@ abstract class Metric<L extends string, S> {
     this.help = help;
     this.labelNames = labelNames;
     if (labelNames.length === 0) {
-      this.single = this.create();
+      this.single = first !== undefined ? first() : this.create();
       this.series.set("", { labels: {}, state: this.single });
     }
   }
@@ -348,38 +372,83 @@ export interface BoundHistogram {
   record(value: number): void;
 }
 
-/**
- * A latency (or size) histogram: count, sum, mean, min, max and p50/p95/p99 per series, in
- * bounded memory. Values are in the unit the name says (`_seconds` by Prometheus convention).
- * Negative and NaN values are ignored.
- */
-export class Histogram<L extends string = never> extends Metric<L, LogHistogram> {
-  readonly type = "histogram" as const;
+/** The convenience gauges beside each histogram: name suffix and what it holds. */
+const QUANTILE_GAUGES = [["p50", "Median (within 1.6%)"], ["p95", "95th percentile (within 1.6%)"], ["p99", "99th percentile (within 1.6%)"], ["max", "Largest value"]] as const;
 
-  protected create(): LogHistogram {
-    return new LogHistogram();
+/** One histogram series: bucket counts (not cumulative; the last is `+Inf`) and the log histogram. */
+class HistogramState {
+  readonly counts: Float64Array;
+  readonly log: LogHistogram = new LogHistogram();
+
+  constructor(buckets: number) {
+    this.counts = new Float64Array(buckets + 1);
+  }
+
+  record(value: number, bounds: Float64Array): void {
+    if (!(value >= 0)) return;
+    // The first bound ≥ value (le is inclusive); past the last one, the +Inf bucket.
+    let lo = 0;
+    let hi = bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((bounds[mid] as number) < value) lo = mid + 1;
+      else hi = mid;
+    }
+    this.counts[lo]! += 1;
+    this.log.record(value);
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.log.reset();
+  }
+}
+
+/**
+ * A latency (or size) histogram: per series, counts in fixed buckets (a Prometheus histogram)
+ * and count, sum, mean, min, max and p50/p95/p99 in bounded memory. Values are in the unit the
+ * name says (`_seconds` by Prometheus convention). Negative and NaN values are ignored.
+ */
+export class Histogram<L extends string = never> extends Metric<L, HistogramState> {
+  readonly type = "histogram" as const;
+  /** The buckets' upper bounds, ascending (without +Inf). */
+  readonly buckets: readonly number[];
+  // the bounds as a typed array, for the search on each record.
+  readonly #bounds: Float64Array;
+
+  constructor(name: string, help: string, labelNames: readonly L[], buckets: readonly number[] = DEFAULT_BUCKETS) {
+    // The bounds must exist before the base class creates the unlabelled series.
+    const bounds = Float64Array.from(buckets);
+    super(name, help, labelNames, () => new HistogramState(bounds.length));
+    this.buckets = [...buckets];
+    this.#bounds = bounds;
+  }
+
+  protected create(): HistogramState {
+    return new HistogramState(this.#bounds.length);
   }
 
   /** Records `value` in the series of `labels`. */
   record(value: number, labels?: LabelValues<L>): void {
-    this.stateOf(labels).record(value);
+    this.stateOf(labels).record(value, this.#bounds);
   }
 
   /** The series of `labels`, bound. */
   labels(labels: LabelValues<L>): BoundHistogram {
     const h = this.stateOf(labels);
-    return { record: (v) => h.record(v) };
+    const bounds = this.#bounds;
+    return { record: (v) => h.record(v, bounds) };
   }
 
   /** The summary of the series of `labels`. */
   get(labels?: LabelValues<L>): HistogramSummary {
-    return this.stateOf(labels).summary();
+    return this.stateOf(labels).log.summary();
   }
 
   /** All series merged into one summary (for example every agent of a task kind). */
   total(filter?: (labels: Record<string, string>) => boolean): HistogramSummary {
     const all = new LogHistogram();
-    for (const { labels, state } of this.series.values()) if (filter === undefined || filter(labels)) all.merge(state);
+    for (const { labels, state } of this.series.values()) if (filter === undefined || filter(labels)) all.merge(state.log);
     return all.summary();
   }
 
@@ -394,30 +463,37 @@ export class Histogram<L extends string = never> extends Metric<L, LogHistogram>
       name: this.name,
       help: this.help,
       labelNames: [...this.labelNames],
-      series: [...this.series.values()].map(({ labels, state }) => ({ labels: { ...labels }, ...state.summary() })),
+      series: [...this.series.values()].map(({ labels, state }) => ({ labels: { ...labels }, ...state.log.summary(), buckets: this.#cumulative(state) })),
     };
   }
 
   toPrometheus(): string {
-    const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} summary`];
-    const maxLines = [`# HELP ${this.name}_max ${escapeHelp(`Largest value of ${this.name}.`)}`, `# TYPE ${this.name}_max gauge`];
+    const name = this.name;
+    const lines = [`# HELP ${name} ${escapeHelp(this.help)}`, `# TYPE ${name} histogram`];
+    // Lifetime quantiles and the maximum as plain gauges, one family each (a `quantile` label
+    // belongs to summaries only).
+    const gauges = QUANTILE_GAUGES.map((
+      [suffix, what],
+    ) => [`# HELP ${name}_${suffix} ${escapeHelp(`${what} of ${name} since start, for convenience (aggregate the buckets instead).`)}`, `# TYPE ${name}_${suffix} gauge`]);
     for (const { labels, state } of this.series.values()) {
-      const s = state.summary();
-      const empty = s.count === 0;
-      for (
-        const [q, v] of [
-          ["0.5", s.p50],
-          ["0.95", s.p95],
-          ["0.99", s.p99],
-        ] as const
-      ) {
-        lines.push(`${this.name}${labelText(labels, `quantile="${q}"`)} ${empty ? "NaN" : formatNumber(v)}`);
-      }
-      lines.push(`${this.name}_sum${labelText(labels)} ${formatNumber(s.sum)}`);
-      lines.push(`${this.name}_count${labelText(labels)} ${formatNumber(s.count)}`);
-      maxLines.push(`${this.name}_max${labelText(labels)} ${empty ? "NaN" : formatNumber(s.max)}`);
+      for (const b of this.#cumulative(state)) lines.push(`${name}_bucket${labelText(labels, `le="${b.le}"`)} ${formatNumber(b.count)}`);
+      const s = state.log.summary();
+      lines.push(`${name}_sum${labelText(labels)} ${formatNumber(s.sum)}`);
+      lines.push(`${name}_count${labelText(labels)} ${formatNumber(s.count)}`);
+      const values = [s.p50, s.p95, s.p99, s.max];
+      for (let i = 0; i < gauges.length; i++) gauges[i]!.push(`${name}_${QUANTILE_GAUGES[i]![0]}${labelText(labels)} ${s.count === 0 ? "NaN" : formatNumber(values[i] as number)}`);
     }
-    return `${lines.join("\n")}\n${maxLines.join("\n")}\n`;
+    return `${[lines, ...gauges].map((l) => l.join("\n")).join("\n")}\n`;
+  }
+
+  #cumulative(state: HistogramState): { le: string; count: number }[] {
+    const out: { le: string; count: number }[] = [];
+    let seen = 0;
+    for (let i = 0; i < state.counts.length; i++) {
+      seen += state.counts[i] as number;
+      out.push({ le: i < this.#bounds.length ? formatNumber(this.#bounds[i] as number) : "+Inf", count: seen });
+    }
+    return out;
   }
 }
 
@@ -454,14 +530,24 @@ export class MetricsRegistry {
   }
 
   /**
-   * A histogram (exposed as a Prometheus summary plus a `_max` gauge).
-   * @throws {InvalidOptionsError} On an invalid name or label name (`quantile` is reserved), or a name taken.
+   * A histogram: a Prometheus histogram (`_bucket`, `_sum`, `_count`) plus the gauges
+   * `_p50`, `_p95`, `_p99` (since start) and `_max`.
+   * @throws {InvalidOptionsError} On an invalid name, label name (`le` and `quantile` are reserved) or
+   *   bucket list, or a name taken (by another kind, other labels or other buckets).
    */
-  histogram<L extends string = never>(options: MetricOptions<L>): Histogram<L> {
-    if (options.labelNames?.includes("quantile" as L) === true) {
-      throw new InvalidOptionsError(`Cannot create histogram "${options.name}": label name "quantile" is reserved`);
+  histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
+    for (const reserved of ["le", "quantile"]) {
+      if (options.labelNames?.includes(reserved as L) === true) {
+        throw new InvalidOptionsError(`Cannot create histogram "${options.name}": label name "${reserved}" is reserved`);
+      }
     }
-    return this.#register("histogram", options, (n, h, l) => new Histogram<L>(n, h, l));
+    const { buckets: _buckets, ...metric } = options;
+    const buckets = parseFor(z.strictObject({ buckets: bucketsSchema }), { buckets: options.buckets }, `create histogram "${options.name}"`).buckets ?? DEFAULT_BUCKETS;
+    const histogram = this.#register("histogram", metric, (n, h, l) => new Histogram<L>(n, h, l, buckets));
+    if (histogram.buckets.join() !== buckets.join()) {
+      throw new InvalidOptionsError(`Cannot create histogram "${histogram.name}": the name is taken by a histogram with buckets [${histogram.buckets.join(", ")}]`);
+    }
+    return histogram;
   }
 
   /**

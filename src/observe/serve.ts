@@ -1,8 +1,9 @@
 /**
  * The hive's health server on `node:http` (Node, and Deno through its Node compatibility):
  * `/metrics` in the Prometheus text format, `/health/live` and `/health/ready` for orchestrators'
- * probes (200, or 503 with a JSON body saying why), 404 for anything else. Binds to loopback
- * unless told otherwise.
+ * probes (200, or 503 with a JSON body saying why), with a `dashboard` source the live dashboard
+ * at `/` (its event stream at `/events`, see `dashboard.ts`), 404 for anything else. Binds to
+ * loopback unless told otherwise.
  *
  * @example
  * ```ts
@@ -22,6 +23,7 @@ import type { AddressInfo } from "node:net";
 import { z } from "zod";
 import { AbortedError, ServeFailedError } from "../core/errors.ts";
 import { fn, parseFor } from "../core/validation.ts";
+import { createDashboard, type Dashboard, type DashboardOptions, type DashboardSource } from "./dashboard.ts";
 
 /** The answer of a readiness check. */
 export interface Readiness {
@@ -46,6 +48,10 @@ export interface HealthServerOptions {
   live?: () => boolean;
   /** Readiness: `{ ready: false, reason }` (or a throw) answers 503 with the reason. @default always ready */
   ready?: () => Readiness | Promise<Readiness>;
+  /** Serves the live dashboard of this source at `/` (and its event stream at `/events`). @default no dashboard */
+  dashboard?: DashboardSource;
+  /** How the dashboard samples its source. @default { intervalMs: 1000, historyMs: 300000 } */
+  dashboardOptions?: DashboardOptions;
   /** Closes the server when aborted. */
   signal?: AbortSignal;
 }
@@ -76,6 +82,12 @@ const optionsSchema = z.strictObject({
   metrics: fn<() => string | Promise<string>>(),
   live: fn<() => boolean>().optional(),
   ready: fn<() => Readiness | Promise<Readiness>>().optional(),
+  dashboard: z.custom<DashboardSource>((v) => typeof v === "object" && v !== null && typeof (v as DashboardSource).sample === "function", {
+    error: "must be a dashboard source { title, sample, subscribe? }",
+  }).optional(),
+  dashboardOptions: z.strictObject({ intervalMs: z.number().int().positive().optional(), historyMs: z.number().int().positive().optional() }, {
+    error: "must be an object { intervalMs, historyMs } of positive integers",
+  }).optional(),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: "must be an AbortSignal" }).optional(),
 });
 
@@ -93,7 +105,9 @@ export async function serveHealth(options: HealthServerOptions): Promise<HealthS
   const ready = o.ready ?? (() => ({ ready: true }));
   if (o.signal?.aborted === true) throw new AbortedError("Cannot serve health: the signal was aborted", { cause: o.signal.reason });
 
+  let dashboard: Dashboard | undefined;
   const server = createServer((request, response) => {
+    if (dashboard?.handle(request, response) === true) return;
     handle(request, response, o.metrics, live, ready).catch((error: unknown) => {
       // handle() answers every request itself; this only guards against a broken socket.
       if (!response.headersSent) send(response, 500, "application/json", JSON.stringify({ error: messageOf(error) }), false);
@@ -126,10 +140,13 @@ export async function serveHealth(options: HealthServerOptions): Promise<HealthS
   });
 
   const port = (server.address() as AddressInfo).port;
+  if (o.dashboard !== undefined) dashboard = createDashboard(o.dashboard, dashboardOptionsOf(o.dashboardOptions));
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       o.signal?.removeEventListener("abort", onAbort);
+      // Event streams stay open until ended: end them, or close() would wait for their viewers.
+      dashboard?.close();
       server.close(() => resolve());
       // Keep-alive sockets would hold close() open until they time out.
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -202,6 +219,10 @@ async function handle(
   }
   const body = answer.ready ? { ready: true } : { ready: false, reason: answer.reason ?? "not ready" };
   send(response, answer.ready ? 200 : 503, "application/json", JSON.stringify(body), head);
+}
+
+function dashboardOptionsOf(o: { intervalMs?: number | undefined; historyMs?: number | undefined } | undefined): DashboardOptions {
+  return { ...(o?.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}), ...(o?.historyMs !== undefined ? { historyMs: o.historyMs } : {}) };
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string, head: boolean): void {

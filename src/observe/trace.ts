@@ -37,8 +37,13 @@ export interface TracedActor {
 export interface TraceRecord {
   /** Sequence number in this trace, from 1. */
   seq: number;
-  /** When it was recorded, in ms of the writer's clock. */
+  /** When it was recorded, in ms of the writer's clock (the hive clock: virtual in simulations). */
   at: number;
+  /**
+   * When it was recorded, in epoch ms (wall clock), as the live inspection stream stamps its
+   * messages; absent in traces written before it was recorded.
+   */
+  createdAt?: number;
   /** The inspection event type. */
   type: InspectionEventType;
   /** Session id of the root actor of the system. */
@@ -53,7 +58,10 @@ export interface TraceRecord {
   source?: TracedActor;
   /** The event (`@xstate.event`, `@xstate.snapshot`, `@xstate.microstep`, `@xstate.transition`). */
   event?: AnyEventObject;
-  /** The snapshot as JSON (`@xstate.snapshot`, microstep, transition; the initial one for `@xstate.actor`). */
+  /**
+   * The snapshot as JSON (`@xstate.snapshot`, microstep, transition). For `@xstate.actor`, the
+   * actor's initial snapshot (its state value, context and status), as the live stream has it.
+   */
   snapshot?: unknown;
   /** `@xstate.action`: the action executed. */
   action?: { type: string; params: unknown };
@@ -65,7 +73,9 @@ export interface TraceWriterOptions {
   file: string | URL;
   /**
    * Sees each record before it is written; return it (changed or not) to write it, `undefined`
-   * to leave it out. Runs synchronously inside the inspect call; a throw drops the record.
+   * to leave it out. Runs synchronously inside the inspect call — for an `@xstate.actor` record,
+   * just after (XState announces an actor before it has a snapshot; the record waits for it). A
+   * throw drops the record.
    */
   sanitize?: (record: TraceRecord) => TraceRecord | undefined;
   /** Append to an existing file instead of truncating it. @default false */
@@ -131,7 +141,10 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
   const file = o.file;
 
   let handle: Promise<FileHandle> | undefined;
-  let lines: string[] = [];
+  // serialised records; an actor's record is a PendingLine until its first snapshot exists.
+  let lines: (string | PendingLine)[] = [];
+  // actors' records waiting for their first snapshot, by session id (for a turn at most).
+  const awaiting = new Map<string, PendingLine>();
   let seq = 0;
   let written = 0;
   let dropped = 0;
@@ -152,9 +165,16 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
     chain = chain.then(async () => {
       if (failure !== undefined) return;
       try {
+        let text = "";
+        let count = 0;
+        for (const line of batch) {
+          const l = typeof line === "string" ? line : line.settle();
+          if (l !== "") count++;
+          text += l;
+        }
         handle ??= open(file, o.append === true ? "a" : "w");
-        await (await handle).write(batch.join(""));
-        written += batch.length;
+        await (await handle).write(text);
+        written += count;
       } catch (error) {
         failure = error;
       }
@@ -168,14 +188,34 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
       dropped++;
       return;
     }
-    let line: string;
+    let line: string | PendingLine;
     try {
-      let record: TraceRecord | undefined = toTraceRecord(event, ++seq, now());
-      if (sanitize !== undefined) record = sanitize(record);
-      if (record === undefined) return;
-      line = `${JSON.stringify(record)}\n`;
+      const record = toTraceRecord(event, ++seq, now(), Date.now());
+      if (event.type === "@xstate.actor") {
+        // Announced before its first snapshot: it takes the snapshot of the actor's first
+        // `@xstate.snapshot` event (its initial state), or, when none comes this turn (filtered
+        // out, or not started yet), the actor's snapshot at the end of the turn.
+        const sessionId = event.actorRef.sessionId;
+        const pending = pendingLine(record, event.actorRef, sanitize);
+        awaiting.set(sessionId, pending);
+        queueMicrotask(() => {
+          if (awaiting.get(sessionId) === pending) awaiting.delete(sessionId);
+          pending.settle();
+        });
+        line = pending;
+      } else {
+        if (event.type === "@xstate.snapshot" && awaiting.size > 0) {
+          const pending = awaiting.get(event.actorRef.sessionId);
+          if (pending !== undefined) {
+            awaiting.delete(event.actorRef.sessionId);
+            pending.fill(record.snapshot);
+          }
+        }
+        line = serialise(record, sanitize);
+        if (line === "") return;
+      }
     } catch {
-      // A sanitizer or a snapshot that cannot be serialised loses its record, not the actor.
+      // A snapshot that cannot be copied loses its record, not the actor.
       return;
     }
     lines.push(line);
@@ -215,9 +255,61 @@ export function createTraceWriter(options: TraceWriterOptions): TraceWriter {
   }) as TraceWriter;
 }
 
-/** Converts an XState inspection event into a plain, JSON-safe {@link TraceRecord}. */
-export function toTraceRecord(event: InspectionEvent, seq: number, at: number): TraceRecord {
-  const record: TraceRecord = { seq, at, type: event.type, rootId: event.rootId, actor: traced(event.actorRef) };
+/** A trace line waiting for its actor's first snapshot; `settle` serialises it (once) and returns it. */
+interface PendingLine {
+  /** Gives the record its actor's first snapshot and serialises it. */
+  fill(snapshot: unknown): void;
+  settle(): string;
+}
+
+/** The record as a JSON line after `sanitize`, or "" when it is left out (or cannot be serialised). */
+function serialise(record: TraceRecord, sanitize: TraceWriterOptions["sanitize"]): string {
+  try {
+    const kept = sanitize === undefined ? record : sanitize(record);
+    return kept === undefined ? "" : `${JSON.stringify(kept)}\n`;
+  } catch {
+    // A sanitizer that throws, or a value JSON cannot write, loses its record, not the actor.
+    return "";
+  }
+}
+
+function pendingLine(record: TraceRecord, ref: unknown, sanitize: TraceWriterOptions["sanitize"]): PendingLine {
+  let line: string | undefined;
+  const pending: PendingLine = {
+    fill: (snapshot) => {
+      if (line === undefined && record.snapshot === undefined && snapshot !== undefined) record.snapshot = snapshot;
+      pending.settle();
+    },
+    settle: () => {
+      if (line === undefined) {
+        if (record.snapshot === undefined) {
+          const snapshot = snapshotOf(ref);
+          if (snapshot !== undefined) record.snapshot = snapshot;
+        }
+        line = serialise(record, sanitize);
+      }
+      return line;
+    },
+  };
+  return pending;
+}
+
+/** The actor's snapshot as plain JSON, or undefined while it has none. */
+function snapshotOf(ref: unknown): unknown {
+  try {
+    return toPlain((ref as { getSnapshot(): unknown }).getSnapshot(), 0, new WeakSet());
+  } catch {
+    // XState announces an actor before its first snapshot exists (getSnapshot may throw then).
+    return undefined;
+  }
+}
+
+/**
+ * Converts an XState inspection event into a plain, JSON-safe {@link TraceRecord}.
+ * @param createdAt - Epoch ms of the record. @default Date.now()
+ */
+export function toTraceRecord(event: InspectionEvent, seq: number, at: number, createdAt: number = Date.now()): TraceRecord {
+  const record: TraceRecord = { seq, at, createdAt, type: event.type, rootId: event.rootId, actor: traced(event.actorRef) };
   switch (event.type) {
     case "@xstate.actor": {
       const ref = event.actorRef as ActorInternals;
@@ -229,13 +321,9 @@ export function toTraceRecord(event: InspectionEvent, seq: number, at: number): 
       const definition = toPlain(config ?? { id: ref.id }, 0, new WeakSet());
       if (typeof definition === "object" && definition !== null) delete (definition as { context?: unknown }).context;
       record.definition = JSON.stringify(definition);
-      // XState announces an actor before its first snapshot exists (getSnapshot may throw then).
-      try {
-        const snapshot = toPlain(event.actorRef.getSnapshot(), 0, new WeakSet());
-        if (snapshot !== undefined) record.snapshot = snapshot;
-      } catch {
-        // no snapshot yet: the inspector shows the actor as active until its first snapshot event
-      }
+      // Absent while XState announces the actor (before its first snapshot): the trace writer adds it just after.
+      const snapshot = snapshotOf(event.actorRef);
+      if (snapshot !== undefined) record.snapshot = snapshot;
       break;
     }
     case "@xstate.event":
