@@ -27,6 +27,7 @@ import { type Blame, FaultEvidence } from "./blame.ts";
 import { type AgentView, breakerAllows, Candidates, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
 import { type AllocationOption, type AllocationStrategy, type Choice, createStrategy } from "./allocation-strategies.ts";
 import { ReadyQueue } from "./queue.ts";
+import { stopChildren } from "./stop-children.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
 import type { PersistedAgent, PersistedSupervisor, SupervisorRestore } from "./persist.ts";
 import type { AttemptResult, Capabilities, Priority, ReadyTask } from "./types.ts";
@@ -128,6 +129,8 @@ export interface SupervisorContext {
   reported: { free: number; received: number };
   /** True from a heal until the first agent it restarts is back. */
   healing: boolean;
+  /** True once the agents were stopped (after `supervisor.stop`, once no attempt runs). */
+  released: boolean;
 }
 
 /** Events a Supervisor accepts. */
@@ -504,6 +507,17 @@ export const supervisorMachine = setup({
       enqueue.cancel("heal");
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
+    /**
+     * Stopped, and every attempt has reported its end: the agents are stopped together (one
+     * action for all: stopping them one by one, as a machine stops its children, costs O(n²)).
+     */
+    release: enqueueActions(({ context, enqueue }) => {
+      if (context.released || context.running.size > 0) return;
+      context.released = true;
+      const refs: AgentEntry["ref"][] = [];
+      for (const entry of context.agents.values()) refs.push(entry.ref);
+      enqueue(stopChildren(refs));
+    }),
     /** Starts of attempts that waited for a thread travel on to the Queen (those of the attempt on record). */
     started: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.started") return;
@@ -594,6 +608,7 @@ export const supervisorMachine = setup({
       received: 0,
       reported: { free, received: 0 },
       healing: false,
+      released: false,
     };
   },
   initial: "running",
@@ -617,8 +632,9 @@ export const supervisorMachine = setup({
       },
     },
     stopped: {
+      entry: "release",
       on: {
-        "supervisor.done": { actions: "done" },
+        "supervisor.done": { actions: ["done", "release"] },
         "supervisor.started": { actions: "started" },
         "supervisor.cancel": { actions: "cancel" },
       },
