@@ -21,10 +21,11 @@
  */
 import { type ActorRefFrom, assertEvent, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
 import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
-import type { Random } from "../src/random.ts";
+import { createRandom, type Random } from "../src/random.ts";
 import { type AgentDoneEvent, type AgentEvent, type AgentStartedEvent, type Assignment, agentMachine } from "./agent.ts";
 import { type Blame, FaultEvidence } from "./blame.ts";
-import { type AgentView, breakerAllows, Candidates, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
+import { type AgentView, breakerAllows, FRESH_HEALTH, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
+import { AllocationIndex } from "./allocation-index.ts";
 import { type AllocationOption, type AllocationStrategy, type Choice, createStrategy } from "./allocation-strategies.ts";
 import { ReadyQueue } from "./queue.ts";
 import { stopChildren } from "./stop-children.ts";
@@ -77,6 +78,8 @@ interface AgentEntry {
   restartDueAt: number | undefined;
   /** Failed by an escalation the swarm heals from: it comes back when the hive heals. */
   heals: boolean;
+  /** Ids of the tasks whose attempts run on it (a crash re-queues them without a look at the others). */
+  runs: Set<string>;
 }
 
 /** An agent's registry entry as `stats()` shows it. */
@@ -90,16 +93,16 @@ export interface AgentRecord {
 /** Context of {@link supervisorMachine}. Registry and queue are mutated in place (hot path). */
 export interface SupervisorContext {
   agents: Map<string, AgentEntry>;
-  /** The same views as `agents`, as an array for allocation scans. */
+  /** The same views as `agents`, in declaration order. */
   views: AgentView[];
+  /** The views indexed for placement: kept current by {@link adjust} and {@link touch}. */
+  index: AllocationIndex;
   /** Mean latency over the views, kept up to date as their health changes. */
   latency: MeanLatency;
   /** The allocation strategy in force. */
   allocation: AllocationStrategy;
   /** True once a fallback from the current user function was reported (once per function). */
   fallbackReported: boolean;
-  /** The candidates of the placement being decided (scratch, reused: placements do not allocate). */
-  candidates: Candidates;
   /** Ordinal the next agent added gets (declaration order, for round-robin). */
   nextOrdinal: number;
   queue: ReadyQueue;
@@ -253,9 +256,9 @@ class Plan {
  * `declined`: there were some, and the strategy (a user's function) left the task queued.
  */
 function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "declined" | "ineligible" {
-  const candidates = context.candidates;
-  if (gatherCandidates(context.views, task.requires, candidates) === 0) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
-  const choice = context.allocation.choose(task, candidates, meanMs, context.random);
+  const pool = context.index.poolFor(task.requires);
+  if (pool.count === 0) return pool.runnable ? "no-slot" : "ineligible";
+  const choice = context.allocation.choose(task, pool, meanMs, context.random);
   if (choice === undefined) return "declined";
   if (choice.fallback !== undefined && !context.fallbackReported) {
     context.fallbackReported = true;
@@ -263,11 +266,10 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   }
   const agentId = choice.winner.agentId;
   const entry = context.agents.get(agentId)!;
-  const before = slotsOf(entry.view);
-  entry.view.busy++;
-  context.free += slotsOf(entry.view) - before;
+  adjust(context, entry, (v) => v.busy++);
   const seq = ++context.seq;
   context.running.set(task.id, { agentId, seq, task });
+  entry.runs.add(task.id);
   let list = plan.byAgent.get(agentId);
   if (list === undefined) plan.byAgent.set(agentId, (list = []));
   list.push({ task, seq });
@@ -285,11 +287,18 @@ function slotsOf(view: AgentView): number {
   return view.available && view.breaker !== "open" ? Math.max(0, view.concurrency - view.busy) : 0;
 }
 
-/** Changes a view, keeping the swarm's free-slot count true. */
-function adjust(context: SupervisorContext, view: AgentView, change: (view: AgentView) => void): void {
+/** Changes an agent's view, keeping the swarm's free-slot count and the allocation index true. */
+function adjust(context: SupervisorContext, entry: AgentEntry, change: (view: AgentView) => void): void {
+  const view = entry.view;
   const before = slotsOf(view);
   change(view);
   context.free += slotsOf(view) - before;
+  touch(context, entry);
+}
+
+/** Re-files an agent in the allocation index after its view or status changed. */
+function touch(context: SupervisorContext, entry: AgentEntry): void {
+  context.index.update(entry.view, canReturn(entry));
 }
 
 /** True when an agent is in the swarm for good or will come back (restarting, or healing from an escalation). */
@@ -299,10 +308,7 @@ function canReturn(a: AgentEntry): boolean {
 
 /** True when some agent that is not gone for good could ever run `task`. */
 function anyCanRun(context: SupervisorContext, requires: Capabilities): boolean {
-  for (const a of context.agents.values()) {
-    if (canReturn(a) && isEligible(a.view.capabilities, requires)) return true;
-  }
-  return false;
+  return context.index.runnable(requires);
 }
 
 /** The error of a task no agent left in the swarm can run: none ever could, or those that could are gone. */
@@ -359,9 +365,12 @@ export const supervisorMachine = setup({
         const finished: Finished = { id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs, startedAt: end.startedAt };
         plan.ended.push(finished);
         if (entry === undefined) continue;
-        adjust(context, entry.view, (v) => v.busy--);
+        entry.runs.delete(end.id);
         context.latency.remove(entry.view.health);
-        entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
+        adjust(context, entry, (v) => {
+          v.busy--;
+          v.health = updateHealth(v.health, end.result.ok, end.durationMs);
+        });
         context.latency.add(entry.view.health);
         if (end.result.ok) {
           entry.consecutiveFailures = 0;
@@ -396,7 +405,7 @@ export const supervisorMachine = setup({
       const entry = context.agents.get(event.agentId);
       if (entry === undefined || entry.status !== "restarting") return;
       entry.status = "up";
-      adjust(context, entry.view, (v) => (v.available = true));
+      adjust(context, entry, (v) => (v.available = true));
       entry.consecutiveFailures = 0;
       entry.restartDueAt = undefined;
       enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
@@ -417,6 +426,7 @@ export const supervisorMachine = setup({
         const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch: c.startsOnDispatch } }) as AgentEntry["ref"], c.nextOrdinal++);
         c.agents.set(spec.id, entry);
         c.views.push(entry.view);
+        c.index.add(entry.view, canReturn(entry));
         c.order.push(spec.id);
         c.free += slotsOf(entry.view);
         return {};
@@ -432,7 +442,7 @@ export const supervisorMachine = setup({
       const entry = context.agents.get(event.agentId);
       if (entry === undefined || entry.status === "removing") return;
       entry.status = "removing";
-      adjust(context, entry.view, (v) => (v.available = false));
+      adjust(context, entry, (v) => (v.available = false));
       enqueue.cancel(`restart:${entry.spec.id}`);
       const plan = new Plan();
       if (entry.view.busy === 0) removeNow(context, entry, event.at, plan);
@@ -443,7 +453,7 @@ export const supervisorMachine = setup({
       if (event.type !== "supervisor.breaker") return;
       const entry = context.agents.get(event.agentId);
       if (entry === undefined) return;
-      adjust(context, entry.view, (v) => (v.breaker = event.state));
+      adjust(context, entry, (v) => (v.breaker = event.state));
       const plan = new Plan();
       if (event.state !== "open" && context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
@@ -501,7 +511,10 @@ export const supervisorMachine = setup({
         const agent = context.agents.get(agentId);
         if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", ids, reason: "the hive stopped", at: event.at } satisfies AgentEvent);
       }
-      for (const v of context.views) v.available = false;
+      for (const e of context.agents.values()) {
+        e.view.available = false;
+        touch(context, e);
+      }
       context.free = 0;
       context.healing = false;
       enqueue.cancel("heal");
@@ -572,12 +585,16 @@ export const supervisorMachine = setup({
     const views: AgentView[] = [];
     const specs = input.restore === undefined ? input.agents : restoredSpecs(input.agents, input.restore);
     const startsOnDispatch = input.startsOnDispatch ?? true;
+    // Tie keys come from a stream of their own, seeded from the hive's: placements do not shift
+    // the draws of retries and backoffs.
+    const index = new AllocationIndex(createRandom(Math.floor(input.random.next() * 4_294_967_296)));
     let free = 0;
     for (const spec of specs) {
       const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch } }) as AgentEntry["ref"], views.length);
       if (input.restore !== undefined) applyRestore(entry, input.restore, input.supervision);
       views.push(entry.view);
       agents.set(spec.id, entry);
+      index.add(entry.view, canReturn(entry));
       free += slotsOf(entry.view);
     }
     const latency = new MeanLatency();
@@ -585,10 +602,10 @@ export const supervisorMachine = setup({
     return {
       agents,
       views,
+      index,
       latency,
       allocation: createStrategy(input.allocation ?? "scored"),
       fallbackReported: false,
-      candidates: new Candidates(),
       nextOrdinal: views.length,
       queue: new ReadyQueue(),
       running: new Map(),
@@ -648,7 +665,9 @@ export const supervisorMachine = setup({
  * agent at hand is passed over until the next fill.
  */
 function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
-  for (const view of context.views) {
+  // The agents that can take work, in declaration order: a placement may fill one already passed
+  // (the strategy picks the agent), never one not yet reached.
+  for (let view = context.index.nextCandidate(-1); view !== undefined && context.queue.size > 0; view = context.index.nextCandidate(view.ordinal)) {
     while (view.available && view.busy < view.concurrency && breakerAllows(view) && context.queue.size > 0) {
       const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
       if (task === undefined) break;
@@ -699,7 +718,7 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
 
 function newEntry(spec: AgentSpec, ref: AgentEntry["ref"], ordinal: number): AgentEntry {
   return {
-    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal },
+    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal, tieKey: 0 },
     ref,
     spec,
     status: "up",
@@ -710,6 +729,7 @@ function newEntry(spec: AgentSpec, ref: AgentEntry["ref"], ordinal: number): Age
     lastCrash: undefined,
     restartDueAt: undefined,
     heals: false,
+    runs: new Set(),
   };
 }
 
@@ -728,13 +748,14 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     if (e === undefined || (e.status !== "up" && e !== entry)) continue;
     const why = e === entry ? reason : `${policy.strategy} restart after agent ${entry.spec.id} crashed`;
     // Its attempts did not fail on their own: they go back to the queue, preferring another agent.
-    for (const [taskId, run] of context.running) {
-      if (run.agentId !== id) continue;
+    for (const taskId of e.runs) {
+      const run = context.running.get(taskId)!;
       context.running.delete(taskId);
       context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
       plan.requeued.push(taskId);
     }
-    adjust(context, e.view, (v) => {
+    e.runs.clear();
+    adjust(context, e, (v) => {
       v.busy = 0;
       v.available = false;
     });
@@ -743,6 +764,7 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     const type = e.spec.restart ?? policy.restart;
     if (type === "temporary") {
       e.status = "failed";
+      touch(context, e);
       plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
@@ -754,6 +776,7 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     if (context.escalated !== null) {
       e.status = "failed";
       e.heals = policy.escalation.action === "restart";
+      touch(context, e);
       plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
@@ -770,6 +793,7 @@ function scheduleRestart(context: SupervisorContext, e: AgentEntry, why: string,
   e.lastRestartAt = at;
   e.restarts++;
   e.status = "restarting";
+  touch(context, e);
   const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
   e.restartDueAt = at + delayMs;
   plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
@@ -801,6 +825,7 @@ function failOrphans(context: SupervisorContext, plan: Plan): void {
 function removeNow(context: SupervisorContext, entry: AgentEntry, at: number, plan: Plan): void {
   const id = entry.spec.id;
   context.agents.delete(id);
+  context.index.remove(entry.view);
   const v = context.views.indexOf(entry.view);
   if (v >= 0) {
     context.views.splice(v, 1);
