@@ -40,6 +40,9 @@ import type { Durability, JournalStats } from "./journal/journal.ts";
 /** Key of {@link Hive}'s internal trusted submit (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
 
+/** Key of {@link Hive}'s internal synchronous observer (the run recorder): see `[observeTrusted]`. */
+export const observeTrusted: unique symbol = Symbol("apiary.observeTrusted");
+
 /** A task built from a validated scenario (see {@link Hive}'s `[submitTrusted]`). */
 export interface TrustedTask {
   kind: string;
@@ -510,6 +513,8 @@ export class Hive implements AsyncDisposable {
   #kinds = new Set<string>();
   /** Callers waiting on a task's result, by id; removed when the task ends. */
   readonly #waiters = new Map<string, Waiter>();
+  /** Internal observers handed every published event as it is published (see `[observeTrusted]`). */
+  readonly #observers: ((event: HiveEvent) => void)[] = [];
   /** Delivers hive events to `on` listeners; a listener that throws is isolated there. */
   readonly #bus: EventBus<HiveEvent>;
   /** `events.replay`: events kept for late listeners (0: an event nobody listens to is dropped at once). */
@@ -786,6 +791,7 @@ export class Hive implements AsyncDisposable {
   }
 
   #publish(event: HiveEvent): void {
+    for (const observe of this.#observers) observe(event);
     // Nobody listens and nothing is kept for replay: the bus is skipped (most events of a busy hive).
     if (this.#replayKept === 0 && this.#bus.listenerCount(event.type) === 0 && this.#bus.listenerCount("*") === 0) return;
     this.#bus.publish(event);
@@ -818,6 +824,19 @@ export class Hive implements AsyncDisposable {
     if (track) return this.#submitParsed(task);
     this.#send(this.#specOf(this.#durable.ids.next(), task), undefined);
     return undefined;
+  }
+
+  /**
+   * Internal (the run recorder): `observer` is handed every event as it is published, before the
+   * bus queues it for `on` listeners — no queue, no microtask. It must not throw. Returns the
+   * function that removes it.
+   */
+  [observeTrusted](observer: (event: HiveEvent) => void): () => void {
+    this.#observers.push(observer);
+    return () => {
+      const at = this.#observers.indexOf(observer);
+      if (at >= 0) this.#observers.splice(at, 1);
+    };
   }
 
   /** The Queen's view of a parsed task, with the hive's defaults filled in. */

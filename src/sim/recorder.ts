@@ -24,7 +24,7 @@
  * @module
  */
 import { z } from "zod";
-import type { Hive, HiveEvent, HiveEventType } from "../hive.ts";
+import { type Hive, type HiveEvent, type HiveEventType, observeTrusted } from "../hive.ts";
 import { LogHistogram } from "../histogram.ts";
 import { realTimers, type TimerClock } from "../timers.ts";
 import { nonNegativeInt, parseFor } from "../validation.ts";
@@ -399,11 +399,12 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
     }
   };
 
-  // By type, not "*": a "*" listener would also be handed a decision event per placement.
-  const offs = RECORDED.map((type) => hive.on(type, onEvent));
-  const off = (): void => {
-    for (const o of offs) o();
-  };
+  // Handed each event as it is published, not through the bus's queue: the same events in the
+  // same order, without a microtask per event (a simulation's driver then settles sooner).
+  const recorded = new Set<string>(RECORDED);
+  const off = hive[observeTrusted]((e) => {
+    if (recorded.has(e.type)) onEvent(e);
+  });
 
   const sample = (): void => {
     const at = now();
