@@ -231,24 +231,25 @@ export type SupervisorEmitted =
 
 /** Placements made while handling one event, flushed as one message per agent. */
 class Plan {
+  // Each list is made on its first entry: most steps fill two or three of them.
   /** Attempts that ended, reported to the Queen before anything else of the step. */
-  readonly ended: Finished[] = [];
-  readonly byAgent = new Map<string, Assignment[]>();
-  readonly started: Started[] = [];
-  readonly decisions: Decision[] = [];
-  readonly failed: Finished[] = [];
-  readonly agentEvents: AgentLifecycleEvent[] = [];
+  ended: Finished[] | undefined;
+  byAgent: Map<string, Assignment[]> | undefined;
+  started: Started[] | undefined;
+  decisions: Decision[] | undefined;
+  failed: Finished[] | undefined;
+  agentEvents: AgentLifecycleEvent[] | undefined;
   /** Messages to agents beyond assignments (fail, restart, stop), in order. */
-  readonly agentMessages: { ref: AgentEntry["ref"]; event: AgentEvent }[] = [];
-  readonly stops: AgentEntry["ref"][] = [];
-  readonly restarts: { agentId: string; delayMs: number }[] = [];
+  agentMessages: { ref: AgentEntry["ref"]; event: AgentEvent }[] | undefined;
+  stops: AgentEntry["ref"][] | undefined;
+  restarts: { agentId: string; delayMs: number }[] | undefined;
   escalated: string | undefined;
   /** The first fallback from a user's allocation function, to report. */
   fallback: AllocationFallbackEvent | undefined;
   /** Delay of the automatic heal to schedule after this escalation, ms. */
   healInMs: number | undefined;
   healed = false;
-  readonly requeued: string[] = [];
+  requeued: string[] | undefined;
 }
 
 /**
@@ -270,15 +271,16 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   const seq = ++context.seq;
   context.running.set(task.id, { agentId, seq, task });
   entry.runs.add(task.id);
-  let list = plan.byAgent.get(agentId);
-  if (list === undefined) plan.byAgent.set(agentId, (list = []));
+  const byAgent = (plan.byAgent ??= new Map());
+  let list = byAgent.get(agentId);
+  if (list === undefined) byAgent.set(agentId, (list = []));
   list.push({ task, seq });
-  plan.started.push({ id: task.id, agentId, attempt: task.attempt });
+  (plan.started ??= []).push({ id: task.id, agentId, attempt: task.attempt });
   // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
   const decision: Decision = { taskId: task.id, attempt: task.attempt, strategy: choice.strategy, winner: choice.winner, runnerUp: choice.runnerUp, at };
   if (choice.reason !== undefined) decision.reason = choice.reason;
   if (choice.fallback !== undefined) decision.fallback = choice.fallback;
-  plan.decisions.push(decision);
+  (plan.decisions ??= []).push(decision);
   return "placed";
 }
 
@@ -345,8 +347,8 @@ export const supervisorMachine = setup({
         const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
         if (outcome === "no-slot" || outcome === "declined") {
           if (anyCanRun(context, task.requires)) context.queue.push(task);
-          else plan.failed.push(ineligible(context, task));
-        } else if (outcome === "ineligible") plan.failed.push(ineligible(context, task));
+          else (plan.failed ??= []).push(ineligible(context, task));
+        } else if (outcome === "ineligible") (plan.failed ??= []).push(ineligible(context, task));
       }
       if (context.queue.size > 0) fill(context, event.at, plan, meanMs);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
@@ -363,7 +365,7 @@ export const supervisorMachine = setup({
         if (run === undefined || run.seq !== end.seq || run.agentId !== event.agentId) continue;
         context.running.delete(end.id);
         const finished: Finished = { id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs, startedAt: end.startedAt };
-        plan.ended.push(finished);
+        (plan.ended ??= []).push(finished);
         if (entry === undefined) continue;
         entry.runs.delete(end.id);
         context.latency.remove(entry.view.health);
@@ -410,7 +412,7 @@ export const supervisorMachine = setup({
       entry.restartDueAt = undefined;
       enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
       const plan = new Plan();
-      plan.agentEvents.push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
+      (plan.agentEvents ??= []).push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
       if (context.healing) {
         // The first agent back after a heal: the swarm works again.
         context.healing = false;
@@ -432,7 +434,7 @@ export const supervisorMachine = setup({
         return {};
       });
       const plan = new Plan();
-      plan.agentEvents.push({ type: "agent.added", agentId: spec.id, at: event.at });
+      (plan.agentEvents ??= []).push({ type: "agent.added", agentId: spec.id, at: event.at });
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
       enqueue.raise({ type: "supervisor.enqueue", tasks: [], at: event.at });
     }),
@@ -500,7 +502,7 @@ export const supervisorMachine = setup({
         result: { ok: false, error: new TaskCancelledError(`Task ${task.id} was cancelled: the hive stopped`, { taskId: task.id }) },
       }));
       const plan = new Plan();
-      plan.ended.push(...finished);
+      if (finished.length > 0) plan.ended = finished;
       const byAgent = new Map<string, string[]>();
       for (const [id, run] of context.running) {
         let ids = byAgent.get(run.agentId);
@@ -683,10 +685,10 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
 function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   const actions: unknown[] = [];
   const toQueen: SupervisorToQueen[] = [];
-  if (plan.ended.length > 0) toQueen.push({ type: "queen.finished", finished: plan.ended, at });
-  for (const { ref, event } of plan.agentMessages) actions.push(sendTo(ref, event));
-  for (const ref of plan.stops) actions.push(stopChild(ref));
-  for (const { agentId, delayMs } of plan.restarts) {
+  if (plan.ended !== undefined) toQueen.push({ type: "queen.finished", finished: plan.ended, at });
+  for (const { ref, event } of plan.agentMessages ?? []) actions.push(sendTo(ref, event));
+  for (const ref of plan.stops ?? []) actions.push(stopChild(ref));
+  for (const { agentId, delayMs } of plan.restarts ?? []) {
     const event: SupervisorEvent = { type: "supervisor.restart", agentId, at: at + delayMs };
     actions.push(raise(event as never, { id: `restart:${agentId}`, delay: delayMs }));
   }
@@ -694,13 +696,13 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   if (plan.escalated !== undefined) toQueen.push({ type: "queen.escalated", reason: plan.escalated, at });
   if (plan.healed) toQueen.push({ type: "queen.healed", at });
   // Before `queen.placed`: a re-queued task that is placed again in the same step starts again.
-  if (plan.requeued.length > 0) toQueen.push({ type: "queen.requeued", ids: plan.requeued, at });
-  if (plan.agentEvents.length > 0) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
-  for (const [agentId, assignments] of plan.byAgent) {
+  if (plan.requeued !== undefined) toQueen.push({ type: "queen.requeued", ids: plan.requeued, at });
+  if (plan.agentEvents !== undefined) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
+  for (const [agentId, assignments] of plan.byAgent ?? []) {
     actions.push(sendTo(context.agents.get(agentId)!.ref, { type: "agent.assign", assignments, at } satisfies AgentEvent));
   }
-  if (plan.started.length > 0) toQueen.push({ type: "queen.placed", started: plan.started, at });
-  if (plan.failed.length > 0) toQueen.push({ type: "queen.finished", finished: plan.failed, at });
+  if (plan.started !== undefined) toQueen.push({ type: "queen.placed", started: plan.started, at });
+  if (plan.failed !== undefined) toQueen.push({ type: "queen.finished", finished: plan.failed, at });
   // The Queen bounds its queue by what waits, not by what is about to be placed: the last
   // message of the step tells it how much room the swarm has now.
   const reported = context.reported;
@@ -711,7 +713,7 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
     toQueen[toQueen.length - 1]!.capacity = capacity;
   }
   for (const m of toQueen) actions.push(sendParent(m));
-  if (plan.decisions.length > 0) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
+  if (plan.decisions !== undefined) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
   if (plan.fallback !== undefined) actions.push(emit({ type: "supervisor.fallback", event: plan.fallback }));
   return actions;
 }
@@ -752,20 +754,20 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
       const run = context.running.get(taskId)!;
       context.running.delete(taskId);
       context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
-      plan.requeued.push(taskId);
+      (plan.requeued ??= []).push(taskId);
     }
     e.runs.clear();
     adjust(context, e, (v) => {
       v.busy = 0;
       v.available = false;
     });
-    plan.agentMessages.push({ ref: e.ref, event: { type: "agent.fail", reason: why, at } });
-    plan.agentEvents.push({ type: "agent.crashed", agentId: id, reason: why, at });
+    (plan.agentMessages ??= []).push({ ref: e.ref, event: { type: "agent.fail", reason: why, at } });
+    (plan.agentEvents ??= []).push({ type: "agent.crashed", agentId: id, reason: why, at });
     const type = e.spec.restart ?? policy.restart;
     if (type === "temporary") {
       e.status = "failed";
       touch(context, e);
-      plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
+      (plan.agentEvents ??= []).push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
     if (context.escalated === null && !withinIntensity(context.restartLog, at, policy)) {
@@ -777,7 +779,7 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
       e.status = "failed";
       e.heals = policy.escalation.action === "restart";
       touch(context, e);
-      plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
+      (plan.agentEvents ??= []).push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
     scheduleRestart(context, e, why, at, plan);
@@ -796,9 +798,9 @@ function scheduleRestart(context: SupervisorContext, e: AgentEntry, why: string,
   touch(context, e);
   const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
   e.restartDueAt = at + delayMs;
-  plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
-  plan.restarts.push({ agentId: id, delayMs });
-  plan.agentEvents.push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
+  (plan.agentMessages ??= []).push({ ref: e.ref, event: { type: "agent.restart", at } });
+  (plan.restarts ??= []).push({ agentId: id, delayMs });
+  (plan.agentEvents ??= []).push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
 }
 
 /** Whose fault a failed attempt is: a dependency's when its circuit was open, else by the evidence. */
@@ -817,7 +819,7 @@ function failOrphans(context: SupervisorContext, plan: Plan): void {
   if (context.queue.size === 0) return;
   for (const task of context.queue.drainAll()) {
     if (anyCanRun(context, task.requires)) context.queue.push(task);
-    else plan.failed.push(ineligible(context, task));
+    else (plan.failed ??= []).push(ineligible(context, task));
   }
 }
 
@@ -832,8 +834,8 @@ function removeNow(context: SupervisorContext, entry: AgentEntry, at: number, pl
     context.latency.remove(entry.view.health);
   }
   context.order = context.order.filter((x) => x !== id);
-  plan.stops.push(entry.ref);
-  plan.agentEvents.push({ type: "agent.removed", agentId: id, at });
+  (plan.stops ??= []).push(entry.ref);
+  (plan.agentEvents ??= []).push({ type: "agent.removed", agentId: id, at });
   failOrphans(context, plan);
 }
 
