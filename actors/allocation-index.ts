@@ -304,6 +304,26 @@ export class AllocationIndex {
     return o < 0 ? undefined : this.#byOrdinal[o]!.view;
   }
 
+  /**
+   * The first agent declared after `afterOrdinal` that can take work now and is eligible for one
+   * of `requirements` — the agents a fill can place on, skipping those no waiting task suits.
+   */
+  nextCandidateFor(afterOrdinal: number, requirements: Iterable<Capabilities>): AgentView | undefined {
+    const stamp = ++this.#stamp;
+    let best: Entry | undefined;
+    for (const requires of requirements) {
+      for (const g of this.#eligible(requires).groups) {
+        if (g.stamp === stamp || g.candidates.size === 0) continue;
+        g.stamp = stamp;
+        const at = g.candidates.next(upperBound(g.ordinals, afterOrdinal));
+        if (at < 0) continue;
+        const e = g.members[at]!;
+        if (best === undefined || e.view.ordinal < best.view.ordinal) best = e;
+      }
+    }
+    return best?.view;
+  }
+
   /** True when some agent eligible for `requires` is up or will come back. */
   runnable(requires: Capabilities): boolean {
     for (const g of this.#eligible(requires).groups) if (g.returnable > 0) return true;

@@ -143,6 +143,11 @@ export class ReadyQueue {
     return best.task;
   }
 
+  /** The requirement sets of the tasks waiting now (one per group of equal `requires`). */
+  *waitingRequirements(): IterableIterator<Capabilities> {
+    for (const group of this.#groups.values()) if (group.size > 0) yield group.requires;
+  }
+
   /** Removes and returns the most recently queued task of `priority`, if any. */
   shedNewest(priority: (typeof PRIORITIES)[number]): ReadyTask | undefined {
     const rank = PRIORITIES.indexOf(priority);

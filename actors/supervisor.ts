@@ -667,14 +667,16 @@ export const supervisorMachine = setup({
  * agent at hand is passed over until the next fill.
  */
 function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
-  // The agents that can take work, in declaration order: a placement may fill one already passed
-  // (the strategy picks the agent), never one not yet reached.
-  for (let view = context.index.nextCandidate(-1); view !== undefined && context.queue.size > 0; view = context.index.nextCandidate(view.ordinal)) {
-    while (view.available && view.busy < view.concurrency && breakerAllows(view) && context.queue.size > 0) {
-      const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
+  // The agents that can take work and suit some waiting task, in declaration order (the others
+  // would take nothing): a placement may fill one already passed (the strategy picks the agent),
+  // never one not yet reached.
+  const queue = context.queue;
+  for (let view = context.index.nextCandidateFor(-1, queue.waitingRequirements()); view !== undefined && queue.size > 0; view = context.index.nextCandidateFor(view.ordinal, queue.waitingRequirements())) {
+    while (view.available && view.busy < view.concurrency && breakerAllows(view) && queue.size > 0) {
+      const task = queue.takeFor(view.capabilities, at, context.agingMs);
       if (task === undefined) break;
       if (place(context, task, at, plan, meanMs) !== "placed") {
-        context.queue.putBack(task);
+        queue.putBack(task);
         break;
       }
     }

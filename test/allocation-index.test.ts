@@ -122,7 +122,7 @@ describe("the allocation index", () => {
     expect(decisions).toBeGreaterThan(20_000);
   });
 
-  it("walks the agents that can take work in declaration order", () => {
+  it("walks the agents that can take work in declaration order, all of them or those some requirements suit", () => {
     const rng = createRandom(99);
     const swarm = new Swarm(rng, 300);
     for (let step = 0; step < 500; step++) {
@@ -130,6 +130,11 @@ describe("the allocation index", () => {
       const walked: string[] = [];
       for (let v = swarm.index.nextCandidate(-1); v !== undefined; v = swarm.index.nextCandidate(v.ordinal)) walked.push(v.id);
       expect(walked).toEqual(swarm.views.filter((v) => v.available && v.busy < v.concurrency && breakerAllows(v)).map((v) => v.id));
+      // Only those that suit one of some waiting requirement sets (what a fill looks at).
+      const waiting = REQUIREMENTS.filter(() => rng.next() < 0.4);
+      const suited: string[] = [];
+      for (let v = swarm.index.nextCandidateFor(-1, waiting); v !== undefined; v = swarm.index.nextCandidateFor(v.ordinal, waiting)) suited.push(v.id);
+      expect(suited).toEqual(swarm.views.filter((v) => v.available && v.busy < v.concurrency && breakerAllows(v) && waiting.some((r) => isEligible(v.capabilities, r))).map((v) => v.id));
     }
   });
 
