@@ -36,9 +36,12 @@ interface Entry {
   local: number;
   /** The bucket (free slots) it sits in; 0 when it cannot take work now. */
   free: number;
-  /** Its success rate and latency when it entered the bucket (the treap is keyed and summed by them). */
+  // Its success rate, latency and tie key when it entered the bucket (the treap is keyed and
+  // summed by them), and its ordinal: copies, so that a walk down the treap reads one object per node.
   successRate: number;
   latencyMs: number;
+  tieKey: number;
+  ordinal: number;
   /** In the swarm for good or coming back: a task it is eligible for can still be run. */
   returnable: boolean;
   /** True until it first enters a bucket: it keeps the seeded key it joined with. */
@@ -86,7 +89,14 @@ interface Eligibility {
 
 /** Treap order: by latency, then declaration. */
 function keyBefore(a: Entry, b: Entry): boolean {
-  return a.latencyMs < b.latencyMs || (a.latencyMs === b.latencyMs && a.view.ordinal < b.view.ordinal);
+  return a.latencyMs < b.latencyMs || (a.latencyMs === b.latencyMs && a.ordinal < b.ordinal);
+}
+
+/** {@link tieBefore} on the copies an entry holds (equal to its view's while it is filed). */
+function entryBefore(a: Entry, b: Entry): boolean {
+  if (a.successRate !== b.successRate) return a.successRate > b.successRate;
+  if (a.tieKey !== b.tieKey) return a.tieKey > b.tieKey;
+  return a.ordinal < b.ordinal;
 }
 
 /** Recomputes a node's subtree figures from its children. */
@@ -97,11 +107,11 @@ function pull(e: Entry): void {
   const r = e.right;
   if (l !== null) {
     if (l.maxSuccess > maxSuccess) maxSuccess = l.maxSuccess;
-    if (tieBefore(l.best.view, best.view)) best = l.best;
+    if (entryBefore(l.best, best)) best = l.best;
   }
   if (r !== null) {
     if (r.maxSuccess > maxSuccess) maxSuccess = r.maxSuccess;
-    if (tieBefore(r.best.view, best.view)) best = r.best;
+    if (entryBefore(r.best, best)) best = r.best;
   }
   e.maxSuccess = maxSuccess;
   e.minLatency = l !== null ? l.minLatency : e.latencyMs;
@@ -222,6 +232,8 @@ export class AllocationIndex {
       free: 0,
       successRate: view.health.successRate,
       latencyMs: view.health.latencyMs,
+      tieKey: view.tieKey,
+      ordinal: view.ordinal,
       returnable: false,
       joined: true,
       left: null,
@@ -291,6 +303,7 @@ export class AllocationIndex {
     // A newcomer keeps its seeded key; one that moves goes last among its equals.
     if (entry.joined) entry.joined = false;
     else view.tieKey = -++this.#moves;
+    entry.tieKey = view.tieKey;
     pull(entry);
     group.buckets[free] = insert(group.buckets[free] ?? null, entry);
     group.occupied.add(free);
@@ -501,7 +514,7 @@ class Pool implements IndexPool {
 
 /** Frontier order: the larger bound first, then the subtree whose best comes first in tie order. */
 function ahead(a: Entry, b: Entry): boolean {
-  return a.bound > b.bound || (a.bound === b.bound && tieBefore(a.best.view, b.best.view));
+  return a.bound > b.bound || (a.bound === b.bound && entryBefore(a.best, b.best));
 }
 
 function push(heap: Entry[], e: Entry): void {
