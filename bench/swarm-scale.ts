@@ -58,22 +58,25 @@ export function settledHeap(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Heap per agent of a started hive of `n` agents, and per task in flight at 80% of its slots, KB. */
+/**
+ * Heap per agent of a started hive of `n` agents that has run something on every agent (each has
+ * its Worker), and per task in flight at 80% of its slots, KB. A hive of the same size is made
+ * and stopped first, so that compiled code and caches are not counted.
+ */
 export async function swarmMemory(n: number): Promise<{ perAgentKB: number; perTaskInFlightKB: number }> {
-  const clock = new VirtualClock();
+  await (await memoryHive(n)).stop();
   const before = settledHeap();
-  // A clock that never moves: every task placed stays in flight.
-  const hive: Hive = createHive({
-    agents: swarmAgents(n),
-    clock,
-    metrics: false,
-    backend: (context) => new SimulatedBackend({ clock: context.clock, kinds: [{ name: "job", duration: { constant: 1_000 } }], seed: 1 }),
-  });
-  await hive.start();
+  const clock = new VirtualClock();
+  const hive = await memoryHive(n, clock);
   try {
+    // Every agent runs something (its Worker is started on first use), and it all ends.
+    for (let i = 0; i < SLOTS * n; i++) hive.submit({ kind: "job" });
+    for (let i = 0; i < 8; i++) await null;
+    while (clock.fireNext() > 0) for (let i = 0; i < 8; i++) await null;
     const started = settledHeap();
+    // A clock that no longer moves: every task placed now stays in flight.
     const inFlight = Math.round(UTILISATION * SLOTS * n);
-    for (let i = 0; i < inFlight; i++) hive.submit({ kind: "job", requires: {} });
+    for (let i = 0; i < inFlight; i++) hive.submit({ kind: "job" });
     for (let i = 0; i < 8; i++) await null;
     if (hive.stats().tasks.running !== inFlight) throw new Error(`expected ${inFlight} tasks running, found ${hive.stats().tasks.running}`);
     const loaded = settledHeap();
@@ -82,6 +85,18 @@ export async function swarmMemory(n: number): Promise<{ perAgentKB: number; perT
     await hive.stop();
     clock.clear();
   }
+}
+
+/** A started hive of `n` agents on the simulated backend (1 s tasks) and `clock`. */
+async function memoryHive(n: number, clock = new VirtualClock()): Promise<Hive> {
+  const hive = createHive({
+    agents: swarmAgents(n),
+    clock,
+    metrics: false,
+    backend: (context) => new SimulatedBackend({ clock: context.clock, kinds: [{ name: "job", duration: { constant: 1_000 } }], seed: 1 }),
+  });
+  await hive.start();
+  return hive;
 }
 
 /** Wall time to create and start a live (inline) hive of `n` agents, and to stop it, ms. */
