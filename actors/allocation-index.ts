@@ -7,7 +7,7 @@
  * fit. Inside a group, the agents that can take work now (up, a free slot, a breaker that lets an
  * attempt through) sit in one bucket per number of free slots, each a treap keyed by latency that
  * knows, for every subtree, its highest success rate, its lowest latency and its first agent in
- * {@link tieBefore} order. The score of anyone in a subtree is at most {@link scoreBound} of that
+ * `tieBefore` (allocation.ts) order. The score of anyone in a subtree is at most {@link scoreBound} of that
  * success rate discounted for that latency: a placement walks subtrees best bound first, across
  * every bucket, and stops as soon as nothing left can reach the top two — a few agents, however
  * large the swarm. Round-robin turns and the fill of free slots walk {@link OrdinalSet}s of the
@@ -23,7 +23,7 @@
  * @module
  */
 import type { Random } from "../src/random.ts";
-import { type AgentView, breakerAllows, Candidates, type CandidatePool, fitOf, healthOf, isEligible, requiredNames, scoreBound, scoreOf, tieBefore, type Top2 } from "./allocation.ts";
+import { type AgentView, breakerAllows, Candidates, type CandidatePool, fitOf, healthOf, isEligible, requiredNames, scoreBound, scoreOf, type Top2 } from "./allocation.ts";
 import { OrdinalSet } from "./ordinal-set.ts";
 import { signatureOf } from "./queue.ts";
 import type { Capabilities } from "./types.ts";
@@ -92,7 +92,7 @@ function keyBefore(a: Entry, b: Entry): boolean {
   return a.latencyMs < b.latencyMs || (a.latencyMs === b.latencyMs && a.ordinal < b.ordinal);
 }
 
-/** {@link tieBefore} on the copies an entry holds (equal to its view's while it is filed). */
+/** `tieBefore` (allocation.ts) on the copies an entry holds (equal to its view's while it is filed). */
 function entryBefore(a: Entry, b: Entry): boolean {
   if (a.successRate !== b.successRate) return a.successRate > b.successRate;
   if (a.tieKey !== b.tieKey) return a.tieKey > b.tieKey;
