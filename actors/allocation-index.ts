@@ -22,8 +22,8 @@
  *
  * @module
  */
-import type { Random } from "../src/random.ts";
-import { type AgentView, breakerAllows, Candidates, type CandidatePool, fitOf, healthOf, isEligible, requiredNames, scoreBound, scoreOf, type Top2 } from "./allocation.ts";
+import type { Random } from "../src/core/random.ts";
+import { type AgentView, breakerAllows, type CandidatePool, Candidates, fitOf, healthOf, isEligible, requiredNames, scoreBound, scoreOf, type Top2 } from "./allocation.ts";
 import { OrdinalSet } from "./ordinal-set.ts";
 import { signatureOf } from "./queue.ts";
 import type { Capabilities } from "./types.ts";
@@ -221,7 +221,18 @@ export class AllocationIndex {
     const key = `${view.concurrency}|${signatureOf(view.capabilities)}`;
     let group = this.#groups.get(key);
     if (group === undefined) {
-      group = { capabilities: view.capabilities, concurrency: view.concurrency, members: [], ordinals: [], candidates: new OrdinalSet(), buckets: [], occupied: new OrdinalSet(view.concurrency + 1), returnable: 0, stamp: 0, fit: 0 };
+      group = {
+        capabilities: view.capabilities,
+        concurrency: view.concurrency,
+        members: [],
+        ordinals: [],
+        candidates: new OrdinalSet(),
+        buckets: [],
+        occupied: new OrdinalSet(view.concurrency + 1),
+        returnable: 0,
+        stamp: 0,
+        fit: 0,
+      };
       this.#groups.set(key, group);
       this.#groupsVersion++;
     }

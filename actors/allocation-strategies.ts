@@ -13,8 +13,8 @@
  *
  * @module
  */
-import type { Random } from "../src/random.ts";
-import { type AgentView, type CandidatePool, chooseScored, type ScoreTerms, scoreOf, scoreTerms, Top2 } from "./allocation.ts";
+import type { Random } from "../src/core/random.ts";
+import { type AgentView, type CandidatePool, chooseScored, scoreOf, type ScoreTerms, scoreTerms, Top2 } from "./allocation.ts";
 import type { Capabilities, Health, Priority, ReadyTask } from "./types.ts";
 
 /** The built-in allocation strategies, by name. */

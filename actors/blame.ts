@@ -63,7 +63,7 @@ export class FaultEvidence {
     w.failed[w.next] = ok ? 0 : 1;
     w.next = (w.next + 1) % SWARM_WINDOW;
     let own = w.own.get(agentId);
-    if (own === undefined) w.own.set(agentId, (own = { bits: 0, n: 0 }));
+    if (own === undefined) w.own.set(agentId, own = { bits: 0, n: 0 });
     own.bits = ((own.bits << 1) | (ok ? 0 : 1)) & ((1 << AGENT_WINDOW) - 1);
     if (own.n < AGENT_WINDOW) own.n++;
   }

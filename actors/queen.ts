@@ -11,11 +11,11 @@
  * @module
  */
 import { type ActorRefFrom, and, emit, enqueueActions, sendTo, setup } from "xstate";
-import { HiveStoppedError, InvalidTaskError, QueueFullError, TaskCancelledError, TaskTimeoutError } from "../src/errors.ts";
+import { HiveStoppedError, InvalidTaskError, QueueFullError, TaskCancelledError, TaskTimeoutError } from "../src/core/errors.ts";
 import type { Blame } from "./blame.ts";
-import type { Random } from "../src/random.ts";
+import type { Random } from "../src/core/random.ts";
 import type { SupervisionPolicy } from "./restart.ts";
-import { type AgentSpec, type Capacity, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, type SupervisorToQueen, supervisorMachine } from "./supervisor.ts";
+import { type AgentSpec, type Capacity, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, supervisorMachine, type SupervisorToQueen } from "./supervisor.ts";
 import type { PersistedQueen, PersistedSupervisor } from "./persist.ts";
 import type { AllocationOption } from "./allocation-strategies.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
@@ -143,7 +143,17 @@ export type LifecycleEvent =
   | { type: "task.queued"; taskId: string; kind: string; priority: Priority; at: number }
   | { type: "task.rejected"; taskId: string; kind: string; error: Error; at: number }
   | { type: "task.started"; taskId: string; kind: string; agentId: string; attempt: number; at: number }
-  | { type: "task.retrying"; taskId: string; kind: string; agentId: string | undefined; attempt: number; error: Error; /** Backoff before it, ms. */ retryInMs: number; /** Whose fault the failed attempt was. */ blame?: Blame | undefined; at: number }
+  | {
+    type: "task.retrying";
+    taskId: string;
+    kind: string;
+    agentId: string | undefined;
+    attempt: number;
+    error: Error; /** Backoff before it, ms. */
+    retryInMs: number; /** Whose fault the failed attempt was. */
+    blame?: Blame | undefined;
+    at: number;
+  }
   | { type: "task.completed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; value: unknown; durationMs: number; latencyMs: number; at: number }
   | { type: "task.failed"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; blame?: Blame | undefined; at: number }
   | { type: "task.deadLettered"; taskId: string; kind: string; agentId: string | undefined; attempts: number; error: Error; task: TaskSpec; blame?: Blame | undefined; at: number }
@@ -178,7 +188,16 @@ function toReady(record: TaskRecord, at: number): ReadyTask {
 }
 
 function specOf(r: TaskRecord): TaskSpec {
-  return { id: r.id, kind: r.kind, input: r.input, requires: r.requires, priority: r.priority, timeoutMs: r.timeoutMs, retries: r.retries, ...(r.deadlineMs !== undefined ? { deadlineMs: r.deadlineMs } : {}) };
+  return {
+    id: r.id,
+    kind: r.kind,
+    input: r.input,
+    requires: r.requires,
+    priority: r.priority,
+    timeoutMs: r.timeoutMs,
+    retries: r.retries,
+    ...(r.deadlineMs !== undefined ? { deadlineMs: r.deadlineMs } : {}),
+  };
 }
 
 /** The Supervisor's enqueue of `tasks`, counted as forwarded. */
@@ -257,7 +276,17 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
     if (result.ok) {
       end(context, record, next);
       counts.completed++;
-      out.push({ type: "task.completed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, value: result.value, durationMs: f.durationMs, latencyMs: at - record.submittedAt, at });
+      out.push({
+        type: "task.completed",
+        taskId: record.id,
+        kind: record.kind,
+        agentId: f.agentId,
+        attempts: record.attempt,
+        value: result.value,
+        durationMs: f.durationMs,
+        latencyMs: at - record.submittedAt,
+        at,
+      });
       continue;
     }
     const code = result.error.code ?? "";
@@ -267,7 +296,17 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       if (f.agentId !== undefined) record.agentId = f.agentId;
       counts.retried++;
       const delayMs = retryDelayMs(context.retry, record.attempt, context.random.next());
-      out.push({ type: "task.retrying", taskId: record.id, kind: record.kind, agentId: f.agentId, attempt: record.attempt, error: result.error, retryInMs: delayMs, ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
+      out.push({
+        type: "task.retrying",
+        taskId: record.id,
+        kind: record.kind,
+        agentId: f.agentId,
+        attempt: record.attempt,
+        error: result.error,
+        retryInMs: delayMs,
+        ...(f.blame !== undefined ? { blame: f.blame } : {}),
+        at,
+      });
       if (delayMs === 0) {
         move(context, record, "queued");
         next.now.push(toReady(record, at));
@@ -286,20 +325,61 @@ function applyFinished(context: QueenContext, finished: readonly Finished[], at:
       out.push({ type: "task.shed", taskId: record.id, kind: record.kind, error: result.error, at });
     } else if (RETRIABLE.has(code)) {
       counts.deadLettered++;
-      out.push({ type: "task.deadLettered", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, task: specOf(record), ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
+      out.push({
+        type: "task.deadLettered",
+        taskId: record.id,
+        kind: record.kind,
+        agentId: f.agentId,
+        attempts: record.attempt,
+        error: result.error,
+        task: specOf(record),
+        ...(f.blame !== undefined ? { blame: f.blame } : {}),
+        at,
+      });
     } else {
       counts.failed++;
-      out.push({ type: "task.failed", taskId: record.id, kind: record.kind, agentId: f.agentId, attempts: record.attempt, error: result.error, ...(f.blame !== undefined ? { blame: f.blame } : {}), at });
+      out.push({
+        type: "task.failed",
+        taskId: record.id,
+        kind: record.kind,
+        agentId: f.agentId,
+        attempts: record.attempt,
+        error: result.error,
+        ...(f.blame !== undefined ? { blame: f.blame } : {}),
+        at,
+      });
     }
   }
 }
 
 /** Takes a task back from a previous run's journal: no overflow check, its attempt count kept. */
-function restoreTask(context: QueenContext, task: NonNullable<TaskSpec>, restored: NonNullable<TaskSpec["restored"]>, at: number, out: LifecycleEvent[], ready: ReadyTask[], enqueue: { raise(event: QueenEvent, options: { id: string; delay: number }): void }): void {
+function restoreTask(
+  context: QueenContext,
+  task: NonNullable<TaskSpec>,
+  restored: NonNullable<TaskSpec["restored"]>,
+  at: number,
+  out: LifecycleEvent[],
+  ready: ReadyTask[],
+  enqueue: { raise(event: QueenEvent, options: { id: string; delay: number }): void },
+): void {
   if (context.tasks.has(task.id)) return;
   const waiting = restored.retryInMs > 0;
   const { id, kind, input, requires, priority, timeoutMs, retries, deadlineMs } = task;
-  const record: TaskRecord = { id, kind, input, requires, priority, timeoutMs, retries, deadlineMs, state: waiting ? "waiting" : "queued", attempt: restored.attempt, agentId: undefined, submittedAt: at, began: false };
+  const record: TaskRecord = {
+    id,
+    kind,
+    input,
+    requires,
+    priority,
+    timeoutMs,
+    retries,
+    deadlineMs,
+    state: waiting ? "waiting" : "queued",
+    attempt: restored.attempt,
+    agentId: undefined,
+    submittedAt: at,
+    began: false,
+  };
   if (deadlineMs !== undefined) {
     const left = Math.max(0, restored.deadlineInMs ?? deadlineMs);
     enqueue.raise({ type: "queen.deadline", id, at: at + left }, { id: `deadline:${id}`, delay: left });
@@ -349,7 +429,13 @@ export const queenMachine = setup({
         }
         if (context.tasks.has(task.id)) {
           counts.rejected++;
-          out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new InvalidTaskError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }) });
+          out.push({
+            type: "task.rejected",
+            taskId: task.id,
+            kind: task.kind,
+            at,
+            error: new InvalidTaskError(`Cannot accept task: "id" must not be in use by an unfinished task, received ${JSON.stringify(task.id)}`, { taskId: task.id }),
+          });
           continue;
         }
         // The bound is on tasks that wait: those the swarm's free slots take at once do not count.
@@ -357,7 +443,13 @@ export const queenMachine = setup({
           const victim = context.overflow === "shed-lowest" ? sheddableRank(context, RANK[task.priority]) : -1;
           if (victim < 0) {
             counts.rejected++;
-            out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at, error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued} waiting tasks)`, { taskId: task.id }) });
+            out.push({
+              type: "task.rejected",
+              taskId: task.id,
+              kind: task.kind,
+              at,
+              error: new QueueFullError(`Cannot accept task ${task.id}: the queue is full ("queue.maxQueued" is ${context.maxQueued} waiting tasks)`, { taskId: task.id }),
+            });
             continue;
           }
           // The Supervisor drops the newest task of that priority; the Queen ends it when told.
@@ -397,7 +489,13 @@ export const queenMachine = setup({
       for (const task of event.tasks) {
         context.counts.submitted++;
         context.counts.rejected++;
-        out.push({ type: "task.rejected", taskId: task.id, kind: task.kind, at: event.at, error: new HiveStoppedError(`Cannot accept task ${task.id}: the hive is not accepting work (draining or stopped)`, { taskId: task.id }) });
+        out.push({
+          type: "task.rejected",
+          taskId: task.id,
+          kind: task.kind,
+          at: event.at,
+          error: new HiveStoppedError(`Cannot accept task ${task.id}: the hive is not accepting work (draining or stopped)`, { taskId: task.id }),
+        });
       }
       enqueue(emit({ type: "queen.events", events: out }));
     }),
@@ -475,7 +573,9 @@ export const queenMachine = setup({
       const reason = `it missed its deadline (deadlineMs ${record.deadlineMs} since it was submitted)`;
       if (state === "waiting") enqueue.cancel(`retry:${record.id}`);
       else enqueue(sendTo("supervisor", { type: "supervisor.cancel", id: record.id, reason, at: event.at } satisfies SupervisorEvent));
-      const error = new TaskTimeoutError(`Task ${record.id} (${record.kind}) timed out: ${reason}, ${state === "running" ? "while running" : "before it could finish"} (attempt ${record.attempt})`, { taskId: record.id });
+      const error = new TaskTimeoutError(`Task ${record.id} (${record.kind}) timed out: ${reason}, ${state === "running" ? "while running" : "before it could finish"} (attempt ${record.attempt})`, {
+        taskId: record.id,
+      });
       enqueue(emit({ type: "queen.events", events: [{ type: "task.failed", taskId: record.id, kind: record.kind, agentId: record.agentId, attempts: record.attempt, error, at: event.at }] }));
     }),
     /** Ends the tasks waiting out a retry backoff (the Supervisor does not know them). */

@@ -17,7 +17,14 @@ import { type AnyActorRef, stopChild } from "xstate";
 
 /** The shape XState gives its built-in actions (what `stopChild(ref)` returns). */
 interface BuiltinStop {
-  resolve(actorScope: unknown, snapshot: { children: Record<string, AnyActorRef | undefined> }, args: unknown, params: unknown, action: unknown, extra: unknown): [{ children: Record<string, AnyActorRef | undefined> }, unknown, unknown];
+  resolve(
+    actorScope: unknown,
+    snapshot: { children: Record<string, AnyActorRef | undefined> },
+    args: unknown,
+    params: unknown,
+    action: unknown,
+    extra: unknown,
+  ): [{ children: Record<string, AnyActorRef | undefined> }, unknown, unknown];
   execute(actorScope: unknown, ref: AnyActorRef | undefined): void;
 }
 

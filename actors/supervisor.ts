@@ -20,9 +20,9 @@
  * @module
  */
 import { type ActorRefFrom, assertEvent, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
-import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/errors.ts";
-import { createRandom, type Random } from "../src/random.ts";
-import { type AgentDoneEvent, type AgentEvent, type AgentStartedEvent, type Assignment, agentMachine } from "./agent.ts";
+import { NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/core/errors.ts";
+import { createRandom, type Random } from "../src/core/random.ts";
+import { type AgentDoneEvent, type AgentEvent, agentMachine, type AgentStartedEvent, type Assignment } from "./agent.ts";
 import { type Blame, FaultEvidence } from "./blame.ts";
 import { type AgentView, breakerAllows, FRESH_HEALTH, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
 import { AllocationIndex } from "./allocation-index.ts";
@@ -273,7 +273,7 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   entry.runs.add(task.id);
   const byAgent = (plan.byAgent ??= new Map());
   let list = byAgent.get(agentId);
-  if (list === undefined) byAgent.set(agentId, (list = []));
+  if (list === undefined) byAgent.set(agentId, list = []);
   list.push({ task, seq });
   (plan.started ??= []).push({ id: task.id, agentId, attempt: task.attempt });
   // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
@@ -317,7 +317,9 @@ function anyCanRun(context: SupervisorContext, requires: Capabilities): boolean 
 function ineligible(context: SupervisorContext, task: ReadyTask): Finished {
   const gone: string[] = [];
   for (const a of context.agents.values()) {
-    if (isEligible(a.view.capabilities, task.requires)) gone.push(`${a.spec.id} (${a.status === "removing" ? "being removed" : `failed for good${a.lastCrash !== undefined ? `: ${a.lastCrash}` : ""}`})`);
+    if (isEligible(a.view.capabilities, task.requires)) {
+      gone.push(`${a.spec.id} (${a.status === "removing" ? "being removed" : `failed for good${a.lastCrash !== undefined ? `: ${a.lastCrash}` : ""}`})`);
+    }
   }
   const requires = JSON.stringify(task.requires);
   const message = gone.length === 0
@@ -466,7 +468,11 @@ export const supervisorMachine = setup({
       const task = context.queue.shedNewest(event.priority);
       if (task === undefined) return;
       const error = new QueueFullError(`Task ${task.id} was shed: the queue was full and a higher-priority task arrived ("queue.overflow" is shed-lowest)`, { taskId: task.id });
-      enqueue(sendParent({ type: "queen.finished", finished: [{ id: task.id, agentId: undefined, attempt: task.attempt, durationMs: 0, result: { ok: false, error } }], at: event.at } satisfies SupervisorToQueen));
+      enqueue(
+        sendParent(
+          { type: "queen.finished", finished: [{ id: task.id, agentId: undefined, attempt: task.attempt, durationMs: 0, result: { ok: false, error } }], at: event.at } satisfies SupervisorToQueen,
+        ),
+      );
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.cancel") return;
@@ -506,7 +512,7 @@ export const supervisorMachine = setup({
       const byAgent = new Map<string, string[]>();
       for (const [id, run] of context.running) {
         let ids = byAgent.get(run.agentId);
-        if (ids === undefined) byAgent.set(run.agentId, (ids = []));
+        if (ids === undefined) byAgent.set(run.agentId, ids = []);
         ids.push(id);
       }
       for (const [agentId, ids] of byAgent) {
@@ -671,7 +677,11 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
   // would take nothing): a placement may fill one already passed (the strategy picks the agent),
   // never one not yet reached.
   const queue = context.queue;
-  for (let view = context.index.nextCandidateFor(-1, queue.waitingRequirements()); view !== undefined && queue.size > 0; view = context.index.nextCandidateFor(view.ordinal, queue.waitingRequirements())) {
+  for (
+    let view = context.index.nextCandidateFor(-1, queue.waitingRequirements());
+    view !== undefined && queue.size > 0;
+    view = context.index.nextCandidateFor(view.ordinal, queue.waitingRequirements())
+  ) {
     while (view.available && view.busy < view.concurrency && breakerAllows(view) && queue.size > 0) {
       const task = queue.takeFor(view.capabilities, at, context.agingMs);
       if (task === undefined) break;

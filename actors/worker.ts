@@ -11,7 +11,7 @@
  * @module
  */
 import { enqueueActions, fromCallback, sendParent, setup } from "xstate";
-import { TaskCancelledError, TaskTimeoutError, WorkerCrashedError } from "../src/errors.ts";
+import { TaskCancelledError, TaskTimeoutError, WorkerCrashedError } from "../src/core/errors.ts";
 import type { AttemptResult } from "./types.ts";
 
 /** An attempt as a Worker runs it. */

@@ -6,8 +6,8 @@
  */
 import { circuitBreaker, ConsecutiveBreaker, handleAll, SamplingBreaker } from "cockatiel";
 import Opossum from "opossum";
-import { CircuitBreaker } from "../src/breaker.ts";
-import { compare, opsPerSecond, type BenchScope } from "./harness.ts";
+import { CircuitBreaker } from "../src/breaker/breaker.ts";
+import { type BenchScope, compare, opsPerSecond } from "./harness.ts";
 
 const BATCH = 1_000;
 const work = (): Promise<number> => Promise.resolve(1);
@@ -27,36 +27,64 @@ const scope: BenchScope = async ({ quick }) => {
   });
 
   const viaApiary = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) await apiary.execute(work);
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) await apiary.execute(work);
+      },
+      BATCH,
+      timing,
+    );
   const viaCockatiel = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) await cockatiel.execute(work);
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) await cockatiel.execute(work);
+      },
+      BATCH,
+      timing,
+    );
   const viaOpossum = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) await opossum.fire();
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) await opossum.fire();
+      },
+      BATCH,
+      timing,
+    );
   const viaApiaryRate = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) await apiaryRate.execute(work);
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) await apiaryRate.execute(work);
+      },
+      BATCH,
+      timing,
+    );
   const viaCockatielRate = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) await cockatielRate.execute(work);
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) await cockatielRate.execute(work);
+      },
+      BATCH,
+      timing,
+    );
   const direct = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) await work();
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) await work();
+      },
+      BATCH,
+      timing,
+    );
   // The Supervisor's way: ask, run, record, without wrapping the call.
   const viaRecord = () =>
-    opsPerSecond(async () => {
-      for (let i = 0; i < BATCH; i++) {
-        if (apiary.tryAcquire()) apiary.record((await work()) === 1);
-      }
-    }, BATCH, timing);
+    opsPerSecond(
+      async () => {
+        for (let i = 0; i < BATCH; i++) {
+          if (apiary.tryAcquire()) apiary.record((await work()) === 1);
+        }
+      },
+      BATCH,
+      timing,
+    );
 
   const results = [
     await compare("breaker closed path: execute", "cockatiel", viaApiary, viaCockatiel, rounds),

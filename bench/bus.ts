@@ -5,8 +5,8 @@
  * @module
  */
 import { EventEmitter } from "node:events";
-import { EventBus } from "../src/bus.ts";
-import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
+import { EventBus } from "../src/observe/bus.ts";
+import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
 
 type Ev = { type: "task.completed"; at: number; taskId: string };
 

@@ -5,8 +5,8 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import { ResultCache } from "../src/cache.ts";
-import { compare, opsPerSecond, type BenchScope } from "./harness.ts";
+import { ResultCache } from "../src/cache/cache.ts";
+import { type BenchScope, compare, opsPerSecond } from "./harness.ts";
 
 const KEYS = 100_000;
 const BATCH = 10_000;
@@ -42,16 +42,24 @@ const scope: BenchScope = async ({ quick }) => {
   let cursor = 0;
   let sink = 0;
   const reads = (get: (key: string) => number | undefined) => () =>
-    opsPerSecond(() => {
-      const start = cursor;
-      cursor = (cursor + BATCH) % order.length;
-      for (let i = start; i < start + BATCH; i++) sink += get(keys[order[i]!]!) ?? 0;
-    }, BATCH, timing);
+    opsPerSecond(
+      () => {
+        const start = cursor;
+        cursor = (cursor + BATCH) % order.length;
+        for (let i = start; i < start + BATCH; i++) sink += get(keys[order[i]!]!) ?? 0;
+      },
+      BATCH,
+      timing,
+    );
 
   const hotReads = (get: (key: string) => number | undefined) => () =>
-    opsPerSecond(() => {
-      for (let i = 0; i < BATCH; i++) sink += get(keys[hot[i]!]!) ?? 0;
-    }, BATCH, timing);
+    opsPerSecond(
+      () => {
+        for (let i = 0; i < BATCH; i++) sink += get(keys[hot[i]!]!) ?? 0;
+      },
+      BATCH,
+      timing,
+    );
 
   const results = [
     await compare("cache hit get (no TTL)", "lru-cache", reads((k) => apiary.get(k)), reads((k) => lru.get(k)), rounds),

@@ -15,7 +15,7 @@
  */
 import { Piscina } from "piscina";
 import { createHive, type HiveEvent } from "../src/index.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import type { BenchScope } from "./harness.ts";
 import { closedLoop } from "./pool.ts";
 
@@ -48,19 +48,23 @@ const chaos: BenchScope = async ({ quick }) => {
   const rng = createRandom(2026);
   let accepted = 0;
   const t0 = performance.now();
-  const opsPerSec = await closedLoop(() => {
-    const u = rng.next();
-    accepted++;
-    if (accepted % 10_000 === 0) hive.heal();
-    const deadline: { deadlineMs?: number } = rng.next() < 0.05 ? { deadlineMs: 5 + Math.floor(rng.next() * 96) } : {};
-    if (u >= 0.08 && u < 0.1) {
-      const task: { kind: string; input: unknown } = u < 0.09 ? { kind: "poison", input: { n: accepted } } : { kind: "brokenOn", input: { agent: "agent-7" } };
-      return hive.run({ ...task, ...deadline }).catch(() => undefined);
-    }
-    const fault = u < 0.06 ? "throw" : u < 0.07 ? "exit" : u < 0.08 ? "hang" : "none";
-    // A hanging task has a short timeout of its own; the others a generous one.
-    return hive.run({ kind: "work", input: { n: accepted, fault }, ...(fault === "hang" ? { timeoutMs: 30, retries: 0 } : {}), ...deadline }).catch(() => undefined);
-  }, 512, total);
+  const opsPerSec = await closedLoop(
+    () => {
+      const u = rng.next();
+      accepted++;
+      if (accepted % 10_000 === 0) hive.heal();
+      const deadline: { deadlineMs?: number } = rng.next() < 0.05 ? { deadlineMs: 5 + Math.floor(rng.next() * 96) } : {};
+      if (u >= 0.08 && u < 0.1) {
+        const task: { kind: string; input: unknown } = u < 0.09 ? { kind: "poison", input: { n: accepted } } : { kind: "brokenOn", input: { agent: "agent-7" } };
+        return hive.run({ ...task, ...deadline }).catch(() => undefined);
+      }
+      const fault = u < 0.06 ? "throw" : u < 0.07 ? "exit" : u < 0.08 ? "hang" : "none";
+      // A hanging task has a short timeout of its own; the others a generous one.
+      return hive.run({ kind: "work", input: { n: accepted, fault }, ...(fault === "hang" ? { timeoutMs: 30, retries: 0 } : {}), ...deadline }).catch(() => undefined);
+    },
+    512,
+    total,
+  );
   const wallMs = performance.now() - t0;
   await hive.drain();
   await new Promise((r) => setTimeout(r, 50)); // let the last events reach the bus subscriber

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHive, type Hive, type HiveOptions } from "../src/hive.ts";
+import { createHive, type Hive, type HiveOptions } from "../src/hive/hive.ts";
 import { opsPerSecond } from "./harness.ts";
 
 /** Tasks per measured batch (submitted together, awaited together). */

@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assign, createActor, setup } from "xstate";
-import { filterInspect } from "../src/inspect.ts";
-import { inspectHive } from "../src/inspect-hive.ts";
-import { createTraceWriter } from "../src/trace.ts";
-import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
+import { filterInspect } from "../src/observe/inspect.ts";
+import { inspectHive } from "../src/hive/inspect-hive.ts";
+import { createTraceWriter } from "../src/observe/trace.ts";
+import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
 import { benchHive, hiveOpsPerSecond } from "./hive-load.ts";
 
 const machine = setup({ types: { context: {} as { count: number }, events: {} as { type: "toggle" } } }).createMachine({
@@ -34,9 +34,13 @@ const scope: BenchScope = async ({ quick }) => {
   try {
     const plain = createActor(machine).start();
     const raw = () =>
-      opsPerSecond(() => {
-        for (let i = 0; i < BATCH; i++) plain.send({ type: "toggle" });
-      }, BATCH, { minMs });
+      opsPerSecond(
+        () => {
+          for (let i = 0; i < BATCH; i++) plain.send({ type: "toggle" });
+        },
+        BATCH,
+        { minMs },
+      );
 
     const full = createTraceWriter({ file: join(dir, "full.jsonl"), batchSize: 1_024 });
     const fullActor = createActor(machine, { inspect: full }).start();
@@ -77,10 +81,14 @@ const scope: BenchScope = async ({ quick }) => {
         "xstate + trace writer (every event)",
         "xstate, no inspect",
         async () => {
-          const r = await opsPerSecond(async () => {
-            for (let i = 0; i < BATCH; i++) fullActor.send({ type: "toggle" });
-            await full.flush();
-          }, BATCH, { minMs });
+          const r = await opsPerSecond(
+            async () => {
+              for (let i = 0; i < BATCH; i++) fullActor.send({ type: "toggle" });
+              await full.flush();
+            },
+            BATCH,
+            { minMs },
+          );
           return r;
         },
         raw,
@@ -92,10 +100,14 @@ const scope: BenchScope = async ({ quick }) => {
         "xstate + trace writer (filtered, 1/100 snaps)",
         "xstate, no inspect",
         async () =>
-          opsPerSecond(async () => {
-            for (let i = 0; i < BATCH; i++) filteredActor.send({ type: "toggle" });
-            await filtered.flush();
-          }, BATCH, { minMs }),
+          opsPerSecond(
+            async () => {
+              for (let i = 0; i < BATCH; i++) filteredActor.send({ type: "toggle" });
+              await filtered.flush();
+            },
+            BATCH,
+            { minMs },
+          ),
         raw,
         rounds,
       ),
@@ -106,9 +118,13 @@ const scope: BenchScope = async ({ quick }) => {
         "xstate + no-op inspect (XState's own cost)",
         "xstate, no inspect",
         () =>
-          opsPerSecond(() => {
-            for (let i = 0; i < BATCH; i++) noop.send({ type: "toggle" });
-          }, BATCH, { minMs }),
+          opsPerSecond(
+            () => {
+              for (let i = 0; i < BATCH; i++) noop.send({ type: "toggle" });
+            },
+            BATCH,
+            { minMs },
+          ),
         raw,
         rounds,
       ),

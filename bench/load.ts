@@ -36,10 +36,14 @@ const load: BenchScope = async ({ quick }) => {
             },
             () => {
               const next = DEFAULT_LOAD_WORKLOAD.next(42);
-              return closedLoop(() => {
-                const t = next();
-                return raw.run({ kind: t.kind, input: t.input });
-              }, level, total);
+              return closedLoop(
+                () => {
+                  const t = next();
+                  return raw.run({ kind: t.kind, input: t.input });
+                },
+                level,
+                total,
+              );
             },
             quick ? 1 : 2,
           ),

@@ -41,7 +41,9 @@ async function main(argv: readonly string[]): Promise<number> {
   } else {
     for (const r of results) {
       process.stdout.write(
-        `${r.name.padEnd(40)} ${Math.round(r.opsPerSec).toLocaleString("en").padStart(12)} ops/s  vs ${r.baseline}: ${Math.round(r.baselineOpsPerSec).toLocaleString("en").padStart(12)} ops/s  ratio ${r.ratio.toFixed(3)}${r.extra ? `  ${JSON.stringify(r.extra)}` : ""}\n`,
+        `${r.name.padEnd(40)} ${Math.round(r.opsPerSec).toLocaleString("en").padStart(12)} ops/s  vs ${r.baseline}: ${Math.round(r.baselineOpsPerSec).toLocaleString("en").padStart(12)} ops/s  ratio ${
+          r.ratio.toFixed(3)
+        }${r.extra ? `  ${JSON.stringify(r.extra)}` : ""}\n`,
       );
     }
   }

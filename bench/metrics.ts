@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { MetricsRegistry } from "../src/metrics.ts";
-import { compare, opsPerSecond, type BenchResult, type BenchScope } from "./harness.ts";
+import { MetricsRegistry } from "../src/metrics/registry.ts";
+import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
 import { benchHive, hiveOpsPerSecond } from "./hive-load.ts";
 
 const N = 100_000;

@@ -37,9 +37,13 @@ const orchestration: BenchScope = async ({ quick }) => {
         "raw XState single-actor events",
         () => closedLoop(() => hive.run({ kind: "echo", input: 1 }), 1_000, total),
         () =>
-          opsPerSecond(() => {
-            for (let i = 0; i < 1_000; i++) actor.send(event);
-          }, 1_000, { minMs: quick ? 300 : 1_000 }),
+          opsPerSecond(
+            () => {
+              for (let i = 0; i < 1_000; i++) actor.send(event);
+            },
+            1_000,
+            { minMs: quick ? 300 : 1_000 },
+          ),
         quick ? 1 : 3,
       ),
       ...grown,
@@ -65,7 +69,13 @@ async function growing(quick: boolean): Promise<BenchResult[]> {
       const c0 = cpuMs();
       const tasksPerSec = await closedLoop(run, inFlight, tasks);
       const cpuUsPerTask = ((cpuMs() - c0) * 1_000) / tasks;
-      rows.push({ agents, tasks, tasksPerSec, cpuUsPerTask, extra: { inFlight, wallUsPerTask: round1(1e6 / tasksPerSec), cpuUsPerTask: round1(cpuUsPerTask), createAndStartMs: times.startMs, stopMs: times.stopMs } });
+      rows.push({
+        agents,
+        tasks,
+        tasksPerSec,
+        cpuUsPerTask,
+        extra: { inFlight, wallUsPerTask: round1(1e6 / tasksPerSec), cpuUsPerTask: round1(cpuUsPerTask), createAndStartMs: times.startMs, stopMs: times.stopMs },
+      });
     } finally {
       await hive.stop();
     }

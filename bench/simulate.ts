@@ -31,7 +31,7 @@ import { createActor, createMachine } from "xstate";
 import { createHive, type ScenarioInput, simulate } from "../src/index.ts";
 import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
 import { closedLoop } from "./pool.ts";
-import { cpuMs, round1, SWARM_SIZES, scaleScenario, swarmMemory } from "./swarm-scale.ts";
+import { cpuMs, round1, scaleScenario, SWARM_SIZES, swarmMemory } from "./swarm-scale.ts";
 import { createXStatePath } from "./xstate-path.ts";
 
 const AGENTS = 100;
@@ -72,13 +72,16 @@ const simulateScope: BenchScope = async ({ quick }) => {
   const actor = createActor(toggle).start();
   const event = { type: "toggle" } as const;
   const rawXState = (): Promise<number> =>
-    opsPerSecond(() => {
-      for (let i = 0; i < 1_000; i++) actor.send(event);
-    }, 1_000, { minMs: quick ? 300 : 1_000 });
+    opsPerSecond(
+      () => {
+        for (let i = 0; i < 1_000; i++) actor.send(event);
+      },
+      1_000,
+      { minMs: quick ? 300 : 1_000 },
+    );
   const path = createXStatePath(AGENTS, SLOTS, Math.round(0.8 * AGENTS * SLOTS));
   path.run(10_000); // warm-up
-  const bareXStatePath = (): Promise<number> =>
-    opsPerSecond(() => path.run(1_000), 1_000, { minMs: quick ? 300 : 1_000 });
+  const bareXStatePath = (): Promise<number> => opsPerSecond(() => path.run(1_000), 1_000, { minMs: quick ? 300 : 1_000 });
   const wide = createHive({ backend: "inline", metrics: false, agents: Array.from({ length: AGENTS }, (_, i) => ({ id: `agent-${i + 1}`, concurrency: SLOTS })) });
   const narrow = createHive({ backend: "inline", metrics: false, agents: [{ id: "a", concurrency: 600 }, { id: "b", concurrency: 600 }] });
   await wide.start();
@@ -87,8 +90,20 @@ const simulateScope: BenchScope = async ({ quick }) => {
     const inline100 = (): Promise<number> => closedLoop(() => wide.run({ kind: "echo", input: 1 }), 400, quick ? 10_000 : 40_000);
     const orchestration = await closedLoop(() => narrow.run({ kind: "echo", input: 1 }), 1_000, quick ? 10_000 : 50_000);
     const vsRaw = await compare(`simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`, "raw XState single-actor events", simulated, rawXState, rounds);
-    const vsInline = await compare(`simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`, `live hive, inline backend, ${AGENTS} agents × ${SLOTS} slots, 400 in flight`, simulated, inline100, rounds);
-    const vsPath = await compare(`simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`, `raw XState, a hive's nine-event task path with empty actions, ${AGENTS} agents × ${SLOTS} slots`, simulated, bareXStatePath, rounds);
+    const vsInline = await compare(
+      `simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`,
+      `live hive, inline backend, ${AGENTS} agents × ${SLOTS} slots, 400 in flight`,
+      simulated,
+      inline100,
+      rounds,
+    );
+    const vsPath = await compare(
+      `simulate, ${AGENTS} agents × ${SLOTS} slots, ${tasks.toLocaleString("en")} tasks`,
+      `raw XState, a hive's nine-event task path with empty actions, ${AGENTS} agents × ${SLOTS} slots`,
+      simulated,
+      bareXStatePath,
+      rounds,
+    );
     const extra = {
       targetTasksPerSec: 20_000,
       simulatedSecondsPerWallSecond: Math.round(virtualPerWall),

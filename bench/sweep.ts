@@ -32,7 +32,13 @@ const sweepScope: BenchScope = async ({ quick }) => {
     one = Math.max(one, await rate(1, replicas));
     two = Math.max(two, await rate(2, replicas));
   }
-  return [{ name: `sweep, ${replicas} replicas/min, 2 threads`, opsPerSec: Math.round(two * 100) / 100, baseline: "the same sweep on 1 thread", baselineOpsPerSec: Math.round(one * 100) / 100, ratio: Math.round((two / one) * 1_000) / 1_000 }];
+  return [{
+    name: `sweep, ${replicas} replicas/min, 2 threads`,
+    opsPerSec: Math.round(two * 100) / 100,
+    baseline: "the same sweep on 1 thread",
+    baselineOpsPerSec: Math.round(one * 100) / 100,
+    ratio: Math.round((two / one) * 1_000) / 1_000,
+  }];
 };
 
 export default sweepScope;

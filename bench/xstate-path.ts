@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { createActor, emit, enqueueActions, fromCallback, sendParent, sendTo, setup, type ActorRefFrom } from "xstate";
+import { type ActorRefFrom, createActor, emit, enqueueActions, fromCallback, sendParent, sendTo, setup } from "xstate";
 
 type Done = () => void;
 
@@ -139,7 +139,9 @@ export function createXStatePath(agents: number, slots: number, inFlight: number
   }).createMachine({
     invoke: { id: "supervisor", src: "supervisor" },
     on: {
-      "queen.submit": { actions: [sendTo("supervisor", ({ event }) => ({ type: "supervisor.enqueue", id: event.id })), emit(({ event }) => ({ type: "queen.events", task: event.id, what: "queued" }))] },
+      "queen.submit": {
+        actions: [sendTo("supervisor", ({ event }) => ({ type: "supervisor.enqueue", id: event.id })), emit(({ event }) => ({ type: "queen.events", task: event.id, what: "queued" }))],
+      },
       "queen.started": { actions: emit(({ event }) => ({ type: "queen.events", task: event.id, what: "started" })) },
       "queen.finished": { actions: emit(({ event }) => ({ type: "queen.events", task: event.id, what: "completed" })) },
     },

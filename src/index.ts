@@ -14,19 +14,28 @@
  *
  * @module
  */
-export { createHive, Hive } from "./hive.ts";
-export type { AgentOptions, AgentStats, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive.ts";
-export type { HiveInspectOption, HiveTraceOptions } from "./hive-inspect.ts";
+export { createHive, Hive } from "./hive/hive.ts";
+export type { AgentOptions, AgentStats, HiveEvent, HiveEventType, HiveOptions, HiveServeOptions, HiveStats, LatencySummary, TaskHandle, TaskOptions } from "./hive/hive.ts";
+export type { HiveInspectOption, HiveTraceOptions } from "./hive/inspect.ts";
 export type { TaskCounts } from "../actors/queen.ts";
 export type { Capabilities, Priority } from "../actors/types.ts";
 export type { ScoreTerms } from "../actors/allocation.ts";
-export type { AllocationAgent, AllocationChoice, AllocationContext, AllocationFunction, AllocationOption, AllocationStrategyName, AllocationTask, DecisionTerms } from "../actors/allocation-strategies.ts";
+export type {
+  AllocationAgent,
+  AllocationChoice,
+  AllocationContext,
+  AllocationFunction,
+  AllocationOption,
+  AllocationStrategyName,
+  AllocationTask,
+  DecisionTerms,
+} from "../actors/allocation-strategies.ts";
 export type { AllocationFallbackEvent, Decision } from "../actors/supervisor.ts";
 // Execution backends: the contract a backend of your own implements, and the factory that makes it.
 export type { BackendName } from "./backends/registry.ts";
 export type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendFactory, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./backends/types.ts";
 export type { DependencyCallResult, DependencyReport } from "../workers/protocol.ts";
-export type { HiveClock } from "./clock.ts";
+export type { HiveClock } from "./core/clock.ts";
 export {
   AbortedError,
   ApiaryError,
@@ -50,39 +59,39 @@ export {
   TraceFailedError,
   WaitTimeoutError,
   WorkerCrashedError,
-} from "./errors.ts";
-export type { ApiaryErrorCode, ApiaryErrorOptions, StoreErrorCode, StoreErrorOptions } from "./errors.ts";
+} from "./core/errors.ts";
+export type { ApiaryErrorCode, ApiaryErrorOptions, StoreErrorCode, StoreErrorOptions } from "./core/errors.ts";
 
 // Event bus, metrics, health endpoints, inspector and traces.
-export { BUS_PRIORITIES, EventBus } from "./bus.ts";
-export type { BusEvent, BusListener, BusPriority, BusStats, DeadLetter, Disposer, EventBusOptions, PublishOptions, SubscribeOptions, WaitForOptions } from "./bus.ts";
-export type { TimerClock } from "./timers.ts";
-export { LogHistogram } from "./histogram.ts";
-export type { HistogramSummary, LogHistogramOptions } from "./histogram.ts";
-export { Counter, Gauge, Histogram, MetricsRegistry } from "./metrics.ts";
-export type { MetricSnapshot, MetricsRegistryOptions } from "./metrics.ts";
-export { serveHealth } from "./serve.ts";
-export type { HealthServer, HealthServerOptions, Readiness } from "./serve.ts";
-export { createTraceWriter } from "./trace.ts";
-export type { TraceRecord, TraceWriter, TraceWriterOptions } from "./trace.ts";
-export { filterInspect, replayTrace, startInspector } from "./inspect.ts";
-export { inspectHive } from "./inspect-hive.ts";
-export type { InspectedHive, InspectHiveOptions } from "./inspect-hive.ts";
-export type { FilterInspectOptions, InspectObserver, InspectorRelay, ReplayTraceOptions, StartInspectorOptions } from "./inspect.ts";
+export { BUS_PRIORITIES, EventBus } from "./observe/bus.ts";
+export type { BusEvent, BusListener, BusPriority, BusStats, DeadLetter, Disposer, EventBusOptions, PublishOptions, SubscribeOptions, WaitForOptions } from "./observe/bus.ts";
+export type { TimerClock } from "./core/timers.ts";
+export { LogHistogram } from "./metrics/histogram.ts";
+export type { HistogramSummary, LogHistogramOptions } from "./metrics/histogram.ts";
+export { Counter, Gauge, Histogram, MetricsRegistry } from "./metrics/registry.ts";
+export type { MetricSnapshot, MetricsRegistryOptions } from "./metrics/registry.ts";
+export { serveHealth } from "./observe/serve.ts";
+export type { HealthServer, HealthServerOptions, Readiness } from "./observe/serve.ts";
+export { createTraceWriter } from "./observe/trace.ts";
+export type { TraceRecord, TraceWriter, TraceWriterOptions } from "./observe/trace.ts";
+export { filterInspect, replayTrace, startInspector } from "./observe/inspect.ts";
+export { inspectHive } from "./hive/inspect-hive.ts";
+export type { InspectedHive, InspectHiveOptions } from "./hive/inspect-hive.ts";
+export type { FilterInspectOptions, InspectObserver, InspectorRelay, ReplayTraceOptions, StartInspectorOptions } from "./observe/inspect.ts";
 
 // Circuit breakers, the result cache and the stores they persist to.
-export { CircuitBreaker } from "./breaker.ts";
-export type { BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker.ts";
-export { cacheKeyFor, ResultCache } from "./cache.ts";
-export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cache.ts";
+export { CircuitBreaker } from "./breaker/breaker.ts";
+export type { BreakerClock, BreakerReason, BreakerState, BreakerStats, BreakerTransition, CircuitBreakerOptions, FailureRateOptions } from "./breaker/breaker.ts";
+export { cacheKeyFor, ResultCache } from "./cache/cache.ts";
+export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cache/cache.ts";
 export { createFileStore, createIdbStore, createMemoryStore } from "./store/index.ts";
 export type { FileStoreOptions, FsyncPolicy, IdbStoreOptions, JsonValue, MemoryStoreOptions, Store, StoreCallOptions } from "./store/index.ts";
-export { createRandom } from "./random.ts";
-export type { Random } from "./random.ts";
+export { createRandom } from "./core/random.ts";
+export type { Random } from "./core/random.ts";
 // Breakers in allocation, named dependencies, the cache on the task path
-export type { AgentBreakerOptions, BreakerSummary, BreakerTransitionEvent } from "./agent-breakers.ts";
-export type { DependencyOptions } from "./dependency.ts";
-export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector, TaskCacheOption } from "./taskcache.ts";
+export type { AgentBreakerOptions, BreakerSummary, BreakerTransitionEvent } from "./hive/agent-breakers.ts";
+export type { DependencyOptions } from "./hive/dependencies.ts";
+export type { CacheEvent, HiveCacheOptions, HiveStoreOption, InvalidateSelector, TaskCacheOption } from "./hive/task-cache.ts";
 // Simulation in virtual time: scenarios, simulate, and the run report they produce.
 export { simulate } from "./sim/simulate.ts";
 export type { SimulateOptions } from "./sim/simulate.ts";

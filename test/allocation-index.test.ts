@@ -4,7 +4,7 @@ import { AllocationIndex } from "../actors/allocation-index.ts";
 import { ALLOCATION_STRATEGIES, type AllocationStrategy, createStrategy } from "../actors/allocation-strategies.ts";
 import { OrdinalSet } from "../actors/ordinal-set.ts";
 import type { ReadyTask } from "../actors/types.ts";
-import { createRandom, type Random } from "../src/random.ts";
+import { createRandom, type Random } from "../src/core/random.ts";
 
 const PROFILES: Record<string, number>[] = [{ a: 0.8 }, { a: 0.8 }, { a: 0.4, b: 0.9 }, { b: 0.6 }, {}, { a: 1, b: 1, c: 0.7 }];
 const REQUIREMENTS: Record<string, number>[] = [{}, { a: 0.3 }, { a: 0.5 }, { b: 0.5, a: 0.3 }, { c: 0.5 }, { z: 0.1 }];
@@ -96,7 +96,9 @@ describe("the allocation index", () => {
       const rng = createRandom(seed);
       const swarm = new Swarm(rng, 1 + Math.floor(rng.next() * 80));
       // Each strategy twice, fed the same decisions: one reads the index, the other a scan.
-      const pairs: [AllocationStrategy, AllocationStrategy, Random, Random][] = ALLOCATION_STRATEGIES.map((name) => [createStrategy(name), createStrategy(name), createRandom(seed), createRandom(seed)]);
+      const pairs: [AllocationStrategy, AllocationStrategy, Random, Random][] = ALLOCATION_STRATEGIES.map((
+        name,
+      ) => [createStrategy(name), createStrategy(name), createRandom(seed), createRandom(seed)]);
       const custom = (_t: unknown, agents: readonly { id: string }[]) => agents[Math.floor(agents.length / 2)]!.id;
       pairs.push([createStrategy(custom), createStrategy(custom), createRandom(seed), createRandom(seed)]);
       const candidates = new Candidates();
@@ -140,7 +142,10 @@ describe("the allocation index", () => {
 
   it("gives an exact tie to the agent that has waited longest in its state, so work spreads over equals", () => {
     const index = new AllocationIndex(createRandom(5));
-    const views: AgentView[] = Array.from({ length: 8 }, (_, i) => ({ id: `a${i}`, capabilities: {}, concurrency: 2, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal: i, tieKey: 0 }));
+    const views: AgentView[] = Array.from(
+      { length: 8 },
+      (_, i) => ({ id: `a${i}`, capabilities: {}, concurrency: 2, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal: i, tieKey: 0 }),
+    );
     for (const v of views) index.add(v, true);
     const scored = createStrategy("scored");
     const task: ReadyTask = { id: "t", kind: "k", input: null, requires: {}, priority: "normal", timeoutMs: 1, attempt: 1, avoid: undefined, enqueuedAt: 0 };

@@ -5,7 +5,7 @@ import { ALLOCATION_STRATEGIES, type AllocationFunction, type AllocationOption, 
 import type { ReadyTask } from "../actors/types.ts";
 import { parseVary } from "../src/cli/sweep-command.ts";
 import { createHive, type Hive, type HiveEvent, type HiveOptions, parseScenario, type ScenarioInput, simulate } from "../src/index.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import { setPath } from "../src/sim/sweep.ts";
 import { fixtureTasks, settle } from "./helpers.ts";
 
@@ -151,8 +151,7 @@ describe("every built-in strategy", () => {
             available: rng.next() > 0.1,
             breaker: (["closed", "closed", "open", "halfOpen"] as const)[Math.floor(rng.next() * 4)]!,
             health: updateHealth(FRESH_HEALTH, rng.next() > 0.3, 10 + rng.next() * 100),
-          }),
-        );
+          }));
         const t = task({ s: 0.3 }, rng.next() > 0.5 ? "x0" : undefined);
         const candidates = new Candidates();
         gatherCandidates(views, t.requires, candidates);
@@ -252,11 +251,16 @@ describe("allocation in a hive", () => {
   it("rejects an unknown strategy, at creation and on setAllocation", async () => {
     for (const allocation of ["fastest", 42, { name: "scored" }]) {
       expect(() => createHive({ agents: [{ id: "a" }], allocation: allocation as never })).toThrow(
-        expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('Cannot create hive: "allocation" must be one of scored, least-loaded, round-robin, weighted-random, or a function') }),
+        expect.objectContaining({
+          code: "INVALID_OPTIONS",
+          message: expect.stringContaining('Cannot create hive: "allocation" must be one of scored, least-loaded, round-robin, weighted-random, or a function'),
+        }),
       );
     }
     const { hive: h } = await hive({});
-    expect(() => h.setAllocation("fastest" as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringMatching(/^Cannot set allocation: "allocation" must be one of .*, received "fastest"$/) }));
+    expect(() => h.setAllocation("fastest" as never)).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringMatching(/^Cannot set allocation: "allocation" must be one of .*, received "fastest"$/) }),
+    );
     await h.stop();
     expect(() => h.setAllocation("scored")).toThrow(expect.objectContaining({ code: "HIVE_STOPPED" }));
   });
@@ -282,7 +286,9 @@ describe("allocation in a scenario", () => {
     expect(Math.max(...done) - Math.min(...done)).toBeLessThanOrEqual(2);
     const byScore = await simulate({ ...scenario, policies: {} }, { seed: 4 });
     expect(byScore.agents.map((ag) => ag.completed)).not.toEqual(done);
-    expect(() => parseScenario({ ...scenario, policies: { allocation: "fastest" as never } })).toThrow(/"policies\.allocation" must be one of scored, least-loaded, round-robin, weighted-random, received "fastest"/);
+    expect(() => parseScenario({ ...scenario, policies: { allocation: "fastest" as never } })).toThrow(
+      /"policies\.allocation" must be one of scored, least-loaded, round-robin, weighted-random, received "fastest"/,
+    );
   });
 
   it("can be varied by a sweep: names pass through --vary as strings, into a scenario without policies", () => {

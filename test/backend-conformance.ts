@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import type { Attempt, AttemptResult, ExecutionBackend, StartCallback } from "../src/backends/types.ts";
-import { isApiaryError } from "../src/errors.ts";
+import { isApiaryError } from "../src/core/errors.ts";
 
 /** Registers one test with the runner. */
 export type RegisterTest = (name: string, body: () => Promise<void>) => void;

@@ -25,7 +25,10 @@ describe("the backend option", () => {
   it("refuses anything but a shipped backend's name or a function, naming the field and the value", () => {
     for (const bad of ["gpu", 42, null, { start() {} }]) {
       expect(() => createHive({ agents, backend: bad as "inline" })).toThrow(
-        expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringMatching(/^Cannot create hive: "backend" must be one of piscina, comlink, inline, or a backend factory function, received /) }),
+        expect.objectContaining({
+          code: "INVALID_OPTIONS",
+          message: expect.stringMatching(/^Cannot create hive: "backend" must be one of piscina, comlink, inline, or a backend factory function, received /),
+        }),
       );
     }
   });
@@ -82,7 +85,12 @@ describe("the backend option", () => {
 
   it("fails start with INVALID_OPTIONS naming backend when the factory throws, the error as cause", async () => {
     const boom = new Error("no Redis at localhost:6379");
-    const hive = createHive({ agents, backend: () => { throw boom; } });
+    const hive = createHive({
+      agents,
+      backend: () => {
+        throw boom;
+      },
+    });
     const error = await hive.start().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot start the hive: the "backend" factory threw: Error: no Redis at localhost:6379', cause: boom });
     expect(hive.stats()).toMatchObject({ state: "stopped", backend: "custom" });
@@ -91,10 +99,12 @@ describe("the backend option", () => {
 
   it("fails start with INVALID_OPTIONS listing what a factory's backend lacks", async () => {
     const halfDone = { name: "half", startsOnDispatch: true, start: async () => ({ kinds: [] }), exec() {} };
-    for (const [made, lacks] of [
-      [halfDone, "abort, stats, close"],
-      [undefined, "name, startsOnDispatch, start, exec, abort, stats, close"],
-    ] as const) {
+    for (
+      const [made, lacks] of [
+        [halfDone, "abort, stats, close"],
+        [undefined, "name, startsOnDispatch, start, exec, abort, stats, close"],
+      ] as const
+    ) {
       const hive = createHive({ agents, backend: (() => made) as unknown as BackendFactory });
       await expect(hive.start()).rejects.toMatchObject({
         code: "INVALID_OPTIONS",

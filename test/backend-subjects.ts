@@ -9,7 +9,7 @@
 import { ComlinkBackend } from "../src/backends/comlink.ts";
 import { InlineBackend } from "../src/backends/inline.ts";
 import { PiscinaBackend } from "../src/backends/piscina.ts";
-import { realClock } from "../src/clock.ts";
+import { realClock } from "../src/core/clock.ts";
 import { SimulatedBackend } from "../src/sim/simulated-backend.ts";
 import type { BackendSubject } from "./backend-conformance.ts";
 import { FunctionBackend } from "./fixtures/function-backend.ts";

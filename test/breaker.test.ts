@@ -1,8 +1,8 @@
 import { createActor, SimulatedClock } from "xstate";
 import { describe, expect, it } from "vitest";
 import { breakerMachine } from "../actors/breaker.ts";
-import { CircuitBreaker, type BreakerTransition, type CircuitBreakerOptions } from "../src/breaker.ts";
-import { isApiaryError, isCircuitOpenError } from "../src/errors.ts";
+import { type BreakerTransition, CircuitBreaker, type CircuitBreakerOptions } from "../src/breaker/breaker.ts";
+import { isApiaryError, isCircuitOpenError } from "../src/core/errors.ts";
 
 const boom = (): never => {
   throw new Error("boom");
@@ -219,8 +219,7 @@ describe("CircuitBreaker", () => {
     expect(breaker.state).toBe("closed");
     const controller = new AbortController();
     const running = breaker.execute(
-      ({ signal }) =>
-        new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason as Error))),
+      ({ signal }) => new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason as Error))),
       { signal: controller.signal },
     );
     controller.abort(new Error("caller left"));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedClock } from "xstate";
-import { BUS_PRIORITIES, EventBus, type BusPriority } from "../src/bus.ts";
-import { isApiaryError } from "../src/errors.ts";
+import { BUS_PRIORITIES, type BusPriority, EventBus } from "../src/observe/bus.ts";
+import { isApiaryError } from "../src/core/errors.ts";
 
 type Ev =
   | { type: "task.completed"; at: number; taskId: string; output: number }

@@ -1,8 +1,8 @@
 import { createActor, fromPromise } from "xstate";
 import { describe, expect, it, vi } from "vitest";
 import { cacheMachine } from "../actors/cache.ts";
-import { cacheKeyFor, ResultCache, type ResultCacheOptions } from "../src/cache.ts";
-import { isApiaryError, isStoreError } from "../src/errors.ts";
+import { cacheKeyFor, ResultCache, type ResultCacheOptions } from "../src/cache/cache.ts";
+import { isApiaryError, isStoreError } from "../src/core/errors.ts";
 import { createFileStore, createMemoryStore, type Store } from "../src/store/index.ts";
 import { tempDir } from "./store-conformance.ts";
 import { readdir, writeFile } from "node:fs/promises";

@@ -78,23 +78,26 @@ describe("apiary load", () => {
 
   it("runs a scenario's agents and task mix for real, each kind a burn of its drawn duration, and says what it left out", async () => {
     const file = join(dir, "scenario.json");
-    await writeFile(file, JSON.stringify({
-      name: "crunch <shop>",
-      seed: 7,
-      agents: [
-        { name: "cpu", count: 2, capabilities: { crunch: 1 }, concurrency: 2 },
-        { name: "idle", capabilities: { other: 1 } },
-      ],
-      workload: {
-        kinds: [
-          { name: "crunch", requires: { crunch: 0.5 }, duration: { constant: 0.5 }, weight: 3 },
-          { name: "light", requires: { crunch: 0.1 }, duration: { exponential: { meanMs: 0.3 } } },
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: "crunch <shop>",
+        seed: 7,
+        agents: [
+          { name: "cpu", count: 2, capabilities: { crunch: 1 }, concurrency: 2 },
+          { name: "idle", capabilities: { other: 1 } },
         ],
-        arrivals: { closed: { inFlight: 20 } },
-      },
-      faults: { taskFailureProbability: 0.1 },
-      run: { durationMs: 1_000 },
-    }));
+        workload: {
+          kinds: [
+            { name: "crunch", requires: { crunch: 0.5 }, duration: { constant: 0.5 }, weight: 3 },
+            { name: "light", requires: { crunch: 0.1 }, duration: { exponential: { meanMs: 0.3 } } },
+          ],
+          arrivals: { closed: { inFlight: 20 } },
+        },
+        faults: { taskFailureProbability: 0.1 },
+        run: { durationMs: 1_000 },
+      }),
+    );
     const { code, stdout, stderr } = await apiary("load", file, "--tasks-per-level", "150", "--threads", "2", "--json");
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as LoadReport;

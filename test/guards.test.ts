@@ -74,7 +74,12 @@ describe("per-agent circuit breakers", () => {
 
   it("reopens when the probe fails, and counts a failure that is retried against the agent that ran it", async () => {
     const clock = new SimulatedClock();
-    const hive = await started({ clock, agents: [{ id: "a", capabilities: { onlyA: 1 } }, { id: "b", capabilities: { onlyB: 1 } }], breaker: { consecutiveFailures: 2, resetTimeoutMs: 500 }, retry: { minMs: 0 } });
+    const hive = await started({
+      clock,
+      agents: [{ id: "a", capabilities: { onlyA: 1 } }, { id: "b", capabilities: { onlyB: 1 } }],
+      breaker: { consecutiveFailures: 2, resetTimeoutMs: 500 },
+      retry: { minMs: 0 },
+    });
     for (let i = 0; i < 20; i++) await hive.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyB: 1 } });
     await expect(hive.run({ kind: "brokenOn", input: { agent: "a" }, requires: { onlyA: 1 }, retries: 4 })).rejects.toMatchObject({ code: "TASK_FAILED" });
     await settle();
@@ -146,7 +151,9 @@ describe("named dependencies", () => {
     hive.dependency("geo", () => 1);
     expect(() => hive.dependency("", () => 1)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"name" must be a non-empty string') }));
     expect(() => hive.dependency("geo", () => 1)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('must be unique in the hive, received "geo"') }));
-    expect(() => hive.dependency("x", () => 1, { resetTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"resetTimeoutMs" must be a positive integer, received -1') }));
+    expect(() => hive.dependency("x", () => 1, { resetTimeoutMs: -1 })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"resetTimeoutMs" must be a positive integer, received -1') }),
+    );
     await expect(hive.run({ kind: "double", input: { n: 2 } })).resolves.toBe(4);
   });
 
@@ -196,7 +203,9 @@ describe("dependency probes across threads", () => {
     clock.increment(1_000);
     hive.submit({ kind: "depHang", input: { name: "geo" }, timeoutMs: 100_000 }); // takes the only probe token, never reports
     await settle();
-    await expect(hive.run({ kind: "useDep", input: { name: "geo" } })).rejects.toMatchObject({ cause: expect.objectContaining({ code: "CIRCUIT_OPEN", message: expect.stringContaining("half-open") }) });
+    await expect(hive.run({ kind: "useDep", input: { name: "geo" } })).rejects.toMatchObject({
+      cause: expect.objectContaining({ code: "CIRCUIT_OPEN", message: expect.stringContaining("half-open") }),
+    });
     clock.increment(1_000);
     await expect(hive.run({ kind: "useDep", input: { name: "geo" } })).resolves.toBe("dependency ok");
     expect(hive.stats().breakers.find((b) => b.name === "geo")?.state).toBe("closed");
@@ -292,12 +301,16 @@ describe("result cache on the task path", () => {
     const hive = await started();
     expect(() => hive.submit({ kind: "double", cacheKey: "a/b" })).toThrow(expect.objectContaining({ code: "INVALID_KEY", message: expect.stringContaining("path separator") }));
     expect(() => hive.submit({ kind: "double", cacheKey: "..x" })).toThrow(expect.objectContaining({ code: "INVALID_KEY", message: expect.stringContaining('must not contain ".."') }));
-    expect(() => hive.submit({ kind: "double", cache: { ttlMs: 0 } })).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"cache.ttlMs" must be a positive integer, received 0') }));
+    expect(() => hive.submit({ kind: "double", cache: { ttlMs: 0 } })).toThrow(
+      expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"cache.ttlMs" must be a positive integer, received 0') }),
+    );
     expect(() => hive.submit({ kind: "double", input: { f: 1n }, cache: true })).toThrow(expect.objectContaining({ code: "INVALID_TASK" }));
     expect(() => createHive({ agents: [{ id: "a" }], cache: { maxEntries: 0 } })).toThrow(
       expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"cache.maxEntries" must be a positive integer, received 0') }),
     );
-    expect(() => createHive({ agents: [{ id: "a" }], store: { path: "x" } as never })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"store" must be a Store') }));
+    expect(() => createHive({ agents: [{ id: "a" }], store: { path: "x" } as never })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"store" must be a Store') }),
+    );
     await expect(hive.run({ kind: "double", input: { n: 3 }, cache: true })).resolves.toBe(6);
   });
 

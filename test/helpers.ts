@@ -9,7 +9,7 @@ import { supervisorMachine } from "../actors/supervisor.ts";
 import { workerMachine } from "../actors/worker.ts";
 import { InlineBackend } from "../src/backends/inline.ts";
 import type { ExecutionBackend } from "../src/backends/types.ts";
-import { createPort } from "../src/port.ts";
+import { createPort } from "../src/hive/port.ts";
 
 /** URL of the test task module. */
 export const fixtureTasks = new URL("./fixtures/tasks.mjs", import.meta.url);
@@ -61,7 +61,6 @@ export function harness(child: unknown, input: unknown, clock: SimulatedClock) {
   const ref = children["child"] as { send(e: unknown): void; getSnapshot(): { value: unknown; context: unknown } };
   return { actor, ref, received };
 }
-
 
 const runFile = promisify(execFile);
 const bin = fileURLToPath(new URL("../bin/apiary.js", import.meta.url));

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { LifecycleEvent } from "../actors/queen.ts";
 import { DEFAULT_SUPERVISION } from "../actors/restart.ts";
 import { type ApiaryError, createHive, type Hive, type HiveOptions } from "../src/index.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import { fixtureTasks, inlineBackend, settle, tree } from "./helpers.ts";
 
 const hives: Hive[] = [];
@@ -74,7 +74,10 @@ describe("signals", () => {
     const hive = await started();
     const held = hive.submit({ kind: "gate" });
     await settle();
-    expect(await rejection(hive.drain({ aborted: false } as never))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('Cannot drain the hive: "signal" must be an AbortSignal') });
+    expect(await rejection(hive.drain({ aborted: false } as never))).toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: expect.stringContaining('Cannot drain the hive: "signal" must be an AbortSignal'),
+    });
     openGate();
     expect(await held.result).toBe("released");
   });
@@ -104,9 +107,15 @@ describe("hive.serve", () => {
 describe("hive.invalidate", () => {
   it("refuses a missing, empty, mixed or malformed selector with INVALID_OPTIONS naming it", async () => {
     const hive = await started();
-    expect(thrown(() => hive.invalidate(null as never))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('"selector" must be an object { key }, { prefix }, { tag } or { kind }, received null') });
+    expect(thrown(() => hive.invalidate(null as never))).toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: expect.stringContaining('"selector" must be an object { key }, { prefix }, { tag } or { kind }, received null'),
+    });
     expect(thrown(() => hive.invalidate(undefined as never))).toMatchObject({ code: "INVALID_OPTIONS" });
-    expect(thrown(() => hive.invalidate({} as never))).toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot invalidate cached results: "selector" must name a key, prefix, tag or kind, received {}' });
+    expect(thrown(() => hive.invalidate({} as never))).toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: 'Cannot invalidate cached results: "selector" must name a key, prefix, tag or kind, received {}',
+    });
     expect(thrown(() => hive.invalidate({ key: "a", tag: "b" } as never))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining("must name only one of key, prefix, tag") });
     expect(thrown(() => hive.invalidate({ tag: "b", kind: "echo" } as never))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('"selector.kind" cannot narrow a tag') });
     expect(thrown(() => hive.invalidate({ key: "" }))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('"selector.key" must be a non-empty string, received ""') });
@@ -128,7 +137,10 @@ describe("cache keys", () => {
     expect(await hive.run({ kind: "double", input: { n: 2 }, cacheKey: "s", cache: { shared: true } })).toBe(4);
     expect(await hive.run({ kind: "echo", input: "other", cacheKey: "s", cache: { shared: true } })).toBe(4);
     expect(hive.stats().tasks.submitted).toBe(1);
-    expect(thrown(() => hive.submit({ kind: "echo", input: 1, cache: { shared: true } }))).toMatchObject({ code: "INVALID_TASK", message: expect.stringContaining('"cache.shared" needs a "cacheKey"') });
+    expect(thrown(() => hive.submit({ kind: "echo", input: 1, cache: { shared: true } }))).toMatchObject({
+      code: "INVALID_TASK",
+      message: expect.stringContaining('"cache.shared" needs a "cacheKey"'),
+    });
   });
 
   it("are invalidated by the caller's key across kinds, narrowed by kind, or by kind alone", async () => {
@@ -153,7 +165,7 @@ describe("cache keys", () => {
 });
 
 describe("hive.on and hive.waitFor", () => {
-  it("refuse an unknown event type with INVALID_OPTIONS listing the known ones; \"*\" stays allowed", async () => {
+  it('refuse an unknown event type with INVALID_OPTIONS listing the known ones; "*" stays allowed', async () => {
     const hive = await started();
     const error = thrown(() => hive.on("task.bogus" as never, () => {}));
     expect(error.code).toBe("INVALID_OPTIONS");
@@ -173,8 +185,14 @@ describe("hive.on and hive.waitFor", () => {
 describe("hive options", () => {
   it("refuse a retry backoff whose maxMs is below minMs", () => {
     const agents = [{ id: "a" }];
-    expect(thrown(() => createHive({ agents, retry: { minMs: 500, maxMs: 10 } }))).toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot create hive: "retry.maxMs" must be at least "retry.minMs" (500), received 10' });
-    expect(thrown(() => createHive({ agents, retry: { minMs: 20_000 } }))).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('"retry.maxMs" must be at least "retry.minMs" (20000)') });
+    expect(thrown(() => createHive({ agents, retry: { minMs: 500, maxMs: 10 } }))).toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: 'Cannot create hive: "retry.maxMs" must be at least "retry.minMs" (500), received 10',
+    });
+    expect(thrown(() => createHive({ agents, retry: { minMs: 20_000 } }))).toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: expect.stringContaining('"retry.maxMs" must be at least "retry.minMs" (20000)'),
+    });
   });
 
   it("refuse a supervision backoff whose maxMs is below minMs", () => {
@@ -230,7 +248,15 @@ describe("the Queen", () => {
     const { queen } = tree(await inlineBackend(), clock);
     const actor = createActor(queen, {
       clock,
-      input: { agents: [{ id: "a", capabilities: {}, concurrency: 1 }], random: createRandom(1), maxQueued: 100, overflow: "reject", agingMs: 5_000, retry: { minMs: 0, maxMs: 0, jitter: 0 }, supervision: DEFAULT_SUPERVISION },
+      input: {
+        agents: [{ id: "a", capabilities: {}, concurrency: 1 }],
+        random: createRandom(1),
+        maxQueued: 100,
+        overflow: "reject",
+        agingMs: 5_000,
+        retry: { minMs: 0, maxMs: 0, jitter: 0 },
+        supervision: DEFAULT_SUPERVISION,
+      },
     });
     const events: LifecycleEvent[] = [];
     actor.on("queen.events", (e) => events.push(...e.events));

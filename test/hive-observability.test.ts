@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHive, type Hive, type HiveEvent, type HiveOptions } from "../src/index.ts";
-import type { TraceRecord } from "../src/trace.ts";
+import type { TraceRecord } from "../src/observe/trace.ts";
 import { fixtureTasks, settle, sharedFlag } from "./helpers.ts";
 
 const hives: Hive[] = [];

@@ -215,8 +215,12 @@ describe("bad input", () => {
     );
     expect(() => createHive({ agents: [] })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"agents" must list at least one agent') }));
     expect(() => createHive({} as HiveOptions)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"agents"') }));
-    expect(() => createHive({ agents: [{ id: "a" }], backend: "gpu" as "inline" })).toThrow(expect.objectContaining({ message: expect.stringContaining('"backend" must be one of piscina, comlink, inline, or a backend factory function, received "gpu"') }));
-    expect(() => createHive({ agents: [{ id: "a", capabilities: { s: 2 } }] })).toThrow(expect.objectContaining({ message: expect.stringContaining('"agents[0].capabilities.s" must be a number from 0 to 1, received 2') }));
+    expect(() => createHive({ agents: [{ id: "a" }], backend: "gpu" as "inline" })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('"backend" must be one of piscina, comlink, inline, or a backend factory function, received "gpu"') }),
+    );
+    expect(() => createHive({ agents: [{ id: "a", capabilities: { s: 2 } }] })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('"agents[0].capabilities.s" must be a number from 0 to 1, received 2') }),
+    );
     expect(() => createHive({ agents: [{ id: "a" }, { id: "a" }] })).toThrow(expect.objectContaining({ message: expect.stringContaining('"agents[1].id" must be unique') }));
     expect(() => createHive({ agents: [{ id: "a" }], treads: 2 } as HiveOptions)).toThrow(expect.objectContaining({ message: 'Cannot create hive: "treads" is not a known option' }));
   });
@@ -228,8 +232,12 @@ describe("bad input", () => {
       expect.objectContaining({ code: "INVALID_TASK", message: 'Cannot submit task: "input.cb" cannot cross threads, received a function' }),
     );
     expect(() => hive.submit({ kind: "double", input: [Symbol("s")] })).toThrow(expect.objectContaining({ message: expect.stringContaining('"input[0]" cannot cross threads, received a symbol') }));
-    expect(() => hive.submit({ kind: "double", timeoutMs: -5 })).toThrow(expect.objectContaining({ message: expect.stringContaining('"timeoutMs" must be an integer from 1 to 2147483647, received -5') }));
-    expect(() => hive.submit({ kind: "double", priority: "urgent" as "high" })).toThrow(expect.objectContaining({ message: expect.stringContaining('"priority" must be one of critical, high, normal, low, background, received "urgent"') }));
+    expect(() => hive.submit({ kind: "double", timeoutMs: -5 })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('"timeoutMs" must be an integer from 1 to 2147483647, received -5') }),
+    );
+    expect(() => hive.submit({ kind: "double", priority: "urgent" as "high" })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('"priority" must be one of critical, high, normal, low, background, received "urgent"') }),
+    );
     expect((await rejection(hive.run({ kind: "nope" }))).code).toBe("INVALID_TASK");
     expect(await hive.run({ kind: "double", input: { n: 2 } })).toBe(4);
   });

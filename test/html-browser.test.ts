@@ -80,9 +80,18 @@ describe("the HTML report in headless Chromium", () => {
     const { stdout } = await run(
       chromium!,
       [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        `--user-data-dir=${profile}`, "--hide-scrollbars", ...args, `file://${file}`,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        `--user-data-dir=${profile}`,
+        "--hide-scrollbars",
+        ...args,
+        `file://${file}`,
       ],
       { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
     );

@@ -150,7 +150,9 @@ describe("renderHtml", () => {
   });
 
   it("rejects something that is not a report, naming the field and the value", () => {
-    expect(() => renderHtml({ mode: "party" } as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"mode" must be one of "simulation", "load", "sweep", received "party"') }));
+    expect(() => renderHtml({ mode: "party" } as never)).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"mode" must be one of "simulation", "load", "sweep", received "party"') }),
+    );
     expect(() => renderHtml(null as never)).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining("received null") }));
   });
 });

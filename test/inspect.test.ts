@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { assign, createActor, setup } from "xstate";
-import { filterInspect, replayTrace, startInspector } from "../src/inspect.ts";
-import { createTraceWriter } from "../src/trace.ts";
+import { filterInspect, replayTrace, startInspector } from "../src/observe/inspect.ts";
+import { createTraceWriter } from "../src/observe/trace.ts";
 
 const counter = setup({ types: { context: {} as { count: number }, events: {} as { type: "inc" } } }).createMachine({
   id: "counter",

@@ -61,6 +61,9 @@ describe("runLoad", () => {
   it("rejects bad options, naming the option and the value", async () => {
     await expect(runLoad({ levels: [] })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot run load test: "levels" must name at least one level, received an array of 0' });
     await expect(runLoad({ levels: [10, 0] })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot run load test: "levels[1]" must be a positive integer, received 0' });
-    await expect(runLoad({ tasksPerLevel: 5, durationMs: 100 })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot run load test: "durationMs" must not be given together with "tasksPerLevel" (5), received 100' });
+    await expect(runLoad({ tasksPerLevel: 5, durationMs: 100 })).rejects.toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: 'Cannot run load test: "durationMs" must not be given together with "tasksPerLevel" (5), received 100',
+    });
   });
 });

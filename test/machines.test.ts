@@ -6,7 +6,7 @@ import { DEFAULT_SUPERVISION } from "../actors/restart.ts";
 import type { Decision, SupervisorToQueen } from "../actors/supervisor.ts";
 import type { ReadyTask } from "../actors/types.ts";
 import type { AttemptsDoneEvent } from "../actors/worker.ts";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import { harness, inlineBackend, settle, sharedFlag, tree } from "./helpers.ts";
 
 const attempt = (seq: number, kind: string, input: unknown, timeoutMs = 1_000) => ({ id: `t${seq}`, seq, kind, input, attempt: 1, timeoutMs });
@@ -134,7 +134,16 @@ describe("Agent", () => {
 });
 
 describe("Supervisor", () => {
-  const ready = (id: string, requires: Record<string, number>, kind = "double"): ReadyTask => ({ id, kind, input: { n: 1 }, requires, priority: "normal", timeoutMs: 1_000, attempt: 1, enqueuedAt: 0 });
+  const ready = (id: string, requires: Record<string, number>, kind = "double"): ReadyTask => ({
+    id,
+    kind,
+    input: { n: 1 },
+    requires,
+    priority: "normal",
+    timeoutMs: 1_000,
+    attempt: 1,
+    enqueuedAt: 0,
+  });
 
   async function start(agents: { id: string; capabilities: Record<string, number>; concurrency: number }[]) {
     const clock = new SimulatedClock();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { LogHistogram } from "../src/histogram.ts";
-import { MetricsRegistry } from "../src/metrics.ts";
-import { isApiaryError } from "../src/errors.ts";
+import { LogHistogram } from "../src/metrics/histogram.ts";
+import { MetricsRegistry } from "../src/metrics/registry.ts";
+import { isApiaryError } from "../src/core/errors.ts";
 
 /** A seeded generator (mulberry32) so the data sets are reproducible. */
 function rng(seed: number): () => number {
@@ -201,15 +201,16 @@ describe("MetricsRegistry", () => {
 
     const summary = families.get("apiary_task_duration_seconds") as Family;
     expect(summary.type).toBe("summary");
-    const byName = (name: string, q?: string) =>
-      summary.samples.find((s) => s.name === name && s.labels["quantile"] === q && s.labels["kind"] === "sim")?.value;
+    const byName = (name: string, q?: string) => summary.samples.find((s) => s.name === name && s.labels["quantile"] === q && s.labels["kind"] === "sim")?.value;
     expect(byName("apiary_task_duration_seconds_count")).toBe(1000);
     expect(byName("apiary_task_duration_seconds_sum")).toBeCloseTo(500.5, 9);
-    for (const [q, exact] of [
-      ["0.5", 0.5],
-      ["0.95", 0.95],
-      ["0.99", 0.99],
-    ] as const) {
+    for (
+      const [q, exact] of [
+        ["0.5", 0.5],
+        ["0.95", 0.95],
+        ["0.99", 0.99],
+      ] as const
+    ) {
       expect(Math.abs((byName("apiary_task_duration_seconds", q) as number) - exact) / exact).toBeLessThan(1 / 32);
     }
     expect(families.get("apiary_task_duration_seconds_max")?.samples).toEqual([

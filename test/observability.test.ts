@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { SimulatedClock } from "xstate";
-import { EventBus, type BusEvent } from "../src/bus.ts";
-import { MetricsRegistry } from "../src/metrics.ts";
-import { serveHealth } from "../src/serve.ts";
+import { type BusEvent, EventBus } from "../src/observe/bus.ts";
+import { MetricsRegistry } from "../src/metrics/registry.ts";
+import { serveHealth } from "../src/observe/serve.ts";
 
 type TaskEvent =
   | (BusEvent & { type: "task.submitted"; taskId: string; kind: string })

@@ -18,7 +18,7 @@ export function readPng(png: Uint8Array): Pixels {
   let height = 0;
   let channels = 0;
   const idat: Uint8Array[] = [];
-  for (let at = 8; at < png.length; ) {
+  for (let at = 8; at < png.length;) {
     const length = view.getUint32(at);
     const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
     const data = png.subarray(at + 8, at + 8 + length);
@@ -50,17 +50,26 @@ export function readPng(png: Uint8Array): Pixels {
       const c = i >= channels ? prev[i - channels]! : 0;
       const x = line[i]!;
       switch (filter) {
-        case 0: cur[i] = x; break;
-        case 1: cur[i] = x + a; break;
-        case 2: cur[i] = x + b; break;
-        case 3: cur[i] = x + ((a + b) >> 1); break;
+        case 0:
+          cur[i] = x;
+          break;
+        case 1:
+          cur[i] = x + a;
+          break;
+        case 2:
+          cur[i] = x + b;
+          break;
+        case 3:
+          cur[i] = x + ((a + b) >> 1);
+          break;
         case 4: {
           const p = a + b - c;
           const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
           cur[i] = x + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
           break;
         }
-        default: throw new Error(`bad PNG filter ${filter} on row ${y}`);
+        default:
+          throw new Error(`bad PNG filter ${filter} on row ${y}`);
       }
     }
     for (let px = 0; px < width; px++) {

@@ -81,10 +81,11 @@ export async function probe(
         continue;
       }
       let settled: Promise<unknown> | undefined;
-      if (result instanceof Promise) settled = result.then(release, (error: unknown) => {
-        if (!(isApiaryError(error) && typeof error.code === "string")) wrong.push({ call: `${call} (rejected)`, error });
-      });
-      else await release(result);
+      if (result instanceof Promise) {
+        settled = result.then(release, (error: unknown) => {
+          if (!(isApiaryError(error) && typeof error.code === "string")) wrong.push({ call: `${call} (rejected)`, error });
+        });
+      } else await release(result);
       await between?.();
       if (pending !== undefined && settled !== undefined) pending.push(settled);
       else await settled;

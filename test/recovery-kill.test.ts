@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 
 const child = new URL("./fixtures/journal-child.mjs", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "apiary-kill-"));

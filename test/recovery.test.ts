@@ -287,7 +287,7 @@ describe("journal and recovery", () => {
     await h.stop();
     const journal = join(dir, "journal");
     const file = join(journal, readdirSync(journal).filter((n) => n.endsWith(".log")).sort().at(-1)!);
-    appendFileSync(file, "00000000 {\"o\":\"s\",\"id\":\"bad\"}\n");
+    appendFileSync(file, '00000000 {"o":"s","id":"bad"}\n');
     const { h: h2 } = await hive({ store: { dir }, recover: true, journal: { onWarning: () => {} } });
     await h2.run({ kind: "double", input: { n: 2 }, id: "after" });
     await h2.stop();
@@ -452,7 +452,9 @@ describe("identities, results and dead letters across restarts", () => {
     const options: Partial<HiveOptions> = { store: { dir }, recover: true, retry: noBackoff, breaker: false, journal: { compactEvery: 3 } };
     for (const key of ["a", "b", "c"]) broken().add(key);
     const { h: h1 } = await hive(options);
-    const failing = ["a", "b", "c"].map((key) => h1.submit({ kind: "brokenUntilFixed", input: { key, value: `${key} fixed` }, priority: "high", requires: { s: 0.5 }, timeoutMs: 5_000, retries: key === "a" ? 1 : 0 }));
+    const failing = ["a", "b", "c"].map((key) =>
+      h1.submit({ kind: "brokenUntilFixed", input: { key, value: `${key} fixed` }, priority: "high", requires: { s: 0.5 }, timeoutMs: 5_000, retries: key === "a" ? 1 : 0 })
+    );
     for (const f of failing) await expect(f.result).rejects.toMatchObject({ code: "TASK_FAILED" });
     await h1.run({ kind: "double", input: { n: 1 } });
     // t1 had a retry left, so it was dead-lettered last.
@@ -504,7 +506,9 @@ describe("identities, results and dead letters across restarts", () => {
     await h.submit({ kind: "gate", id: "long", input: { value: "done" } }).accepted;
     await h.stop();
     const { h: h2 } = await hive({ store: { dir }, recover: true });
-    expect(() => h2.submit({ kind: "double", input: { n: 1 }, id: "long" })).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('in use by an unfinished task, received "long"') }));
+    expect(() => h2.submit({ kind: "double", input: { n: 1 }, id: "long" })).toThrow(
+      expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('in use by an unfinished task, received "long"') }),
+    );
     await h2.stop();
     const { h: h3 } = await hive({ store: { dir }, recover: true });
     await settle();
@@ -555,7 +559,9 @@ describe("identities, results and dead letters across restarts", () => {
 
 describe("options", () => {
   it("refuses recover without a journal, and bad journal options, naming the field", () => {
-    expect(() => createHive({ agents, recover: true, durability: "none" })).toThrow(expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"recover" needs a journal') }));
+    expect(() => createHive({ agents, recover: true, durability: "none" })).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"recover" needs a journal') }),
+    );
     expect(() => createHive({ agents, durability: "always" as never })).toThrow(/"durability" must be one of none, batched, every-task, received "always"/);
     expect(() => createHive({ agents, durability: "batched", journal: { flushMs: 0 } })).toThrow(/"journal.flushMs" .*received 0/);
     expect(() => createHive({ agents, journal: { everyMs: 1 } as never })).toThrow(/"journal.everyMs" is not a known option/);
@@ -563,6 +569,8 @@ describe("options", () => {
 
   it("refuses an empty idempotency key", async () => {
     const { h } = await hive();
-    expect(() => h.submit({ kind: "double", input: { n: 1 }, idempotencyKey: "" })).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"idempotencyKey" must be a non-empty string, received ""') }));
+    expect(() => h.submit({ kind: "double", input: { n: 1 }, idempotencyKey: "" })).toThrow(
+      expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"idempotencyKey" must be a non-empty string, received ""') }),
+    );
   });
 });

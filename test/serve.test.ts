@@ -1,8 +1,8 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { MetricsRegistry } from "../src/metrics.ts";
-import { PROMETHEUS_CONTENT_TYPE, serveHealth, type Readiness } from "../src/serve.ts";
+import { MetricsRegistry } from "../src/metrics/registry.ts";
+import { PROMETHEUS_CONTENT_TYPE, type Readiness, serveHealth } from "../src/observe/serve.ts";
 
 describe("serveHealth over a real loopback socket", () => {
   it("serves Prometheus text at /metrics with the 0.0.4 content type", async () => {

@@ -68,7 +68,10 @@ describe("apiary simulate scenario.json", () => {
   });
 
   it("refuses before running a scenario no agent can serve, one that could not finish in hours, and a run given both a duration and a task count", async () => {
-    const base = { agents: [{ name: "w", capabilities: { plan: 0.9 } }], workload: { kinds: [{ name: "code", requires: { code: 0.5 }, duration: { constant: 10 } }], arrivals: { poisson: { ratePerSec: 1 } } } };
+    const base = {
+      agents: [{ name: "w", capabilities: { plan: 0.9 } }],
+      workload: { kinds: [{ name: "code", requires: { code: 0.5 }, duration: { constant: 10 } }], arrivals: { poisson: { ratePerSec: 1 } } },
+    };
     await writeFile(file("unmet.json"), JSON.stringify({ name: "unmet", ...base, run: { durationMs: 60_000 } }));
     const fits = { ...base, workload: { ...base.workload, kinds: [{ name: "plan", requires: { plan: 0.5 }, duration: { constant: 10 } }] } };
     await writeFile(file("endless.json"), JSON.stringify({ name: "endless", ...fits, run: { durationMs: 1e15 } }));
@@ -116,7 +119,14 @@ describe("apiary simulate on Node: the young generation sized for simulations (s
     const log = file(`${name}.log`);
     const preload = file("probe.cjs");
     await writeFile(preload, 'require("node:fs").appendFileSync(process.env.APIARY_TEST_PROBE, JSON.stringify(process.execArgv) + "\\n");\n');
-    const run = await apiaryWith({ nodeArgs: options.nodeArgs ?? [], env: { ...options.env, NODE_OPTIONS: `--require=${preload}`, APIARY_TEST_PROBE: log } }, "simulate", file("small.json"), "--json", "--seed", "3");
+    const run = await apiaryWith(
+      { nodeArgs: options.nodeArgs ?? [], env: { ...options.env, NODE_OPTIONS: `--require=${preload}`, APIARY_TEST_PROBE: log } },
+      "simulate",
+      file("small.json"),
+      "--json",
+      "--seed",
+      "3",
+    );
     const processes = (await readFile(log, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as string[]);
     return { run, processes };
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import { VirtualClock } from "../src/sim/clock.ts";
 import { createSampler, type Distribution, meanOf } from "../src/sim/distributions.ts";
 

@@ -41,17 +41,37 @@ describe("parseScenario", () => {
   });
 
   it.each([
-    ["a distribution's field", (s: any) => (s.workload.kinds[0].duration = { exponential: { meanMs: -5 } }), '"workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5'],
-    ["a missing lognormal sigma", (s: any) => (s.workload.kinds[0].duration = { lognormal: { medianMs: 5 } }), '"workload.kinds[0].duration.lognormal.sigma" must be a finite number >= 0, received undefined'],
-    ["an unknown distribution", (s: any) => (s.workload.kinds[0].duration = { gamma: 2 }), '"workload.kinds[0].duration" must be a distribution: { constant: ms } | { exponential: { meanMs } } | { lognormal: { medianMs, sigma } } | { empirical: [ms, ...] }, received {"gamma":2}'],
-    ["an empty empirical list", (s: any) => (s.workload.kinds[0].duration = { empirical: [] }), '"workload.kinds[0].duration.empirical" must be a non-empty array of durations in ms, received an array of 0'],
+    [
+      "a distribution's field",
+      (s: any) => (s.workload.kinds[0].duration = { exponential: { meanMs: -5 } }),
+      '"workload.kinds[0].duration.exponential.meanMs" must be a positive finite number, received -5',
+    ],
+    [
+      "a missing lognormal sigma",
+      (s: any) => (s.workload.kinds[0].duration = { lognormal: { medianMs: 5 } }),
+      '"workload.kinds[0].duration.lognormal.sigma" must be a finite number >= 0, received undefined',
+    ],
+    [
+      "an unknown distribution",
+      (s: any) => (s.workload.kinds[0].duration = { gamma: 2 }),
+      '"workload.kinds[0].duration" must be a distribution: { constant: ms } | { exponential: { meanMs } } | { lognormal: { medianMs, sigma } } | { empirical: [ms, ...] }, received {"gamma":2}',
+    ],
+    [
+      "an empty empirical list",
+      (s: any) => (s.workload.kinds[0].duration = { empirical: [] }),
+      '"workload.kinds[0].duration.empirical" must be a non-empty array of durations in ms, received an array of 0',
+    ],
     ["closed-loop in-flight count", (s: any) => (s.workload.arrivals = { closed: { inFlight: 0 } }), '"workload.arrivals.closed.inFlight" must be an integer from 1 to 10000000, received 0'],
     ["a bursty field", (s: any) => (s.workload.arrivals = { bursty: { ratePerSec: 3, onMs: 100 } }), '"workload.arrivals.bursty.offMs" must be a positive finite number, received undefined'],
     ["an agent's concurrency", (s: any) => (s.agents[0].concurrency = 0), '"agents[0].concurrency" must be an integer from 1 to 100000, received 0'],
     ["a hive policy", (s: any) => (s.policies = { supervision: { maxRestarts: -1 } }), '"policies.supervision.maxRestarts" must be an integer from 0 to 1000000, received -1'],
     ["a probability", (s: any) => (s.faults = { taskFailureProbability: 1.5 }), '"faults.taskFailureProbability" must be a probability from 0 to 1, received 1.5'],
     ["an unknown dependency", (s: any) => (s.workload.kinds[0].dependsOn = ["db"]), '"workload.kinds[0].dependsOn[0]" must name a dependency listed in "dependencies", received "db"'],
-    ["an outage of an unknown dependency", (s: any) => (s.faults = { outages: [{ dependency: "db", atMs: 0, forMs: 1 }] }), '"faults.outages[0].dependency" must name a dependency listed in "dependencies", received "db"'],
+    [
+      "an outage of an unknown dependency",
+      (s: any) => (s.faults = { outages: [{ dependency: "db", atMs: 0, forMs: 1 }] }),
+      '"faults.outages[0].dependency" must name a dependency listed in "dependencies", received "db"',
+    ],
     ["agent ids that collide", (s: any) => s.agents.push({ name: "a-1" }), '"agents[1].name" must give agent ids unique in the swarm ("a-1" repeats), received "a-1"'],
     ["neither duration nor task count", (s: any) => (s.run = { warmupMs: 1_000 }), '"run" must give "durationMs" or "tasks" (exactly one of the two), received {"warmupMs":1000}'],
     ["both duration and task count", (s: any) => (s.run = { durationMs: 60_000, tasks: 10_000 }), '"run.tasks" may not be given with "run.durationMs": give exactly one of the two, received 10000'],
@@ -60,8 +80,16 @@ describe("parseScenario", () => {
       (s: any) => s.workload.kinds.push({ name: "code", requires: { code: 0.95, sim: 0.5 }, duration: { constant: 1 } }),
       '"workload.kinds[1].requires" must be met by some agent group (kind "code"), and none has code >= 0.95 and sim >= 0.5, received {"code":0.95,"sim":0.5}',
     ],
-    ["a requirement above every agent's level", (s: any) => (s.workload.kinds[0].requires = { sim: 0.9 }), '"workload.kinds[0].requires" must be met by some agent group (kind "job"), and none has sim >= 0.9, received {"sim":0.9}'],
-    ["simulated time past a year", (s: any) => (s.run = { durationMs: 1e15 }), '"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000'],
+    [
+      "a requirement above every agent's level",
+      (s: any) => (s.workload.kinds[0].requires = { sim: 0.9 }),
+      '"workload.kinds[0].requires" must be met by some agent group (kind "job"), and none has sim >= 0.9, received {"sim":0.9}',
+    ],
+    [
+      "simulated time past a year",
+      (s: any) => (s.run = { durationMs: 1e15 }),
+      '"run.durationMs" must keep the simulated time (warmupMs + durationMs) within a year (31,536,000,000 ms), received 1000000000000000',
+    ],
     [
       "more expected tasks than a simulation takes",
       (s: any) => {
@@ -87,11 +115,13 @@ describe("parseScenario", () => {
   });
 
   it("accepts a closed loop of instant tasks that ends after a task count, and a requirement some group meets", () => {
-    expect(parseScenario(scenario((s) => {
-      s.workload.kinds[0].duration = { constant: 0 };
-      s.workload.arrivals = { closed: { inFlight: 4 } };
-      s.run = { tasks: 1_000 };
-    })).run.tasks).toBe(1_000);
+    expect(
+      parseScenario(scenario((s) => {
+        s.workload.kinds[0].duration = { constant: 0 };
+        s.workload.arrivals = { closed: { inFlight: 4 } };
+        s.run = { tasks: 1_000 };
+      })).run.tasks,
+    ).toBe(1_000);
     expect(parseScenario(scenario((s) => (s.workload.kinds[0].requires = { sim: 0.8 }))).workload.kinds[0]!.requires).toEqual({ sim: 0.8 });
   });
 

@@ -153,7 +153,10 @@ describe("simulate", () => {
   });
 
   it("rejects an invalid scenario or option naming the field and the value", async () => {
-    await expect(simulate({ name: "x" } as ScenarioInput)).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: 'Invalid scenario: "agents" must be an array of agent groups, received undefined' });
+    await expect(simulate({ name: "x" } as ScenarioInput)).rejects.toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: 'Invalid scenario: "agents" must be an array of agent groups, received undefined',
+    });
     await expect(simulate(faulty, { seed: 1.5 })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: 'Cannot simulate: "seed" must be an integer, received 1.5' });
   });
 });

@@ -54,7 +54,9 @@ describe("sweep", () => {
 
   it("refuses bad options and bad vary keys before running anything, naming them", async () => {
     await expect(sweep(mm1, { replicas: 0 })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining('"replicas" must be an integer from 1 to 10000, received 0') });
-    await expect(sweep(mm1, { replicas: 1, vary: { "workload.nothing.here": [1] } })).rejects.toThrow(/"vary" key "workload.nothing.here" does not name a field of the scenario \("workload.nothing" is missing\)/);
+    await expect(sweep(mm1, { replicas: 1, vary: { "workload.nothing.here": [1] } })).rejects.toThrow(
+      /"vary" key "workload.nothing.here" does not name a field of the scenario \("workload.nothing" is missing\)/,
+    );
     await expect(sweep(mm1, { replicas: 1, vary: { "agents.0.count": [0] } })).rejects.toThrow(/Cannot sweep at agents.0.count=0: .*"agents\[0\].count"/);
   });
 

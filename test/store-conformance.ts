@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { isApiaryError, isStoreError, type StoreErrorCode } from "../src/errors.ts";
+import { isApiaryError, isStoreError, type StoreErrorCode } from "../src/core/errors.ts";
 import type { BaseStoreOptions, Store } from "../src/store/index.ts";
 import { createFileStore, type FsyncPolicy } from "../src/store/index.ts";
 
@@ -45,8 +45,7 @@ async function using<T>(factory: StoreFactory, body: (store: Store) => Promise<T
  * @param test the runner's test registration function.
  */
 export function storeConformance(label: string, factory: StoreFactory, test: RegisterTest): void {
-  const it = (name: string, body: (store: Store) => Promise<void>, options?: BaseStoreOptions): void =>
-    test(`${label}: ${name}`, () => using(factory, body, options));
+  const it = (name: string, body: (store: Store) => Promise<void>, options?: BaseStoreOptions): void => test(`${label}: ${name}`, () => using(factory, body, options));
 
   it("returns undefined for a key never set", async (store) => {
     assert.equal(await store.get("missing"), undefined);

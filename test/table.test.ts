@@ -32,14 +32,32 @@ describe("terminal tables", () => {
     const text = formatLoadReport(loadReport([10, 100]));
     const lines = text.split("\n");
     const header = lines.find((l) => l.trimStart().startsWith("in flight"))!;
-    expect(header.split(/ {2,}/).map((s) => s.trim())).toEqual(["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "lost"]);
+    expect(header.split(/ {2,}/).map((s) => s.trim())).toEqual([
+      "in flight",
+      "accepted",
+      "completed",
+      "failed",
+      "dead-lettered",
+      "shed",
+      "rejected",
+      "cancelled",
+      "success",
+      "tasks/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "lost",
+    ]);
     const row = lines.find((l) => /^\s+100\s/.test(l))!;
     expect(row.trim().split(/\s+/)).toEqual(["100", "1,190", "1,170", "7", "4", "6", "10", "3", "98.3%", "950.0", "144.0", "396.0", "966.0", "0"]);
     // Columns line up: every row is as wide as the header.
     expect(lines.filter((l) => /^\s+\d/.test(l)).every((l) => l.length === header.length)).toBe(true);
     expect(text).toContain("shed         10 in flight: 6 shed, 10 rejected; 100 in flight: 6 shed, 10 rejected");
     expect(text).toContain("lost         none: at every level");
-    const clean: LoadReport = { ...loadReport([10]), levels: loadReport([10]).levels.map((l) => ({ ...l, tasks: { ...l.tasks, shed: 0, rejected: 0, accepted: l.tasks.accepted - 6, submitted: l.tasks.submitted - 16 } })) };
+    const clean: LoadReport = {
+      ...loadReport([10]),
+      levels: loadReport([10]).levels.map((l) => ({ ...l, tasks: { ...l.tasks, shed: 0, rejected: 0, accepted: l.tasks.accepted - 6, submitted: l.tasks.submitted - 16 } })),
+    };
     expect(formatLoadReport(clean)).toContain("shed         nothing shed or rejected at any level");
   });
 

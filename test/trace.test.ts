@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assign, createActor, createMachine, fromCallback, setup, type InspectionEvent } from "xstate";
-import { filterInspect } from "../src/inspect.ts";
-import { createTraceWriter, toPlain, type TraceRecord } from "../src/trace.ts";
+import { assign, createActor, createMachine, fromCallback, type InspectionEvent, setup } from "xstate";
+import { filterInspect } from "../src/observe/inspect.ts";
+import { createTraceWriter, toPlain, type TraceRecord } from "../src/observe/trace.ts";
 
 let dir: string;
 beforeEach(async () => {

@@ -2,9 +2,22 @@
 // whatever the schema — zod's own wording never reaches a caller.
 import { z } from "zod";
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, createFileStore, createHive, createMemoryStore, createTraceWriter, EventBus, filterInspect, InvalidOptionsError, isApiaryError, MetricsRegistry, ResultCache, serveHealth } from "../src/index.ts";
-import { parseOrThrow } from "../src/schema.ts";
-import { describeIssue, issueMessage, parseFor } from "../src/validation.ts";
+import {
+  CircuitBreaker,
+  createFileStore,
+  createHive,
+  createMemoryStore,
+  createTraceWriter,
+  EventBus,
+  filterInspect,
+  InvalidOptionsError,
+  isApiaryError,
+  MetricsRegistry,
+  ResultCache,
+  serveHealth,
+} from "../src/index.ts";
+import { parseOrThrow } from "../src/hive/schema.ts";
+import { describeIssue, issueMessage, parseFor } from "../src/core/validation.ts";
 
 /** Zod's default English, as it words each issue code. */
 const ZOD_WORDING = /Too small|Too big|Invalid input|Invalid option|Invalid key|Invalid element|Invalid string|Invalid discriminator|expected .+, received|Unrecognized key/;
@@ -94,7 +107,10 @@ describe("the option schemas of every building block", () => {
     ["Cannot create metrics registry:", () => new MetricsRegistry({ prefix: 5 } as never)],
     ["Cannot filter inspection events:", () => filterInspect(() => {}, { sample: "all" } as never)],
     ["Cannot create trace writer:", () => createTraceWriter({ file: "" } as never)],
-    ['Cannot create hive: "agents[0].capabilities" must have valid keys (a key must be a non-empty capability name), received the key ""', () => createHive({ agents: [{ id: "a", capabilities: { "": 1 } }] })],
+    [
+      'Cannot create hive: "agents[0].capabilities" must have valid keys (a key must be a non-empty capability name), received the key ""',
+      () => createHive({ agents: [{ id: "a", capabilities: { "": 1 } }] }),
+    ],
   ];
 
   for (const [expected, call] of cases) {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import type { TaskContext } from "./define.ts";
 
 /** Input of the `energy` task. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createRandom } from "../src/random.ts";
+import { createRandom } from "../src/core/random.ts";
 import type { TaskContext } from "./define.ts";
 
 /** Input of the `montecarlo` task. */

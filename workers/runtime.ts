@@ -8,8 +8,8 @@
 import { builtins } from "./builtins.ts";
 import { findUncloneable } from "./cloneable.ts";
 import type { TaskContext, TaskHandler, TaskHandlers } from "./define.ts";
-import { DependencyMirror, workerDependency, type WorkerDependency } from "./dependency.ts";
-import { type DependencyReport, type Description, type SerializedError, type StartStamps, stampEnd, stampStart, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
+import { DependencyMirror, type WorkerDependency, workerDependency } from "./dependency.ts";
+import { type DependencyReport, type Description, type SerializedError, stampEnd, stampStart, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "./protocol.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -60,7 +60,7 @@ class AttemptContext implements TaskContext {
   }
 
   dependency(name: string): WorkerDependency {
-    return workerDependency(this.#deps, name, (this.reports ??= []));
+    return workerDependency(this.#deps, name, this.reports ??= []);
   }
 
   #flagged(): boolean {
@@ -166,9 +166,7 @@ export class ThreadRuntime {
       mod = (await import(this.#tasksUrl)) as { default?: unknown };
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
-      const hint = /\.ts$/.test(this.#tasksUrl) && /extension|Unknown file/i.test(detail)
-        ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)"
-        : "";
+      const hint = /\.ts$/.test(this.#tasksUrl) && /extension|Unknown file/i.test(detail) ? " (this runtime cannot import TypeScript: pass a .js/.mjs module, or run on Node >= 22.18 or Deno)" : "";
       throw new Error(`tasks module ${this.#tasksUrl} could not be loaded: ${detail}${hint}`);
     }
     const table = mod.default;

@@ -12,7 +12,7 @@ import { exitNoticeCode } from "../../workers/exit-notice.ts";
 import { nodeEndpoint, type NodePort } from "../../workers/node-endpoint.ts";
 import type { TaskOutcome, WorkerInit } from "../../workers/protocol.ts";
 import type { WebWorkerApi } from "../../workers/web-entry.ts";
-import { TasksModuleError } from "../errors.ts";
+import { TasksModuleError } from "../core/errors.ts";
 import type { ThreadBackendOptions } from "./piscina.ts";
 import { type Batch, BatchRunner } from "./runner.ts";
 import { startDeadline } from "./start-deadline.ts";

@@ -10,7 +10,7 @@
  */
 import { ABORT_SLOTS, raiseAbortFlag, type TaskOutcome } from "../../workers/protocol.ts";
 import { ThreadRuntime } from "../../workers/runtime.ts";
-import { TasksModuleError } from "../errors.ts";
+import { TasksModuleError } from "../core/errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend } from "./types.ts";
 

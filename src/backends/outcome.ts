@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidTaskError, TaskFailedError } from "../errors.ts";
+import { InvalidTaskError, TaskFailedError } from "../core/errors.ts";
 import type { SerializedError, TaskOutcome } from "../../workers/protocol.ts";
 import type { Attempt, AttemptResult } from "./types.ts";
 

@@ -7,7 +7,7 @@
  */
 import { Piscina } from "piscina";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
-import { TasksModuleError } from "../errors.ts";
+import { TasksModuleError } from "../core/errors.ts";
 import { BatchRunner } from "./runner.ts";
 import { startDeadline } from "./start-deadline.ts";
 import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, StartCallback } from "./types.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import type { BackendContext, BackendFactory, ExecutionBackend } from "./types.ts";
 
 /** Imports a backend's module and returns its factory. */
@@ -70,7 +70,11 @@ export async function createBackend(option: BackendName | BackendFactory, contex
   }
   const missing = missingMembers(backend);
   if (missing.length > 0) {
-    throw new InvalidOptionsError(`Cannot start the hive: the "backend" factory must return an execution backend (name, startsOnDispatch, ${METHODS.join(", ")}); it lacks ${missing.join(", ")}, received ${describeValue(backend)}`);
+    throw new InvalidOptionsError(
+      `Cannot start the hive: the "backend" factory must return an execution backend (name, startsOnDispatch, ${METHODS.join(", ")}); it lacks ${missing.join(", ")}, received ${
+        describeValue(backend)
+      }`,
+    );
   }
   return backend as ExecutionBackend;
 }

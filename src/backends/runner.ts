@@ -8,8 +8,20 @@
  *
  * @module
  */
-import { ABORT_SLOTS, type DependencyReport, clearStart, endedOf, raiseAbortFlag, START_LAYOUT, startOf, type StartStamps, startStampViews, type TaskMessage, type TaskOutcome } from "../../workers/protocol.ts";
-import { InvalidTaskError, WorkerCrashedError } from "../errors.ts";
+import {
+  ABORT_SLOTS,
+  clearStart,
+  type DependencyReport,
+  endedOf,
+  raiseAbortFlag,
+  START_LAYOUT,
+  startOf,
+  type StartStamps,
+  startStampViews,
+  type TaskMessage,
+  type TaskOutcome,
+} from "../../workers/protocol.ts";
+import { InvalidTaskError, WorkerCrashedError } from "../core/errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, AttemptResult, StartCallback } from "./types.ts";
 

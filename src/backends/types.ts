@@ -7,8 +7,8 @@
  * @module
  */
 import type { DependencyReport } from "../../workers/protocol.ts";
-import type { HiveClock } from "../clock.ts";
-import type { ApiaryError } from "../errors.ts";
+import type { HiveClock } from "../core/clock.ts";
+import type { ApiaryError } from "../core/errors.ts";
 
 /**
  * How a backend connects the handlers it runs to the hive's dependency breakers

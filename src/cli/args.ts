@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { isApiaryError } from "../errors.ts";
+import { isApiaryError } from "../core/errors.ts";
 
 /** A problem with the command line or a file it names: exit code 2. */
 export class UsageError extends Error {
@@ -22,8 +22,7 @@ export type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
  */
 export interface CommandArgs<T extends CommandOptions> {
   values: {
-    [K in keyof T]: T[K] extends { type: "boolean"; default: boolean }
-      ? boolean
+    [K in keyof T]: T[K] extends { type: "boolean"; default: boolean } ? boolean
       : T[K] extends { type: "boolean" } ? boolean | undefined
       : T[K] extends { multiple: true } ? string[] | undefined
       : string | undefined;

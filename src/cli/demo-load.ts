@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Hive } from "../hive.ts";
+import type { Hive } from "../hive/hive.ts";
 import { demoTasks } from "./demo.ts";
 
 /** Options of {@link runDemoLoad}. */

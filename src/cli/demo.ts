@@ -9,8 +9,8 @@ import type { Priority } from "../../actors/types.ts";
 import type { EnergyReport } from "../../workers/energy.ts";
 import type { MonteCarloReport } from "../../workers/montecarlo.ts";
 import type { BackendName } from "../backends/registry.ts";
-import { createHive, type HiveStats, type TaskOptions } from "../hive.ts";
-import { createRandom } from "../random.ts";
+import { createHive, type HiveStats, type TaskOptions } from "../hive/hive.ts";
+import { createRandom } from "../core/random.ts";
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -103,7 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         hive.run(t).finally(() => {
           done++;
           options.onProgress?.(done, tasks.length);
-        }),
+        })
       ),
     );
     const wallMs = performance.now() - t0;

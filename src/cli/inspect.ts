@@ -6,8 +6,8 @@
  */
 import { open } from "node:fs/promises";
 import type { BackendName } from "../backends/registry.ts";
-import { replayTrace, startInspector } from "../inspect.ts";
-import { inspectHive } from "../inspect-hive.ts";
+import { replayTrace, startInspector } from "../observe/inspect.ts";
+import { inspectHive } from "../hive/inspect-hive.ts";
 import { DEMO_AGENTS } from "./demo.ts";
 import { runDemoLoad } from "./demo-load.ts";
 import { UsageError } from "./args.ts";

@@ -21,7 +21,7 @@ import { DEFAULT_LEVELS, runLoad } from "./load.ts";
 import { scenarioWorkload } from "./load-scenario.ts";
 import { readScenario } from "./simulate.ts";
 import type { LoadWorkload } from "./load-workload.ts";
-import { MAX_THREADS } from "../schema.ts";
+import { MAX_THREADS } from "../hive/schema.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 
@@ -136,7 +136,11 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
         const tasks = tasksPerLevel ?? level;
         const seconds = (tasks * mapped.meanTaskMs) / cpus / 1_000;
         if (seconds > 60) {
-          process.stderr.write(`apiary load: at ${level} in flight, ${tasks} tasks of ~${mapped.meanTaskMs.toFixed(1)} ms on ${cpus} threads need ~${Math.round(seconds)} s of CPU${tasksPerLevel === undefined ? " just to drain" : ""}; --levels or --tasks-per-level make it shorter\n`);
+          process.stderr.write(
+            `apiary load: at ${level} in flight, ${tasks} tasks of ~${mapped.meanTaskMs.toFixed(1)} ms on ${cpus} threads need ~${Math.round(seconds)} s of CPU${
+              tasksPerLevel === undefined ? " just to drain" : ""
+            }; --levels or --tasks-per-level make it shorter\n`,
+          );
         }
       }
     }

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import type { HiveOptions, TaskOptions } from "../hive.ts";
-import { createRandom } from "../random.ts";
+import type { HiveOptions, TaskOptions } from "../hive/hive.ts";
+import { createRandom } from "../core/random.ts";
 import { createSampler, meanOf, type Sampler } from "../sim/distributions.ts";
 import { agentIds, type Scenario } from "../sim/scenario.ts";
 import { createTaskMaker } from "../sim/workload.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 import type { Priority } from "../../actors/types.ts";
-import type { AgentOptions, HiveOptions, TaskOptions } from "../hive.ts";
-import { createRandom } from "../random.ts";
+import type { AgentOptions, HiveOptions, TaskOptions } from "../hive/hive.ts";
+import { createRandom } from "../core/random.ts";
 
 /** A load workload: the swarm, and a source of tasks (called once per task submitted). */
 export interface LoadWorkload {

@@ -16,13 +16,13 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { z } from "zod";
 import type { BackendName } from "../backends/registry.ts";
-import { AbortedError, InvalidOptionsError, isApiaryError } from "../errors.ts";
-import { createHive, type HiveOptions } from "../hive.ts";
+import { AbortedError, InvalidOptionsError, isApiaryError } from "../core/errors.ts";
+import { createHive, type HiveOptions } from "../hive/hive.ts";
 import { formatNumber } from "../sim/format.ts";
 import { createRecorder } from "../sim/recorder.ts";
 import type { LoadReport } from "../sim/report.ts";
 import { successRate } from "../sim/totals.ts";
-import { nonNegativeInt, parseFor, positiveInt } from "../validation.ts";
+import { nonNegativeInt, parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
 
 /** The in-flight levels of a default run. */
@@ -96,8 +96,19 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
   const out: LoadReport["levels"] = [];
   for (const [index, inFlight] of levels.entries()) {
     const report = await runLevel({
-      inFlight, index, count: levels.length, tasksPerLevel, durationMs, warmupMs, seed, workload,
-      sampleEveryMs: checked.sampleEveryMs ?? 100, threads: checked.threads, backend: options.backend, queue: options.queue, signal: options.signal,
+      inFlight,
+      index,
+      count: levels.length,
+      tasksPerLevel,
+      durationMs,
+      warmupMs,
+      seed,
+      workload,
+      sampleEveryMs: checked.sampleEveryMs ?? 100,
+      threads: checked.threads,
+      backend: options.backend,
+      queue: options.queue,
+      signal: options.signal,
       progress: options.onProgress === undefined ? undefined : (done, detail) => options.onProgress!(index * perLevel + Math.min(done, perLevel), total, detail),
     });
     out.push(report);

@@ -19,8 +19,8 @@
  */
 import { readFileSync } from "node:fs";
 import { BACKEND_NAMES, isBackendName } from "../backends/registry.ts";
-import { isApiaryError } from "../errors.ts";
-import { MAX_THREADS } from "../schema.ts";
+import { isApiaryError } from "../core/errors.ts";
+import { MAX_THREADS } from "../hive/schema.ts";
 import { type DemoReport, runDemo } from "./demo.ts";
 import { runInspect, runReplay } from "./inspect.ts";
 import { type CommandOptions, intFlag, parseCommandArgs } from "./args.ts";
@@ -98,13 +98,17 @@ function formatSummary(r: DemoReport): string {
     `${"agent".padEnd(12)} ${"capabilities".padEnd(28)} ${"tasks".padStart(6)} ${"failed".padStart(7)} ${"mean ms".padStart(8)}`,
     ...r.agents.map(
       (a) =>
-        `${a.id.padEnd(12)} ${Object.entries(a.capabilities)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(", ")
-          .padEnd(28)} ${String(a.tasks).padStart(6)} ${String(a.failed).padStart(7)} ${ms(a.meanMs).padStart(8)}`,
+        `${a.id.padEnd(12)} ${
+          Object.entries(a.capabilities)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")
+            .padEnd(28)
+        } ${String(a.tasks).padStart(6)} ${String(a.failed).padStart(7)} ${ms(a.meanMs).padStart(8)}`,
     ),
     "",
-    `energy      ${r.results.energy.runs} year-long dispatch runs, mean self-sufficiency ${pct(r.results.energy.meanSelfSufficiency)}, mean grid import ${r.results.energy.meanImportKwh.toFixed(0)} kWh`,
+    `energy      ${r.results.energy.runs} year-long dispatch runs, mean self-sufficiency ${pct(r.results.energy.meanSelfSufficiency)}, mean grid import ${
+      r.results.energy.meanImportKwh.toFixed(0)
+    } kWh`,
     `montecarlo  ${r.results.montecarlo.runs} runs, π ≈ ${r.results.montecarlo.meanEstimate.toFixed(5)} ± ${r.results.montecarlo.pooledStdError.toFixed(5)}`,
   ];
   return `${lines.join("\n")}\n`;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { BackendName } from "../backends/registry.ts";
-import { createHive } from "../hive.ts";
+import { createHive } from "../hive/hive.ts";
 import { DEMO_AGENTS } from "./demo.ts";
 import { runDemoLoad } from "./demo-load.ts";
 import { untilStopped } from "./run-until.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { InvalidOptionsError } from "../errors.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { formatMs, formatNumber } from "../sim/format.ts";
 import { renderHtml } from "../sim/html.ts";
 import type { RunReport } from "../sim/report.ts";
@@ -62,10 +62,14 @@ export function formatReport(r: RunReport): string {
   const x = r.extra;
   const num = (key: string): number => (typeof x[key] === "number" ? (x[key] as number) : 0);
   const lines = [
-    `means        latency ${formatMs(r.latencyMs.mean)} ms   wait ${formatMs(r.waitMs.mean)} ms   in system ${formatNumber(num("meanInSystem"), 2)} (running ${formatNumber(num("meanRunning"), 2)}, waiting ${formatNumber(num("meanQueued"), 2)})   Little's law λW ${formatNumber(num("littleL"), 2)}`,
-    `faults       crashes ${formatNumber(num("crashes"))}   restarts ${formatNumber(num("restarts"))}   worker deaths ${formatNumber(num("workerDeaths"))}   agent breaker trips ${formatNumber(num("agentBreakerTrips"))}   dependency breaker trips ${formatNumber(num("dependencyBreakerTrips"))}` +
-      (x["degraded"] === true ? `   DEGRADED at ${formatMs(num("degradedAtMs"))} ms` : "") +
-      (x["drainCutoff"] === true ? "   (drain cut off: unfinished tasks cancelled)" : ""),
+    `means        latency ${formatMs(r.latencyMs.mean)} ms   wait ${formatMs(r.waitMs.mean)} ms   in system ${formatNumber(num("meanInSystem"), 2)} (running ${
+      formatNumber(num("meanRunning"), 2)
+    }, waiting ${formatNumber(num("meanQueued"), 2)})   Little's law λW ${formatNumber(num("littleL"), 2)}`,
+    `faults       crashes ${formatNumber(num("crashes"))}   restarts ${formatNumber(num("restarts"))}   worker deaths ${formatNumber(num("workerDeaths"))}   agent breaker trips ${
+      formatNumber(num("agentBreakerTrips"))
+    }   dependency breaker trips ${formatNumber(num("dependencyBreakerTrips"))}` +
+    (x["degraded"] === true ? `   DEGRADED at ${formatMs(num("degradedAtMs"))} ms` : "") +
+    (x["drainCutoff"] === true ? "   (drain cut off: unfinished tasks cancelled)" : ""),
   ];
   if (num("cacheHits") + num("cacheMisses") > 0) lines.push(`cache        hits ${formatNumber(num("cacheHits"))}   misses ${formatNumber(num("cacheMisses"))}`);
   const table = formatRunReport(r);

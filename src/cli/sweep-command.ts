@@ -10,7 +10,7 @@
  * @module
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { isApiaryError } from "../errors.ts";
+import { isApiaryError } from "../core/errors.ts";
 import { renderHtml } from "../sim/html.ts";
 import { MAX_REPLICAS, MAX_SWEEP_THREADS, sweep, type VaryValue } from "../sim/sweep.ts";
 import { formatSweepReport } from "../sim/table.ts";

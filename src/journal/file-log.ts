@@ -16,7 +16,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { JournalLog, LoadedJournal } from "./log.ts";
 import { frame, type JournalRecord, unframe } from "./records.ts";

@@ -105,7 +105,7 @@ export class Journal {
    */
   async open(keep = true, reserveIds?: (lastId: number) => number): Promise<LoadedJournal> {
     const loaded = await this.#log.load();
-    if (keep) for (const r of loaded.records) this.index.apply(r);
+    if (keep) { for (const r of loaded.records) this.index.apply(r); }
     else this.index.applyIds(loaded.records);
     if (reserveIds !== undefined) this.index.apply({ o: "i", n: reserveIds(this.index.lastId) });
     this.index.prune(this.#now() - this.#tuning.retentionMs, this.#tuning.maxResults);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Random } from "../random.ts";
+import type { Random } from "../core/random.ts";
 import { createSampler, poissonGaps } from "./distributions.ts";
 import type { Arrivals } from "./scenario.ts";
 import type { VirtualClock } from "./clock.ts";

@@ -95,7 +95,9 @@ export function timeSeriesChart(kind: string, title: string, series: readonly Se
   const y = linear(0, most, p.bottom, p.top);
   let body = "";
   if (warmupMs > 0) {
-    body += `<rect class="warmup" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${px(p.bottom - p.top)}"><title>warm-up (left out of the figures)</title></rect>`;
+    body += `<rect class="warmup" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${
+      px(p.bottom - p.top)
+    }"><title>warm-up (left out of the figures)</title></rect>`;
   }
   body += yAxis(p, ticks(0, most, 4), y, yLabel);
   body += xAxis(p, ticks(0, t1 / 1_000, 6), (s) => x(s * 1_000), "time, s");
@@ -189,7 +191,13 @@ export interface BarGroup {
  * Bars grouped by category (e.g. one group per load level, one bar per percentile). `log`
  * draws the value axis on a log scale, for figures that span orders of magnitude.
  */
-export function groupedBarChart(kind: string, title: string, groups: readonly BarGroup[], series: readonly [string, string][], options: { yLabel: string; log?: boolean; format?: (v: number) => string }): string {
+export function groupedBarChart(
+  kind: string,
+  title: string,
+  groups: readonly BarGroup[],
+  series: readonly [string, string][],
+  options: { yLabel: string; log?: boolean; format?: (v: number) => string },
+): string {
   const values = groups.flatMap((g) => g.values).filter((v) => Number.isFinite(v) && v > 0);
   if (groups.length === 0 || values.length === 0) return emptyChart(kind, title, "nothing to compare");
   const p = plot(720, 240, { top: 26 });

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { HiveClock } from "../clock.ts";
+import type { HiveClock } from "../core/clock.ts";
 
 /** A pending timer. Its handle is the object itself. */
 interface Timer {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Random } from "../random.ts";
+import type { Random } from "../core/random.ts";
 
 /**
  * A distribution of durations in ms, written as an object with one key:

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidOptionsError, describeValue } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { estimateChart, groupedBarChart, latencyHistogram, timeSeriesChart, utilisationChart } from "./charts.ts";
 import { escapeHtml, formatDuration, formatMs, formatNumber, formatPercent } from "./format.ts";
 import type { LoadReport, RunReport, SweepReport } from "./report.ts";
@@ -84,11 +84,27 @@ function runBody(r: RunReport, h: "h2" | "h3"): string {
   parts.push(`<${h}>Latency</${h}>${latencyTable(r)}${chartFigure(latencyHistogram(r.histogram, r.latencyMs))}`);
   parts.push(
     `<${h}>Over time</${h}>` +
-      chartFigure(timeSeriesChart("throughput", "Throughput over time (completed per second)", r.series, [{ key: "throughputPerSec", label: "completed/s", className: "c-throughput", area: true }], r.warmupMs, "tasks/s")) +
-      chartFigure(timeSeriesChart("queue-depth", "Queue depth and running attempts over time", r.series, [
-        { key: "queued", label: "queued", className: "c-queued", area: true },
-        { key: "running", label: "running", className: "c-running" },
-      ], r.warmupMs, "tasks")),
+      chartFigure(
+        timeSeriesChart(
+          "throughput",
+          "Throughput over time (completed per second)",
+          r.series,
+          [{ key: "throughputPerSec", label: "completed/s", className: "c-throughput", area: true }],
+          r.warmupMs,
+          "tasks/s",
+        ),
+      ) +
+      chartFigure(timeSeriesChart(
+        "queue-depth",
+        "Queue depth and running attempts over time",
+        r.series,
+        [
+          { key: "queued", label: "queued", className: "c-queued", area: true },
+          { key: "running", label: "running", className: "c-running" },
+        ],
+        r.warmupMs,
+        "tasks",
+      )),
   );
   const util = utilisationChart(r.agents);
   parts.push(`<${h}>Agents</${h}>${chartFigure(util.svg)}${util.omitted > 0 ? note(`${formatNumber(util.omitted)} more agents are not drawn (${agentSpread(r)}).`) : ""}`);
@@ -133,13 +149,27 @@ function tasksTable(r: RunReport): string {
 }
 
 function latencyTable(r: RunReport): string {
-  const row = (name: string, l: RunReport["latencyMs"]): string[] => [name, formatNumber(l.count), formatMs(l.mean), formatMs(l.p50), formatMs(l.p90), formatMs(l.p95), formatMs(l.p99), formatMs(l.max)];
-  return table(["ms", "count", "mean", "p50", "p90", "p95", "p99", "max"], [row("submit to completion", r.latencyMs), row("wait before first attempt", r.waitMs)], [false, true, true, true, true, true, true, true]);
+  const row = (
+    name: string,
+    l: RunReport["latencyMs"],
+  ): string[] => [name, formatNumber(l.count), formatMs(l.mean), formatMs(l.p50), formatMs(l.p90), formatMs(l.p95), formatMs(l.p99), formatMs(l.max)];
+  return table(["ms", "count", "mean", "p50", "p90", "p95", "p99", "max"], [row("submit to completion", r.latencyMs), row("wait before first attempt", r.waitMs)], [
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
   const cell = (tag: "th" | "td", text: string, i: number): string => `<${tag}${numeric[i] === true ? ' class="num"' : ""}>${escapeHtml(text)}</${tag}>`;
-  return `<table><thead><tr>${head.map((c, i) => cell("th", c, i)).join("")}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((c, i) => cell("td", c, i)).join("")}</tr>`).join("")}</tbody></table>`;
+  return `<table><thead><tr>${head.map((c, i) => cell("th", c, i)).join("")}</tr></thead><tbody>${
+    rows.map((row) => `<tr>${row.map((c, i) => cell("td", c, i)).join("")}</tr>`).join("")
+  }</tbody></table>`;
 }
 
 // A chart in a <figure>, its SVG <title> (which svg() puts first) repeated as a visible caption.
@@ -155,7 +185,13 @@ function note(text: string): string {
 function loadBody(r: LoadReport): string {
   const levels = r.levels;
   const total = levels.reduce(
-    (acc, l) => ({ accepted: acc.accepted + l.tasks.accepted, completed: acc.completed + l.tasks.completed, shed: acc.shed + l.tasks.shed, rejected: acc.rejected + l.tasks.rejected, lost: acc.lost + unaccounted(l.tasks) }),
+    (acc, l) => ({
+      accepted: acc.accepted + l.tasks.accepted,
+      completed: acc.completed + l.tasks.completed,
+      shed: acc.shed + l.tasks.shed,
+      rejected: acc.rejected + l.tasks.rejected,
+      lost: acc.lost + unaccounted(l.tasks),
+    }),
     { accepted: 0, completed: 0, shed: 0, rejected: 0, lost: 0 },
   );
   const headline = [
@@ -171,7 +207,19 @@ function loadBody(r: LoadReport): string {
   parts.push(`<section><h2>Levels compared</h2>${table(head, rows, head.map(() => true))}`);
   const groups = (f: (l: LoadReport["levels"][number]) => number[]) => levels.map((l) => ({ label: `${formatNumber(l.inFlight)} in flight`, values: f(l) }));
   parts.push(chartFigure(groupedBarChart("level-throughput", "Throughput per level (completed per second)", groups((l) => [l.throughputPerSec]), [["tasks/s", "s0"]], { yLabel: "tasks/s" })));
-  parts.push(`${chartFigure(groupedBarChart("level-latency", "Latency percentiles per level (log scale)", groups((l) => [l.latencyMs.p50, l.latencyMs.p95, l.latencyMs.p99]), [["p50", "s0"], ["p95", "s1"], ["p99", "s2"]], { yLabel: "ms", log: true, format: formatMs }))}</section>`);
+  parts.push(
+    `${
+      chartFigure(
+        groupedBarChart(
+          "level-latency",
+          "Latency percentiles per level (log scale)",
+          groups((l) => [l.latencyMs.p50, l.latencyMs.p95, l.latencyMs.p99]),
+          [["p50", "s0"], ["p95", "s1"], ["p99", "s2"]],
+          { yLabel: "ms", log: true, format: formatMs },
+        ),
+      )
+    }</section>`,
+  );
   for (const l of levels) {
     parts.push(`<section class="level" id="level-${escapeHtml(String(l.inFlight))}"><h2>${escapeHtml(formatNumber(l.inFlight))} tasks in flight</h2>${runHeader(l)}</section>`);
     parts.push(runBody(l, "h3"));

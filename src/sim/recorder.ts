@@ -24,10 +24,10 @@
  * @module
  */
 import { z } from "zod";
-import { type Hive, type HiveEvent, type HiveEventType, observeTrusted } from "../hive.ts";
-import { LogHistogram } from "../histogram.ts";
-import { realTimers, type TimerClock } from "../timers.ts";
-import { nonNegativeInt, parseFor } from "../validation.ts";
+import { type Hive, type HiveEvent, type HiveEventType, observeTrusted } from "../hive/hive.ts";
+import { LogHistogram } from "../metrics/histogram.ts";
+import { realTimers, type TimerClock } from "../core/timers.ts";
+import { nonNegativeInt, parseFor } from "../core/validation.ts";
 import type { AgentFigures, AgentMark, HistogramBucket, LatencyFigures, RunReport, SeriesPoint, TaskTotals } from "./report.ts";
 
 /** Options of {@link createRecorder}. */
@@ -314,7 +314,7 @@ export function createRecorder(hive: Hive, options: RecorderOptions): Recorder {
         if (t.agentId !== undefined) stopRunning(t, e.at);
         t.agentId = e.agentId;
         let on = runningOn.get(e.agentId);
-        if (on === undefined) runningOn.set(e.agentId, (on = new Set()));
+        if (on === undefined) runningOn.set(e.agentId, on = new Set());
         on.add(t);
         t.runSince = e.at;
         running++;

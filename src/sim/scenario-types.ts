@@ -10,8 +10,8 @@ import type { AllocationStrategyName } from "../../actors/allocation-strategies.
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import type { RetryPolicy } from "../../actors/queen.ts";
 import type { SupervisionPolicy } from "../../actors/restart.ts";
-import type { AgentBreakerOptions } from "../agent-breakers.ts";
-import type { HiveOptions } from "../hive.ts";
+import type { AgentBreakerOptions } from "../hive/agent-breakers.ts";
+import type { HiveOptions } from "../hive/hive.ts";
 import type { Distribution } from "./distributions.ts";
 
 /** Priority name → weight (need not sum to 1). */

@@ -13,14 +13,29 @@
 import { z } from "zod";
 import { ALLOCATION_STRATEGIES, type AllocationStrategyName } from "../../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
-import { agentBreakerSchema } from "../agent-breakers.ts";
-import { describeValue, InvalidOptionsError } from "../errors.ts";
-import { hiveOptionsSchema, pathText, valueAt } from "../schema.ts";
-import { describeIssue } from "../validation.ts";
+import { agentBreakerSchema } from "../hive/agent-breakers.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
+import { hiveOptionsSchema, pathText, valueAt } from "../hive/schema.ts";
+import { describeIssue } from "../core/validation.ts";
 import { runTooLong, unmetRequirements } from "./scenario-limits.ts";
 import type { Scenario } from "./scenario-types.ts";
 
-export type { AgentGroup, AgentGroupInput, Arrivals, ArrivalsInput, DependencyInput, FaultsInput, PoliciesInput, PriorityMix, RunInput, Scenario, ScenarioInput, ScenarioKind, TaskKindInput, TimeWindow } from "./scenario-types.ts";
+export type {
+  AgentGroup,
+  AgentGroupInput,
+  Arrivals,
+  ArrivalsInput,
+  DependencyInput,
+  FaultsInput,
+  PoliciesInput,
+  PriorityMix,
+  RunInput,
+  Scenario,
+  ScenarioInput,
+  ScenarioKind,
+  TaskKindInput,
+  TimeWindow,
+} from "./scenario-types.ts";
 
 const finiteAtLeast = (min: number, what = `a finite number >= ${min}`) => {
   const error = `must be ${what}`;
@@ -164,7 +179,9 @@ const policiesSchema = z.strictObject(
     timeoutMs: int(1).default(30_000),
     breaker: agentBreakerSchema.optional(),
     cache: z
-      .strictObject({ maxEntries: int(1).optional(), ttlMs: int(1).optional(), staleWhileRevalidateMs: int(0).optional() }, { error: "must be an object { maxEntries?, ttlMs?, staleWhileRevalidateMs? }" })
+      .strictObject({ maxEntries: int(1).optional(), ttlMs: int(1).optional(), staleWhileRevalidateMs: int(0).optional() }, {
+        error: "must be an object { maxEntries?, ttlMs?, staleWhileRevalidateMs? }",
+      })
       .optional(),
     allocation: z.enum(ALLOCATION_STRATEGIES as [AllocationStrategyName, ...AllocationStrategyName[]], { error: `must be one of ${ALLOCATION_STRATEGIES.join(", ")}` }).optional(),
   },
@@ -185,9 +202,9 @@ const runSchema = z
   )
   .superRefine((run, ctx) => {
     if (run.durationMs !== undefined && run.tasks !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["tasks"], message: "may not be given with \"run.durationMs\": give exactly one of the two" });
+      ctx.addIssue({ code: "custom", path: ["tasks"], message: 'may not be given with "run.durationMs": give exactly one of the two' });
     } else if (run.durationMs === undefined && run.tasks === undefined) {
-      ctx.addIssue({ code: "custom", path: [], message: "must give \"durationMs\" or \"tasks\" (exactly one of the two)" });
+      ctx.addIssue({ code: "custom", path: [], message: 'must give "durationMs" or "tasks" (exactly one of the two)' });
     }
   });
 
@@ -238,11 +255,11 @@ const scenarioSchema = z
     });
     s.workload.kinds.forEach((k, i) => {
       k.dependsOn.forEach((d, j) => {
-        if (!deps.has(d)) ctx.addIssue({ code: "custom", path: ["workload", "kinds", i, "dependsOn", j], message: "must name a dependency listed in \"dependencies\"" });
+        if (!deps.has(d)) ctx.addIssue({ code: "custom", path: ["workload", "kinds", i, "dependsOn", j], message: 'must name a dependency listed in "dependencies"' });
       });
     });
     s.faults.outages.forEach((o, i) => {
-      if (!deps.has(o.dependency)) ctx.addIssue({ code: "custom", path: ["faults", "outages", i, "dependency"], message: "must name a dependency listed in \"dependencies\"" });
+      if (!deps.has(o.dependency)) ctx.addIssue({ code: "custom", path: ["faults", "outages", i, "dependency"], message: 'must name a dependency listed in "dependencies"' });
     });
     // zod's output type only widens the optionals of the validated Scenario.
     for (const issue of [...unmetRequirements(s as Scenario), ...runTooLong(s as Scenario)]) ctx.addIssue({ code: "custom", ...issue });

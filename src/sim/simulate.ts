@@ -9,10 +9,10 @@
  * @module
  */
 import { z } from "zod";
-import { AbortedError, isApiaryError } from "../errors.ts";
-import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive.ts";
-import { createRandom } from "../random.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, isApiaryError } from "../core/errors.ts";
+import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive/hive.ts";
+import { createRandom } from "../core/random.ts";
+import { parseFor } from "../core/validation.ts";
 import { createArrivals } from "./arrivals.ts";
 import { VirtualClock } from "./clock.ts";
 import { meanOf, poissonGaps } from "./distributions.ts";
@@ -59,19 +59,16 @@ const QUIET_TURNS = { hive: 1, callers: 4 } as const;
 /** Steps at one virtual instant before the run is declared stuck. */
 const MAX_STEPS_AT_ONE_INSTANT = 1_000_000;
 
-const yieldToHost: () => Promise<void> =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
-    ? () => new Promise((resolve) => (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(resolve))
-    : () => new Promise((resolve) => setTimeout(resolve, 0));
+const yieldToHost: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === "function"
+  ? () => new Promise((resolve) => (globalThis as unknown as { setImmediate: (fn: () => void) => void }).setImmediate(resolve))
+  : () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Hive options for a scenario, with `backend` the factory of its simulated backend. */
 function hiveOptions(s: Scenario, clock: VirtualClock, seed: number, backend: NonNullable<HiveOptions["backend"]>): HiveOptions {
   const p = s.policies;
   return {
     backend,
-    agents: s.agents.flatMap((g) =>
-      agentIds(g).map((id) => ({ id, capabilities: g.capabilities, concurrency: g.concurrency, ...(g.restart !== undefined ? { restart: g.restart } : {}) })),
-    ),
+    agents: s.agents.flatMap((g) => agentIds(g).map((id) => ({ id, capabilities: g.capabilities, concurrency: g.concurrency, ...(g.restart !== undefined ? { restart: g.restart } : {}) }))),
     clock,
     seed,
     defaults: { timeoutMs: p.timeoutMs, retries: p.retries, priority: "normal" },

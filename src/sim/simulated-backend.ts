@@ -20,9 +20,9 @@
 import { DependencyMirror } from "../../workers/dependency.ts";
 import type { DependencyCallResult, DependencyReport } from "../../workers/protocol.ts";
 import type { Attempt, AttemptCallback, AttemptResult, BackendStats, DependencyChannel, ExecutionBackend } from "../backends/types.ts";
-import type { HiveClock } from "../clock.ts";
-import { TaskFailedError, WorkerCrashedError } from "../errors.ts";
-import { createRandom, type Random } from "../random.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { TaskFailedError, WorkerCrashedError } from "../core/errors.ts";
+import { createRandom, type Random } from "../core/random.ts";
 import { bernoulli, createSampler, type Distribution, type Sampler } from "./distributions.ts";
 
 /** A task kind as the simulated backend runs it. */
@@ -112,7 +112,7 @@ export class SimulatedBackend implements ExecutionBackend {
     this.#origin = this.#clock.now();
     for (const o of this.#faults.outages ?? []) {
       let list = this.#outages.get(o.dependency);
-      if (list === undefined) this.#outages.set(o.dependency, (list = []));
+      if (list === undefined) this.#outages.set(o.dependency, list = []);
       list.push({ from: this.#origin + o.atMs, to: this.#origin + o.atMs + o.forMs });
     }
     return { kinds: [...this.#kinds.keys()] };
@@ -124,7 +124,13 @@ export class SimulatedBackend implements ExecutionBackend {
     const now = this.#clock.now();
     if (kind === undefined) {
       // The hive checks kinds on submit; this only guards a misuse of the backend on its own.
-      this.#settleLater(attempt.seq, 0, { ok: false, error: new TaskFailedError(`Task ${attempt.id} (${attempt.kind}) failed: the simulated workload has no such kind`, { taskId: attempt.id }) }, undefined, done);
+      this.#settleLater(
+        attempt.seq,
+        0,
+        { ok: false, error: new TaskFailedError(`Task ${attempt.id} (${attempt.kind}) failed: the simulated workload has no such kind`, { taskId: attempt.id }) },
+        undefined,
+        done,
+      );
       return;
     }
     let ms = kind.sample();

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { figuresOf, type Figures } from "./figures.ts";
+import { type Figures, figuresOf } from "./figures.ts";
 import type { Scenario } from "./scenario.ts";
 import { simulate } from "./simulate.ts";
 

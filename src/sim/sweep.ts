@@ -12,8 +12,8 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { isDeno } from "../backends/worker-file.ts";
-import { AbortedError, InvalidOptionsError } from "../errors.ts";
-import { parseFor } from "../validation.ts";
+import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
+import { parseFor } from "../core/validation.ts";
 import { estimate } from "./estimate.ts";
 import type { Figures } from "./figures.ts";
 import { SIM_YOUNG_GENERATION_MB } from "./gc.ts";
@@ -51,9 +51,16 @@ export const MAX_SWEEP_THREADS = 256;
 
 const varyValue = z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" });
 const optionsSchema = z.strictObject({
-  replicas: z.number({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).min(1, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }).max(MAX_REPLICAS, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }),
-  vary: z.record(z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }), z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" })).optional(),
-  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
+  replicas: z.number({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).min(1, {
+    error: `must be an integer from 1 to ${MAX_REPLICAS}`,
+  }).max(MAX_REPLICAS, { error: `must be an integer from 1 to ${MAX_REPLICAS}` }),
+  vary: z.record(
+    z.string().regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dotted path such as agents.0.count" }),
+    z.array(varyValue, { error: "must be an array of values" }).min(1, { error: "must list at least one value" }),
+  ).optional(),
+  threads: z.number({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).int({ error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).min(1, {
+    error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}`,
+  }).max(MAX_SWEEP_THREADS, { error: `must be an integer from 1 to ${MAX_SWEEP_THREADS}` }).optional(),
   seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).optional(),
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
@@ -89,7 +96,9 @@ export function setPath(scenario: unknown, path: string, value: VaryValue): unkn
   for (let i = 0; i < keys.length - 1; i++) {
     const next = node !== null && typeof node === "object" ? (node as Record<string, unknown>)[keys[i]!] : undefined;
     if (next === null || typeof next !== "object") {
-      throw new InvalidOptionsError(`Cannot sweep: "vary" key ${JSON.stringify(path)} does not name a field of the scenario ("${keys.slice(0, i + 1).join(".")}" is ${next === undefined ? "missing" : JSON.stringify(next)})`);
+      throw new InvalidOptionsError(
+        `Cannot sweep: "vary" key ${JSON.stringify(path)} does not name a field of the scenario ("${keys.slice(0, i + 1).join(".")}" is ${next === undefined ? "missing" : JSON.stringify(next)})`,
+      );
     }
     node = next;
   }
@@ -134,7 +143,13 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   const t0 = performance.now();
   // A young generation sized for simulations (see gc.ts): replicas allocate fast and scale
   // worse over threads when the collector's helpers compete with them.
-  const pool = new Piscina<ReplicaJob, Figures>({ filename: workerUrl().href, minThreads: threads, maxThreads: threads, idleTimeout: 1_000, resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB } });
+  const pool = new Piscina<ReplicaJob, Figures>({
+    filename: workerUrl().href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 1_000,
+    resourceLimits: { maxYoungGenerationSizeMb: SIM_YOUNG_GENERATION_MB },
+  });
   const total = points.length * o.replicas;
   let done = 0;
   try {
@@ -145,9 +160,8 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
             pool.run({ scenario: p.scenario, seed: seed + r } satisfies ReplicaJob, signal !== undefined ? { signal } : {}).then((figures) => {
               o.onProgress?.(++done, total);
               return figures;
-            }),
-          ),
-        ),
+            })),
+        )
       ),
     );
     const rows = points.map((p, i) => {

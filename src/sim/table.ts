@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { formatDuration, formatFigure, formatMs, formatNumber, formatPercent, plainText, truncate } from "./format.ts";
 import type { LoadReport, RunReport, SweepReport, TaskTotals } from "./report.ts";
 import { successRate, unaccounted } from "./totals.ts";
@@ -36,9 +36,20 @@ export function alignColumns(head: readonly string[], rows: readonly (readonly s
 export function levelColumns(r: LoadReport): { head: string[]; rows: string[][] } {
   const head = ["in flight", "accepted", "completed", "failed", "dead-lettered", "shed", "rejected", "cancelled", "success", "tasks/s", "p50 ms", "p95 ms", "p99 ms", "lost"];
   const rows = r.levels.map((l) => [
-    formatNumber(l.inFlight), formatNumber(l.tasks.accepted), formatNumber(l.tasks.completed), formatNumber(l.tasks.failed), formatNumber(l.tasks.deadLettered),
-    formatNumber(l.tasks.shed), formatNumber(l.tasks.rejected), formatNumber(l.tasks.cancelled), formatPercent(l.successRate), formatNumber(l.throughputPerSec, 1),
-    formatMs(l.latencyMs.p50), formatMs(l.latencyMs.p95), formatMs(l.latencyMs.p99), formatNumber(unaccounted(l.tasks)),
+    formatNumber(l.inFlight),
+    formatNumber(l.tasks.accepted),
+    formatNumber(l.tasks.completed),
+    formatNumber(l.tasks.failed),
+    formatNumber(l.tasks.deadLettered),
+    formatNumber(l.tasks.shed),
+    formatNumber(l.tasks.rejected),
+    formatNumber(l.tasks.cancelled),
+    formatPercent(l.successRate),
+    formatNumber(l.throughputPerSec, 1),
+    formatMs(l.latencyMs.p50),
+    formatMs(l.latencyMs.p95),
+    formatMs(l.latencyMs.p99),
+    formatNumber(unaccounted(l.tasks)),
   ]);
   return { head, rows };
 }
@@ -64,7 +75,9 @@ function taskLines(t: TaskTotals): string[] {
   const lost = unaccounted(t);
   return [
     `tasks        submitted ${formatNumber(t.submitted)}   accepted ${formatNumber(t.accepted)}   rejected ${formatNumber(t.rejected)}`,
-    `ended        completed ${formatNumber(t.completed)}   failed ${formatNumber(t.failed)}   dead-lettered ${formatNumber(t.deadLettered)}   shed ${formatNumber(t.shed)}   cancelled ${formatNumber(t.cancelled)}   (retried ${formatNumber(t.retried)})`,
+    `ended        completed ${formatNumber(t.completed)}   failed ${formatNumber(t.failed)}   dead-lettered ${formatNumber(t.deadLettered)}   shed ${formatNumber(t.shed)}   cancelled ${
+      formatNumber(t.cancelled)
+    }   (retried ${formatNumber(t.retried)})`,
     lost === 0
       ? "             nothing lost: every accepted task ended exactly once"
       : `             ${formatNumber(Math.abs(lost))} accepted tasks ${lost > 0 ? "have no terminal state" : "were counted twice"}`,
@@ -98,12 +111,18 @@ export function formatRunReport(r: RunReport): string {
   ];
   if (r.agents.length > 0) {
     const shown = r.agents.slice(0, MAX_AGENT_ROWS);
-    const rows = shown.map((a) => [plainText(truncate(a.id, 24)), formatNumber(a.completed), formatNumber(a.failed), formatPercent(a.utilisation), formatNumber(a.restarts), formatNumber(a.breakerTrips)]);
+    const rows = shown.map((
+      a,
+    ) => [plainText(truncate(a.id, 24)), formatNumber(a.completed), formatNumber(a.failed), formatPercent(a.utilisation), formatNumber(a.restarts), formatNumber(a.breakerTrips)]);
     lines.push("", alignColumns(["agent", "completed", "failed", "utilisation", "restarts", "breaker trips"], rows, [false, true, true, true, true, true]));
     const rest = r.agents.slice(MAX_AGENT_ROWS);
     if (rest.length > 0) {
       const sum = (f: (a: RunReport["agents"][number]) => number): string => formatNumber(rest.reduce((n, a) => n + f(a), 0));
-      lines.push(`… and ${formatNumber(rest.length)} more agents: completed ${sum((a) => a.completed)}, failed ${sum((a) => a.failed)}, restarts ${sum((a) => a.restarts)}, breaker trips ${sum((a) => a.breakerTrips)}`);
+      lines.push(
+        `… and ${formatNumber(rest.length)} more agents: completed ${sum((a) => a.completed)}, failed ${sum((a) => a.failed)}, restarts ${sum((a) => a.restarts)}, breaker trips ${
+          sum((a) => a.breakerTrips)
+        }`,
+      );
     }
   }
   return `${lines.join("\n")}\n`;

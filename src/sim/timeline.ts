@@ -60,11 +60,15 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
     omittedMarks += dropped;
     for (const s of states) {
       const w = Math.max(0.5, x(s.to) - x(s.from));
-      body += `<rect class="st-${s.state}" x="${px(x(s.from))}" y="${px(top)}" width="${px(w)}" height="${h}"><title>${escapeHtml(`${id}: ${s.state} from ${formatDuration(s.from)} to ${formatDuration(s.to)}`)}</title></rect>`;
+      body += `<rect class="st-${s.state}" x="${px(x(s.from))}" y="${px(top)}" width="${px(w)}" height="${h}"><title>${
+        escapeHtml(`${id}: ${s.state} from ${formatDuration(s.from)} to ${formatDuration(s.to)}`)
+      }</title></rect>`;
     }
     for (const b of breaker) {
       const w = Math.max(0.5, x(b.to) - x(b.from));
-      body += `<rect class="br-${b.state}" x="${px(x(b.from))}" y="${px(top)}" width="${px(w)}" height="5"><title>${escapeHtml(`${id}: breaker ${b.state} from ${formatDuration(b.from)} to ${formatDuration(b.to)}`)}</title></rect>`;
+      body += `<rect class="br-${b.state}" x="${px(x(b.from))}" y="${px(top)}" width="${px(w)}" height="5"><title>${
+        escapeHtml(`${id}: breaker ${b.state} from ${formatDuration(b.from)} to ${formatDuration(b.to)}`)
+      }</title></rect>`;
     }
     for (const m of laneMarks) {
       const shape = glyph(m.what);
@@ -74,13 +78,17 @@ export function agentTimeline(agents: readonly AgentFigures[], marks: readonly A
         continue;
       }
       glyphs++;
-      body += `<g class="mark mark-${m.what.replace(".", "-")}" transform="translate(${px(x(m.t))},${px(top + h / 2)})"><title>${escapeHtml(`${id}: ${m.what} at ${formatDuration(m.t)}`)}</title>${shape}</g>`;
+      body += `<g class="mark mark-${m.what.replace(".", "-")}" transform="translate(${px(x(m.t))},${px(top + h / 2)})"><title>${
+        escapeHtml(`${id}: ${m.what} at ${formatDuration(m.t)}`)
+      }</title>${shape}</g>`;
     }
   });
   const axisPlot = { ...p, bottom: p.top + chosen.length * lane + 4 };
   if (warmupMs > 0) {
     // Over the lanes (translucent), so the warm-up shows whatever the agents were doing.
-    body += `<rect class="warmup over" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${px(axisPlot.bottom - p.top)}"><title>warm-up (left out of the figures)</title></rect>`;
+    body += `<rect class="warmup over" x="${px(p.left)}" y="${px(p.top)}" width="${px(x(Math.min(warmupMs, t1)) - p.left)}" height="${
+      px(axisPlot.bottom - p.top)
+    }"><title>warm-up (left out of the figures)</title></rect>`;
   }
   body += xAxis(axisPlot, ticks(0, t1 / 1_000, 6), (s) => x(s * 1_000), "time, s");
   body += legendRow(8, axisPlot.bottom + 34);

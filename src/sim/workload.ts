@@ -6,8 +6,8 @@
  * @module
  */
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
-import type { TaskOptions } from "../hive.ts";
-import type { Random } from "../random.ts";
+import type { TaskOptions } from "../hive/hive.ts";
+import type { Random } from "../core/random.ts";
 import type { Scenario } from "./scenario.ts";
 
 /** Draws the next task of a scenario's workload. */

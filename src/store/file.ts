@@ -20,9 +20,9 @@ import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises
 import { join } from "node:path";
 import { clearTimeout, setTimeout } from "node:timers";
 import { z } from "zod";
-import { StoreError } from "../errors.ts";
-import { parseOptions, positiveInt } from "../validation.ts";
-import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
+import { StoreError } from "../core/errors.ts";
+import { parseOptions, positiveInt } from "../core/validation.ts";
+import { type BaseStoreOptions, DEFAULT_MAX_VALUE_BYTES, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
 /**

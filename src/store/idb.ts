@@ -6,9 +6,9 @@
  */
 import * as idb from "idb-keyval";
 import { z } from "zod";
-import { InvalidOptionsError } from "../errors.ts";
-import { parseOptions, positiveInt } from "../validation.ts";
-import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
+import { parseOptions, positiveInt } from "../core/validation.ts";
+import { type BaseStoreOptions, DEFAULT_MAX_VALUE_BYTES, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
 /** Options of {@link createIdbStore}. */

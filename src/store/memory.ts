@@ -6,8 +6,8 @@
  * @module
  */
 import { z } from "zod";
-import { parseOptions, positiveInt } from "../validation.ts";
-import { DEFAULT_MAX_VALUE_BYTES, type BaseStoreOptions, type Store, type StoreCallOptions } from "./types.ts";
+import { parseOptions, positiveInt } from "../core/validation.ts";
+import { type BaseStoreOptions, DEFAULT_MAX_VALUE_BYTES, type Store, type StoreCallOptions } from "./types.ts";
 import { decodeValue, encodeValue, validateKey } from "./value.ts";
 
 /** Options of {@link createMemoryStore}. */

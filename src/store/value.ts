@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describeValue, StoreError } from "../errors.ts";
+import { describeValue, StoreError } from "../core/errors.ts";
 
 /** Longest key accepted, in UTF-16 code units. */
 export const MAX_KEY_LENGTH = 200;

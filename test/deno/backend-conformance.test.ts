@@ -29,7 +29,12 @@ Deno.test("a hive runs its tasks on a factory's backend, and a factory that thro
   } finally {
     await hive.stop();
   }
-  const broken = createHive({ agents: [{ id: "a" }], backend: () => { throw new Error("no Redis"); } });
+  const broken = createHive({
+    agents: [{ id: "a" }],
+    backend: () => {
+      throw new Error("no Redis");
+    },
+  });
   const error = await assertRejects(() => broken.start(), Error, 'the "backend" factory threw: Error: no Redis');
   assertEquals((error as Error & { code: string }).code, "INVALID_OPTIONS");
   await broken.stop();

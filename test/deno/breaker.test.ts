@@ -1,7 +1,7 @@
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { SimulatedClock } from "xstate";
-import { CircuitBreaker, type BreakerTransition } from "../../src/breaker.ts";
-import { CircuitOpenError, InvalidOptionsError } from "../../src/errors.ts";
+import { type BreakerTransition, CircuitBreaker } from "../../src/breaker/breaker.ts";
+import { CircuitOpenError, InvalidOptionsError } from "../../src/core/errors.ts";
 
 const boom = (): never => {
   throw new Error("boom");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SimulatedClock } from "xstate";
-import { EventBus } from "../../src/bus.ts";
-import { isApiaryError } from "../../src/errors.ts";
+import { EventBus } from "../../src/observe/bus.ts";
+import { isApiaryError } from "../../src/core/errors.ts";
 
 type Ev = { type: "task.completed"; at: number; taskId: string } | { type: "task.failed"; at: number; taskId: string };
 

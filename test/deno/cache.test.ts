@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "./assert.ts";
-import { cacheKeyFor, ResultCache } from "../../src/cache.ts";
+import { cacheKeyFor, ResultCache } from "../../src/cache/cache.ts";
 import { createFileStore } from "../../src/store/index.ts";
 
 Deno.test("cache computes identical keys in flight once, every caller gets the result or the error", async () => {

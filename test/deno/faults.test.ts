@@ -82,7 +82,11 @@ async function runChild(args: string[]): Promise<{ code: number; report: ChildRe
 Deno.test("the process exits promptly after stop(): after a hung handler on the default backend, and after a task on comlink", async () => {
   const [hung, comlink] = await Promise.all([runChild(["", "spin,double"]), runChild(["comlink", "energy"])]);
   assertEquals(hung.code, 0, hung.stderr);
-  assertEquals({ backend: hung.report.backend, outcomes: hung.report.outcomes, threadRestarts: hung.report.threadRestarts }, { backend: "piscina", outcomes: ["TASK_TIMEOUT", "42"], threadRestarts: 1 });
+  assertEquals({ backend: hung.report.backend, outcomes: hung.report.outcomes, threadRestarts: hung.report.threadRestarts }, {
+    backend: "piscina",
+    outcomes: ["TASK_TIMEOUT", "42"],
+    threadRestarts: 1,
+  });
   assertEquals(comlink.code, 0, comlink.stderr);
   assertEquals(comlink.report.outcomes, ["ok"]);
   // Both exits were measured inside the children; well under a second, not the 30 s start deadline.

@@ -119,7 +119,14 @@ Deno.test("comlink: a Web Worker that exits fails its task WORKER_CRASHED and is
 // thread ran out of memory: the mandatory timeout detects it, and the hard abort replaces the
 // thread. The heap stays small: the limit, not the timeout, stopped the allocation.
 Deno.test("piscina: a thread out of memory (resourceLimits) is caught by the attempt's timeout and the pool heals", async () => {
-  const hive = createHive({ backend: "piscina", threads: 1, tasks, agents: [{ id: "a", concurrency: 1 }], resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 }, abortGraceMs: 100 });
+  const hive = createHive({
+    backend: "piscina",
+    threads: 1,
+    tasks,
+    agents: [{ id: "a", concurrency: 1 }],
+    resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    abortGraceMs: 100,
+  });
   await hive.start();
   try {
     const error = (await assertRejects(() => hive.run({ kind: "hog", timeoutMs: 1_500 }))) as ApiaryError;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
 import { createActor, createMachine } from "xstate";
-import { startInspector } from "../../src/inspect.ts";
+import { startInspector } from "../../src/observe/inspect.ts";
 
 const toggle = createMachine({ id: "toggle", initial: "off", states: { off: { on: { toggle: "on" } }, on: { on: { toggle: "off" } } } });
 
@@ -28,8 +28,8 @@ Deno.test("startInspector relays a real actor's events on Deno", async () => {
 });
 
 Deno.test("a trace written on Deno replays into the relay", async () => {
-  const { createTraceWriter } = await import("../../src/trace.ts");
-  const { replayTrace } = await import("../../src/inspect.ts");
+  const { createTraceWriter } = await import("../../src/observe/trace.ts");
+  const { replayTrace } = await import("../../src/observe/inspect.ts");
   const dir = await Deno.makeTempDir();
   try {
     const file = `${dir}/t.jsonl`;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { MetricsRegistry } from "../../src/metrics.ts";
-import { serveHealth } from "../../src/serve.ts";
+import { MetricsRegistry } from "../../src/metrics/registry.ts";
+import { serveHealth } from "../../src/observe/serve.ts";
 
 Deno.test("serveHealth serves metrics, liveness and readiness on Deno over loopback", async () => {
   const registry = new MetricsRegistry({ prefix: "apiary_" });

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { CachePersistResult, CacheWarmResult } from "../actors/cache.ts";
-import { isStoreError } from "./errors.ts";
-import type { Store } from "./store/types.ts";
+import type { CachePersistResult, CacheWarmResult } from "../../actors/cache.ts";
+import { isStoreError } from "../core/errors.ts";
+import type { Store } from "../store/types.ts";
 
 /** A persisted entry. `null` stands for "never" (JSON has no Infinity) and for "no tags". */
 export interface CacheRecord {

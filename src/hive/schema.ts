@@ -5,11 +5,11 @@
  * @module
  */
 import { z } from "zod";
-import { ALLOCATION_STRATEGIES, type AllocationOption } from "../actors/allocation-strategies.ts";
-import { PRIORITIES, type Priority } from "../actors/types.ts";
-import { BACKEND_NAMES, type BackendName, isBackendName } from "./backends/registry.ts";
-import type { BackendFactory } from "./backends/types.ts";
-import { issueMessage } from "./validation.ts";
+import { ALLOCATION_STRATEGIES, type AllocationOption } from "../../actors/allocation-strategies.ts";
+import { PRIORITIES, type Priority } from "../../actors/types.ts";
+import { BACKEND_NAMES, type BackendName, isBackendName } from "../backends/registry.ts";
+import type { BackendFactory } from "../backends/types.ts";
+import { issueMessage } from "../core/validation.ts";
 
 /** The most worker threads a hive takes (`threads`). */
 export const MAX_THREADS = 512;
@@ -68,9 +68,7 @@ export const allocationSchema = z.custom<AllocationOption>(
 
 const backendSchema = z.custom<BackendName | BackendFactory>((v) => typeof v === "function" || isBackendName(v), {
   error: (issue) =>
-    issue.input === "simulated"
-      ? `"simulated" needs a scenario's workload: run it with simulate(scenario, { seed })`
-      : `must be one of ${BACKEND_NAMES.join(", ")}, or a backend factory function`,
+    issue.input === "simulated" ? `"simulated" needs a scenario's workload: run it with simulate(scenario, { seed })` : `must be one of ${BACKEND_NAMES.join(", ")}, or a backend factory function`,
 });
 
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
@@ -146,7 +144,15 @@ export const hiveOptionsSchema = z.strictObject(
           }, { error: "must be an object { action, cooldownMs }" })
           .default({ action: "restart", cooldownMs: 30_000 }),
       }, { error: "must be an object { strategy, restart, maxRestarts, withinMs, backoff, failAfter, escalation }" })
-      .default({ strategy: "one-for-one", restart: "permanent", maxRestarts: 5, withinMs: 60_000, backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 }, failAfter: 5, escalation: { action: "restart", cooldownMs: 30_000 } }),
+      .default({
+        strategy: "one-for-one",
+        restart: "permanent",
+        maxRestarts: 5,
+        withinMs: 60_000,
+        backoff: { minMs: 100, maxMs: 10_000, jitter: 0.2, resetAfterMs: 30_000 },
+        failAfter: 5,
+        escalation: { action: "restart", cooldownMs: 30_000 },
+      }),
     allocation: allocationSchema.optional(),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
@@ -193,7 +199,7 @@ export const taskSchema = z.strictObject(
 /** Parsed task. */
 export type ParsedTask = z.output<typeof taskSchema>;
 
-export { pathText, valueAt } from "./validation.ts";
+export { pathText, valueAt } from "../core/validation.ts";
 
 /**
  * Parses `value` with `schema`, or throws the error `make` builds from a message like

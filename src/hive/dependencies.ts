@@ -18,12 +18,12 @@
  * @module
  */
 import { z } from "zod";
-import { DEP_LAYOUT, DEP_STATE, type DependencyReport } from "../workers/protocol.ts";
+import { DEP_LAYOUT, DEP_STATE, type DependencyReport } from "../../workers/protocol.ts";
 import { type BreakerSummary, type BreakerTransitionEvent, summary } from "./agent-breakers.ts";
-import type { DependencyChannel } from "./backends/types.ts";
-import { CircuitBreaker, type CircuitBreakerOptions } from "./breaker.ts";
-import type { HiveClock } from "./clock.ts";
-import { InvalidOptionsError } from "./errors.ts";
+import type { DependencyChannel } from "../backends/types.ts";
+import { CircuitBreaker, type CircuitBreakerOptions } from "../breaker/breaker.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { parseOrThrow } from "./schema.ts";
 
 /** Options of `hive.dependency`: a {@link CircuitBreaker}'s, on the hive clock. */

@@ -14,12 +14,12 @@
  * @module
  */
 import { z } from "zod";
-import type { LifecycleEvent } from "../actors/queen.ts";
-import { type BreakerReason, type BreakerState, type BreakerStats, CircuitBreaker } from "./breaker.ts";
-import type { HiveClock } from "./clock.ts";
-import { InvalidOptionsError } from "./errors.ts";
+import type { LifecycleEvent } from "../../actors/queen.ts";
+import { type BreakerReason, type BreakerState, type BreakerStats, CircuitBreaker } from "../breaker/breaker.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { InvalidOptionsError } from "../core/errors.ts";
 import { parseOrThrow } from "./schema.ts";
-import { numberIn, positiveInt } from "./validation.ts";
+import { numberIn, positiveInt } from "../core/validation.ts";
 
 /** The hive's `breaker` option: one breaker of this shape per agent. */
 export interface AgentBreakerOptions {

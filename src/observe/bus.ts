@@ -17,9 +17,9 @@
  * @module
  */
 import { z } from "zod";
-import { AbortedError, describeValue, InvalidEventError, InvalidOptionsError, WaitTimeoutError } from "./errors.ts";
-import { realTimers, type TimerClock } from "./timers.ts";
-import { fn, nonNegativeInt, parseOptions, positiveInt, positiveNumber } from "./validate.ts";
+import { AbortedError, describeValue, InvalidEventError, InvalidOptionsError, WaitTimeoutError } from "../core/errors.ts";
+import { realTimers, type TimerClock } from "../core/timers.ts";
+import { fn, nonNegativeInt, parseOptions, positiveInt, positiveNumber } from "../core/validate.ts";
 
 /** Delivery priorities, highest first. Among queued events a higher priority is delivered first. */
 export type BusPriority = "critical" | "high" | "normal" | "low" | "background";
@@ -373,8 +373,7 @@ export class EventBus<E extends { type: string }> {
         settle();
         reject(error);
       };
-      const onAbort = (): void =>
-        fail(new AbortedError(`Stopped waiting for ${what}: the signal was aborted`, { cause: o.signal?.reason }));
+      const onAbort = (): void => fail(new AbortedError(`Stopped waiting for ${what}: the signal was aborted`, { cause: o.signal?.reason }));
       const off = this.on("*", (event) => {
         // A predicate that throws rejects the wait rather than becoming a dead letter.
         let hit: boolean;
@@ -504,7 +503,7 @@ export class EventBus<E extends { type: string }> {
     while (this.#queued > 0) {
       // Highest non-empty lane; events published by subscribers during the drain join it.
       let lane = lanes[0] as Lane<E>;
-      for (let i = 0; lane.head >= lane.items.length; ) lane = lanes[++i] as Lane<E>;
+      for (let i = 0; lane.head >= lane.items.length;) lane = lanes[++i] as Lane<E>;
       const event = lane.items[lane.head] as E;
       lane.items[lane.head] = undefined;
       if (++lane.head === lane.items.length) {
@@ -532,7 +531,7 @@ export class EventBus<E extends { type: string }> {
       if (this.#replayCount < this.#replayCap) this.#replayCount++;
     }
     const typed = this.#byType.get(event.type);
-    if (typed !== undefined) for (const sub of typed) this.#call(sub, event);
+    if (typed !== undefined) { for (const sub of typed) this.#call(sub, event); }
     const wildcard = this.#wildcard;
     for (const sub of wildcard) this.#call(sub, event);
   }

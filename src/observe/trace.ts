@@ -16,11 +16,11 @@
  *
  * @module
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { AnyEventObject, InspectionEvent } from "xstate";
 import { z } from "zod";
-import { describeValue, TraceFailedError } from "./errors.ts";
-import { fn, parseOptions, positiveInt, positiveNumber } from "./validate.ts";
+import { describeValue, TraceFailedError } from "../core/errors.ts";
+import { fn, parseOptions, positiveInt, positiveNumber } from "../core/validate.ts";
 
 /** The inspection event types XState emits. */
 export type InspectionEventType = InspectionEvent["type"];

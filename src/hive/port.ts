@@ -7,9 +7,9 @@
  * @module
  */
 import { fromCallback } from "xstate";
-import type { AttemptStart, PortEvent, WorkerEvent, WorkerOutcome } from "../actors/worker.ts";
-import type { ExecutionBackend } from "./backends/types.ts";
-import type { HiveClock } from "./clock.ts";
+import type { AttemptStart, PortEvent, WorkerEvent, WorkerOutcome } from "../../actors/worker.ts";
+import type { ExecutionBackend } from "../backends/types.ts";
+import type { HiveClock } from "../core/clock.ts";
 
 /** The epoch time now, ms, at the resolution threads stamp starts with. */
 function epochNow(): number {

@@ -6,8 +6,8 @@
  */
 import type { InspectionEvent, Observer } from "xstate";
 import { z } from "zod";
-import type { Store } from "./store/types.ts";
-import { fn, nonNegativeInt, positiveInt } from "./validation.ts";
+import type { Store } from "../store/types.ts";
+import { fn, nonNegativeInt, positiveInt } from "../core/validation.ts";
 
 /** Where the cache reads the time from. */
 export interface CacheClock {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { LifecycleEvent } from "../actors/queen.ts";
-import { type BoundCounter, type BoundHistogram, type Counter, type Gauge, type Histogram, type MetricSnapshot, MetricsRegistry } from "./metrics.ts";
+import type { LifecycleEvent } from "../../actors/queen.ts";
+import { type BoundCounter, type BoundHistogram, type Counter, type Gauge, type Histogram, type MetricSnapshot, MetricsRegistry } from "../metrics/registry.ts";
 
 /** Outcomes `apiary_tasks_total` counts. */
 export type TaskOutcome = "completed" | "failed" | "cancelled" | "deadLettered" | "shed" | "rejected" | "retried";
@@ -129,7 +129,16 @@ export class HiveMetrics {
     let k = this.#kinds.get(kind);
     if (k === undefined) {
       const c = (outcome: TaskOutcome): BoundCounter => this.#tasks.labels({ kind, outcome });
-      k = { completed: c("completed"), failed: c("failed"), cancelled: c("cancelled"), deadLettered: c("deadLettered"), shed: c("shed"), rejected: c("rejected"), retried: c("retried"), byAgent: new Map() };
+      k = {
+        completed: c("completed"),
+        failed: c("failed"),
+        cancelled: c("cancelled"),
+        deadLettered: c("deadLettered"),
+        shed: c("shed"),
+        rejected: c("rejected"),
+        retried: c("retried"),
+        byAgent: new Map(),
+      };
       this.#kinds.set(kind, k);
     }
     return k;

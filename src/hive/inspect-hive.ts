@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { InspectionEventType } from "./trace.ts";
+import type { InspectionEventType } from "../observe/trace.ts";
 import { createHive, type Hive, type HiveOptions } from "./hive.ts";
-import { filterInspect, type FilterInspectOptions, type InspectorRelay, startInspector, type StartInspectorOptions } from "./inspect.ts";
+import { filterInspect, type FilterInspectOptions, type InspectorRelay, startInspector, type StartInspectorOptions } from "../observe/inspect.ts";
 
 /** Options of {@link inspectHive}: where the relay listens, and what reaches it. */
 export interface InspectHiveOptions extends StartInspectorOptions {

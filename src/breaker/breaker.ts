@@ -9,15 +9,15 @@
  *
  * @module
  */
-import type { Disposer } from "./bus.ts";
-import { createActor, type Actor, type AnyActorRef, type InspectionEvent, type Observer } from "xstate";
+import type { Disposer } from "../observe/bus.ts";
+import { type Actor, type AnyActorRef, createActor, type InspectionEvent, type Observer } from "xstate";
 import { z } from "zod";
-import { breakerMachine, type BreakerReason, type BreakerState } from "../actors/breaker.ts";
-import { CircuitOpenError } from "./errors.ts";
-import { FailureWindow } from "./failureWindow.ts";
-import { fn, numberIn, parseOptions, positiveInt } from "./validation.ts";
+import { breakerMachine, type BreakerReason, type BreakerState } from "../../actors/breaker.ts";
+import { CircuitOpenError } from "../core/errors.ts";
+import { FailureWindow } from "./failure-window.ts";
+import { fn, numberIn, parseOptions, positiveInt } from "../core/validation.ts";
 
-export type { BreakerReason, BreakerState } from "../actors/breaker.ts";
+export type { BreakerReason, BreakerState } from "../../actors/breaker.ts";
 
 /** The actor clock a breaker runs on: XState's `Clock` plus the current time. `SimulatedClock` fits. */
 export interface BreakerClock {
@@ -116,7 +116,7 @@ export interface BreakerCallContext {
 }
 
 /** A function that stops a subscription; also usable with `using`. */
-export type { Disposer } from "./bus.ts";
+export type { Disposer } from "../observe/bus.ts";
 
 const schema = z.strictObject({
   name: z.string({ error: "must be a string" }).optional(),
@@ -370,10 +370,9 @@ export class CircuitBreaker implements Disposable {
 
   #reject<T>(): T {
     this.#rejected += 1;
-    const error =
-      this.#state === "open"
-        ? new CircuitOpenError(this.#openMessage())
-        : new CircuitOpenError(`Circuit "${this.#name}" is half-open and its ${this.#maxProbes} probe slot(s) are taken: the call fails fast`);
+    const error = this.#state === "open"
+      ? new CircuitOpenError(this.#openMessage())
+      : new CircuitOpenError(`Circuit "${this.#name}" is half-open and its ${this.#maxProbes} probe slot(s) are taken: the call fails fast`);
     if (this.#fallback === undefined) throw error;
     return this.#fallback(error) as T;
   }

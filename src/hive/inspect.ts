@@ -6,8 +6,8 @@
  * @module
  */
 import type { InspectionEvent } from "xstate";
-import { filterInspect, type FilterInspectOptions, type InspectObserver } from "./inspect.ts";
-import { createTraceWriter, type TraceRecord, type TraceWriter } from "./trace.ts";
+import { filterInspect, type FilterInspectOptions, type InspectObserver } from "../observe/inspect.ts";
+import { createTraceWriter, type TraceRecord, type TraceWriter } from "../observe/trace.ts";
 
 /** `createHive({ inspect: { file } })`: record the inspection stream as JSON lines. */
 export interface HiveTraceOptions {
@@ -54,8 +54,6 @@ export function resolveInspect(option: unknown, now: () => number): ResolvedInsp
   const { file, sanitize, types, sample, append } = option;
   const writer = createTraceWriter({ file, now, ...(sanitize !== undefined ? { sanitize } : {}), ...(append !== undefined ? { append } : {}) });
   const filtered = types !== undefined || sample !== undefined;
-  const observer: (event: InspectionEvent) => void = filtered
-    ? filterInspect(writer, { ...(types !== undefined ? { types } : {}), ...(sample !== undefined ? { sample } : {}) })
-    : writer;
+  const observer: (event: InspectionEvent) => void = filtered ? filterInspect(writer, { ...(types !== undefined ? { types } : {}), ...(sample !== undefined ? { sample } : {}) }) : writer;
   return { observer, writer };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { describeValue, InvalidTaskError } from "./errors.ts";
+import { describeValue, InvalidTaskError } from "../core/errors.ts";
 
 /**
  * Canonical JSON of `value`: object keys sorted, `undefined` properties dropped. Refuses what

@@ -15,14 +15,14 @@
  */
 import { z } from "zod";
 import { join } from "node:path";
-import { cacheKeyFor, ResultCache, type CacheStats } from "./cache.ts";
-import type { HiveClock } from "./clock.ts";
-import { describeValue, InvalidOptionsError, InvalidTaskError } from "./errors.ts";
+import { cacheKeyFor, type CacheStats, ResultCache } from "../cache/cache.ts";
+import type { HiveClock } from "../core/clock.ts";
+import { describeValue, InvalidOptionsError, InvalidTaskError } from "../core/errors.ts";
 import { parseOrThrow } from "./schema.ts";
-import { createFileStore } from "./store/file.ts";
-import type { Store } from "./store/types.ts";
-import { validateKey } from "./store/value.ts";
-import { nonNegativeInt, positiveInt } from "./validation.ts";
+import { createFileStore } from "../store/file.ts";
+import type { Store } from "../store/types.ts";
+import { validateKey } from "../store/value.ts";
+import { nonNegativeInt, positiveInt } from "../core/validation.ts";
 
 /** The hive's `cache` option. */
 export interface HiveCacheOptions {
@@ -223,7 +223,9 @@ export class TaskCache {
     const s = parseOrThrow(selectorSchema, selector, action, (m) => new InvalidOptionsError(m), ["selector"]);
     const named = (["key", "prefix", "tag"] as const).filter((k) => s[k] !== undefined);
     if (named.length === 0 && s.kind === undefined) throw new InvalidOptionsError(`Cannot ${action}: "selector" must name a key, prefix, tag or kind, received ${describeValue(selector)}`);
-    if (named.length > 1) throw new InvalidOptionsError(`Cannot ${action}: "selector" must name only one of key, prefix, tag (with kind to narrow a key or prefix), received ${describeValue(selector)}`);
+    if (named.length > 1) {
+      throw new InvalidOptionsError(`Cannot ${action}: "selector" must name only one of key, prefix, tag (with kind to narrow a key or prefix), received ${describeValue(selector)}`);
+    }
     if (s.tag !== undefined) {
       if (s.kind !== undefined) throw new InvalidOptionsError(`Cannot ${action}: "selector.kind" cannot narrow a tag (a tag spans kinds), received ${JSON.stringify(s.kind)}`);
       return this.#cache.invalidateTag(s.tag);

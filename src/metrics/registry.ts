@@ -20,9 +20,9 @@
  * @module
  */
 import { z } from "zod";
-import { describeValue, InvalidOptionsError } from "./errors.ts";
-import { LogHistogram, type HistogramSummary } from "./histogram.ts";
-import { parseOptions } from "./validate.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
+import { type HistogramSummary, LogHistogram } from "./histogram.ts";
+import { parseOptions } from "../core/validate.ts";
 
 /** The kinds of metric. */
 export type MetricType = "counter" | "gauge" | "histogram";
@@ -404,11 +404,13 @@ export class Histogram<L extends string = never> extends Metric<L, LogHistogram>
     for (const { labels, state } of this.series.values()) {
       const s = state.summary();
       const empty = s.count === 0;
-      for (const [q, v] of [
-        ["0.5", s.p50],
-        ["0.95", s.p95],
-        ["0.99", s.p99],
-      ] as const) {
+      for (
+        const [q, v] of [
+          ["0.5", s.p50],
+          ["0.95", s.p95],
+          ["0.99", s.p99],
+        ] as const
+      ) {
         lines.push(`${this.name}${labelText(labels, `quantile="${q}"`)} ${empty ? "NaN" : formatNumber(v)}`);
       }
       lines.push(`${this.name}_sum${labelText(labels)} ${formatNumber(s.sum)}`);

@@ -139,7 +139,11 @@ export function describeIssue(issue: z.core.$ZodIssue): IssueText {
     case "invalid_key": {
       const inner = issue.issues[0] === undefined ? "must be valid" : describeIssue(issue.issues[0]).phrase;
       const key = path.at(-1);
-      return { path: issue.origin === "record" ? path.slice(0, -1) : path, phrase: `must have valid keys (a key ${inner})`, ...(issue.origin === "record" && key !== undefined ? { received: `the key ${describeValue(String(key))}` } : {}) };
+      return {
+        path: issue.origin === "record" ? path.slice(0, -1) : path,
+        phrase: `must have valid keys (a key ${inner})`,
+        ...(issue.origin === "record" && key !== undefined ? { received: `the key ${describeValue(String(key))}` } : {}),
+      };
     }
     case "invalid_element": {
       const inner = issue.issues[0] === undefined ? "must be valid" : describeIssue(issue.issues[0]).phrase;

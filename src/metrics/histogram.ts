@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "./errors.ts";
+import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 
 // Powers of two covered: values below 2^MIN_EXP count as zero, values at or above 2^(MAX_EXP+1)
 // count in the top bucket (min/max/sum stay exact either way).

@@ -8,16 +8,16 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import type { PersistedHive } from "../actors/persist.ts";
-import type { LifecycleEvent, TaskSpec } from "../actors/queen.ts";
-import { ApiaryError, type ApiaryErrorCode, InvalidOptionsError } from "./errors.ts";
-import { FileJournalLog } from "./journal/file-log.ts";
-import { Journal, type Durability, type JournalSkip, type JournalStats, type JournalTuning } from "./journal/journal.ts";
-import { type JournalLog, StoreJournalLog } from "./journal/log.ts";
-import { DEAD_LETTER_LIMIT, type EndRecord, type EndState, type JournalError } from "./journal/records.ts";
-import { TaskIds } from "./journal/task-ids.ts";
+import type { PersistedHive } from "../../actors/persist.ts";
+import type { LifecycleEvent, TaskSpec } from "../../actors/queen.ts";
+import { ApiaryError, type ApiaryErrorCode, InvalidOptionsError } from "../core/errors.ts";
+import { FileJournalLog } from "../journal/file-log.ts";
+import { type Durability, Journal, type JournalSkip, type JournalStats, type JournalTuning } from "../journal/journal.ts";
+import { type JournalLog, StoreJournalLog } from "../journal/log.ts";
+import { DEAD_LETTER_LIMIT, type EndRecord, type EndState, type JournalError } from "../journal/records.ts";
+import { TaskIds } from "../journal/task-ids.ts";
 import { parseOrThrow } from "./schema.ts";
-import type { Store } from "./store/types.ts";
+import type { Store } from "../store/types.ts";
 
 /** How a finished task ended, as `hive.result(id)` reports it. */
 export interface TaskResult {
@@ -175,7 +175,21 @@ export class HiveDurability {
       if (t.wait === undefined && t.starts >= this.#maxCrashes) {
         // The process died with this attempt running every time: running it again would crash this one too.
         abandoned++;
-        const end: EndRecord = { o: "e", id: s.id, kind: s.kind, s: "deadLettered", n: t.attempt, err: { name: "WorkerCrashedError", code: "WORKER_CRASHED", message: `Task ${s.id} (${s.kind}) was not resumed: the process died during attempt ${t.attempt} ${t.starts} times (journal.maxCrashes is ${this.#maxCrashes})` }, ...(s.key !== undefined ? { key: s.key } : {}), t: { input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries }, at: now };
+        const end: EndRecord = {
+          o: "e",
+          id: s.id,
+          kind: s.kind,
+          s: "deadLettered",
+          n: t.attempt,
+          err: {
+            name: "WorkerCrashedError",
+            code: "WORKER_CRASHED",
+            message: `Task ${s.id} (${s.kind}) was not resumed: the process died during attempt ${t.attempt} ${t.starts} times (journal.maxCrashes is ${this.#maxCrashes})`,
+          },
+          ...(s.key !== undefined ? { key: s.key } : {}),
+          t: { input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries },
+          at: now,
+        };
         journal.append(end);
         this.#remember(s.id, end);
         dead.push(end);
@@ -189,7 +203,17 @@ export class HiveDurability {
       const restored: NonNullable<TaskSpec["restored"]> = t.wait !== undefined ? { attempt: t.wait.n, retryInMs: Math.max(0, t.wait.due - now) } : { attempt: Math.max(1, t.attempt), retryInMs: 0 };
       // A deadline counts from the first submit, across restarts: what is left of it.
       if (s.deadlineMs !== undefined) restored.deadlineInMs = Math.max(0, s.deadlineMs - Math.max(0, now - s.at));
-      tasks.push({ id: s.id, kind: s.kind, input: s.input, requires: s.requires, priority: s.priority, timeoutMs: s.timeoutMs, retries: s.retries, ...(s.deadlineMs !== undefined ? { deadlineMs: s.deadlineMs } : {}), restored });
+      tasks.push({
+        id: s.id,
+        kind: s.kind,
+        input: s.input,
+        requires: s.requires,
+        priority: s.priority,
+        timeoutMs: s.timeoutMs,
+        retries: s.retries,
+        ...(s.deadlineMs !== undefined ? { deadlineMs: s.deadlineMs } : {}),
+        restored,
+      });
     }
     const saved = loaded.state as (PersistedHive & { savedAt?: number }) | undefined;
     const state = saved !== undefined && saved !== null && saved.version === 1 ? saved : undefined;
@@ -223,7 +247,19 @@ export class HiveDurability {
       this.#keys.set(key, spec.id);
       this.#openKeys.set(spec.id, key);
     }
-    this.journal?.append({ o: "s", id: spec.id, kind: spec.kind, input: spec.input, requires: spec.requires, priority: spec.priority, timeoutMs: spec.timeoutMs, retries: spec.retries, ...(spec.deadlineMs !== undefined ? { deadlineMs: spec.deadlineMs } : {}), ...(key !== undefined ? { key } : {}), at: Date.now() });
+    this.journal?.append({
+      o: "s",
+      id: spec.id,
+      kind: spec.kind,
+      input: spec.input,
+      requires: spec.requires,
+      priority: spec.priority,
+      timeoutMs: spec.timeoutMs,
+      retries: spec.retries,
+      ...(spec.deadlineMs !== undefined ? { deadlineMs: spec.deadlineMs } : {}),
+      ...(key !== undefined ? { key } : {}),
+      at: Date.now(),
+    });
   }
 
   /**

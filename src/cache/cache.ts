@@ -8,27 +8,18 @@
  *
  * @module
  */
-import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from "xstate";
-import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../actors/cache.ts";
-import { stableHash } from "./cacheKey.ts";
-import {
-  cacheEntrySchema,
-  cacheOptionsSchema,
-  computeSchema,
-  type CacheClock,
-  type CacheEntryOptions,
-  type CacheStats,
-  type GetOrComputeOptions,
-  type ResultCacheOptions,
-} from "./cacheOptions.ts";
-import { readCacheRecords, writeCacheRecords, type CacheRecord } from "./cacheRecord.ts";
-import { isStoreError } from "./errors.ts";
-import type { Store } from "./store/types.ts";
-import { toJson, utf8Length } from "./store/value.ts";
-import { parseOptions } from "./validation.ts";
+import { type Actor, type AnyActorRef, createActor, fromPromise, waitFor } from "xstate";
+import { cacheMachine, type CachePersistResult, type CacheWarmResult } from "../../actors/cache.ts";
+import { stableHash } from "./key.ts";
+import { type CacheClock, type CacheEntryOptions, cacheEntrySchema, cacheOptionsSchema, type CacheStats, computeSchema, type GetOrComputeOptions, type ResultCacheOptions } from "./options.ts";
+import { type CacheRecord, readCacheRecords, writeCacheRecords } from "./record.ts";
+import { isStoreError } from "../core/errors.ts";
+import type { Store } from "../store/types.ts";
+import { toJson, utf8Length } from "../store/value.ts";
+import { parseOptions } from "../core/validation.ts";
 
-export { cacheKeyFor } from "./cacheKey.ts";
-export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./cacheOptions.ts";
+export { cacheKeyFor } from "./key.ts";
+export type { CacheClock, CacheEntryOptions, CacheStats, GetOrComputeOptions, ResultCacheOptions } from "./options.ts";
 
 /** No slot: the end of the recency list. */
 const NONE = -1;
@@ -408,7 +399,7 @@ export class ResultCache<V = unknown> implements AsyncDisposable {
     if (list !== undefined) {
       for (const tag of list) {
         let keys = this.#tags.get(tag);
-        if (keys === undefined) this.#tags.set(tag, (keys = new Set()));
+        if (keys === undefined) this.#tags.set(tag, keys = new Set());
         keys.add(key);
       }
     }

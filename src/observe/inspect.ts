@@ -29,9 +29,9 @@ import { createWebSocketInspector, type StatelyInspectionEvent } from "@statelya
 import { WebSocket, WebSocketServer } from "ws";
 import type { InspectionEvent, Observer } from "xstate";
 import { z } from "zod";
-import { AbortedError, describeValue, InvalidOptionsError, ServeFailedError, TraceFailedError } from "./errors.ts";
+import { AbortedError, describeValue, InvalidOptionsError, ServeFailedError, TraceFailedError } from "../core/errors.ts";
 import type { InspectionEventType, TraceRecord } from "./trace.ts";
-import { parseOptions, positiveInt, positiveNumber } from "./validate.ts";
+import { parseOptions, positiveInt, positiveNumber } from "../core/validate.ts";
 
 /** What XState's `inspect` option takes: a function or an observer object. */
 export type InspectObserver = ((event: InspectionEvent) => void) | Observer<InspectionEvent>;
@@ -187,8 +187,7 @@ export async function startInspector(options: StartInspectorOptions = {}): Promi
         new ServeFailedError(`Cannot start inspector on ${host}:${o.port ?? 0}: ${(error as { code?: string }).code ?? error.message}`, {
           cause: error,
         }),
-      ),
-    );
+      ));
     http.listen(o.port ?? 0, host, () => resolve());
   });
   // ws re-emits the http server's errors on the hub; they are handled through `bound`.

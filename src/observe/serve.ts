@@ -20,8 +20,8 @@ import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { AbortedError, ServeFailedError } from "./errors.ts";
-import { fn, parseOptions } from "./validate.ts";
+import { AbortedError, ServeFailedError } from "../core/errors.ts";
+import { fn, parseOptions } from "../core/validate.ts";
 
 /** The answer of a readiness check. */
 export interface Readiness {

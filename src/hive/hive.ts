@@ -7,35 +7,35 @@
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { type Actor, createActor } from "xstate";
-import { agentMachine } from "../actors/agent.ts";
-import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../actors/queen.ts";
-import { type AgentLifecycleEvent, type AllocationFallbackEvent, type Decision, supervisorMachine } from "../actors/supervisor.ts";
-import type { AllocationOption } from "../actors/allocation-strategies.ts";
-import type { Capabilities, Priority } from "../actors/types.ts";
-import type { Blame } from "../actors/blame.ts";
-import { workerMachine } from "../actors/worker.ts";
-import { findUncloneable } from "../workers/cloneable.ts";
-import { type BackendName, createBackend, DEFAULT_BACKEND } from "./backends/registry.ts";
-import type { BackendContext, BackendFactory, BackendStats, ExecutionBackend } from "./backends/types.ts";
-import { type HiveClock, realClock } from "./clock.ts";
-import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "./errors.ts";
-import { EventBus, type Disposer, type WaitForOptions } from "./bus.ts";
-import { LogHistogram } from "./histogram.ts";
+import { agentMachine } from "../../actors/agent.ts";
+import { type LifecycleEvent, queenMachine, type TaskCounts, type TaskSpec } from "../../actors/queen.ts";
+import { type AgentLifecycleEvent, type AllocationFallbackEvent, type Decision, supervisorMachine } from "../../actors/supervisor.ts";
+import type { AllocationOption } from "../../actors/allocation-strategies.ts";
+import type { Capabilities, Priority } from "../../actors/types.ts";
+import type { Blame } from "../../actors/blame.ts";
+import { workerMachine } from "../../actors/worker.ts";
+import { findUncloneable } from "../../workers/cloneable.ts";
+import { type BackendName, createBackend, DEFAULT_BACKEND } from "../backends/registry.ts";
+import type { BackendContext, BackendFactory, BackendStats, ExecutionBackend } from "../backends/types.ts";
+import { type HiveClock, realClock } from "../core/clock.ts";
+import { describeValue, HiveNotStartedError, HiveStoppedError, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "../core/errors.ts";
+import { type Disposer, EventBus, type WaitForOptions } from "../observe/bus.ts";
+import { LogHistogram } from "../metrics/histogram.ts";
 import { createPort } from "./port.ts";
-import { createRandom } from "./random.ts";
+import { createRandom } from "../core/random.ts";
 import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOptions, type ParsedTask, parseOrThrow, taskSchema } from "./schema.ts";
-import { AgentBreakers, type AgentBreakerOptions, type BreakerSummary, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
-import type { CacheStats } from "./cache.ts";
-import { DependencyRegistry, type DependencyOptions } from "./dependency.ts";
-import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./taskcache.ts";
-import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "./bus.ts";
-import { type HiveInspectOption, resolveInspect, type ResolvedInspect } from "./hive-inspect.ts";
-import { HiveMetrics } from "./hive-metrics.ts";
-import type { MetricSnapshot } from "./metrics.ts";
-import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "./serve.ts";
-import { persistSupervisor } from "../actors/supervisor.ts";
-import { DEAD_LETTER_LIMIT, errorFromResult, type HiveJournalOptions, HiveDurability, type TaskResult } from "./hive-durability.ts";
-import type { Durability, JournalStats } from "./journal/journal.ts";
+import { type AgentBreakerOptions, AgentBreakers, type BreakerSummary, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
+import type { CacheStats } from "../cache/cache.ts";
+import { type DependencyOptions, DependencyRegistry } from "./dependencies.ts";
+import { type CacheEvent, type HiveCacheOptions, type HiveStoreOption, type InvalidateSelector, TaskCache, type TaskCacheOption } from "./task-cache.ts";
+import { type DeadLetter as EventDeadLetter, type SubscribeOptions } from "../observe/bus.ts";
+import { type HiveInspectOption, type ResolvedInspect, resolveInspect } from "./inspect.ts";
+import { HiveMetrics } from "./metrics.ts";
+import type { MetricSnapshot } from "../metrics/registry.ts";
+import { DEFAULT_HEALTH_PORT, type HealthServer, type Readiness, serveHealth } from "../observe/serve.ts";
+import { persistSupervisor } from "../../actors/supervisor.ts";
+import { DEAD_LETTER_LIMIT, errorFromResult, HiveDurability, type HiveJournalOptions, type TaskResult } from "./durability.ts";
+import type { Durability, JournalStats } from "../journal/journal.ts";
 
 /** Key of {@link Hive}'s internal trusted submit (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
@@ -543,7 +543,7 @@ export class Hive implements AsyncDisposable {
   /** Named dependencies and the shared state mirror threads read. */
   readonly #dependencies: DependencyRegistry;
   readonly #taskCache: TaskCache;
-    /** Metrics fed from `#onLifecycle`; undefined with `metrics: false`. */
+  /** Metrics fed from `#onLifecycle`; undefined with `metrics: false`. */
   readonly #metrics: HiveMetrics | undefined;
   /** The inspect observer and the trace writer the hive owns (closed on stop). */
   readonly #inspect: ResolvedInspect;
@@ -569,12 +569,14 @@ export class Hive implements AsyncDisposable {
     this.#options = options;
     this.#allocation = options.allocation;
     const clock = options.clock;
-    this.#clock = clock === undefined ? realClock : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    this.#clock = clock === undefined
+      ? realClock
+      : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
     this.#bus = new EventBus<HiveEvent>({ clock: this.#clock, ...(options.events?.replay !== undefined ? { replay: options.events.replay } : {}) });
     this.#replayKept = options.events?.replay ?? 0;
     this.#inspect = resolveInspect(options.inspect, this.#clock.now);
     this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;
-      const breakerOptions = parseAgentBreakerOptions(input.breaker);
+    const breakerOptions = parseAgentBreakerOptions(input.breaker);
     this.#agentBreakers = breakerOptions === false ? undefined : new AgentBreakers(options.agents.map((a) => a.id), breakerOptions, this.#clock, (e) => this.#onAgentBreaker(e));
     this.#dependencies = new DependencyRegistry(this.#clock, (e) => this.#publish(e));
     this.#taskCache = new TaskCache(input.cache, input.store, clock === undefined ? undefined : this.#clock, this.#clock);
@@ -604,7 +606,9 @@ export class Hive implements AsyncDisposable {
    * @throws HiveStoppedError (rejects) when the hive is stopping or stopped: a stopped hive does not start again
    */
   start(signal?: AbortSignal): Promise<void> {
-    if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new InvalidOptionsError(`Cannot start the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`));
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidOptionsError(`Cannot start the hive: "signal" must be an AbortSignal, received ${describeValue(signal)}`));
+    }
     if (this.#state === "created") this.#starting = this.#start(signal);
     else if (this.#state === "stopping" || this.#state === "stopped" || this.#starting === undefined) {
       return Promise.reject(new HiveStoppedError(`Cannot start the hive: it is ${this.#state}; a stopped hive does not start again, create another`));
@@ -722,7 +726,11 @@ export class Hive implements AsyncDisposable {
       const supervisor = actor.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
       if (supervisor === undefined) return;
       const degraded = actor.getSnapshot().context.degraded;
-      this.#durable.saveState({ version: 1, queen: { degraded: degraded === null ? null : { reason: degraded.reason } }, supervisor: persistSupervisor(supervisor.getSnapshot().context, this.#clock.now()) });
+      this.#durable.saveState({
+        version: 1,
+        queen: { degraded: degraded === null ? null : { reason: degraded.reason } },
+        supervisor: persistSupervisor(supervisor.getSnapshot().context, this.#clock.now()),
+      });
     }
   }
 
@@ -868,7 +876,9 @@ export class Hive implements AsyncDisposable {
       if (holder !== undefined) return this.#follow<O>(holder);
     }
     const id = t.id ?? this.#durable.ids.next();
-    if (this.#waiters.has(id) || this.#unwritten.has(id) || this.#durable.isResumed(id)) throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    if (this.#waiters.has(id) || this.#unwritten.has(id) || this.#durable.isResumed(id)) {
+      throw new InvalidTaskError(`Cannot submit task: "id" must not be in use by an unfinished task, received ${JSON.stringify(id)}`);
+    }
     const spec = this.#specOf(id, t);
     const result = new Promise<O>((resolve, reject) => {
       this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -928,7 +938,9 @@ export class Hive implements AsyncDisposable {
       throw errorFromResult(r);
     };
     const journal = this.#durable.journal;
-    const result = done !== undefined ? Promise.resolve(done).then(settle) : this.#durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
+    const result = done !== undefined
+      ? Promise.resolve(done).then(settle)
+      : this.#durable.whenFinished(id).then(async (r) => (journal?.durability === "every-task" ? (await journal.written(), settle(r)) : settle(r)));
     result.catch(() => {});
     return { id, result, cancel: (reason = "cancelled by the caller") => this.#cancel(id, reason), accepted: this.#acceptedOf(id) };
   }
@@ -1164,7 +1176,11 @@ export class Hive implements AsyncDisposable {
    */
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options?: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" }): Promise<O[]>;
   map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy: "settle" }): Promise<MapResult<O>[]>;
-  async map<O = unknown, I = unknown>(kind: string, inputs: readonly I[], options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" | "settle" } = {}): Promise<O[] | MapResult<O>[]> {
+  async map<O = unknown, I = unknown>(
+    kind: string,
+    inputs: readonly I[],
+    options: Omit<TaskOptions<I>, "kind" | "input" | "id"> & { policy?: "fail-fast" | "settle" } = {},
+  ): Promise<O[] | MapResult<O>[]> {
     if (!Array.isArray(inputs)) throw new InvalidTaskError(`Cannot map tasks: "inputs" must be an array, received ${describeValue(inputs)}`);
     if (options === null || typeof options !== "object") throw new InvalidTaskError(`Cannot map tasks: options must be an object { policy, ...task options }, received ${describeValue(options)}`);
     const { policy = "fail-fast", ...rest } = options;
@@ -1213,7 +1229,20 @@ export class Hive implements AsyncDisposable {
   #agentStats(): AgentStats[] {
     const supervisor = this.#actor?.system.get("supervisor") as Actor<typeof supervisorMachine> | undefined;
     if (supervisor === undefined) {
-      return this.#options.agents.map((a) => ({ id: a.id, state: "stopped", status: "up", restarts: 0, lastCrash: undefined, breaker: "closed", busy: 0, concurrency: a.concurrency, completed: 0, failed: 0, successRate: 1, latencyMs: 0 }));
+      return this.#options.agents.map((a) => ({
+        id: a.id,
+        state: "stopped",
+        status: "up",
+        restarts: 0,
+        lastCrash: undefined,
+        breaker: "closed",
+        busy: 0,
+        concurrency: a.concurrency,
+        completed: 0,
+        failed: 0,
+        successRate: 1,
+        latencyMs: 0,
+      }));
     }
     const snap = supervisor.getSnapshot();
     const out: AgentStats[] = [];
@@ -1290,7 +1319,6 @@ export class Hive implements AsyncDisposable {
     this.#state = "stopped";
   }
 
-
   /** An agent's breaker moved: tell the Supervisor (allocation) and publish it. */
   #onAgentBreaker(event: BreakerTransitionEvent): void {
     const supervisor = this.#actor?.system.get("supervisor");
@@ -1357,7 +1385,6 @@ export class Hive implements AsyncDisposable {
     await this.#taskCache.close().catch(() => {});
   }
 
-  
   /** Every metric as plain JSON (gauges sampled now); `[]` with `metrics: false`. */
   metrics(): MetricSnapshot[] {
     return this.#metrics?.snapshot() ?? [];
@@ -1384,7 +1411,9 @@ export class Hive implements AsyncDisposable {
     if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
     const { port: _port, host: _host, signal: _signal, ...unknown } = options;
     const extra = Object.keys(unknown);
-    if (extra.length > 0) throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
+    if (extra.length > 0) {
+      throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
+    }
     const server = await serveHealth({
       port: options.port ?? DEFAULT_HEALTH_PORT,
       ...(options.host !== undefined ? { host: options.host } : {}),

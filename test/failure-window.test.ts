@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FailureWindow } from "../src/failureWindow.ts";
+import { FailureWindow } from "../src/breaker/failure-window.ts";
 
 describe("FailureWindow", () => {
   it("counts outcomes over the last windowMs and forgets older buckets", () => {
