@@ -1,7 +1,10 @@
 /**
  * Allocation strategies: which of the agents that can take a task now gets it. The Supervisor
  * decides eligibility first (capability levels, breaker, free slot — see `allocation.ts`); a
- * strategy only picks among those {@link Candidates}, and explains its pick.
+ * strategy only picks among those candidates, read through a {@link CandidatePool} (the
+ * Supervisor's index, which looks only at the agents that can win; or a scan of all of them), and
+ * explains its pick. The built-in strategies ask the pool for their top two; weighted-random and
+ * a user's function see every candidate.
  *
  * Built in: `scored` (the capability score, the default), `least-loaded`, `round-robin` and
  * `weighted-random`; or a user's {@link AllocationFunction}. Every strategy is pure apart from
@@ -11,7 +14,7 @@
  * @module
  */
 import type { Random } from "../src/core/random.ts";
-import { type AgentView, type Candidates, chooseScored, scoreOf, type ScoreTerms, scoreTerms } from "./allocation.ts";
+import { type AgentView, type CandidatePool, chooseScored, scoreOf, type ScoreTerms, scoreTerms, Top2 } from "./allocation.ts";
 import type { Capabilities, Health, Priority, ReadyTask } from "./types.ts";
 
 /** The built-in allocation strategies, by name. */
@@ -95,8 +98,8 @@ export interface Choice {
 /** A strategy instance, owned by one Supervisor (it may keep state, as round-robin's cursor). */
 export interface AllocationStrategy {
   readonly name: AllocationStrategyName | "custom";
-  /** Picks among `candidates` (at least one); undefined leaves the task queued. */
-  choose(task: ReadyTask, candidates: Candidates, meanLatencyMs: number, random: Random): Choice | undefined;
+  /** Picks among the candidates of `pool` (at least one); undefined leaves the task queued. */
+  choose(task: ReadyTask, pool: CandidatePool, meanLatencyMs: number, random: Random): Choice | undefined;
 }
 
 /** Creates the strategy an `allocation` option names (validated by the hive beforehand). */
@@ -114,50 +117,29 @@ export function createStrategy(option: AllocationOption): AllocationStrategy {
   }
 }
 
-/** `scored`: the best capability score; exact ties broken by a seeded draw. */
+/** Scratch space of the strategies' top-two queries (placements run one at a time). */
+const top = new Top2();
+
+/** `scored`: the best capability score; exact ties to the higher success rate, then the higher tie key. */
 const scored: AllocationStrategy = {
   name: "scored",
-  choose(task, candidates, meanLatencyMs, random) {
-    const { winner, runnerUp } = chooseScored(candidates, task.avoid, meanLatencyMs, () => random.next());
+  choose(task, pool, meanLatencyMs) {
+    const { winner, runnerUp } = chooseScored(pool, task.avoid, meanLatencyMs, top);
     return { strategy: "scored", winner, runnerUp };
   },
 };
 
-/** Positive when `a` ranks before `b` by least-loaded's measure: another agent than `avoid` first, then the larger free share. */
-function lessLoaded(a: AgentView, b: AgentView, avoid: string | undefined): number {
-  const byRetry = (a.id === avoid ? 0 : 1) - (b.id === avoid ? 0 : 1);
-  if (byRetry !== 0) return byRetry;
-  return (a.concurrency - a.busy) / a.concurrency - (b.concurrency - b.busy) / b.concurrency;
-}
-
 /**
  * `least-loaded`: the most free slots relative to concurrency; a retry prefers another agent
- * than its last; exact ties broken by a seeded draw.
+ * than its last; exact ties to the higher success rate, then the higher tie key.
  */
 const leastLoaded: AllocationStrategy = {
   name: "least-loaded",
-  choose(task, candidates, meanLatencyMs, random) {
-    const { agents, fits } = candidates;
+  choose(task, pool, meanLatencyMs) {
     const avoid = task.avoid;
-    let best = 0;
-    let second = -1;
-    let ties = 1;
-    for (let i = 1; i < candidates.length; i++) {
-      const c = lessLoaded(agents[i]!, agents[best]!, avoid);
-      if (c > 1e-12) {
-        second = best;
-        best = i;
-        ties = 1;
-      } else if (c >= -1e-12) {
-        ties++;
-        if (random.next() * ties < 1) {
-          second = best;
-          best = i;
-        } else if (second < 0 || lessLoaded(agents[i]!, agents[second]!, avoid) > 1e-12) second = i;
-      } else if (second < 0 || lessLoaded(agents[i]!, agents[second]!, avoid) > 1e-12) second = i;
-    }
-    const terms = (i: number): DecisionTerms => ({ ...scoreTerms(agents[i]!, fits[i]!, avoid, meanLatencyMs), freeSlots: agents[i]!.concurrency - agents[i]!.busy });
-    return { strategy: "least-loaded", winner: terms(best), runnerUp: second < 0 ? undefined : terms(second) };
+    pool.topLeastLoaded(avoid, top);
+    const terms = (a: AgentView, fit: number): DecisionTerms => ({ ...scoreTerms(a, fit, avoid, meanLatencyMs), freeSlots: a.concurrency - a.busy });
+    return { strategy: "least-loaded", winner: terms(top.first!, top.firstFit), runnerUp: top.second === undefined ? undefined : terms(top.second, top.secondFit) };
   },
 };
 
@@ -171,31 +153,20 @@ class RoundRobin implements AllocationStrategy {
   /** Ordinal of the agent picked last (-1 before the first pick). */
   #last = -1;
 
-  choose(task: ReadyTask, candidates: Candidates, meanLatencyMs: number): Choice {
-    const { agents, fits } = candidates;
-    const n = candidates.length;
+  choose(task: ReadyTask, pool: CandidatePool, meanLatencyMs: number): Choice {
     const avoid = task.avoid;
-    // Candidates are in declaration order: the first one past the cursor has the next turn.
-    let start = 0;
-    while (start < n && agents[start]!.ordinal <= this.#last) start++;
-    const turn = (k: number): number => (start + k) % n;
-    let winner = -1;
-    for (let k = 0; k < n && winner < 0; k++) {
-      if (agents[turn(k)]!.id !== avoid) winner = turn(k);
+    let winner = pool.nextInTurn(this.#last)!;
+    if (winner.id === avoid) winner = pool.nextInTurn(winner.ordinal)!; // itself when it is the only candidate
+    let second = pool.nextInTurn(winner.ordinal);
+    if (second === winner) second = undefined;
+    else if (second !== undefined && second.id === avoid) {
+      // The agent to avoid comes next only if no other does.
+      const after = pool.nextInTurn(second.ordinal)!;
+      if (after !== winner) second = after;
     }
-    if (winner < 0) winner = turn(0); // only the agent to avoid can take it
-    let second = -1;
-    for (let j = 1; j < n; j++) {
-      const i = (winner + j) % n;
-      if (agents[i]!.id !== avoid) {
-        second = i;
-        break;
-      }
-      if (second < 0) second = i; // the agent to avoid: next only if no other comes up
-    }
-    this.#last = agents[winner]!.ordinal;
-    const terms = (i: number): DecisionTerms => scoreTerms(agents[i]!, fits[i]!, avoid, meanLatencyMs);
-    return { strategy: "round-robin", winner: terms(winner), runnerUp: second < 0 ? undefined : terms(second) };
+    this.#last = winner.ordinal;
+    const terms = (a: AgentView): DecisionTerms => scoreTerms(a, pool.fitOf(a), avoid, meanLatencyMs);
+    return { strategy: "round-robin", winner: terms(winner), runnerUp: second === undefined ? undefined : terms(second) };
   }
 }
 
@@ -209,9 +180,8 @@ class WeightedRandom implements AllocationStrategy {
   /** Scores of the current candidates (scratch, reused). */
   readonly #scores: number[] = [];
 
-  choose(task: ReadyTask, candidates: Candidates, meanLatencyMs: number, random: Random): Choice {
-    const { agents, fits } = candidates;
-    const n = candidates.length;
+  choose(task: ReadyTask, pool: CandidatePool, meanLatencyMs: number, random: Random): Choice {
+    const { agents, fits, length: n } = pool.all();
     const scores = this.#scores;
     let sum = 0;
     for (let i = 0; i < n; i++) {
@@ -246,7 +216,8 @@ class CustomStrategy implements AllocationStrategy {
     this.#fn = fn;
   }
 
-  choose(task: ReadyTask, candidates: Candidates, meanLatencyMs: number, random: Random): Choice | undefined {
+  choose(task: ReadyTask, pool: CandidatePool, meanLatencyMs: number, random: Random): Choice | undefined {
+    const candidates = pool.all();
     const n = candidates.length;
     const views: AllocationAgent[] = new Array(n);
     for (let i = 0; i < n; i++) views[i] = agentView(candidates.agents[i]!);
@@ -256,19 +227,19 @@ class CustomStrategy implements AllocationStrategy {
     try {
       picked = this.#fn(taskView, Object.freeze(views), context);
     } catch (error) {
-      return fallback(task, candidates, meanLatencyMs, random, `the allocation function threw: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      return fallback(task, pool, meanLatencyMs, random, `the allocation function threw: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     }
     if (picked === undefined || picked === null) return undefined;
     const agentId = typeof picked === "string" ? picked : typeof picked === "object" && typeof picked.agentId === "string" ? picked.agentId : undefined;
     if (agentId === undefined) {
-      return fallback(task, candidates, meanLatencyMs, random, `the allocation function returned ${describe(picked)}; it must return an agent id, { agentId, reason? } or undefined`);
+      return fallback(task, pool, meanLatencyMs, random, `the allocation function returned ${describe(picked)}; it must return an agent id, { agentId, reason? } or undefined`);
     }
     for (let i = 0; i < n; i++) {
       if (candidates.agents[i]!.id !== agentId) continue;
       const reason = typeof picked === "object" && typeof picked.reason === "string" ? picked.reason : undefined;
       return { strategy: "custom", winner: scoreTerms(candidates.agents[i]!, candidates.fits[i]!, task.avoid, meanLatencyMs), runnerUp: undefined, ...(reason !== undefined ? { reason } : {}) };
     }
-    return fallback(task, candidates, meanLatencyMs, random, `the allocation function returned ${JSON.stringify(agentId)}, which is not one of the ${n} agent${n === 1 ? "" : "s"} it was given`);
+    return fallback(task, pool, meanLatencyMs, random, `the allocation function returned ${JSON.stringify(agentId)}, which is not one of the ${n} agent${n === 1 ? "" : "s"} it was given`);
   }
 }
 
@@ -283,8 +254,8 @@ function agentView(a: AgentView): AllocationAgent {
   });
 }
 
-function fallback(task: ReadyTask, candidates: Candidates, meanLatencyMs: number, random: Random, why: string): Choice {
-  return { ...scored.choose(task, candidates, meanLatencyMs, random)!, fallback: `${why}; placed by the scored strategy instead` };
+function fallback(task: ReadyTask, pool: CandidatePool, meanLatencyMs: number, random: Random, why: string): Choice {
+  return { ...scored.choose(task, pool, meanLatencyMs, random)!, fallback: `${why}; placed by the scored strategy instead` };
 }
 
 /** A short description of a returned value, for the fallback's explanation. */

@@ -5,9 +5,15 @@
  * An agent is eligible for a task when it has every required capability at or above the level
  * asked. Among eligible agents with a free slot, the score is a weighted sum of four terms in
  * [0, 1]: capability fit, free capacity, health, and a small preference against the agent that
- * ran the task's previous attempt. Ties break on a seeded random draw, so a seed reproduces
- * every decision. The formula lives in one place: {@link scoreOf} (the total alone, for the
- * scan) and {@link scoreTerms} (every term, for explanations) share its terms and weights.
+ * ran the task's previous attempt. Exact ties go to the higher success rate, then to the higher
+ * tie key — a seeded draw the Supervisor renews whenever an agent's free slots or success rate
+ * change — so a seed reproduces every decision (see {@link tieBefore}). The formula lives in one
+ * place: {@link scoreOf} (the total alone, for the scan) and {@link scoreTerms} (every term, for
+ * explanations) share its terms and weights.
+ *
+ * A strategy reads the agents that can take a task through a {@link CandidatePool}: the
+ * Supervisor's index (`allocation-index.ts`, which looks only at the few agents that can win) or
+ * {@link ScanPool}, a plain scan over every candidate — the reference the index is tested against.
  *
  * @module
  */
@@ -27,6 +33,20 @@ export interface AgentView {
   breaker: "closed" | "open" | "halfOpen";
   /** Position in declaration order (agents added later come after): round-robin rotates by it. */
   ordinal: number;
+  /** Seeded draw in [0, 1) that breaks exact ties (see {@link tieBefore}); renewed by the Supervisor's index. */
+  tieKey: number;
+}
+
+/**
+ * True when `a` goes before `b` among agents a strategy's measure puts level: the higher success
+ * rate, then the higher tie key, then the earlier declared.
+ */
+export function tieBefore(a: AgentView, b: AgentView): boolean {
+  const sa = a.health.successRate;
+  const sb = b.health.successRate;
+  if (sa !== sb) return sa > sb;
+  if (a.tieKey !== b.tieKey) return a.tieKey > b.tieKey;
+  return a.ordinal < b.ordinal;
 }
 
 /** True when the agent's breaker lets another attempt through now. */
@@ -93,9 +113,17 @@ function loadTerm(agent: AgentView): number {
 }
 
 function healthTerm(agent: AgentView, meanLatencyMs: number): number {
-  const latency = agent.health.latencyMs;
-  const latencyFactor = latency > 0 && meanLatencyMs > 0 ? Math.min(1, meanLatencyMs / latency) : 1;
-  return agent.health.successRate * (0.5 + 0.5 * latencyFactor);
+  return healthOf(agent.health.successRate, agent.health.latencyMs, meanLatencyMs);
+}
+
+/**
+ * The health term of a success rate and a latency: the rate, discounted by up to half as the
+ * latency exceeds the swarm's mean. Grows with the rate and shrinks with the latency (in floating
+ * point too), so it bounds every agent with a lower rate or a higher latency.
+ */
+export function healthOf(successRate: number, latencyMs: number, meanLatencyMs: number): number {
+  const latencyFactor = latencyMs > 0 && meanLatencyMs > 0 ? Math.min(1, meanLatencyMs / latencyMs) : 1;
+  return successRate * (0.5 + 0.5 * latencyFactor);
 }
 
 function retryTerm(agent: AgentView, avoid: string | undefined): number {
@@ -104,6 +132,15 @@ function retryTerm(agent: AgentView, avoid: string | undefined): number {
 
 function total(capability: number, load: number, health: number, retry: number): number {
   return WEIGHTS.capability * capability + WEIGHTS.load * load + WEIGHTS.health * health + WEIGHTS.retry * retry;
+}
+
+/**
+ * The most an agent with free share `load` and a health term of at most `health` can score for a
+ * task it fits by `fit`: its score if it is not the agent to avoid. Never below the score
+ * ({@link total} grows with each term, in floating point too).
+ */
+export function scoreBound(fit: number, load: number, health: number): number {
+  return total(fit, load, health, 1);
 }
 
 /**
@@ -126,12 +163,9 @@ export class Candidates {
  */
 export function gatherCandidates(views: readonly AgentView[], requires: Capabilities, out: Candidates): number {
   // The requirements once as arrays: one pass per agent decides eligibility and sums the fit.
-  const names: string[] = [];
+  const names = requiredNames(requires);
   const levels: number[] = [];
-  for (const name in requires) {
-    names.push(name);
-    levels.push(requires[name]!);
-  }
+  for (const name of names) levels.push(requires[name]!);
   const n = names.length;
   const agents = out.agents;
   const fits = out.fits;
@@ -159,6 +193,129 @@ export function gatherCandidates(views: readonly AgentView[], requires: Capabili
   return count;
 }
 
+/** The names a requirement set asks for, sorted: every fit sums its levels in this order. */
+export function requiredNames(requires: Capabilities): string[] {
+  const names = Object.keys(requires);
+  if (names.length > 1) names.sort();
+  return names;
+}
+
+/** The mean level of `capabilities` over `names` (1 when there are none); the caller checked eligibility. */
+export function fitOf(capabilities: Capabilities, names: readonly string[]): number {
+  if (names.length === 0) return 1;
+  let sum = 0;
+  for (const name of names) sum += capabilities[name]!;
+  return sum / names.length;
+}
+
+/**
+ * The best two agents by a strategy's measure: a `primary` rank first (least-loaded puts the
+ * agent to avoid last), then the measure, then {@link tieBefore}. Reused from one placement to
+ * the next.
+ */
+export class Top2 {
+  first: AgentView | undefined;
+  firstFit = 0;
+  firstPrimary = 0;
+  firstMeasure = 0;
+  second: AgentView | undefined;
+  secondFit = 0;
+  secondPrimary = 0;
+  secondMeasure = 0;
+
+  reset(): void {
+    this.first = undefined;
+    this.second = undefined;
+  }
+
+  /** True when an agent ranked (`primary`, `measure`, `view`) would go before the runner-up (or there is none yet). */
+  beatsSecond(primary: number, measure: number, view: AgentView): boolean {
+    const s = this.second;
+    if (s === undefined) return true;
+    return primary > this.secondPrimary || (primary === this.secondPrimary && (measure > this.secondMeasure || (measure === this.secondMeasure && tieBefore(view, s))));
+  }
+
+  offer(view: AgentView, fit: number, primary: number, measure: number): void {
+    const f = this.first;
+    if (f === undefined || primary > this.firstPrimary || (primary === this.firstPrimary && (measure > this.firstMeasure || (measure === this.firstMeasure && tieBefore(view, f))))) {
+      this.second = f;
+      this.secondFit = this.firstFit;
+      this.secondPrimary = this.firstPrimary;
+      this.secondMeasure = this.firstMeasure;
+      this.first = view;
+      this.firstFit = fit;
+      this.firstPrimary = primary;
+      this.firstMeasure = measure;
+    } else if (this.beatsSecond(primary, measure, view)) {
+      this.second = view;
+      this.secondFit = fit;
+      this.secondPrimary = primary;
+      this.secondMeasure = measure;
+    }
+  }
+}
+
+/**
+ * The agents that can take one task now, as a strategy queries them. Every answer is the same
+ * whichever pool gives it: {@link ScanPool} scans all of them, the Supervisor's index only those
+ * that can win.
+ */
+export interface CandidatePool {
+  /** The best two by {@link scoreOf} (`measure` = the score), ties by {@link tieBefore}. */
+  topScored(avoid: string | undefined, meanLatencyMs: number, out: Top2): void;
+  /**
+   * The best two by least-loaded's measure: another agent than `avoid` first (`primary` 1, the
+   * agent to avoid 0), then the larger free share (`measure`), ties by {@link tieBefore}.
+   */
+  topLeastLoaded(avoid: string | undefined, out: Top2): void;
+  /** The first candidate declared after `ordinal`, wrapping around to the first one; undefined when there is none. */
+  nextInTurn(ordinal: number): AgentView | undefined;
+  /** The capability fit of a candidate. */
+  fitOf(view: AgentView): number;
+  /** Every candidate, in declaration order (user functions and weighted-random need them all). */
+  all(): Candidates;
+}
+
+/** A {@link CandidatePool} over a gathered {@link Candidates} list: scans every candidate. */
+export class ScanPool implements CandidatePool {
+  readonly #candidates: Candidates;
+
+  constructor(candidates: Candidates) {
+    this.#candidates = candidates;
+  }
+
+  topScored(avoid: string | undefined, meanLatencyMs: number, out: Top2): void {
+    const { agents, fits, length } = this.#candidates;
+    out.reset();
+    for (let i = 0; i < length; i++) out.offer(agents[i]!, fits[i]!, 0, scoreOf(agents[i]!, fits[i]!, avoid, meanLatencyMs));
+  }
+
+  topLeastLoaded(avoid: string | undefined, out: Top2): void {
+    const { agents, fits, length } = this.#candidates;
+    out.reset();
+    for (let i = 0; i < length; i++) {
+      const a = agents[i]!;
+      out.offer(a, fits[i]!, a.id === avoid ? 0 : 1, (a.concurrency - a.busy) / a.concurrency);
+    }
+  }
+
+  nextInTurn(ordinal: number): AgentView | undefined {
+    const { agents, length } = this.#candidates;
+    for (let i = 0; i < length; i++) if (agents[i]!.ordinal > ordinal) return agents[i];
+    return length > 0 ? agents[0] : undefined;
+  }
+
+  fitOf(view: AgentView): number {
+    const { agents, fits, length } = this.#candidates;
+    for (let i = 0; i < length; i++) if (agents[i] === view) return fits[i]!;
+    return 0;
+  }
+
+  all(): Candidates {
+    return this.#candidates;
+  }
+}
+
 /** The winner and the runner-up of a scored placement. */
 export interface Scored {
   winner: ScoreTerms;
@@ -166,45 +323,14 @@ export interface Scored {
 }
 
 /**
- * Capability-scored choice among `candidates` (at least one): the best {@link scoreOf}, exact
- * ties broken by `draw`, a seeded uniform draw in [0, 1) taken only on a tie.
+ * Capability-scored choice from `pool` (at least one candidate): the best {@link scoreOf}, exact
+ * ties by {@link tieBefore}. `top` is scratch space.
  */
-export function chooseScored(candidates: Candidates, avoid: string | undefined, meanLatencyMs: number, draw: () => number): Scored {
-  const { agents, fits } = candidates;
-  // Scores only: the terms of the winner and the runner-up are built once, at the end.
-  let best = -1;
-  let bestScore = 0;
-  let second = -1;
-  let secondScore = 0;
-  let ties = 1;
-  for (let i = 0; i < candidates.length; i++) {
-    const s = scoreOf(agents[i]!, fits[i]!, avoid, meanLatencyMs);
-    if (best < 0 || s > bestScore + 1e-12) {
-      second = best;
-      secondScore = bestScore;
-      best = i;
-      bestScore = s;
-      ties = 1;
-    } else if (Math.abs(s - bestScore) <= 1e-12) {
-      // Reservoir sampling among equal scores: each tied agent wins with equal probability.
-      ties++;
-      if (draw() * ties < 1) {
-        second = best;
-        secondScore = bestScore;
-        best = i;
-        bestScore = s;
-      } else if (second < 0 || s > secondScore) {
-        second = i;
-        secondScore = s;
-      }
-    } else if (second < 0 || s > secondScore) {
-      second = i;
-      secondScore = s;
-    }
-  }
+export function chooseScored(pool: CandidatePool, avoid: string | undefined, meanLatencyMs: number, top: Top2 = new Top2()): Scored {
+  pool.topScored(avoid, meanLatencyMs, top);
   return {
-    winner: scoreTerms(agents[best]!, fits[best]!, avoid, meanLatencyMs),
-    runnerUp: second < 0 ? undefined : scoreTerms(agents[second]!, fits[second]!, avoid, meanLatencyMs),
+    winner: scoreTerms(top.first!, top.firstFit, avoid, meanLatencyMs),
+    runnerUp: top.second === undefined ? undefined : scoreTerms(top.second, top.secondFit, avoid, meanLatencyMs),
   };
 }
 

@@ -64,6 +64,8 @@ export class ReadyQueue {
   readonly #groups = new Map<string, Group>();
   /** Ids removed while still in a lane; skipped (and forgotten) when they reach the head. */
   readonly #removed = new Set<string>();
+  /** Live tasks by id, with their group: a cancel finds its task without a walk over the lanes. */
+  readonly #live = new Map<string, Group>();
   /** Live tasks: pushed − taken − removed. */
   #size = 0;
 
@@ -81,6 +83,7 @@ export class ReadyQueue {
     group.lanes[PRIORITIES.indexOf(task.priority)]!.push(task);
     group.size++;
     this.#size++;
+    this.#live.set(task.id, group);
   }
 
   /** Returns a task just taken (and not placed) to the head of its lane, ahead of the tasks that came after it. */
@@ -89,23 +92,19 @@ export class ReadyQueue {
     group.lanes[PRIORITIES.indexOf(task.priority)]!.unshift(task);
     group.size++;
     this.#size++;
+    this.#live.set(task.id, group);
   }
 
   /** Marks a queued task removed. Returns false when it is not queued. */
   remove(id: string): boolean {
-    for (const group of this.#groups.values()) {
-      for (const lane of group.lanes) {
-        for (let i = lane.head; i < lane.items.length; i++) {
-          if (lane.items[i]?.id === id && !this.#removed.has(id)) {
-            this.#removed.add(id);
-            group.size--;
-            this.#size--;
-            return true;
-          }
-        }
-      }
-    }
-    return false;
+    const group = this.#live.get(id);
+    // An id already marked removed (a reused id whose first task still lingers in a lane) stays as before.
+    if (group === undefined || this.#removed.has(id)) return false;
+    this.#live.delete(id);
+    this.#removed.add(id);
+    group.size--;
+    this.#size--;
+    return true;
   }
 
   /** The head of a lane, dropping removed tasks on the way. */
@@ -140,7 +139,13 @@ export class ReadyQueue {
     best.lane.shift();
     best.group.size--;
     this.#size--;
+    this.#live.delete(best.task.id);
     return best.task;
+  }
+
+  /** The requirement sets of the tasks waiting now (one per group of equal `requires`). */
+  *waitingRequirements(): IterableIterator<Capabilities> {
+    for (const group of this.#groups.values()) if (group.size > 0) yield group.requires;
   }
 
   /** Removes and returns the most recently queued task of `priority`, if any. */
@@ -158,6 +163,7 @@ export class ReadyQueue {
     }
     if (best === undefined) return undefined;
     this.#removed.add(best.task.id);
+    this.#live.delete(best.task.id);
     best.group.size--;
     this.#size--;
     return best.task;
@@ -209,6 +215,7 @@ export class ReadyQueue {
     }
     this.#size = 0;
     this.#removed.clear();
+    this.#live.clear();
     return out;
   }
 

@@ -21,12 +21,14 @@
  */
 import { type ActorRefFrom, assertEvent, emit, enqueueActions, raise, sendParent, sendTo, setup, stopChild } from "xstate";
 import { isRetriableCode, NoEligibleAgentError, QueueFullError, TaskCancelledError } from "../src/core/errors.ts";
-import type { Random } from "../src/core/random.ts";
+import { createRandom, type Random } from "../src/core/random.ts";
 import { type AgentDoneEvent, type AgentEvent, agentMachine, type AgentStartedEvent, type Assignment } from "./agent.ts";
 import { type Blame, FaultEvidence } from "./blame.ts";
-import { type AgentView, breakerAllows, Candidates, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
+import { type AgentView, breakerAllows, FRESH_HEALTH, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
+import { AllocationIndex } from "./allocation-index.ts";
 import { type AllocationOption, type AllocationStrategy, type Choice, createStrategy } from "./allocation-strategies.ts";
 import { ReadyQueue } from "./queue.ts";
+import { stopChildren } from "./stop-children.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
 import type { PersistedAgent, PersistedSupervisor, SupervisorRestore } from "./persist.ts";
 import type { Capabilities, Priority, ReadyTask, WorkResult } from "./types.ts";
@@ -76,6 +78,8 @@ interface AgentEntry {
   restartDueAt: number | undefined;
   /** Failed by an escalation the swarm heals from: it comes back when the hive heals. */
   heals: boolean;
+  /** Ids of the tasks whose attempts run on it (a crash re-queues them without a look at the others). */
+  runs: Set<string>;
 }
 
 /** An agent's registry entry as `stats()` shows it. */
@@ -89,8 +93,10 @@ export interface AgentRecord {
 /** Context of {@link supervisorMachine}. Registry and queue are mutated in place (hot path). */
 export interface SupervisorContext {
   agents: Map<string, AgentEntry>;
-  /** The same views as `agents`, as an array for allocation scans. */
+  /** The same views as `agents`, in declaration order. */
   views: AgentView[];
+  /** The views indexed for placement: kept current by {@link adjust} and {@link touch}. */
+  index: AllocationIndex;
   /** Mean latency over the views, kept up to date as their health changes. */
   latency: MeanLatency;
   /** The allocation strategy in force. */
@@ -99,8 +105,6 @@ export interface SupervisorContext {
   fallbackReported: boolean;
   /** `hive.pause()`: nothing is placed; tasks wait in the queue and running attempts finish. */
   paused: boolean;
-  /** The candidates of the placement being decided (scratch, reused: placements do not allocate). */
-  candidates: Candidates;
   /** Ordinal the next agent added gets (declaration order, for round-robin). */
   nextOrdinal: number;
   queue: ReadyQueue;
@@ -130,6 +134,8 @@ export interface SupervisorContext {
   reported: { free: number; received: number };
   /** True from a heal until the first agent it restarts is back. */
   healing: boolean;
+  /** True once the agents were stopped (after `supervisor.stop`, once no attempt runs). */
+  released: boolean;
 }
 
 /** Events a Supervisor accepts. */
@@ -228,24 +234,25 @@ export type SupervisorEmitted =
 
 /** Placements made while handling one event, flushed as one message per agent. */
 class Plan {
+  // Each list is made on its first entry: most steps fill two or three of them.
   /** Attempts that ended, reported to the Queen before anything else of the step. */
-  readonly ended: Finished[] = [];
-  readonly byAgent = new Map<string, Assignment[]>();
-  readonly started: Started[] = [];
-  readonly decisions: Decision[] = [];
-  readonly failed: Finished[] = [];
-  readonly agentEvents: AgentLifecycleEvent[] = [];
+  ended: Finished[] | undefined;
+  byAgent: Map<string, Assignment[]> | undefined;
+  started: Started[] | undefined;
+  decisions: Decision[] | undefined;
+  failed: Finished[] | undefined;
+  agentEvents: AgentLifecycleEvent[] | undefined;
   /** Messages to agents beyond assignments (fail, restart, stop), in order. */
-  readonly agentMessages: { ref: AgentEntry["ref"]; event: AgentEvent }[] = [];
-  readonly stops: AgentEntry["ref"][] = [];
-  readonly restarts: { agentId: string; delayMs: number }[] = [];
+  agentMessages: { ref: AgentEntry["ref"]; event: AgentEvent }[] | undefined;
+  stops: AgentEntry["ref"][] | undefined;
+  restarts: { agentId: string; delayMs: number }[] | undefined;
   escalated: string | undefined;
   /** The first fallback from a user's allocation function, to report. */
   fallback: AllocationFallbackEvent | undefined;
   /** Delay of the automatic heal to schedule after this escalation, ms. */
   healInMs: number | undefined;
   healed = false;
-  readonly requeued: string[] = [];
+  requeued: string[] | undefined;
 }
 
 /**
@@ -254,9 +261,9 @@ class Plan {
  */
 function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "declined" | "ineligible" {
   if (context.paused) return "no-slot";
-  const candidates = context.candidates;
-  if (gatherCandidates(context.views, task.requires, candidates) === 0) return anyCanRun(context, task.requires) ? "no-slot" : "ineligible";
-  const choice = context.allocation.choose(task, candidates, meanMs, context.random);
+  const pool = context.index.poolFor(task.requires);
+  if (pool.count === 0) return pool.runnable ? "no-slot" : "ineligible";
+  const choice = context.allocation.choose(task, pool, meanMs, context.random);
   if (choice === undefined) return "declined";
   if (choice.fallback !== undefined && !context.fallbackReported) {
     context.fallbackReported = true;
@@ -264,20 +271,20 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   }
   const agentId = choice.winner.agentId;
   const entry = context.agents.get(agentId)!;
-  const before = slotsOf(entry.view);
-  entry.view.busy++;
-  context.free += slotsOf(entry.view) - before;
+  adjust(context, entry, (v) => v.busy++);
   const seq = ++context.seq;
   context.running.set(task.id, { agentId, seq, task });
-  let list = plan.byAgent.get(agentId);
-  if (list === undefined) plan.byAgent.set(agentId, list = []);
+  entry.runs.add(task.id);
+  const byAgent = (plan.byAgent ??= new Map());
+  let list = byAgent.get(agentId);
+  if (list === undefined) byAgent.set(agentId, list = []);
   list.push({ task, seq });
-  plan.started.push({ id: task.id, agentId, attempt: task.attempt });
+  (plan.started ??= []).push({ id: task.id, agentId, attempt: task.attempt });
   // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
   const decision: Decision = { taskId: task.id, attempt: task.attempt, strategy: choice.strategy, winner: choice.winner, runnerUp: choice.runnerUp, at };
   if (choice.reason !== undefined) decision.reason = choice.reason;
   if (choice.fallback !== undefined) decision.fallback = choice.fallback;
-  plan.decisions.push(decision);
+  (plan.decisions ??= []).push(decision);
   return "placed";
 }
 
@@ -286,11 +293,18 @@ function slotsOf(view: AgentView): number {
   return view.available && view.breaker !== "open" ? Math.max(0, view.concurrency - view.busy) : 0;
 }
 
-/** Changes a view, keeping the swarm's free-slot count true. */
-function adjust(context: SupervisorContext, view: AgentView, change: (view: AgentView) => void): void {
+/** Changes an agent's view, keeping the swarm's free-slot count and the allocation index true. */
+function adjust(context: SupervisorContext, entry: AgentEntry, change: (view: AgentView) => void): void {
+  const view = entry.view;
   const before = slotsOf(view);
   change(view);
   context.free += slotsOf(view) - before;
+  touch(context, entry);
+}
+
+/** Re-files an agent in the allocation index after its view or status changed. */
+function touch(context: SupervisorContext, entry: AgentEntry): void {
+  context.index.update(entry.view, canReturn(entry));
 }
 
 /** True when an agent is in the swarm for good or will come back (restarting, or healing from an escalation). */
@@ -300,10 +314,7 @@ function canReturn(a: AgentEntry): boolean {
 
 /** True when some agent that is not gone for good could ever run `task`. */
 function anyCanRun(context: SupervisorContext, requires: Capabilities): boolean {
-  for (const a of context.agents.values()) {
-    if (canReturn(a) && isEligible(a.view.capabilities, requires)) return true;
-  }
-  return false;
+  return context.index.runnable(requires);
 }
 
 /** The error of a task no agent left in the swarm can run: none ever could, or those that could are gone. */
@@ -342,8 +353,8 @@ export const supervisorMachine = setup({
         const outcome = context.queue.size > 0 ? "no-slot" : place(context, task, event.at, plan, meanMs);
         if (outcome === "no-slot" || outcome === "declined") {
           if (anyCanRun(context, task.requires)) context.queue.push(task);
-          else plan.failed.push(ineligible(context, task));
-        } else if (outcome === "ineligible") plan.failed.push(ineligible(context, task));
+          else (plan.failed ??= []).push(ineligible(context, task));
+        } else if (outcome === "ineligible") (plan.failed ??= []).push(ineligible(context, task));
       }
       if (context.queue.size > 0) fill(context, event.at, plan, meanMs);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
@@ -360,11 +371,14 @@ export const supervisorMachine = setup({
         if (run === undefined || run.seq !== end.seq || run.agentId !== event.agentId) continue;
         context.running.delete(end.id);
         const finished: Finished = { id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs, startedAt: end.startedAt };
-        plan.ended.push(finished);
+        (plan.ended ??= []).push(finished);
         if (entry === undefined) continue;
-        adjust(context, entry.view, (v) => v.busy--);
+        entry.runs.delete(end.id);
         context.latency.remove(entry.view.health);
-        entry.view.health = updateHealth(entry.view.health, end.result.ok, end.durationMs);
+        adjust(context, entry, (v) => {
+          v.busy--;
+          v.health = updateHealth(v.health, end.result.ok, end.durationMs);
+        });
         context.latency.add(entry.view.health);
         if (end.result.ok) {
           entry.consecutiveFailures = 0;
@@ -399,12 +413,12 @@ export const supervisorMachine = setup({
       const entry = context.agents.get(event.agentId);
       if (entry === undefined || entry.status !== "restarting") return;
       entry.status = "up";
-      adjust(context, entry.view, (v) => (v.available = true));
+      adjust(context, entry, (v) => (v.available = true));
       entry.consecutiveFailures = 0;
       entry.restartDueAt = undefined;
       enqueue.sendTo(entry.ref, { type: "agent.ready", at: event.at } satisfies AgentEvent);
       const plan = new Plan();
-      plan.agentEvents.push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
+      (plan.agentEvents ??= []).push({ type: "agent.restarted", agentId: entry.spec.id, at: event.at });
       if (context.healing) {
         // The first agent back after a heal: the swarm works again.
         context.healing = false;
@@ -420,12 +434,13 @@ export const supervisorMachine = setup({
         const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch: c.startsOnDispatch } }) as AgentEntry["ref"], c.nextOrdinal++);
         c.agents.set(spec.id, entry);
         c.views.push(entry.view);
+        c.index.add(entry.view, canReturn(entry));
         c.order.push(spec.id);
         c.free += slotsOf(entry.view);
         return {};
       });
       const plan = new Plan();
-      plan.agentEvents.push({ type: "agent.added", agentId: spec.id, at: event.at });
+      (plan.agentEvents ??= []).push({ type: "agent.added", agentId: spec.id, at: event.at });
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
       enqueue.raise({ type: "supervisor.enqueue", tasks: [], at: event.at });
     }),
@@ -435,7 +450,7 @@ export const supervisorMachine = setup({
       const entry = context.agents.get(event.agentId);
       if (entry === undefined || entry.status === "removing") return;
       entry.status = "removing";
-      adjust(context, entry.view, (v) => (v.available = false));
+      adjust(context, entry, (v) => (v.available = false));
       enqueue.cancel(`restart:${entry.spec.id}`);
       const plan = new Plan();
       if (entry.view.busy === 0) removeNow(context, entry, event.at, plan);
@@ -446,7 +461,7 @@ export const supervisorMachine = setup({
       if (event.type !== "supervisor.breaker") return;
       const entry = context.agents.get(event.agentId);
       if (entry === undefined) return;
-      adjust(context, entry.view, (v) => (v.breaker = event.state));
+      adjust(context, entry, (v) => (v.breaker = event.state));
       const plan = new Plan();
       if (event.state !== "open" && context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
@@ -497,7 +512,7 @@ export const supervisorMachine = setup({
         result: { ok: false, error: new TaskCancelledError(`Task ${task.id} was cancelled: the hive stopped`, { taskId: task.id }) },
       }));
       const plan = new Plan();
-      plan.ended.push(...finished);
+      if (finished.length > 0) plan.ended = finished;
       const byAgent = new Map<string, string[]>();
       for (const [id, run] of context.running) {
         let ids = byAgent.get(run.agentId);
@@ -508,11 +523,25 @@ export const supervisorMachine = setup({
         const agent = context.agents.get(agentId);
         if (agent) enqueue.sendTo(agent.ref, { type: "agent.cancel", ids, reason: "the hive stopped", at: event.at } satisfies AgentEvent);
       }
-      for (const v of context.views) v.available = false;
+      for (const e of context.agents.values()) {
+        e.view.available = false;
+        touch(context, e);
+      }
       context.free = 0;
       context.healing = false;
       enqueue.cancel("heal");
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
+    /**
+     * Stopped, and every attempt has reported its end: the agents are stopped together (one
+     * action for all: stopping them one by one, as a machine stops its children, costs O(n²)).
+     */
+    release: enqueueActions(({ context, enqueue }) => {
+      if (context.released || context.running.size > 0) return;
+      context.released = true;
+      const refs: AgentEntry["ref"][] = [];
+      for (const entry of context.agents.values()) refs.push(entry.ref);
+      enqueue(stopChildren(refs));
     }),
     /** Starts of attempts that waited for a thread travel on to the Queen (those of the attempt on record). */
     started: enqueueActions(({ context, event, enqueue }) => {
@@ -576,12 +605,16 @@ export const supervisorMachine = setup({
     const views: AgentView[] = [];
     const specs = input.restore === undefined ? input.agents : restoredSpecs(input.agents, input.restore);
     const startsOnDispatch = input.startsOnDispatch ?? true;
+    // Tie keys come from a stream of their own, seeded from the hive's: placements do not shift
+    // the draws of retries and backoffs.
+    const index = new AllocationIndex(createRandom(Math.floor(input.random.next() * 4_294_967_296)));
     let free = 0;
     for (const spec of specs) {
       const entry = newEntry(spec, spawn("agent", { id: spec.id, input: { ...spec, startsOnDispatch } }) as AgentEntry["ref"], views.length);
       if (input.restore !== undefined) applyRestore(entry, input.restore, input.supervision);
       views.push(entry.view);
       agents.set(spec.id, entry);
+      index.add(entry.view, canReturn(entry));
       free += slotsOf(entry.view);
     }
     const latency = new MeanLatency();
@@ -589,11 +622,11 @@ export const supervisorMachine = setup({
     return {
       agents,
       views,
+      index,
       latency,
       allocation: createStrategy(input.allocation ?? "scored"),
       fallbackReported: false,
       paused: input.restore?.paused === true,
-      candidates: new Candidates(),
       nextOrdinal: views.length,
       queue: new ReadyQueue(),
       running: new Map(),
@@ -613,6 +646,7 @@ export const supervisorMachine = setup({
       received: 0,
       reported: { free, received: 0 },
       healing: false,
+      released: false,
     };
   },
   initial: "running",
@@ -637,8 +671,9 @@ export const supervisorMachine = setup({
       },
     },
     stopped: {
+      entry: "release",
       on: {
-        "supervisor.done": { actions: "done" },
+        "supervisor.done": { actions: ["done", "release"] },
         "supervisor.started": { actions: "started" },
         "supervisor.cancel": { actions: "cancel" },
       },
@@ -653,12 +688,20 @@ export const supervisorMachine = setup({
  */
 function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number): void {
   if (context.paused) return;
-  for (const view of context.views) {
-    while (view.available && view.busy < view.concurrency && breakerAllows(view) && context.queue.size > 0) {
-      const task = context.queue.takeFor(view.capabilities, at, context.agingMs);
+  // The agents that can take work and suit some waiting task, in declaration order (the others
+  // would take nothing): a placement may fill one already passed (the strategy picks the agent),
+  // never one not yet reached.
+  const queue = context.queue;
+  for (
+    let view = context.index.nextCandidateFor(-1, queue.waitingRequirements());
+    view !== undefined && queue.size > 0;
+    view = context.index.nextCandidateFor(view.ordinal, queue.waitingRequirements())
+  ) {
+    while (view.available && view.busy < view.concurrency && breakerAllows(view) && queue.size > 0) {
+      const task = queue.takeFor(view.capabilities, at, context.agingMs);
       if (task === undefined) break;
       if (place(context, task, at, plan, meanMs) !== "placed") {
-        context.queue.putBack(task);
+        queue.putBack(task);
         break;
       }
     }
@@ -669,10 +712,10 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
 function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   const actions: unknown[] = [];
   const toQueen: SupervisorToQueen[] = [];
-  if (plan.ended.length > 0) toQueen.push({ type: "queen.finished", finished: plan.ended, at });
-  for (const { ref, event } of plan.agentMessages) actions.push(sendTo(ref, event));
-  for (const ref of plan.stops) actions.push(stopChild(ref));
-  for (const { agentId, delayMs } of plan.restarts) {
+  if (plan.ended !== undefined) toQueen.push({ type: "queen.finished", finished: plan.ended, at });
+  for (const { ref, event } of plan.agentMessages ?? []) actions.push(sendTo(ref, event));
+  for (const ref of plan.stops ?? []) actions.push(stopChild(ref));
+  for (const { agentId, delayMs } of plan.restarts ?? []) {
     const event: SupervisorEvent = { type: "supervisor.restart", agentId, at: at + delayMs };
     actions.push(raise(event as never, { id: `restart:${agentId}`, delay: delayMs }));
   }
@@ -680,13 +723,13 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   if (plan.escalated !== undefined) toQueen.push({ type: "queen.escalated", reason: plan.escalated, at });
   if (plan.healed) toQueen.push({ type: "queen.healed", at });
   // Before `queen.placed`: a re-queued task that is placed again in the same step starts again.
-  if (plan.requeued.length > 0) toQueen.push({ type: "queen.requeued", ids: plan.requeued, at });
-  if (plan.agentEvents.length > 0) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
-  for (const [agentId, assignments] of plan.byAgent) {
+  if (plan.requeued !== undefined) toQueen.push({ type: "queen.requeued", ids: plan.requeued, at });
+  if (plan.agentEvents !== undefined) actions.push(emit({ type: "supervisor.agents", events: plan.agentEvents }));
+  for (const [agentId, assignments] of plan.byAgent ?? []) {
     actions.push(sendTo(context.agents.get(agentId)!.ref, { type: "agent.assign", assignments, at } satisfies AgentEvent));
   }
-  if (plan.started.length > 0) toQueen.push({ type: "queen.placed", started: plan.started, at });
-  if (plan.failed.length > 0) toQueen.push({ type: "queen.finished", finished: plan.failed, at });
+  if (plan.started !== undefined) toQueen.push({ type: "queen.placed", started: plan.started, at });
+  if (plan.failed !== undefined) toQueen.push({ type: "queen.finished", finished: plan.failed, at });
   // The Queen bounds its queue by what waits, not by what is about to be placed: the last
   // message of the step tells it how much room the swarm has now.
   const reported = context.reported;
@@ -699,14 +742,14 @@ function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
     toQueen[toQueen.length - 1]!.capacity = capacity;
   }
   for (const m of toQueen) actions.push(sendParent(m));
-  if (plan.decisions.length > 0) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
+  if (plan.decisions !== undefined) actions.push(emit({ type: "supervisor.decisions", decisions: plan.decisions }));
   if (plan.fallback !== undefined) actions.push(emit({ type: "supervisor.fallback", event: plan.fallback }));
   return actions;
 }
 
 function newEntry(spec: AgentSpec, ref: AgentEntry["ref"], ordinal: number): AgentEntry {
   return {
-    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal },
+    view: { id: spec.id, capabilities: spec.capabilities, concurrency: spec.concurrency, busy: 0, health: FRESH_HEALTH, available: true, breaker: "closed", ordinal, tieKey: 0 },
     ref,
     spec,
     status: "up",
@@ -717,6 +760,7 @@ function newEntry(spec: AgentSpec, ref: AgentEntry["ref"], ordinal: number): Age
     lastCrash: undefined,
     restartDueAt: undefined,
     heals: false,
+    runs: new Set(),
   };
 }
 
@@ -735,22 +779,24 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     if (e === undefined || (e.status !== "up" && e !== entry)) continue;
     const why = e === entry ? reason : `${policy.strategy} restart after agent ${entry.spec.id} crashed`;
     // Its attempts did not fail on their own: they go back to the queue, preferring another agent.
-    for (const [taskId, run] of context.running) {
-      if (run.agentId !== id) continue;
+    for (const taskId of e.runs) {
+      const run = context.running.get(taskId)!;
       context.running.delete(taskId);
       context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
-      plan.requeued.push(taskId);
+      (plan.requeued ??= []).push(taskId);
     }
-    adjust(context, e.view, (v) => {
+    e.runs.clear();
+    adjust(context, e, (v) => {
       v.busy = 0;
       v.available = false;
     });
-    plan.agentMessages.push({ ref: e.ref, event: { type: "agent.fail", reason: why, at } });
-    plan.agentEvents.push({ type: "agent.crashed", agentId: id, reason: why, at });
+    (plan.agentMessages ??= []).push({ ref: e.ref, event: { type: "agent.fail", reason: why, at } });
+    (plan.agentEvents ??= []).push({ type: "agent.crashed", agentId: id, reason: why, at });
     const type = e.spec.restart ?? policy.restart;
     if (type === "temporary") {
       e.status = "failed";
-      plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
+      touch(context, e);
+      (plan.agentEvents ??= []).push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
     if (context.escalated === null && !withinIntensity(context.restartLog, at, policy)) {
@@ -761,7 +807,8 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     if (context.escalated !== null) {
       e.status = "failed";
       e.heals = policy.escalation.action === "restart";
-      plan.agentEvents.push({ type: "agent.failed", agentId: id, reason: why, at });
+      touch(context, e);
+      (plan.agentEvents ??= []).push({ type: "agent.failed", agentId: id, reason: why, at });
       continue;
     }
     scheduleRestart(context, e, why, at, plan);
@@ -777,11 +824,12 @@ function scheduleRestart(context: SupervisorContext, e: AgentEntry, why: string,
   e.lastRestartAt = at;
   e.restarts++;
   e.status = "restarting";
+  touch(context, e);
   const delayMs = backoffMs(policy.backoff, e.backoffLevel, context.random.next());
   e.restartDueAt = at + delayMs;
-  plan.agentMessages.push({ ref: e.ref, event: { type: "agent.restart", at } });
-  plan.restarts.push({ agentId: id, delayMs });
-  plan.agentEvents.push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
+  (plan.agentMessages ??= []).push({ ref: e.ref, event: { type: "agent.restart", at } });
+  (plan.restarts ??= []).push({ agentId: id, delayMs });
+  (plan.agentEvents ??= []).push({ type: "agent.restarting", agentId: id, reason: why, backoffMs: delayMs, restarts: e.restarts, at });
 }
 
 /** Whose fault a failed attempt is: a dependency's when its circuit was open, else by the evidence. */
@@ -802,7 +850,7 @@ function failOrphans(context: SupervisorContext, plan: Plan): void {
   if (context.queue.size === 0) return;
   for (const task of context.queue.drainAll()) {
     if (anyCanRun(context, task.requires)) context.queue.push(task);
-    else plan.failed.push(ineligible(context, task));
+    else (plan.failed ??= []).push(ineligible(context, task));
   }
 }
 
@@ -810,14 +858,15 @@ function failOrphans(context: SupervisorContext, plan: Plan): void {
 function removeNow(context: SupervisorContext, entry: AgentEntry, at: number, plan: Plan): void {
   const id = entry.spec.id;
   context.agents.delete(id);
+  context.index.remove(entry.view);
   const v = context.views.indexOf(entry.view);
   if (v >= 0) {
     context.views.splice(v, 1);
     context.latency.remove(entry.view.health);
   }
   context.order = context.order.filter((x) => x !== id);
-  plan.stops.push(entry.ref);
-  plan.agentEvents.push({ type: "agent.removed", agentId: id, at });
+  (plan.stops ??= []).push(entry.ref);
+  (plan.agentEvents ??= []).push({ type: "agent.removed", agentId: id, at });
   failOrphans(context, plan);
 }
 

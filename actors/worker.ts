@@ -242,6 +242,15 @@ export const workerMachine = setup({
       enqueue.sendTo("port", { type: "port.abort", seqs, kill: event.crash !== true } satisfies PortEvent);
       enqueue(sendParent({ type: "agent.done", ends, at: event.at } satisfies AttemptsDoneEvent));
     }),
+    /**
+     * Nothing runs any more: the deadline timer goes. An idle lane holds no timer (XState looks
+     * through every pending timer of the system for each actor it stops).
+     */
+    disarm: enqueueActions(({ context, enqueue }) => {
+      if (context.armedFor === Infinity) return;
+      context.armedFor = Infinity;
+      enqueue.cancel("deadline");
+    }),
     expire: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "worker.deadline") return;
       const now = event.deadline;
@@ -286,8 +295,8 @@ export const workerMachine = setup({
       on: {
         "worker.run": { actions: "run" },
         "worker.started": { actions: "started" },
-        "worker.outcomes": [{ guard: "outcomesEmpty", actions: "settle", target: "idle" }, { actions: "settle" }],
-        "worker.abort": [{ guard: "abortEmpties", actions: "abort", target: "idle" }, { actions: "abort" }],
+        "worker.outcomes": [{ guard: "outcomesEmpty", actions: ["settle", "disarm"], target: "idle" }, { actions: "settle" }],
+        "worker.abort": [{ guard: "abortEmpties", actions: ["abort", "disarm"], target: "idle" }, { actions: "abort" }],
         "worker.deadline": [{ guard: "deadlineEmpties", actions: "expire", target: "idle" }, { actions: "expire" }],
       },
     },

@@ -19,12 +19,19 @@
  * second, and the orchestration scope's inline figure (2 agents × 600 slots, 1,000 in flight,
  * where batches carry hundreds of tasks per event) for scale.
  *
+ * Then the swarm grows: 100, 1,000 and 10,000 agents at the same load per agent (4 slots, 80%
+ * busy, exponential 2 s tasks; 40,000 tasks at every size, 10,000 with `--quick`), start and
+ * stop included. Each line's `ratio` is the cost per task at 100 agents ÷ its own (0.5 = twice
+ * as dear), in CPU time, which a busy host disturbs less than wall time; `extra` gives both, the
+ * heap an agent and a task in flight take, and simulated seconds per wall second.
+ *
  * @module
  */
 import { createActor, createMachine } from "xstate";
 import { createHive, type ScenarioInput, simulate } from "../src/index.ts";
-import { type BenchScope, compare, opsPerSecond } from "./harness.ts";
+import { type BenchResult, type BenchScope, compare, opsPerSecond } from "./harness.ts";
 import { closedLoop } from "./pool.ts";
+import { cpuMs, round1, scaleScenario, SWARM_SIZES, swarmMemory } from "./swarm-scale.ts";
 import { createXStatePath } from "./xstate-path.ts";
 
 const AGENTS = 100;
@@ -107,6 +114,7 @@ const simulateScope: BenchScope = async ({ quick }) => {
       { ...vsRaw, extra },
       { ...vsInline, extra },
       { ...vsPath, extra },
+      ...(await growing(quick ? 10_000 : 40_000)),
     ];
   } finally {
     actor.stop();
@@ -115,5 +123,41 @@ const simulateScope: BenchScope = async ({ quick }) => {
     await narrow.stop();
   }
 };
+
+/** The swarm at 100, 1,000 and 10,000 agents: cost per task against the 100-agent swarm's. */
+async function growing(tasks: number): Promise<BenchResult[]> {
+  const rows: { agents: number; tasksPerSec: number; cpuUsPerTask: number; extra: Record<string, number> }[] = [];
+  for (const agents of SWARM_SIZES) {
+    const memory = await swarmMemory(agents);
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    const report = await simulate(scaleScenario(agents, tasks), { seed: 1 });
+    const wall = performance.now() - t0;
+    const cpu = cpuMs() - c0;
+    const done = report.tasks.completed;
+    rows.push({
+      agents,
+      tasksPerSec: (done * 1_000) / wall,
+      cpuUsPerTask: (cpu * 1_000) / done,
+      extra: {
+        wallUsPerTask: round1((wall * 1_000) / done),
+        cpuUsPerTask: round1((cpu * 1_000) / done),
+        simulatedSecondsPerWallSecond: Math.round(Number(report.extra["simulatedMs"]) / wall),
+        heapPerAgentKB: memory.perAgentKB,
+        heapPerTaskInFlightKB: memory.perTaskInFlightKB,
+        wallS: round1(wall / 1_000),
+      },
+    });
+  }
+  const base = rows[0]!;
+  return rows.map((r) => ({
+    name: `simulate, ${r.agents.toLocaleString("en")} agents × 4 slots, exp. 2 s at 80%, ${tasks.toLocaleString("en")} tasks`,
+    opsPerSec: Math.round(r.tasksPerSec),
+    baseline: `cost per task at ${base.agents} agents (CPU)`,
+    baselineOpsPerSec: Math.round(base.tasksPerSec),
+    ratio: Math.round((base.cpuUsPerTask / r.cpuUsPerTask) * 1_000) / 1_000,
+    extra: r.extra,
+  }));
+}
 
 export default simulateScope;

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type AgentView, Candidates, chooseScored, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, score, type Scored, updateHealth } from "../actors/allocation.ts";
-import { createRandom } from "../src/core/random.ts";
+import { type AgentView, Candidates, chooseScored, FRESH_HEALTH, gatherCandidates, isEligible, MeanLatency, ScanPool, score, type Scored, updateHealth } from "../actors/allocation.ts";
 
 let ordinal = 0;
-const agent = (id: string, capabilities: Record<string, number>, busy = 0, concurrency = 2, health = FRESH_HEALTH): AgentView => ({
+const agent = (id: string, capabilities: Record<string, number>, busy = 0, concurrency = 2, health = FRESH_HEALTH, tieKey = 0): AgentView => ({
   id,
   capabilities,
   concurrency,
@@ -12,13 +11,14 @@ const agent = (id: string, capabilities: Record<string, number>, busy = 0, concu
   available: true,
   breaker: "closed",
   ordinal: ordinal++,
+  tieKey,
 });
 
-/** Eligibility as the Supervisor decides it, then the scored choice (undefined when no agent can take the task). */
-function choose(agents: AgentView[], requires: Record<string, number>, avoid: string | undefined, meanLatencyMs: number, draw: () => number): Scored | undefined {
+/** Eligibility as the Supervisor decides it, then the scored choice over every candidate (undefined when no agent can take the task). */
+function choose(agents: AgentView[], requires: Record<string, number>, avoid: string | undefined, meanLatencyMs: number): Scored | undefined {
   const candidates = new Candidates();
   if (gatherCandidates(agents, requires, candidates) === 0) return undefined;
-  return chooseScored(candidates, avoid, meanLatencyMs, draw);
+  return chooseScored(new ScanPool(candidates), avoid, meanLatencyMs);
 }
 
 describe("eligibility", () => {
@@ -36,15 +36,14 @@ describe("eligibility", () => {
 });
 
 describe("scored choice", () => {
-  const draw = () => 0.5;
   it("picks the eligible agent with the best capability fit", () => {
-    const d = choose([agent("low", { simulate: 0.6 }), agent("high", { simulate: 0.9 }), agent("none", { plan: 1 })], { simulate: 0.5 }, undefined, 0, draw);
+    const d = choose([agent("low", { simulate: 0.6 }), agent("high", { simulate: 0.9 }), agent("none", { plan: 1 })], { simulate: 0.5 }, undefined, 0);
     expect(d?.winner.agentId).toBe("high");
     expect(d?.runnerUp?.agentId).toBe("low");
     expect(d?.winner.capability).toBeCloseTo(0.9);
   });
   it("prefers free capacity when capabilities are equal", () => {
-    const d = choose([agent("busy", { s: 1 }, 1, 2), agent("free", { s: 1 }, 0, 2)], { s: 1 }, undefined, 0, draw);
+    const d = choose([agent("busy", { s: 1 }, 1, 2), agent("free", { s: 1 }, 0, 2)], { s: 1 }, undefined, 0);
     expect(d?.winner.agentId).toBe("free");
     expect(d?.winner.load).toBe(1);
     expect(d?.runnerUp?.load).toBe(0.5);
@@ -52,21 +51,29 @@ describe("scored choice", () => {
   it("skips saturated and unavailable agents, and returns undefined when none is left", () => {
     const full = agent("full", { s: 1 }, 2, 2);
     const gone = { ...agent("gone", { s: 1 }), available: false };
-    expect(choose([full, gone], { s: 1 }, undefined, 0, draw)).toBeUndefined();
+    expect(choose([full, gone], { s: 1 }, undefined, 0)).toBeUndefined();
   });
   it("prefers another agent for a retry", () => {
-    const d = choose([agent("a", { s: 1 }), agent("b", { s: 1 })], { s: 1 }, "a", 0, draw);
+    const d = choose([agent("a", { s: 1 }), agent("b", { s: 1 })], { s: 1 }, "a", 0);
     expect(d?.winner.agentId).toBe("b");
     expect(d?.runnerUp?.retry).toBe(0);
   });
-  it("breaks exact ties with the seeded draw, reproducibly", () => {
-    const agents = ["a", "b", "c", "d"].map((id) => agent(id, { s: 1 }));
-    const run = (seed: number) => {
-      const rng = createRandom(seed);
-      return Array.from({ length: 20 }, () => choose(agents, { s: 1 }, undefined, 0, () => rng.next())!.winner.agentId).join("");
-    };
-    expect(run(7)).toBe(run(7));
-    expect(new Set(run(7)).size).toBeGreaterThan(1);
+  it("breaks exact ties by the higher tie key, and between equal keys by declaration order", () => {
+    const agents = [agent("a", { s: 1 }, 0, 2, FRESH_HEALTH, 0.2), agent("b", { s: 1 }, 0, 2, FRESH_HEALTH, 0.9), agent("c", { s: 1 }, 0, 2, FRESH_HEALTH, 0.5)];
+    const d = choose(agents, { s: 1 }, undefined, 0)!;
+    expect([d.winner.agentId, d.runnerUp?.agentId]).toEqual(["b", "c"]);
+    expect(d.winner.score).toBe(d.runnerUp!.score);
+    const same = [agent("x", { s: 1 }), agent("y", { s: 1 })];
+    expect(choose(same, { s: 1 }, undefined, 0)!.winner.agentId).toBe("x");
+  });
+  it("gives an exact tie to the higher success rate before the tie key", () => {
+    // sure: rate 1, latency 4× the mean → health 1 · (0.5 + 0.5 · 0.25) = 0.625;
+    // shaky: rate 0.625, latency under the mean → health 0.625. Equal scores.
+    const sure = agent("sure", { s: 1 }, 0, 2, { successRate: 1, latencyMs: 400, completed: 9, failed: 0 }, 0);
+    const shaky = agent("shaky", { s: 1 }, 0, 2, { successRate: 0.625, latencyMs: 50, completed: 5, failed: 3 }, 0.99);
+    const d = choose([shaky, sure], { s: 1 }, undefined, 100)!;
+    expect(d.winner.score).toBe(d.runnerUp!.score);
+    expect(d.winner.agentId).toBe("sure");
   });
   it("explains each term and the weighted total", () => {
     const t = score(agent("x", { s: 0.8 }, 1, 4), { s: 0.5 }, undefined, 0);
@@ -79,9 +86,9 @@ describe("breaker state", () => {
   it("skips an agent whose breaker is open and lets a halfOpen one take a single probe", () => {
     const open = { ...agent("open", { s: 1 }), breaker: "open" as const };
     const probing = { ...agent("probe", { s: 1 }, 0, 4), breaker: "halfOpen" as const };
-    expect(choose([open, probing], { s: 1 }, undefined, 0, () => 0)?.winner.agentId).toBe("probe");
+    expect(choose([open, probing], { s: 1 }, undefined, 0)?.winner.agentId).toBe("probe");
     const busyProbe = { ...probing, busy: 1 };
-    expect(choose([open, busyProbe], { s: 1 }, undefined, 0, () => 0)).toBeUndefined();
+    expect(choose([open, busyProbe], { s: 1 }, undefined, 0)).toBeUndefined();
   });
 });
 
@@ -97,7 +104,7 @@ describe("health", () => {
   it("ranks a failing agent below a healthy one", () => {
     let sick = FRESH_HEALTH;
     for (let i = 0; i < 5; i++) sick = updateHealth(sick, false, 10);
-    const d = choose([agent("sick", { s: 1 }, 0, 2, sick), agent("well", { s: 1 })], { s: 1 }, undefined, 10, () => 0);
+    const d = choose([agent("sick", { s: 1 }, 0, 2, sick), agent("well", { s: 1 })], { s: 1 }, undefined, 10);
     expect(d?.winner.agentId).toBe("well");
   });
 });
@@ -129,7 +136,7 @@ describe("MeanLatency", () => {
     const views = [agent("fast", { s: 1 }, 0, 2, updateHealth(FRESH_HEALTH, true, 10)), agent("slow", { s: 1 }, 0, 2, updateHealth(FRESH_HEALTH, true, 40))];
     const mean = new MeanLatency();
     for (const v of views) mean.add(v.health);
-    const d = choose(views, { s: 1 }, undefined, mean.value, () => 0);
+    const d = choose(views, { s: 1 }, undefined, mean.value);
     expect(d?.winner.agentId).toBe("fast");
     // slow: latency factor = mean 25 / 40, health = 1 · (0.5 + 0.5 · 0.625)
     expect(d?.runnerUp?.health).toBeCloseTo(0.8125, 12);

@@ -68,4 +68,22 @@ describe("ReadyQueue", () => {
     expect(signatureOf({ b: 0.5, a: 1 })).toBe(signatureOf({ a: 1, b: 0.5 }));
     expect(signatureOf({})).toBe("");
   });
+
+  it("removes a waiting task by id once, whatever lane it is in, and not one taken or shed", () => {
+    const q = new ReadyQueue();
+    q.push(task("a", "normal", 0, { s: 1 }));
+    q.push(task("b", "low", 0, { t: 1 }));
+    q.push(task("c", "high"));
+    q.push(task("d", "low"));
+    expect(q.remove("b")).toBe(true);
+    expect(q.remove("b")).toBe(false);
+    expect(q.takeFor({}, 0, 60_000)?.id).toBe("c");
+    expect(q.remove("c")).toBe(false); // already taken
+    expect(q.shedNewest("low")?.id).toBe("d");
+    expect(q.remove("d")).toBe(false); // already shed
+    expect(q.remove("nope")).toBe(false);
+    expect(q.size).toBe(1);
+    expect(q.takeFor({ s: 1, t: 1 }, 0, 60_000)?.id).toBe("a");
+    expect(q.size).toBe(0);
+  });
 });

@@ -139,8 +139,8 @@ describe("examples/scenarios", () => {
   const dir = new URL("../examples/scenarios/", import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
-  it("ships mm1, mmc, swarm-day and outage", () => {
-    expect(files).toEqual(expect.arrayContaining(["mm1.json", "mmc.json", "swarm-day.json", "outage.json"]));
+  it("ships mm1, mmc, swarm-day, swarm-day-10k and outage", () => {
+    expect(files).toEqual(expect.arrayContaining(["mm1.json", "mmc.json", "swarm-day.json", "swarm-day-10k.json", "outage.json"]));
   });
 
   it.each(files)("%s is a valid scenario", (f) => {
@@ -148,8 +148,11 @@ describe("examples/scenarios", () => {
     expect(s.name).toBe(f.replace(/\.json$/, ""));
   });
 
-  it("swarm-day has 100 agents", () => {
-    const s = parseScenario(JSON.parse(readFileSync(new URL("swarm-day.json", dir), "utf8")));
-    expect(s.agents.reduce((n, g) => n + g.count, 0)).toBe(100);
+  it("swarm-day has 100 agents, swarm-day-10k 10,000, each for a day", () => {
+    for (const [file, agents] of [["swarm-day.json", 100], ["swarm-day-10k.json", 10_000]] as const) {
+      const s = parseScenario(JSON.parse(readFileSync(new URL(file, dir), "utf8")));
+      expect(s.agents.reduce((n, g) => n + g.count, 0)).toBe(agents);
+      expect(s.run.durationMs).toBe(86_400_000);
+    }
   });
 });

@@ -169,7 +169,9 @@ export class CircuitBreaker implements Disposable {
   readonly #isFailure: ((error: unknown) => boolean) | undefined;
   readonly #fallback: ((error: CircuitOpenError) => unknown) | undefined;
   readonly #clock: BreakerClock;
-  readonly #actor: Actor<typeof breakerMachine>;
+  // Started on first need: a breaker that never leaves `closed` (most of a swarm's) makes no actor.
+  #actor: Actor<typeof breakerMachine> | undefined;
+  readonly #inspect: CircuitBreakerOptions["inspect"];
   // Present only when a failure rate was configured (the closed path then reads the clock).
   readonly #window: FailureWindow | undefined;
   readonly #rateThreshold: number;
@@ -200,12 +202,21 @@ export class CircuitBreaker implements Disposable {
     this.#window = parsed.failureRate === undefined ? undefined : new FailureWindow(parsed.failureRate.windowMs);
     this.#rateThreshold = parsed.failureRate?.threshold ?? 1;
     this.#minimumCalls = parsed.failureRate?.minimumCalls ?? 1;
-    this.#actor = createActor(breakerMachine, {
+    this.#inspect = options.inspect;
+    // Watched: the inspector sees it from its first state on.
+    if (options.inspect !== undefined) this.#machine();
+  }
+
+  /** The Breaker actor, created and started the first time it is needed. */
+  #machine(): Actor<typeof breakerMachine> {
+    if (this.#actor !== undefined) return this.#actor;
+    const actor = createActor(breakerMachine, {
       clock: this.#clock,
       input: { consecutiveFailures: this.#threshold, resetTimeoutMs: this.#resetTimeoutMs, halfOpenMaxProbes: this.#maxProbes },
-      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+      ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
     });
-    this.#actor.subscribe((snapshot) => {
+    this.#actor = actor;
+    actor.subscribe((snapshot) => {
       this.#probes = snapshot.context.probes;
       const to = snapshot.value;
       if (to === this.#state) return;
@@ -220,7 +231,8 @@ export class CircuitBreaker implements Disposable {
       }
       this.#emit({ name: this.#name, from, to, reason: snapshot.context.reason ?? "manual-reset", at });
     });
-    this.#actor.start();
+    actor.start();
+    return actor;
   }
 
   /** The breaker's name. */
@@ -235,7 +247,7 @@ export class CircuitBreaker implements Disposable {
 
   /** The Breaker actor, for inspection or to link into an actor tree. */
   get actor(): AnyActorRef {
-    return this.#actor;
+    return this.#machine();
   }
 
   /** True when a call may run now: closed, or half-open with a probe slot free. No side effect. */
@@ -256,13 +268,13 @@ export class CircuitBreaker implements Disposable {
   tryAcquire(): boolean {
     if (this.#state === "closed") return true;
     if (!this.canProbe()) return false;
-    this.#actor.send({ type: "breaker.probe.start" });
+    this.#machine().send({ type: "breaker.probe.start" });
     return true;
   }
 
   /** Gives back a probe slot taken by {@link tryAcquire} for a call that never ran. */
   release(): void {
-    if (this.#state === "halfOpen") this.#actor.send({ type: "breaker.probe.abandon" });
+    if (this.#state === "halfOpen") this.#machine().send({ type: "breaker.probe.abandon" });
   }
 
   /** Records the outcome of a call the caller ran itself. */
@@ -321,23 +333,23 @@ export class CircuitBreaker implements Disposable {
 
   /** Opens the circuit now (e.g. an operator isolating a dependency). */
   trip(): void {
-    this.#actor.send({ type: "breaker.trip", reason: "manual-trip" });
+    this.#machine().send({ type: "breaker.trip", reason: "manual-trip" });
   }
 
   /** Closes the circuit now. */
   reset(): void {
-    this.#actor.send({ type: "breaker.reset" });
+    this.#machine().send({ type: "breaker.reset" });
   }
 
   /** Stops the actor (and its timer) and drops the listeners. */
   [Symbol.dispose](): void {
-    this.#actor.stop();
+    this.#actor?.stop();
     this.#listeners.clear();
   }
 
   async #executeGuarded<T>(call: (context: BreakerCallContext) => T | PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
     if (!this.canProbe()) return this.#reject();
-    this.#actor.send({ type: "breaker.probe.start" });
+    this.#machine().send({ type: "breaker.probe.start" });
     let value: T;
     try {
       value = await call(signal === undefined ? NO_SIGNAL : { signal });
@@ -383,7 +395,7 @@ export class CircuitBreaker implements Disposable {
       this.#consecutive = 0;
       if (this.#window !== undefined) this.#window.record(false, this.#clock.now());
     } else if (this.#state === "halfOpen") {
-      this.#actor.send({ type: "breaker.success" });
+      this.#machine().send({ type: "breaker.success" });
     }
     // while open: the outcome of a call started before the trip changes nothing
   }
@@ -393,18 +405,18 @@ export class CircuitBreaker implements Disposable {
     if (this.#state === "closed") {
       this.#consecutive += 1;
       if (this.#consecutive >= this.#threshold) {
-        this.#actor.send({ type: "breaker.trip", reason: "consecutive-failures" });
+        this.#machine().send({ type: "breaker.trip", reason: "consecutive-failures" });
         return;
       }
       const window = this.#window;
       if (window !== undefined) {
         window.record(true, this.#clock.now());
         if (window.calls >= this.#minimumCalls && window.failures >= this.#rateThreshold * window.calls) {
-          this.#actor.send({ type: "breaker.trip", reason: "failure-rate" });
+          this.#machine().send({ type: "breaker.trip", reason: "failure-rate" });
         }
       }
     } else if (this.#state === "halfOpen") {
-      this.#actor.send({ type: "breaker.failure" });
+      this.#machine().send({ type: "breaker.failure" });
     }
   }
 

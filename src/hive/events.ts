@@ -79,14 +79,27 @@ export class HiveEvents {
     this.#replayKept = replay ?? 0;
   }
 
-  /** Whether an event of `type` would reach anyone (a listener, or the replay buffer). */
+  /** Internal observers handed every published event as it is published (the run recorder). */
+  readonly #observers: ((event: HiveEvent) => void)[] = [];
+
+  /** Whether an event of `type` would reach anyone (an observer, a listener, or the replay buffer). */
   wanted(type: HiveEventType): boolean {
-    return this.#replayKept > 0 || this.#bus.listenerCount(type) > 0 || this.#bus.listenerCount("*") > 0;
+    return this.#observers.length > 0 || this.#replayKept > 0 || this.#bus.listenerCount(type) > 0 || this.#bus.listenerCount("*") > 0;
   }
 
-  /** Publishes `event`; skips the bus when nobody listens and nothing is kept (most events of a busy hive). */
+  /** Publishes `event`: to the observers at once; to the bus unless nobody listens and nothing is kept (most events of a busy hive). */
   publish(event: HiveEvent): void {
-    if (this.wanted(event.type)) this.#bus.publish(event);
+    for (const observe of this.#observers) observe(event);
+    if (this.#replayKept > 0 || this.#bus.listenerCount(event.type) > 0 || this.#bus.listenerCount("*") > 0) this.#bus.publish(event);
+  }
+
+  /** Adds a synchronous observer of every published event; returns the function that removes it. */
+  observe(observer: (event: HiveEvent) => void): () => void {
+    this.#observers.push(observer);
+    return () => {
+      const at = this.#observers.indexOf(observer);
+      if (at >= 0) this.#observers.splice(at, 1);
+    };
   }
 
   /** `hive.on`. */

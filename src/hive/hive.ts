@@ -53,6 +53,9 @@ export type { ScheduleHandle, ScheduleOptions, ScheduleSpec } from "./schedules.
 /** @internal Key of {@link Hive}'s trusted submit, for the simulation (not exported from the package). */
 export const submitTrusted: unique symbol = Symbol("apiary.submitTrusted");
 
+/** @internal Key of {@link Hive}'s synchronous observer, for the run recorder (not exported from the package). */
+export const observeTrusted: unique symbol = Symbol("apiary.observeTrusted");
+
 /** Sees every lifecycle event, in order, before callers do. */
 type LifecycleObserver = (event: LifecycleEvent) => void;
 
@@ -330,6 +333,15 @@ export class Hive implements AsyncDisposable {
   [submitTrusted](task: TrustedTask, track = true): TaskHandle<unknown> | undefined {
     this.#running("submit task");
     return this.#intake.submitTrusted(task, track);
+  }
+
+  /**
+   * @internal For the run recorder: `observer` is handed every event as it is published, before
+   * the bus queues it for `on` listeners — no queue, no microtask. It must not throw. Returns the
+   * function that removes it.
+   */
+  [observeTrusted](observer: (event: HiveEvent) => void): () => void {
+    return this.#events.observe(observer);
   }
 
   /**

@@ -49,8 +49,13 @@ function streamSeed(seed: number, stream: number): number {
   return (seed ^ Math.imul(stream, 0x9e3779b9)) >>> 0;
 }
 
-/** Microtask turns without a sign of activity before an instant counts as settled. */
-const QUIET_TURNS = 4;
+/**
+ * Microtask turns without a sign of activity before an instant counts as settled. The hive's own
+ * chains are one turn deep (a batch of submits, a port's batch of outcomes; the recorder hears of
+ * events as they are published); callers' promise chains — a closed loop waiting on results, the
+ * result cache — take a few more.
+ */
+const QUIET_TURNS = { hive: 1, callers: 4 } as const;
 
 /** Steps at one virtual instant before the run is declared stuck. */
 const MAX_STEPS_AT_ONE_INSTANT = 1_000_000;
@@ -262,11 +267,12 @@ async function drive(
   }
 
   /** Lets the hive's microtask chains at this instant run out: no activity over a few turns. */
+  const quietTurns = "closed" in s.workload.arrivals || s.workload.kinds.some((k) => k.cache !== undefined) ? QUIET_TURNS.callers : QUIET_TURNS.hive;
   const settle = async (): Promise<void> => {
     let seen: number;
     do {
       seen = clock.activity + backend.attempts + submits;
-      for (let i = 0; i < QUIET_TURNS; i++) await null;
+      for (let i = 0; i < quietTurns; i++) await null;
     } while (clock.activity + backend.attempts + submits !== seen);
   };
 
