@@ -40,12 +40,14 @@ describe("the live dashboard in headless Chromium", () => {
     await hive.start();
     const server = await hive.serve({ port: 0 });
     // Bursts of tasks of different lengths: agents go idle, busy and saturated in turn.
+    // The bursts come every 650 ms (9 ticks on, 4 off): a period the dashboard's one frame a
+    // second does not lock onto, so its frames catch agents in every state.
     let n = 0;
+    let tick = 0;
     const priorities = ["critical", "high", "normal", "low", "background"] as const;
     const load = setInterval(() => {
-      const burst = n % 40 < 20 ? 6 : 0;
+      const burst = tick++ % 13 < 9 ? 3 : 0;
       for (let i = 0; i < burst; i++, n++) void hive.run({ kind: "sleep", input: { ms: 40 + ((n * 37) % 300) }, priority: priorities[n % 5]! }).catch(() => {});
-      if (burst === 0) n++;
     }, 50);
     cleanups.push(async () => clearInterval(load));
 
