@@ -66,7 +66,7 @@ export type { BackendAgent, BackendHost } from "./backends/types.ts";
 // Scaling out: the remote backend's options, and the worker nodes that join it (Node only).
 export type { RemoteOptions } from "./backends/remote/options.ts";
 export { startWorkerNode } from "./node/start.ts";
-export type { WorkerNodeHandle, WorkerNodeOptions, WorkerNodeStats } from "./node/start.ts";
+export type { NodeReadiness, NodeServeOptions, WorkerNodeHandle, WorkerNodeOptions, WorkerNodeStats } from "./node/start.ts";
 export type { HiveClock, NowClock } from "./core/clock.ts";
 export {
   AbortedError,

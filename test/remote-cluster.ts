@@ -28,6 +28,8 @@ export interface NodeProcess {
   readonly child: ChildProcess;
   /** Everything it printed. */
   output(): string;
+  /** The base URL of its health server (with `port` in its spec), else undefined. */
+  readonly url: string | undefined;
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>;
   /** SIGTERM (a clean leave), and wait for the exit. */
@@ -40,6 +42,8 @@ export interface NodeSpec {
   threads?: number;
   leaseMs?: number;
   prefix?: string;
+  /** Serve /metrics and health on this port (0: a free one; read it from {@link NodeProcess.url}). */
+  port?: number;
 }
 
 /** A scratch folder for a test's files (agents files, logs). */
@@ -81,6 +85,7 @@ export async function startNode(redisUrl: string, spec: NodeSpec, dir: string): 
     "--lease-ms",
     String(spec.leaseMs ?? 1_000),
     ...(spec.prefix !== undefined ? ["--prefix", spec.prefix] : []),
+    ...(spec.port !== undefined ? ["--port", String(spec.port)] : []),
   ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -105,6 +110,7 @@ export async function startNode(redisUrl: string, spec: NodeSpec, dir: string): 
     id: spec.id,
     child,
     output: () => out,
+    url: /serves (http:\/\/\S+)\/metrics/.exec(out)?.[1],
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;

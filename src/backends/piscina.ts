@@ -123,6 +123,11 @@ export class PiscinaBackend implements ExecutionBackend {
     this.#runner.abort(seq, kill);
   }
 
+  /** Threads started and not terminated now (the spare included). */
+  get threadsAlive(): number {
+    return this.#ready.size;
+  }
+
   stats(): BackendStats {
     return { threads: this.#options.threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#threadsLost };
   }

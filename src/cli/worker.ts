@@ -25,6 +25,8 @@ export const WORKER_OPTIONS = {
   prefix: STRING,
   "lease-ms": STRING,
   "duration-ms": STRING,
+  port: STRING,
+  host: STRING,
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies CommandOptions;
 
@@ -44,6 +46,8 @@ Options:
   --prefix P          the cluster's key prefix (default: apiary)
   --lease-ms N        heartbeat lease, ms (default 5000)
   --duration-ms N     leave after N ms instead of on Ctrl-C
+  --port N            serve /metrics, /health/live, /health/ready on port N (0: a free one)
+  --host H            interface for --port (default 127.0.0.1)
   -h, --help          show this help
 `;
 
@@ -51,6 +55,8 @@ Options:
 export async function runWorkerCommand(argv: readonly string[], out: (line: string) => void): Promise<number> {
   let options: Parameters<typeof startWorkerNode>[0];
   let durationMs: number | undefined;
+  let port: number | undefined;
+  let host: string | undefined;
   try {
     const { values, positionals } = parseCommandArgs("worker", argv, WORKER_OPTIONS);
     if (values.help) {
@@ -63,6 +69,9 @@ export async function runWorkerCommand(argv: readonly string[], out: (line: stri
     const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
     const leaseMs = intFlag("lease-ms", values["lease-ms"], 300, 600_000);
     durationMs = intFlag("duration-ms", values["duration-ms"], 1, 2_147_483_647);
+    port = intFlag("port", values.port, 0, 65_535);
+    if (values.host !== undefined && port === undefined) throw new UsageError(`"--host" needs "--port": the health server's port, received --host ${JSON.stringify(values.host)}`);
+    host = values.host;
     options = {
       redis: values.redis,
       agents: readAgents(values.agents),
@@ -83,6 +92,11 @@ export async function runWorkerCommand(argv: readonly string[], out: (line: stri
   try {
     const node = await startWorkerNode({ ...options, signal: life.signal });
     const agents = options.agents.map((a) => a.id).join(", ");
+    const server = port === undefined ? undefined : await node.serve({ port, ...(host !== undefined ? { host } : {}) }).catch(async (error: unknown) => {
+      await node.stop();
+      throw error;
+    });
+    if (server !== undefined) out(`worker node ${node.id} serves ${server.url}/metrics, ${server.url}/health/ready`);
     out(`worker node ${node.id} (incarnation ${node.incarnation}) joined ${options.redis}: agents ${agents}; ${node.stats().pool.threads} threads; kinds ${node.kinds.join(", ")}`);
     await aborted(life.signal);
     out(`worker node ${node.id} leaving`);

@@ -7,14 +7,17 @@
  */
 import { availableParallelism, hostname } from "node:os";
 import { z } from "zod";
-import type { WorkerNodeStats } from "../backends/remote/node.ts";
+import type { NodeReadiness, WorkerNodeStats } from "../backends/remote/node.ts";
 import { NAME_PATTERN, nodeIdSchema, redisUrlSchema } from "../backends/remote/options.ts";
 import { InvalidOptionsError } from "../core/errors.ts";
 import { parseFor } from "../core/validation.ts";
 import { type AgentOptions, tasksUrl } from "../hive/options.ts";
 import { agentSchema, MAX_THREADS } from "../hive/schema.ts";
+import type { HealthServer } from "../observe/serve.ts";
+import { nodeHandle, NodeMetrics, type NodeServeOptions } from "./observe.ts";
 
-export type { WorkerNodeStats } from "../backends/remote/node.ts";
+export type { NodeReadiness, WorkerNodeStats } from "../backends/remote/node.ts";
+export type { NodeServeOptions } from "./observe.ts";
 
 /** Options of {@link startWorkerNode}. */
 export interface WorkerNodeOptions {
@@ -57,6 +60,17 @@ export interface WorkerNodeHandle extends AsyncDisposable {
   readonly kinds: readonly string[];
   /** Its figures now. */
   stats(): WorkerNodeStats;
+  /** Whether it takes work: joined, connected to Redis, its lease renewed within a lease, threads up. */
+  readiness(): NodeReadiness;
+  /** Its metrics (`apiary_node_*`, labelled with its id) in the Prometheus text format 0.0.4. */
+  metricsText(): string;
+  /**
+   * Serves `/metrics`, `/health/live` and `/health/ready` (same paths and JSON as `hive.serve()`)
+   * on `host:port` — port 9464 on loopback unless told otherwise; closed when the node stops.
+   * @throws InvalidOptionsError (rejects) when an option is invalid
+   * @throws ServeFailedError (rejects) when the port cannot be bound
+   */
+  serve(options?: NodeServeOptions): Promise<HealthServer>;
   /**
    * Leaves the cluster: its agents take no new work, their running attempts finish, then it
    * stops its threads and gives up its lease. Idempotent.
@@ -124,10 +138,12 @@ function defaultNodeId(): string {
 export async function startWorkerNode(options: WorkerNodeOptions): Promise<WorkerNodeHandle> {
   const o = parseFor(nodeOptionsSchema, options, "start worker node", (m) => new InvalidOptionsError(m));
   const { WorkerNode } = await import("../backends/remote/node.ts");
+  const id = o.id ?? defaultNodeId();
+  const metrics = new NodeMetrics(id);
   const node = new WorkerNode({
     redis: o.redis,
     prefix: o.prefix,
-    id: o.id ?? defaultNodeId(),
+    id,
     agents: o.agents.map((a) => ({ id: a.id, capabilities: a.capabilities, concurrency: a.concurrency, ...(a.restart !== undefined ? { restart: a.restart } : {}) })),
     tasksUrl: tasksUrl(o.tasks),
     threads: o.threads ?? Math.max(1, availableParallelism()),
@@ -136,6 +152,7 @@ export async function startWorkerNode(options: WorkerNodeOptions): Promise<Worke
     startTimeoutMs: o.startTimeoutMs,
     leaseMs: o.leaseMs,
     resourceLimits: o.resourceLimits,
+    onAttempt: metrics.attempt,
   });
   try {
     await node.start(o.signal);
@@ -143,5 +160,5 @@ export async function startWorkerNode(options: WorkerNodeOptions): Promise<Worke
     await node.stop().catch(() => {});
     throw error;
   }
-  return node;
+  return nodeHandle(node, metrics);
 }

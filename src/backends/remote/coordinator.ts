@@ -318,9 +318,15 @@ export class RemoteBackend implements ExecutionBackend {
     return entries;
   }
 
-  /** The node says these attempts have been running a while: their backstops arm. */
-  #progress(jobId: string, data: JobProgress | undefined): void {
-    const started = data?.started;
+  /**
+   * A job's progress report: attempts that have been running a while (their backstops arm) and
+   * handlers' `ctx.progress` values (they reach the hive as from its own threads). What names an
+   * attempt that already ended here, or another job's, or a node given up, is dropped.
+   */
+  #progress(node: NodeState, jobId: string, data: JobProgress | undefined): void {
+    if (data === null || typeof data !== "object" || node.link.state === "gone") return;
+    if (Array.isArray(data.values)) this.#progressValues(node, jobId, data.values);
+    const started = data.started;
     if (!Array.isArray(started)) return;
     const graceMs = this.#context.abortGraceMs + this.#options.marginMs;
     for (const [seq, ranMs] of started) {
@@ -329,6 +335,19 @@ export class RemoteBackend implements ExecutionBackend {
       const timer = setTimeout(() => this.#backstop(p), Math.max(0, p.attempt.timeoutMs + graceMs - ranMs));
       timer.unref?.();
       p.backstop = timer;
+    }
+  }
+
+  #progressValues(node: NodeState, jobId: string, values: [number, unknown][]): void {
+    const channel = this.#context.progress;
+    if (channel === undefined) return;
+    const adopted = node.adopted.get(jobId);
+    for (const entry of values) {
+      if (!Array.isArray(entry)) continue;
+      const [seq, value] = entry;
+      const p = adopted !== undefined ? adopted.get(seq) : this.#live.get(seq);
+      if (p === undefined || this.#live.get(p.attempt.seq) !== p || p.jobId !== jobId) continue;
+      channel.deliver({ taskId: p.attempt.id, attempt: p.attempt.attempt, value });
     }
   }
 
@@ -408,7 +427,7 @@ export class RemoteBackend implements ExecutionBackend {
     this.#nodes.set(link.id, node);
     link.events.on("completed", ({ jobId, returnvalue }) => this.#completed(node, jobId, returnvalue as unknown as JobResult));
     link.events.on("failed", ({ jobId, failedReason }) => this.#jobFailed(node, jobId, failedReason));
-    link.events.on("progress", ({ jobId, data }) => this.#progress(jobId, data as JobProgress));
+    link.events.on("progress", ({ jobId, data }) => this.#progress(node, jobId, data as JobProgress));
     if (this.#host !== undefined) {
       this.#addAgents(node);
       this.#updateKinds();

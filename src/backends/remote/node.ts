@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { DEP_LAYOUT, type DependencyReport } from "../../../workers/protocol.ts";
+import { DEP_LAYOUT, type DependencyReport, openProgressPort, type ProgressPort, type ProgressReport } from "../../../workers/protocol.ts";
 import { AbortedError, InvalidOptionsError, TaskCancelledError, TaskFailedError, TaskTimeoutError, WaitTimeoutError } from "../../core/errors.ts";
 import { PiscinaBackend } from "../piscina.ts";
 import type { AttemptResult, BackendStats } from "../types.ts";
@@ -26,6 +26,7 @@ import {
   type ControlMessage,
   errorToWire,
   type JobData,
+  type JobProgress,
   type JobResult,
   lockDurationMs,
   type NodeDescription,
@@ -48,6 +49,25 @@ export interface WorkerNodeConfig {
   startTimeoutMs: number;
   leaseMs: number;
   resourceLimits?: { maxOldGenerationSizeMb?: number | undefined; maxYoungGenerationSizeMb?: number | undefined; stackSizeMb?: number | undefined } | undefined;
+  /** Hears of each attempt's end (the node's metrics). */
+  onAttempt?: ((ended: AttemptEnd) => void) | undefined;
+}
+
+/** How an attempt ended on a node, as its metrics count it. */
+export type NodeAttemptOutcome = "completed" | "failed" | "timedOut" | "cancelled" | "crashed";
+
+/** One attempt's end on a node. */
+export interface AttemptEnd {
+  kind: string;
+  outcome: NodeAttemptOutcome;
+  /** Its run time on a thread, ms (undefined when it never began). */
+  runMs: number | undefined;
+}
+
+/** Whether a node takes work (what its `/health/ready` answers). */
+export interface NodeReadiness {
+  ready: boolean;
+  reason?: string | undefined;
 }
 
 /** A node's figures (`node.stats()`). */
@@ -63,6 +83,14 @@ export interface WorkerNodeStats {
   attempts: number;
   /** Times it joined again after its lease lapsed. */
   rejoins: number;
+  /** Jobs being run now (each carries one or more attempts). */
+  jobsRunning: number;
+  /** Epoch ms its lease was last taken or renewed (0 before it joined). */
+  leaseRenewedAt: number;
+  /** True while its command connection to Redis is up. */
+  redisConnected: boolean;
+  /** Threads started and not terminated now (the pool's spare included). */
+  threadsAlive: number;
   pool: BackendStats;
 }
 
@@ -84,6 +112,8 @@ interface Running {
   /** This node's sequence number for it (the thread pool's). */
   readonly local: number;
   readonly job: Job<JobData, JobResult>;
+  /** `taskId\u0001attempt`: how its thread's progress reports find it. */
+  readonly taskKey: string;
   readonly finish: (outcome: WireOutcome) => void;
   /** Epoch ms it began on a thread (as its thread stamped it), once known. */
   startedAt: number | undefined;
@@ -118,8 +148,17 @@ export class WorkerNode implements AsyncDisposable {
   #jobs = 0;
   #attempts = 0;
   #rejoins = 0;
+  #jobsRunning = 0;
+  #leaseRenewedAt = 0;
+  /** Attempts on this node by task id and attempt number (progress reports name them so). */
+  readonly #byTask = new Map<string, Running>();
+  /** Its threads' `ctx.progress` reports arrive here. */
+  #progressPort: ProgressPort | undefined;
+  readonly #progressChannel = `apiary-node-progress-${randomUUID()}`;
   /** Start reports waiting for the next flush, by job. */
   #startReports = new Map<Job<JobData, JobResult>, [number, number][]>();
+  /** Progress values waiting for the next flush, by job, then by attempt seq (the latest wins). */
+  #progressReports = new Map<Job<JobData, JobResult>, Map<number, unknown>>();
   #reportTimer: ReturnType<typeof setTimeout> | undefined;
   /** Attempts whose start was just reported, to arm at the end of the turn. */
   #toArm: Running[] = [];
@@ -142,6 +181,7 @@ export class WorkerNode implements AsyncDisposable {
       startTimeoutMs: config.startTimeoutMs,
       resourceLimits: config.resourceLimits,
       dependencies: { states: this.#dependencyStates, onReports: (reports) => this.#reports.push(...reports) },
+      progress: { name: this.#progressChannel, deliver: (report) => this.#onProgress(report) },
     });
     this.#redis = connect(config.redis, `apiary-node-${config.id}`);
     this.#subscriber = connect(config.redis, `apiary-node-${config.id}-control`);
@@ -150,6 +190,16 @@ export class WorkerNode implements AsyncDisposable {
   /** This process's incarnation (a fresh one after a lapsed lease). */
   get incarnation(): string {
     return this.#incarnation;
+  }
+
+  /** Its heartbeat lease's time to live, ms. */
+  get leaseMs(): number {
+    return this.#config.leaseMs;
+  }
+
+  /** True once `stop()` has run to its end (or is stopping its threads). */
+  get stopped(): boolean {
+    return this.#state === "stopped";
   }
 
   /** The task kinds its module offers. */
@@ -164,6 +214,14 @@ export class WorkerNode implements AsyncDisposable {
   async start(signal?: AbortSignal): Promise<void> {
     const { kinds } = await this.#backend.start(signal);
     this.#kinds = kinds;
+    if (typeof (globalThis as { BroadcastChannel?: unknown }).BroadcastChannel === "function") {
+      const port = openProgressPort(this.#progressChannel);
+      port.onmessage = (event) => {
+        const r = event.data as ProgressReport | null;
+        if (r !== null && typeof r === "object" && typeof r.taskId === "string" && typeof r.attempt === "number") this.#onProgress(r);
+      };
+      this.#progressPort = port;
+    }
     try {
       await reachable(this.#redis, this.#config.redis, this.#config.startTimeoutMs, signal);
     } catch (error) {
@@ -184,7 +242,10 @@ export class WorkerNode implements AsyncDisposable {
     // A predecessor killed a moment ago still holds the lease until it lapses.
     for (;;) {
       const got = (await this.#redis.eval(RENEW, 1, this.#keys.lease(this.id), incarnation, String(this.#config.leaseMs))) as number;
-      if (got !== 0) break;
+      if (got !== 0) {
+        this.#leaseRenewedAt = Date.now();
+        break;
+      }
       if (Date.now() > deadline || signal?.aborted) {
         throw new InvalidOptionsError(
           `Cannot start worker node: "id" must not be the id of another live node (its lease did not lapse within ${this.#config.leaseMs * 2} ms), received ${JSON.stringify(this.id)}`,
@@ -245,6 +306,7 @@ export class WorkerNode implements AsyncDisposable {
       const got = (await this.#redis.eval(RENEW, 1, this.#keys.lease(this.id), this.#incarnation, String(this.#config.leaseMs))) as number;
       const outage = this.#beatFailedAt !== undefined && Date.now() - this.#beatFailedAt < this.#config.leaseMs * 3;
       this.#beatFailedAt = undefined;
+      if (got !== 0) this.#leaseRenewedAt = Date.now();
       // Lapsed while Redis was away (or restarted without it): the coordinator waits a lease
       // after such an outage before it gives a node up, so this incarnation carries on. If it
       // did give it up, it says so on the control channel ("rejoin").
@@ -276,6 +338,7 @@ export class WorkerNode implements AsyncDisposable {
   /** Runs one job: its attempts on the pool; resolves to their outcomes once all have ended. */
   async #process(job: Job<JobData, JobResult>, signal: AbortSignal | undefined): Promise<JobResult> {
     this.#jobs++;
+    this.#jobsRunning++;
     const { epoch, attempts } = job.data;
     const ran = attempts.map((a) => this.#run(epoch, a, job));
     const onAbort = (): void => {
@@ -285,8 +348,10 @@ export class WorkerNode implements AsyncDisposable {
       }
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    const outcomes = await Promise.all(ran);
+    const outcomes = await Promise.all(ran).finally(() => this.#jobsRunning--);
     signal?.removeEventListener("abort", onAbort);
+    // Progress still waiting goes out first: on the same connection, ahead of the job's completion.
+    this.#flushReports(job);
     const deps = this.#reports.length > 0 ? this.#reports.splice(0) : undefined;
     const result: JobResult = deps === undefined ? { outcomes } : { outcomes, deps: deps as [number, string][] };
     return jsonSafe(result);
@@ -295,11 +360,13 @@ export class WorkerNode implements AsyncDisposable {
   #run(epoch: string, wire: WireAttempt, job: Job<JobData, JobResult>): Promise<WireOutcome> {
     const local = ++this.#localSeq;
     const key = `${epoch}:${wire.seq}`;
+    const taskKey = `${wire.id}\u0001${wire.attempt}`;
     return new Promise<WireOutcome>((resolve) => {
       const r: Running = {
         wire,
         local,
         job,
+        taskKey,
         startedAt: undefined,
         timer: undefined,
         settled: false,
@@ -308,11 +375,14 @@ export class WorkerNode implements AsyncDisposable {
           r.settled = true;
           if (r.timer !== undefined) clearTimeout(r.timer);
           if (this.#running.get(key) === r) this.#running.delete(key);
+          if (this.#byTask.get(taskKey) === r) this.#byTask.delete(taskKey);
           this.#attempts++;
+          this.#config.onAttempt?.({ kind: wire.kind, outcome: outcomeOf(outcome), runMs: outcome.runMs });
           resolve(outcome);
         },
       };
       this.#running.set(key, r);
+      this.#byTask.set(taskKey, r);
       this.#backend.exec(
         { id: wire.id, seq: local, kind: wire.kind, input: wire.input, attempt: wire.attempt, agentId: wire.agentId, timeoutMs: wire.timeoutMs },
         (result) => r.finish(toWire(wire, result, r.startedAt)),
@@ -356,11 +426,38 @@ export class WorkerNode implements AsyncDisposable {
     }
   };
 
+  /** A thread's `ctx.progress` (already throttled there): it rides on its job's next progress report. */
+  #onProgress(report: ProgressReport): void {
+    const r = this.#byTask.get(`${report.taskId}\u0001${report.attempt}`);
+    if (r === undefined || r.settled || this.#state === "stopped") return; // it ended: a late report is dropped
+    try {
+      JSON.stringify(report.value);
+    } catch {
+      return; // only JSON crosses Redis
+    }
+    const values = this.#progressReports.get(r.job) ?? new Map<number, unknown>();
+    values.set(r.wire.seq, report.value);
+    this.#progressReports.set(r.job, values);
+    this.#reportTimer ??= setTimeout(() => this.#flushStarts(), 0);
+  }
+
   #flushStarts(): void {
     this.#reportTimer = undefined;
-    const reports = this.#startReports;
-    this.#startReports = new Map();
-    for (const [job, started] of reports) void job.updateProgress({ started }).catch(() => {});
+    const jobs = new Set([...this.#startReports.keys(), ...this.#progressReports.keys()]);
+    for (const job of jobs) this.#flushReports(job);
+  }
+
+  /** Sends what waits for `job`: start reports and progress values, in one progress update. */
+  #flushReports(job: Job<JobData, JobResult>): void {
+    const started = this.#startReports.get(job);
+    const values = this.#progressReports.get(job);
+    if (started === undefined && values === undefined) return;
+    this.#startReports.delete(job);
+    this.#progressReports.delete(job);
+    const data: JobProgress = {};
+    if (started !== undefined) data.started = started;
+    if (values !== undefined) data.values = [...values];
+    void job.updateProgress(data as object).catch(() => {});
   }
 
   /** Its timeout passed: abort it (signal now, thread terminated after the grace period). */
@@ -426,8 +523,25 @@ export class WorkerNode implements AsyncDisposable {
       jobs: this.#jobs,
       attempts: this.#attempts,
       rejoins: this.#rejoins,
+      jobsRunning: this.#jobsRunning,
+      leaseRenewedAt: this.#leaseRenewedAt,
+      redisConnected: this.#redis.status === "ready",
+      threadsAlive: this.#backend.threadsAlive,
       pool: this.#backend.stats(),
     };
+  }
+
+  /**
+   * Whether it takes work: joined and not leaving, connected to Redis, its lease renewed within
+   * the last lease, and threads up.
+   */
+  readiness(): NodeReadiness {
+    if (this.#state !== "up") return { ready: false, reason: `node ${this.#state}` };
+    if (this.#redis.status !== "ready") return { ready: false, reason: `Redis not connected (${this.#redis.status})` };
+    const ageMs = Date.now() - this.#leaseRenewedAt;
+    if (ageMs > this.#config.leaseMs) return { ready: false, reason: `lease not renewed for ${ageMs} ms (lease ${this.#config.leaseMs} ms)` };
+    if (this.#backend.threadsAlive < 1) return { ready: false, reason: "no worker thread up" };
+    return { ready: true };
   }
 
   /**
@@ -480,6 +594,8 @@ export class WorkerNode implements AsyncDisposable {
       }
     }
     await this.#backend.close();
+    this.#progressPort?.close();
+    this.#progressPort = undefined;
     this.#subscriber.disconnect();
     this.#redis.disconnect();
   }
@@ -492,6 +608,21 @@ export class WorkerNode implements AsyncDisposable {
 
 function epochNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** How its metrics count an outcome. */
+function outcomeOf(o: WireOutcome): NodeAttemptOutcome {
+  if (o.ok) return "completed";
+  switch (o.error.code) {
+    case "TASK_TIMEOUT":
+      return "timedOut";
+    case "TASK_CANCELLED":
+      return "cancelled";
+    case "WORKER_CRASHED":
+      return "crashed";
+    default:
+      return "failed";
+  }
 }
 
 /** An attempt's result as it travels back. */

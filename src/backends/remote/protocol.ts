@@ -128,9 +128,13 @@ export interface JobResult {
   deps?: [number, string][] | undefined;
 }
 
-/** A job's progress report: attempts that have been running a while, `[seq, ms running]`. */
+/**
+ * A job's progress report: attempts that have been running a while (`[seq, ms running]`), and
+ * handlers' latest `ctx.progress` values (`[seq, value]`).
+ */
 export interface JobProgress {
-  started: [number, number][];
+  started?: [number, number][] | undefined;
+  values?: [number, unknown][] | undefined;
 }
 
 /** A control message from the coordinator to one node incarnation. */
