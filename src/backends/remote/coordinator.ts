@@ -14,6 +14,8 @@
  * elsewhere) and leave the swarm; a node that comes back joins again. A node enforces timeouts
  * itself; the coordinator keeps a backstop of `timeoutMs + abortGraceMs + remote.marginMs` from
  * an attempt's start (as its node reports it). Cancels reach the node on its control channel.
+ * Handlers' `ctx.progress` values come back on the job's event stream and go to the hive's
+ * progress channel, as from its own threads.
  *
  * Node only: BullMQ does not run on Deno.
  *

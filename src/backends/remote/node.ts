@@ -6,7 +6,10 @@
  * `resourceLimits` as a local hive). It enforces each attempt's `timeoutMs` itself, from the
  * attempt's start on a thread, and aborts attempts the coordinator cancels (a control channel
  * per incarnation). A node whose lease lapsed (its agents were crashed and its attempts placed
- * elsewhere) drops what it was running and joins again as a new incarnation.
+ * elsewhere) drops what it was running and joins again as a new incarnation. Its threads'
+ * `ctx.progress` reports (on a `BroadcastChannel` of its own) go to the coordinator with the start
+ * reports, by job, through BullMQ's `job.updateProgress`: the job's own event stream, so they
+ * arrive ahead of its outcome.
  *
  * @module
  */
