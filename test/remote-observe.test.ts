@@ -8,9 +8,21 @@ import { delimiter, join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHive, type HiveEvent } from "../src/index.ts";
+import { apiary } from "./helpers.ts";
 import { type NodeProcess, redisAvailable, type RedisServer, scratch, startNode, startRedisServer, until } from "./remote-cluster.ts";
 
 const available = redisAvailable();
+
+describe("apiary worker --port", () => {
+  it("refuses a bad port, and --host without --port, with exit code 2 naming the flag and the value", async () => {
+    const base = ["worker", "--redis", "redis://127.0.0.1:1", "--agents", "agents.json"];
+    const [port, host] = await Promise.all([apiary(...base, "--port", "70000"), apiary(...base, "--host", "0.0.0.0")]);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain('"--port" must be an integer from 0 to 65535, received "70000"');
+    expect(host.code).toBe(2);
+    expect(host.stderr).toContain('"--host" needs "--port": the health server\'s port, received --host "0.0.0.0"');
+  });
+});
 
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
