@@ -129,6 +129,7 @@ function defaultNodeId(): string {
  * @example
  * ```ts
  * const node = await startWorkerNode({ redis: "redis://127.0.0.1:6379", agents: [{ id: "sim", capabilities: { simulate: 1 }, concurrency: 4 }], tasks: "./tasks.mjs" });
+ * await node.serve({ port: 9465 }); // /metrics, /health/live, /health/ready, as hive.serve()
  * process.once("SIGTERM", () => void node.stop());
  * ```
  * @throws InvalidOptionsError naming the field and the value received
