@@ -317,6 +317,8 @@ export interface SweepReport {
     bottleneck?: Bottleneck;
   }[];
   threads: number;
+  /** Set when the replicas ran on worker nodes over Redis: each node, its threads and the replicas it ran. */
+  nodes?: { id: string; threads: number; replicas: number }[];
   wallMs?: number;
   /** The targets each row was held to. */
   targets?: string[];
