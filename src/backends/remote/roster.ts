@@ -49,3 +49,22 @@ export async function awaitNodes(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/**
+ * Connects to `url`, waits for `minNodes` live nodes (see {@link awaitNodes}) and disconnects.
+ * @throws WaitTimeoutError (rejects) when Redis does not answer or the nodes are not up within `timeoutMs`
+ */
+export async function clusterNodes(options: { url: string; prefix: string; minNodes: number; timeoutMs: number; action: string; signal?: AbortSignal | undefined }): Promise<NodeDescription[]> {
+  const { connect, reachable } = await import("./redis.ts");
+  const redis = connect(options.url, "apiary-roster");
+  try {
+    try {
+      await reachable(redis, options.url, options.timeoutMs, options.signal);
+    } catch (error) {
+      throw new WaitTimeoutError(`Cannot ${options.action}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return await awaitNodes(redis, options);
+  } finally {
+    redis.disconnect();
+  }
+}
