@@ -32,7 +32,7 @@ export function formatSweepReport(r: SweepReport): string {
   const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
   const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
   if (r.nodes !== undefined) {
-    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} threads, ${n.replicas} replicas)`).join(", ");
+    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} ${n.threads === 1 ? "thread" : "threads"}, ${n.replicas} ${n.replicas === 1 ? "replica" : "replicas"})`).join(", ");
     lines.splice(1, 0, `on ${r.nodes.length} worker ${r.nodes.length === 1 ? "node" : "nodes"} over Redis: ${plainText(nodes)}`);
   }
   if (r.rows.length === 0) {

@@ -138,7 +138,7 @@ export function formatLoadReport(r: LoadReport): string {
   const { head, rows } = levelColumns(r);
   const lines = [`apiary load — ${plainText(r.scenario)}: ${r.levels.length} ${r.levels.length === 1 ? "level" : "levels"} of tasks in flight`, ""];
   if (r.nodes !== undefined) {
-    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} threads; agents ${n.agents.join(", ")})`).join("; ");
+    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} ${n.threads === 1 ? "thread" : "threads"}; agents ${n.agents.join(", ")})`).join("; ");
     lines.splice(1, 0, `on ${r.nodes.length} worker ${r.nodes.length === 1 ? "node" : "nodes"} over Redis: ${plainText(nodes)}`);
   }
   lines.push(r.levels.length === 0 ? "(no levels)" : alignColumns(head, rows, head.map(() => true)));
