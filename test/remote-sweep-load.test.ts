@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sweep } from "../src/index.ts";
+import { createHive, sweep } from "../src/index.ts";
 import type { LoadReport, SweepReport } from "../src/sim/report.ts";
 import { REPLICA_QUEUE } from "../src/sim/replica-wire.ts";
 import { type NodeProcess, redisAvailable, type RedisServer, scratch, startNode, startRedisServer } from "./remote-cluster.ts";
@@ -75,22 +75,49 @@ describe.skipIf(!available)("load and sweep over Redis", () => {
   it("apiary load --redis loads the hive of two nodes: every task completes, both nodes run tasks, and the process exits", async () => {
     const c = await nodes(2, { burn: 1, montecarlo: 1 });
     try {
-      const run = await cli(["load", "--redis", redis.url, "--prefix", c.prefix, "--min-nodes", "2", "--levels", "8", "--tasks-per-level", "200", "--json"]);
+      const run = await cli(["load", "--redis", redis.url, "--prefix", c.prefix, "--min-nodes", "2", "--levels", "4,8", "--tasks-per-level", "150", "--json"]);
       expect(run.stderr).not.toMatch(/Error/);
       expect(run.code).toBe(0);
       const report = JSON.parse(run.stdout) as LoadReport;
       expect(report.nodes).toEqual([{ id: "n1", threads: 1, agents: ["n1/w"] }, { id: "n2", threads: 1, agents: ["n2/w"] }]);
-      const level = report.levels[0]!;
-      expect(level.extra).toMatchObject({ backend: "remote", threads: 2 });
-      expect(level.tasks).toMatchObject({ accepted: 200, completed: 200, failed: 0, deadLettered: 0 });
-      const byAgent = Object.fromEntries(level.agents.map((a) => [a.id, a.completed]));
-      expect(byAgent["n1/w"]! + byAgent["n2/w"]!).toBe(200);
-      expect(byAgent["n1/w"]).toBeGreaterThan(0);
-      expect(byAgent["n2/w"]).toBeGreaterThan(0);
+      expect(report.levels.map((l) => l.inFlight)).toEqual([4, 8]);
+      for (const level of report.levels) {
+        // Each level is a fresh coordinator hive on the same nodes.
+        expect(level.extra).toMatchObject({ backend: "remote", threads: 2 });
+        expect(level.tasks).toMatchObject({ accepted: 150, completed: 150, failed: 0, deadLettered: 0 });
+        const byAgent = Object.fromEntries(level.agents.map((a) => [a.id, a.completed]));
+        expect(byAgent["n1/w"]! + byAgent["n2/w"]!).toBe(150);
+        expect(byAgent["n1/w"]).toBeGreaterThan(0);
+        expect(byAgent["n2/w"]).toBeGreaterThan(0);
+      }
     } finally {
       await c.kill();
     }
   }, 120_000);
+
+  it("a fresh coordinator on nodes an earlier one used gets its own outcomes, not the earlier one's (both number their tasks from t1): each load level is such a coordinator", async () => {
+    const c = await nodes(1, { work: 1 });
+    const run = async (from: number): Promise<{ ids: string[]; ns: number[] }> => {
+      const hive = createHive({ backend: "remote", remote: { redis: redis.url, prefix: c.prefix }, agents: [] });
+      await hive.start();
+      try {
+        const handles = Array.from({ length: 5 }, (_, i) => hive.submit<{ n: number }>({ kind: "work", input: { n: from + i }, requires: { work: 1 } }));
+        const out = await Promise.all(handles.map((h) => h.result));
+        return { ids: handles.map((h) => h.id), ns: out.map((o) => o.n) };
+      } finally {
+        await hive.stop();
+      }
+    };
+    try {
+      const first = await run(1);
+      const second = await run(11);
+      expect(second.ids).toEqual(first.ids);
+      expect(first.ns).toEqual([1, 2, 3, 4, 5]);
+      expect(second.ns).toEqual([11, 12, 13, 14, 15]);
+    } finally {
+      await c.kill();
+    }
+  }, 60_000);
 
   it("apiary load --redis refuses, before it starts, a workload whose kind no node's agent can serve", async () => {
     const c = await nodes(1, { burn: 1 });
