@@ -94,7 +94,7 @@ const schema = z.object({
   sampleEveryMs: positiveInt().optional(),
   threads: positiveInt().optional(),
   seed: nonNegativeInt().optional(),
-  remote: z.object({ redis: redisUrlSchema, prefix: nodeIdSchema.optional(), minNodes: positiveInt().optional() }, { error: "must be an object { redis, prefix, minNodes }" }).optional(),
+  remote: z.strictObject({ redis: redisUrlSchema, prefix: nodeIdSchema.optional(), minNodes: positiveInt().optional() }, { error: "must be an object { redis, prefix, minNodes }" }).optional(),
 });
 
 /**

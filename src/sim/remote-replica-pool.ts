@@ -110,18 +110,30 @@ export async function createRemoteReplicaPool(options: RemoteReplicaOptions, sig
     const w = waiting.get(jobId);
     if (w === undefined) return;
     waiting.delete(jobId);
-    if (value === undefined) {
+    let result: ReplicaResult | undefined;
+    try {
+      if (value !== undefined) result = decodeReplica<ReplicaResult>(value.result);
+    } catch (error) {
+      reason = `its result could not be read: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (value === undefined || result === undefined) {
       w.reject(new TaskFailedError(`A sweep replica (job ${jobId}) failed on a worker node: ${reason ?? "no reason given"}`));
       return;
     }
     const node = nodes.find((n) => n.id === value.node);
     if (node !== undefined) node.replicas++;
     else nodes.push({ id: value.node, threads: 0, replicas: 1 });
-    w.resolve(decodeReplica<ReplicaResult>(value.result));
+    w.resolve(result);
   };
   events.on("completed", ({ jobId, returnvalue }) => {
-    const value = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as ReplicaJobResult;
-    settle(jobId, value);
+    if (!waiting.has(jobId)) return; // another sweep's
+    let value: ReplicaJobResult | undefined;
+    try {
+      value = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as ReplicaJobResult;
+    } catch {
+      // settled as failed below
+    }
+    settle(jobId, value, "its result could not be read");
   });
   events.on("failed", ({ jobId, failedReason }) => settle(jobId, undefined, failedReason));
 
@@ -132,13 +144,16 @@ export async function createRemoteReplicaPool(options: RemoteReplicaOptions, sig
     if (looking || waiting.size === 0) return;
     looking = true;
     try {
-      for (const id of [...waiting.keys()].slice(0, 500)) {
+      // The oldest first: the ones most likely done (a missed outcome is rare; the rest wait their turn).
+      for (const id of [...waiting.keys()].slice(0, 100)) {
         const job: Job<ReplicaJobData, ReplicaJobResult> | undefined = await queue.getJob(id);
         if (job?.finishedOn === undefined) continue;
         if (job.returnvalue !== null && job.returnvalue !== undefined) settle(id, job.returnvalue);
         else settle(id, undefined, job.failedReason);
       }
       const up = await liveNodes(redis, prefix);
+      // A node that joined after the start: its threads, once it is seen.
+      for (const n of nodes) if (n.threads === 0) n.threads = up.find((u) => u.id === n.id)?.threads ?? 0;
       if (up.length > 0) noneSince = undefined;
       else if ((noneSince ??= Date.now()) + waitMs <= Date.now()) {
         failure = new WaitTimeoutError(`Cannot sweep over Redis: no worker node on ${url} (prefix ${JSON.stringify(prefix)}) for ${waitMs} ms, with ${waiting.size} replicas still to run`);
