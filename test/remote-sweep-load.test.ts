@@ -51,6 +51,27 @@ function cli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null
   });
 }
 
+describe("load and sweep over Redis: flags", () => {
+  it("refuses --threads or --backend with --redis, and --prefix or --min-nodes without it, with exit 2 naming the flag", async () => {
+    const url = "redis://127.0.0.1:1";
+    const cases: [string[], string][] = [
+      [["load", "--redis", url, "--threads", "2"], `"--threads" does not go with "--redis"`],
+      [["load", "--redis", url, "--backend", "inline"], `"--backend" does not go with "--redis"`],
+      [["load", "--prefix", "p"], `"--prefix" and "--min-nodes" go with "--redis"`],
+      [["sweep", "mm1", "--replicas", "2", "--redis", url, "--threads", "2"], `"--threads" does not go with "--redis"`],
+      [["sweep", "mm1", "--replicas", "2", "--min-nodes", "2"], `"--prefix" and "--min-nodes" go with "--redis"`],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cli(args);
+      expect(run.code, args.join(" ")).toBe(2);
+      expect(run.stderr).toContain(message);
+    }
+    const help = await cli(["sweep", "--help"]);
+    expect(help.stdout).toContain("--redis URL");
+    expect((await cli(["load", "--help"])).stdout).toContain("--redis URL");
+  }, 60_000);
+});
+
 describe.skipIf(!available)("load and sweep over Redis", () => {
   let redis: RedisServer;
   let prefixes = 0;
