@@ -26,7 +26,7 @@ import { successRate } from "../sim/totals.ts";
 import { nonNegativeInt, parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
 import { nodeIdSchema, redisUrlSchema } from "../backends/remote/options.ts";
-import type { NodeDescription } from "../backends/remote/protocol.ts";
+import { hiveAgentId, type NodeDescription } from "../backends/remote/protocol.ts";
 import { isEligible } from "../../actors/allocation.ts";
 
 /** The in-flight levels of a default run. */
@@ -161,11 +161,6 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
     levels: out,
     ...(nodes !== undefined ? { nodes: nodes.map((n) => ({ id: n.id, threads: n.threads, agents: n.agents.map((a) => hiveAgentId(n.id, a.id)) })) } : {}),
   };
-}
-
-/** The hive's id of a node's agent (as the remote backend names it). */
-function hiveAgentId(node: string, agent: string): string {
-  return `${node}/${agent}`;
 }
 
 /**
