@@ -150,6 +150,7 @@ export type { SimulateOptions } from "./sim/simulate.ts";
 export { parseScenario } from "./sim/scenario.ts";
 export { sweep } from "./sim/sweep.ts";
 export type { SweepOptions, VaryValue } from "./sim/sweep.ts";
+export type { RemoteReplicaOptions } from "./sim/remote-replica-pool.ts";
 export { plan, type PlanCandidate, type PlanOptions, type PlanReport } from "./sim/plan.ts";
 export type {
   AgentGroup,

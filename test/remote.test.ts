@@ -103,7 +103,8 @@ describe.skipIf(!available)("remote backend on Redis", () => {
       // It comes back (same id, a new incarnation) and gets work again.
       const again = await startNode(redis.url, { ...spec("n1"), prefix: c.prefix }, c.files.dir);
       c.nodes.push(again);
-      await until(() => c.events.filter((e) => e.type === "agent.added" && (e as { agentId: string }).agentId === "n1/w").length === 1, 20_000, "n1/w to join again");
+      // Added twice in all: when the hive started, and now (the node may be in before startNode resolves).
+      await until(() => c.events.filter((e) => e.type === "agent.added" && (e as { agentId: string }).agentId === "n1/w").length === 2, 20_000, "n1/w to join again");
       const later = await Promise.all(Array.from({ length: 16 }, (_, n) => c.hive.run<{ pid: number }>({ kind: "work", input: { n, sleepMs: 50 }, requires: { work: 1 } })));
       expect(later.some((o) => o.pid === again.child.pid)).toBe(true);
     } finally {

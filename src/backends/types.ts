@@ -193,6 +193,11 @@ export interface BackendContext {
   progress?: ProgressChannel | undefined;
   /** The `remote` option (the `remote` backend's cluster), when given. */
   remote?: ResolvedRemoteOptions | undefined;
+  /**
+   * Whether the hive recovers its journal (`recover: true`): only then is work a predecessor
+   * left (on worker nodes) this hive's to take. A fresh hive's task ids start again at `t1`.
+   */
+  recover?: boolean | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
  * ```
  * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N]
  *             [--warmup-ms N] [--max-queued N] [--threads N] [--backend NAME] [--seed N]
- *             [--target T]... [--json] [--html FILE]
+ *             [--target T]... [--json] [--html FILE] [--redis URL [--prefix P] [--min-nodes N]]
  * ```
  *
  * @module
@@ -56,6 +56,13 @@ Options:
                         priority or rejects (default: unbounded in practice)
   --threads N           worker threads (default: one per CPU)
   --backend NAME        piscina | comlink | inline (default: piscina)
+  --redis URL           load a hive on the worker nodes of the cluster on this Redis
+                        (apiary worker --redis URL ...): each level's hive is their
+                        coordinator and the nodes' agents and threads are the swarm (a
+                        scenario's agents are left out; its kinds' requires must be met
+                        by a node's agent)
+  --prefix P            the cluster's key prefix, with --redis (default: apiary)
+  --min-nodes N         worker nodes to wait for (up to 30 s), with --redis (default: 1)
   --seed N              seed of the task stream (default: the scenario's, else 42)
   --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report with charts to FILE
@@ -92,6 +99,9 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       "max-queued": { type: "string" },
       threads: { type: "string" },
       backend: { type: "string" },
+      redis: { type: "string" },
+      prefix: { type: "string" },
+      "min-nodes": { type: "string" },
       seed: { type: "string" },
       target: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
@@ -121,6 +131,11 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
     const tasksPerLevel = intFlag("tasks-per-level", values["tasks-per-level"], 1);
     const durationMs = intFlag("duration-ms", values["duration-ms"], 1);
     const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
+    const minNodes = intFlag("min-nodes", values["min-nodes"], 1, 10_000);
+    const redis = values.redis;
+    if (redis === undefined && (values.prefix !== undefined || minNodes !== undefined)) return fail(`"--prefix" and "--min-nodes" go with "--redis", received no "--redis"`);
+    if (redis !== undefined && threads !== undefined) return fail(`"--threads" does not go with "--redis" (the worker nodes bring the threads), received ${threads}`);
+    if (redis !== undefined && backend !== undefined) return fail(`"--backend" does not go with "--redis" (the hive runs on the worker nodes), received ${JSON.stringify(backend)}`);
     let chosenLevels = levels(values.levels);
     let seed = intFlag("seed", values.seed, 0);
     let workload: LoadWorkload | undefined;
@@ -139,8 +154,12 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       const arrivals = scenario.workload.arrivals;
       if (chosenLevels === undefined && "closed" in arrivals) chosenLevels = [arrivals.closed.inFlight];
       for (const line of mapped.leftOut) process.stderr.write(`apiary load: ${JSON.stringify(scenario.name)} runs live; left out: ${line}\n`);
+      if (redis !== undefined) {
+        process.stderr.write(`apiary load: ${JSON.stringify(scenario.name)} runs on the worker nodes; left out: its agents (${mapped.workload.agents.length}): the nodes bring theirs\n`);
+      }
       const cpus = threads ?? availableParallelism();
-      for (const level of chosenLevels ?? DEFAULT_LEVELS) {
+      // Over Redis the nodes' threads are not known here: no estimate.
+      for (const level of redis !== undefined ? [] : chosenLevels ?? DEFAULT_LEVELS) {
         const tasks = tasksPerLevel ?? level;
         const seconds = (tasks * mapped.meanTaskMs) / cpus / 1_000;
         if (seconds > 60) {
@@ -168,6 +187,7 @@ export async function runLoadCommand(argv: readonly string[]): Promise<number> {
       seed,
       workload,
       backend: backend,
+      ...(redis !== undefined ? { remote: { redis, prefix: values.prefix, minNodes } } : {}),
       queue: maxQueued === undefined ? undefined : { maxQueued, overflow: "shed-lowest" },
       onProgress: (done, total, detail) => {
         progress ??= createProgress("load", total, true);

@@ -25,6 +25,9 @@ import type { LoadReport } from "../sim/report.ts";
 import { successRate } from "../sim/totals.ts";
 import { nonNegativeInt, parseFor, positiveInt } from "../core/validation.ts";
 import { DEFAULT_LOAD_WORKLOAD, type LoadWorkload } from "./load-workload.ts";
+import { nodeIdSchema, redisUrlSchema } from "../backends/remote/options.ts";
+import { hiveAgentId, type NodeDescription } from "../backends/remote/protocol.ts";
+import { isEligible } from "../../actors/allocation.ts";
 
 /** The in-flight levels of a default run. */
 export const DEFAULT_LEVELS: readonly number[] = [10, 100, 1_000, 5_000];
@@ -57,6 +60,30 @@ export interface LoadOptions {
   onProgress?: ((done: number, total: number, detail: string) => void) | undefined;
   /** Stops the test: the level running ends early and {@link runLoad} rejects with ABORTED. */
   signal?: AbortSignal | undefined;
+  /**
+   * Load a hive on worker nodes (`apiary worker --redis URL`): each level's hive is a coordinator
+   * on the `remote` backend, and the nodes' agents (with their threads) are the swarm — the
+   * workload's agents, `tasks`, `threads` and `backend` are left out. Every kind the workload
+   * asks for must be met by a node's agent, or the test is refused before it starts.
+   */
+  remote?: LoadRemoteOptions | undefined;
+}
+
+/** {@link LoadRemoteOptions} with defaults applied. */
+interface ResolvedRemote {
+  redis: string;
+  prefix: string;
+  minNodes: number;
+}
+
+/** Where {@link LoadOptions.remote} finds the cluster. */
+export interface LoadRemoteOptions {
+  /** Redis URL of the cluster. */
+  redis: string;
+  /** The cluster's key prefix (the nodes' `--prefix`). @default "apiary" */
+  prefix?: string | undefined;
+  /** Worker nodes each level's hive waits for (up to 30 s). @default 1 */
+  minNodes?: number | undefined;
 }
 
 const schema = z.object({
@@ -67,6 +94,7 @@ const schema = z.object({
   sampleEveryMs: positiveInt().optional(),
   threads: positiveInt().optional(),
   seed: nonNegativeInt().optional(),
+  remote: z.strictObject({ redis: redisUrlSchema, prefix: nodeIdSchema.optional(), minNodes: positiveInt().optional() }, { error: "must be an object { redis, prefix, minNodes }" }).optional(),
 });
 
 /**
@@ -86,14 +114,25 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
   if (checked.tasksPerLevel !== undefined && checked.durationMs !== undefined) {
     throw new InvalidOptionsError(`Cannot run load test: "durationMs" must not be given together with "tasksPerLevel" (${checked.tasksPerLevel}), received ${checked.durationMs}`);
   }
+  const remote = checked.remote === undefined ? undefined : { redis: checked.remote.redis, prefix: checked.remote.prefix ?? "apiary", minNodes: checked.remote.minNodes ?? 1 };
+  if (remote !== undefined && (checked.threads !== undefined || options.backend !== undefined)) {
+    throw new InvalidOptionsError(
+      `Cannot run load test: "${checked.threads !== undefined ? "threads" : "backend"}" must not be given with "remote" (the worker nodes bring the threads), received ${
+        JSON.stringify(checked.threads ?? options.backend)
+      }`,
+    );
+  }
   const levels = checked.levels ?? DEFAULT_LEVELS;
   const tasksPerLevel = checked.tasksPerLevel;
   const durationMs = tasksPerLevel === undefined ? (checked.durationMs ?? DEFAULT_DURATION_MS) : undefined;
   const warmupMs = checked.warmupMs ?? (durationMs === undefined ? 0 : Math.min(1_000, Math.floor(durationMs / 5)));
-  const workload = options.workload ?? DEFAULT_LOAD_WORKLOAD;
+  // Over Redis the built-in workload's task mix runs on the nodes' agents, not its own eight.
+  const workload = options.workload ??
+    (checked.remote === undefined ? DEFAULT_LOAD_WORKLOAD : { ...DEFAULT_LOAD_WORKLOAD, name: "built-in: ~1 ms burn (90%) and Monte Carlo (10%) on the worker nodes' agents" });
   const seed = checked.seed ?? 42;
   const perLevel = tasksPerLevel ?? warmupMs + durationMs!;
   const total = perLevel * levels.length;
+  const nodes = remote === undefined ? undefined : await remoteSwarm(remote, workload, options.signal);
   const out: LoadReport["levels"] = [];
   for (const [index, inFlight] of levels.entries()) {
     const report = await runLevel({
@@ -109,12 +148,39 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
       threads: checked.threads,
       backend: options.backend,
       queue: options.queue,
+      remote,
+      nodes,
       signal: options.signal,
       progress: options.onProgress === undefined ? undefined : (done, detail) => options.onProgress!(index * perLevel + Math.min(done, perLevel), total, detail),
     });
     out.push(report);
   }
-  return { mode: "load", scenario: workload.name, levels: out };
+  return {
+    mode: "load",
+    scenario: workload.name,
+    levels: out,
+    ...(nodes !== undefined ? { nodes: nodes.map((n) => ({ id: n.id, threads: n.threads, agents: n.agents.map((a) => hiveAgentId(n.id, a.id)) })) } : {}),
+  };
+}
+
+/**
+ * The worker nodes up on the cluster, once `minNodes` are; refuses a workload with a kind no
+ * node's agent can serve (it would end every such task NO_ELIGIBLE_AGENT).
+ */
+async function remoteSwarm(remote: ResolvedRemote, workload: LoadWorkload, signal: AbortSignal | undefined): Promise<NodeDescription[]> {
+  const { clusterNodes } = await import("../backends/remote/roster.ts");
+  const nodes = await clusterNodes({ url: remote.redis, prefix: remote.prefix, minNodes: remote.minNodes, timeoutMs: 30_000, action: "run load test over Redis", signal });
+  const agents = nodes.flatMap((n) => n.agents.map((a) => ({ id: hiveAgentId(n.id, a.id), capabilities: a.capabilities ?? {} })));
+  for (const kind of workload.kinds ?? []) {
+    const requires = kind.requires ?? {};
+    if (agents.some((a) => isEligible(a.capabilities, requires))) continue;
+    throw new InvalidOptionsError(
+      `Cannot run load test over Redis: no agent of the worker nodes meets the requires ${JSON.stringify(requires)} of kind ${JSON.stringify(kind.name)}, received agents ${
+        agents.map((a) => `${a.id} ${JSON.stringify(a.capabilities)}`).join(", ")
+      }`,
+    );
+  }
+  return nodes;
 }
 
 interface LevelPlan {
@@ -130,6 +196,9 @@ interface LevelPlan {
   threads: number | undefined;
   backend: BackendName | undefined;
   queue: HiveOptions["queue"] | undefined;
+  remote: ResolvedRemote | undefined;
+  /** The worker nodes, with `remote`: their agents are the swarm. */
+  nodes: NodeDescription[] | undefined;
   signal: AbortSignal | undefined;
   /** `done`: tasks ended (tasks mode) or ms elapsed (duration mode). */
   progress: ((done: number, detail: string) => void) | undefined;
@@ -140,14 +209,20 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
   const queue = p.queue ?? policies.queue;
   const hive = createHive({
     ...policies,
-    agents: p.workload.agents,
-    ...(p.workload.tasks !== undefined ? { tasks: p.workload.tasks } : {}),
     seed: p.seed,
     defaults: { timeoutMs: 60_000, retries: 1, ...policies.defaults },
-    ...(p.threads !== undefined ? { threads: p.threads } : {}),
-    ...(p.backend !== undefined ? { backend: p.backend } : {}),
     ...(queue !== undefined ? { queue } : {}),
+    ...(p.remote !== undefined ? { backend: "remote" as const, remote: { redis: p.remote.redis, prefix: p.remote.prefix, minNodes: p.remote.minNodes }, agents: [] } : {
+      agents: p.workload.agents,
+      ...(p.workload.tasks !== undefined ? { tasks: p.workload.tasks } : {}),
+      ...(p.threads !== undefined ? { threads: p.threads } : {}),
+      ...(p.backend !== undefined ? { backend: p.backend } : {}),
+    }),
   });
+  // The swarm the recorder describes: the nodes' agents on a remote hive.
+  const swarm = p.nodes === undefined
+    ? p.workload.agents.map((a) => ({ id: a.id, ...(a.capabilities !== undefined ? { capabilities: a.capabilities } : {}) }))
+    : p.nodes.flatMap((n) => n.agents.map((a) => ({ id: hiveAgentId(n.id, a.id), ...(a.capabilities !== undefined ? { capabilities: a.capabilities } : {}) })));
   await hive.start(p.signal);
   try {
     const recorder = createRecorder(hive, {
@@ -160,7 +235,7 @@ async function runLevel(p: LevelPlan): Promise<LoadReport["levels"][number]> {
       // Live attempts wait for a thread after placement: the placements tell the two waits apart.
       detail: {
         ...(p.workload.kinds !== undefined ? { kinds: p.workload.kinds } : {}),
-        agents: p.workload.agents.map((a) => ({ id: a.id, ...(a.capabilities !== undefined ? { capabilities: a.capabilities } : {}) })),
+        agents: swarm,
         placements: true,
       },
     });

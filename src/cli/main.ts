@@ -4,8 +4,8 @@
  * ```
  * apiary simulate [--tasks N] [--seed N] [--threads N] [--backend piscina|comlink|inline] [--json]
  * apiary simulate scenario.json [--seed N] [--target FIGURE<VALUE]... [--resimulate] [--json] [--html FILE]
- * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--target ...]... [--json] [--html FILE] [--threads N]
- * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--target ...]... [--threads N] [--seed N] [--json] [--html FILE]
+ * apiary load [scenario.json] [--levels 10,100,1000,5000] [--tasks-per-level N | --duration-ms N] [--target ...]... [--json] [--html FILE] [--threads N] [--redis URL]
+ * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--target ...]... [--threads N] [--seed N] [--json] [--html FILE] [--redis URL]
  * apiary plan scenario.json --vary PATH=LIST... --target FIGURE<VALUE... [--replicas N] [--json] [--html FILE]
  * apiary serve [--port N] [--host H] [--duration-ms N]
  * apiary inspect [--port N] [--host H] [--duration-ms N]
@@ -44,9 +44,10 @@ Commands:
                       FILE may name a bundled example: mm1, mmc, outage, swarm-day, swarm-day-10k
   load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
                       worker threads, built-in workload or a scenario file; table, --json
-                      or --html FILE (apiary load --help)
+                      or --html FILE; --redis URL: on worker nodes (apiary load --help)
   sweep FILE          N seeded replicas of the scenario in FILE over a parameter grid
-                      (--replicas N --vary key=a,b,c), in parallel on worker threads;
+                      (--replicas N --vary key=a,b,c), in parallel on worker threads
+                      (or worker nodes: --redis URL);
                       means with 95% confidence intervals (apiary sweep --help)
   plan FILE           the smallest setting of --vary PATH=LIST that meets every
                       --target FIGURE<VALUE with 95% confidence (apiary plan --help)

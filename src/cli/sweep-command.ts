@@ -4,7 +4,7 @@
  *
  * ```
  * apiary sweep scenario.json --replicas N [--vary key=a,b,c]... [--target T]... [--threads N]
- *              [--seed N] [--json] [--html FILE]
+ *              [--seed N] [--json] [--html FILE] [--redis URL [--prefix P] [--min-nodes N]]
  * ```
  *
  * @module
@@ -38,6 +38,11 @@ Options:
                         successRate>=99.5% (repeatable): met only when the figure's whole
                         95% interval is; exit code 1 when a combination misses one
   --threads N           worker threads (default: one per CPU)
+  --redis URL           run the replicas on the worker nodes of the cluster on this Redis
+                        (apiary worker --redis URL ...) instead of local threads: each
+                        replica is a job a node runs on one of its threads; same figures
+  --prefix P            the cluster's key prefix, with --redis (default: apiary)
+  --min-nodes N         worker nodes to wait for (up to 30 s), with --redis (default: 1)
   --seed N              seed of replica 0 (default: the scenario's, else 1)
   --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report to FILE
@@ -97,6 +102,9 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       replicas: { type: "string" },
       vary: { type: "string", multiple: true },
       threads: { type: "string" },
+      redis: { type: "string" },
+      prefix: { type: "string" },
+      "min-nodes": { type: "string" },
       seed: { type: "string" },
       target: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
@@ -120,6 +128,9 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
     const vary = Object.fromEntries((values.vary ?? []).map((v) => parseVary(v)));
     const threads = intFlag("threads", values.threads, 1, MAX_SWEEP_THREADS);
     const seed = intFlag("seed", values.seed, 0);
+    const minNodes = intFlag("min-nodes", values["min-nodes"], 1, 10_000);
+    if (values.redis === undefined && (values.prefix !== undefined || minNodes !== undefined)) return fail(`"--prefix" and "--min-nodes" go with "--redis", received no "--redis"`);
+    if (values.redis !== undefined && threads !== undefined) return fail(`"--threads" does not go with "--redis" (the worker nodes bring the threads), received ${threads}`);
     const file = positionals[0]!;
     let scenario: unknown;
     try {
@@ -142,6 +153,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       targets: targets.map((t) => t.text),
       ...(threads !== undefined ? { threads } : {}),
       ...(seed !== undefined ? { seed } : {}),
+      ...(values.redis !== undefined ? { remote: { redis: values.redis, prefix: values.prefix, minNodes } } : {}),
       onProgress: (done, total) => {
         progress ??= createProgress("sweep", total, true);
         progress.update(done);

@@ -35,7 +35,8 @@ export const WORKER_USAGE = `Usage: apiary worker --redis URL --agents FILE [opt
 
 Joins the cluster on Redis as a worker node: the agents in FILE (a JSON array of
 { id, capabilities, concurrency }) join the coordinator hive's swarm, and the attempts
-placed on them run on this process's threads. Ctrl-C (or SIGTERM) leaves cleanly.
+placed on them run on this process's threads, as do the replicas of sweeps run with
+apiary sweep --redis. Ctrl-C (or SIGTERM) leaves cleanly.
 
 Options:
   --redis URL         Redis the coordinator uses (redis://host:port)

@@ -367,5 +367,6 @@ export function backendContext(options: ParsedHiveOptions, dependencies: Depende
     clock,
     progress,
     remote: options.remote,
+    recover: options.recover === true,
   };
 }

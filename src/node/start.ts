@@ -161,5 +161,13 @@ export async function startWorkerNode(options: WorkerNodeOptions): Promise<Worke
     await node.stop().catch(() => {});
     throw error;
   }
+  // The cluster's sweep replicas (`apiary sweep --redis`) run on this node too; it leaves with the node.
+  const { startReplicaConsumer } = await import("../sim/replica-consumer.ts");
+  const replicas = await startReplicaConsumer({ redis: o.redis, prefix: o.prefix, nodeId: node.id, threads: node.stats().pool.threads, leaseMs: o.leaseMs }).catch(async (error: unknown) => {
+    await node.stop().catch(() => {});
+    throw error;
+  });
+  const stopNode = node.stop.bind(node);
+  node.stop = () => Promise.all([replicas.stop(), stopNode()]).then(() => {});
   return nodeHandle(node, metrics);
 }

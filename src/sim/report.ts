@@ -286,6 +286,8 @@ export interface LoadReport {
   levels: (RunReport & { inFlight: number; successRate: number })[];
   /** The targets every level was held to (each level's `targets` says how it did). */
   targets?: string[];
+  /** Set when the hive ran on worker nodes over Redis: each node, its threads and its agents (their ids in the hive). */
+  nodes?: { id: string; threads: number; agents: string[] }[];
 }
 
 /** A figure aggregated over replicas: mean and a 95% confidence interval (Student's t). */
@@ -317,6 +319,8 @@ export interface SweepReport {
     bottleneck?: Bottleneck;
   }[];
   threads: number;
+  /** Set when the replicas ran on worker nodes over Redis: each node, its threads and the replicas it ran. */
+  nodes?: { id: string; threads: number; replicas: number }[];
   wallMs?: number;
   /** The targets each row was held to. */
   targets?: string[];

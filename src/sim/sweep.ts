@@ -18,7 +18,9 @@ import type { Figures } from "./figures.ts";
 import { describeFigure, HISTOGRAM_RESOLUTION } from "./figure-names.ts";
 import type { Estimate, SweepReport } from "./report.ts";
 import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
-import { createReplicaPool } from "./replica-pool.ts";
+import { nodeIdSchema, redisUrlSchema } from "../backends/remote/options.ts";
+import type { RemoteReplicaOptions, RemoteReplicaPool } from "./remote-replica-pool.ts";
+import { createReplicaPool, type ReplicaPool } from "./replica-pool.ts";
 import { evaluateEstimate, parseTargets, type TargetInput } from "./targets.ts";
 
 /** A value a `vary` key takes. */
@@ -44,6 +46,12 @@ export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
   /** Targets each row is held to (`"waitMs.p95<2000"`): met when the figure's whole 95% interval is. @default [] */
   targets?: readonly TargetInput[];
+  /**
+   * Run the replicas on the worker nodes of a cluster (`apiary worker --redis URL`) instead of
+   * local threads: each replica is a BullMQ job that a node runs on one of its threads. The
+   * figures are those of a local sweep with the same seed. Not with `threads` (the nodes bring them).
+   */
+  remote?: RemoteReplicaOptions;
 }
 
 /** The most replicas per grid point a sweep runs. */
@@ -67,6 +75,14 @@ const optionsSchema = z.strictObject({
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
   targets: z.array(z.custom<TargetInput>(() => true), { error: 'must be an array of targets such as "waitMs.p95<2000"' }).optional(),
+  remote: z.strictObject({
+    redis: redisUrlSchema,
+    prefix: nodeIdSchema.optional(),
+    minNodes: z.number({ error: "must be an integer from 1 to 10000" }).int({ error: "must be an integer from 1 to 10000" }).min(1, { error: "must be an integer from 1 to 10000" }).max(10_000, {
+      error: "must be an integer from 1 to 10000",
+    }).optional(),
+    waitMs: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" }).min(1, { error: "must be a positive integer" }).optional(),
+  }, { error: "must be an object { redis, prefix, minNodes, waitMs }" }).optional(),
 });
 
 /** Every combination of the `vary` values, in key order then value order. */
@@ -143,6 +159,9 @@ export function setPath(scenario: unknown, path: string, value: VaryValue): unkn
  */
 export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOptions): Promise<SweepReport> {
   const o = parseFor(optionsSchema, options, "sweep");
+  if (o.remote !== undefined && o.threads !== undefined) {
+    throw new InvalidOptionsError(`Cannot sweep: "threads" must not be given with "remote" (the worker nodes bring the threads), received ${o.threads}`);
+  }
   const base = parseScenario(scenario);
   const vary = o.vary ?? {};
   const seed = o.seed ?? base.seed ?? 1;
@@ -162,7 +181,12 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   const signal = o.signal;
   if (signal?.aborted) throw new AbortedError("The sweep was aborted before it started", { cause: signal.reason });
   const t0 = performance.now();
-  const pool = await createReplicaPool(threads);
+  let remote: RemoteReplicaPool | undefined;
+  if (o.remote !== undefined) {
+    const { createRemoteReplicaPool } = await import("./remote-replica-pool.ts");
+    remote = await createRemoteReplicaPool(o.remote, signal);
+  }
+  const pool: ReplicaPool = remote ?? (await createReplicaPool(threads));
   const total = points.length * o.replicas;
   let done = 0;
   try {
@@ -194,7 +218,8 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
       replicas: o.replicas,
       vary: Object.fromEntries(Object.entries(vary).map(([k, v]) => [k, [...v]])),
       rows,
-      threads,
+      threads: remote?.threads ?? threads,
+      ...(remote !== undefined ? { nodes: remote.nodes() } : {}),
       wallMs: performance.now() - t0,
       ...(targets.length > 0 ? { targets: targets.map((t) => t.text) } : {}),
     };

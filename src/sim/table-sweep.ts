@@ -31,6 +31,10 @@ export function formatSweepReport(r: SweepReport): string {
   checkReport(r, "sweep report (from sweep)", (x) => x.mode === "sweep" && Array.isArray(x.rows));
   const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
   const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
+  if (r.nodes !== undefined) {
+    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} ${n.threads === 1 ? "thread" : "threads"}, ${n.replicas} ${n.replicas === 1 ? "replica" : "replicas"})`).join(", ");
+    lines.splice(1, 0, `on ${r.nodes.length} worker ${r.nodes.length === 1 ? "node" : "nodes"} over Redis: ${plainText(nodes)}`);
+  }
   if (r.rows.length === 0) {
     lines.push("(no rows)");
     return `${lines.join("\n")}\n`;

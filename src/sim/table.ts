@@ -137,6 +137,10 @@ export function formatLoadReport(r: LoadReport): string {
   checkReport(r, "load report (from runLoad)", (x) => x.mode === "load" && Array.isArray(x.levels));
   const { head, rows } = levelColumns(r);
   const lines = [`apiary load — ${plainText(r.scenario)}: ${r.levels.length} ${r.levels.length === 1 ? "level" : "levels"} of tasks in flight`, ""];
+  if (r.nodes !== undefined) {
+    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} ${n.threads === 1 ? "thread" : "threads"}; agents ${n.agents.join(", ")})`).join("; ");
+    lines.splice(1, 0, `on ${r.nodes.length} worker ${r.nodes.length === 1 ? "node" : "nodes"} over Redis: ${plainText(nodes)}`);
+  }
   lines.push(r.levels.length === 0 ? "(no levels)" : alignColumns(head, rows, head.map(() => true)));
   lines.push("");
   const shed = r.levels.filter((l) => l.tasks.shed > 0 || l.tasks.rejected > 0);

@@ -179,7 +179,8 @@ export class RemoteBackend implements ExecutionBackend {
   }
 
   exec(attempt: Attempt, done: AttemptCallback, onStart?: StartCallback): void {
-    if (this.#orphans.size > 0 && this.#resume(attempt, done, onStart)) return;
+    // Only a recovered hive's task is its predecessor's: a fresh hive's `t1` is another task.
+    if (this.#context.recover === true && this.#orphans.size > 0 && this.#resume(attempt, done, onStart)) return;
     const nodeId = nodeOfAgent(attempt.agentId);
     const node = nodeId === undefined ? undefined : this.#nodes.get(nodeId);
     const p: Pending = { attempt, done, onStart, node, jobId: undefined, adopted: undefined, backstop: undefined };
