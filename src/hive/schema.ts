@@ -71,6 +71,19 @@ const backendSchema = z.custom<BackendName | BackendFactory>((v) => typeof v ===
     issue.input === "simulated" ? `"simulated" needs a scenario's workload: run it with simulate(scenario, { seed })` : `must be one of ${BACKEND_NAMES.join(", ")}, or a backend factory function`,
 });
 
+/** The most dispatches a kind's limit may allow per window (`limits.<kind>.max`). */
+export const MAX_LIMIT_DISPATCHES = 1_000_000;
+
+/** Schema of the `limits` option (and of a scenario's): task kind → `{ max, perMs }`. */
+export const limitsSchema = z.record(
+  z.string({ error: "must be a task kind" }).min(1, { error: "must be a non-empty task kind" }),
+  z.strictObject({
+    max: intAtLeast(1, MAX_LIMIT_DISPATCHES),
+    perMs: positiveMs(),
+  }, { error: "must be an object { max, perMs }" }),
+  { error: "must be an object of task kind to { max, perMs }" },
+);
+
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
 
 /** Schema of `createHive` options. */
@@ -154,6 +167,7 @@ export const hiveOptionsSchema = z.strictObject(
         escalation: { action: "restart", cooldownMs: 30_000 },
       }),
     allocation: allocationSchema.optional(),
+    limits: limitsSchema.optional(),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),
