@@ -196,8 +196,12 @@ export interface HiveOptions {
    * 2147483647. Windows are not saved: a recovered hive starts them empty. @default none
    */
   limits?: Record<string, { max: number; perMs: number }>;
-  /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
-  clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
+  /**
+   * The actor clock, e.g. XState's `SimulatedClock`. Its optional `epochMs` is the wall time at
+   * its 0 (epoch ms), which cron schedules read; without it, the real time when the hive is made.
+   * @default real time
+   */
+  clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void; epochMs?: number | undefined };
   /** Seed for tie-breaks. @default 1 */
   seed?: number;
   /**

@@ -48,9 +48,11 @@ export const agentSchema = z.strictObject(
   { error: "must be an object { id, capabilities, concurrency, restart }" },
 );
 
-const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void }>(
-  (v) => typeof v === "object" && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === "function" && typeof (v as { clearTimeout?: unknown }).clearTimeout === "function",
-  { error: "must be a clock with setTimeout and clearTimeout (for example XState's SimulatedClock)" },
+const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void; epochMs?: number | undefined }>(
+  (v) =>
+    typeof v === "object" && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === "function" && typeof (v as { clearTimeout?: unknown }).clearTimeout === "function" &&
+    ((v as { epochMs?: unknown }).epochMs === undefined || Number.isFinite((v as { epochMs?: unknown }).epochMs)),
+  { error: "must be a clock with setTimeout and clearTimeout, and a finite epochMs if any (for example XState's SimulatedClock)" },
 );
 
 const inspectSchema = z.custom<unknown>(
