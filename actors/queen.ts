@@ -18,6 +18,7 @@ import type { SupervisionPolicy } from "./restart.ts";
 import { type AgentSpec, type Capacity, type Decision, type Finished, type SupervisorEvent, type SupervisorInput, supervisorMachine, type SupervisorToQueen } from "./supervisor.ts";
 import type { PersistedQueen, PersistedSupervisor } from "./persist.ts";
 import type { AllocationOption } from "./allocation-strategies.ts";
+import type { KindLimits } from "./kind-limits.ts";
 import { type Capabilities, PRIORITIES, type Priority, type ReadyTask } from "./types.ts";
 import { backoffMs } from "../src/core/backoff.ts";
 
@@ -77,6 +78,8 @@ export interface QueenInput {
   /** Over `maxQueued`: reject the newcomer, or shed the newest task of a lower priority. */
   overflow: "reject" | "shed-lowest";
   agingMs: number;
+  /** Per kind, at most `max` attempts placed in any window of `perMs` ms (the Supervisor holds the rest). @default none */
+  limits?: KindLimits | undefined;
   /** Backoff between a failed attempt and its retry: exponential from minMs to maxMs, ± jitter. */
   retry: RetryPolicy;
   /** How the Supervisor restarts crashed agents. */
@@ -689,6 +692,7 @@ export const queenMachine = setup({
       agents: input.agents,
       random: input.random,
       agingMs: input.agingMs,
+      ...(input.limits !== undefined ? { limits: input.limits } : {}),
       supervision: input.supervision,
       ...(input.allocation !== undefined ? { allocation: input.allocation } : {}),
       startsOnDispatch: input.startsOnDispatch ?? true,

@@ -10,6 +10,7 @@
  * @module
  */
 import { isEligible } from "./allocation.ts";
+import type { DispatchWindow } from "./kind-limits.ts";
 import { type Capabilities, PRIORITIES, type ReadyTask } from "./types.ts";
 
 /** A FIFO with O(1) push and shift. */
@@ -46,6 +47,13 @@ interface Group {
   requires: Capabilities;
   lanes: Lane[];
   size: number;
+  /** The dispatch window of the group's kind, when that kind is limited (its tasks then group by kind too). */
+  window: DispatchWindow | undefined;
+}
+
+/** True when the group's kind may not dispatch at `now`: its tasks wait. */
+function held(group: Group, now: number): boolean {
+  return group.window !== undefined && !group.window.allows(now);
 }
 
 /** Stable text key of a requirement set. */
@@ -68,16 +76,28 @@ export class ReadyQueue {
   readonly #live = new Map<string, Group>();
   /** Live tasks: pushed − taken − removed. */
   #size = 0;
+  /** Kind → its dispatch window, for limited kinds only; undefined without limits. */
+  readonly #windows: Map<string, DispatchWindow> | undefined;
+
+  constructor(windows?: Map<string, DispatchWindow>) {
+    this.#windows = windows;
+  }
 
   get size(): number {
     return this.#size;
   }
 
+  /** The key of a task's group: its requirement signature, and its kind when that kind is limited. */
+  #keyOf(task: ReadyTask): string {
+    const signature = signatureOf(task.requires);
+    return this.#windows?.has(task.kind) === true ? `${signature}\u0000${task.kind}` : signature;
+  }
+
   push(task: ReadyTask): void {
-    const key = signatureOf(task.requires);
+    const key = this.#keyOf(task);
     let group = this.#groups.get(key);
     if (group === undefined) {
-      group = { requires: task.requires, lanes: PRIORITIES.map(() => new Lane()), size: 0 };
+      group = { requires: task.requires, lanes: PRIORITIES.map(() => new Lane()), size: 0, window: this.#windows?.get(task.kind) };
       this.#groups.set(key, group);
     }
     group.lanes[PRIORITIES.indexOf(task.priority)]!.push(task);
@@ -88,7 +108,7 @@ export class ReadyQueue {
 
   /** Returns a task just taken (and not placed) to the head of its lane, ahead of the tasks that came after it. */
   putBack(task: ReadyTask): void {
-    const group = this.#groups.get(signatureOf(task.requires))!;
+    const group = this.#groups.get(this.#keyOf(task))!;
     group.lanes[PRIORITIES.indexOf(task.priority)]!.unshift(task);
     group.size++;
     this.#size++;
@@ -119,12 +139,12 @@ export class ReadyQueue {
 
   /**
    * Takes the most urgent task an agent with `capabilities` is eligible for: lowest aged rank
-   * (rank − waited ÷ agingMs), then longest waiting.
+   * (rank − waited ÷ agingMs), then longest waiting. Tasks of a kind its limit holds at `now` are passed over.
    */
   takeFor(capabilities: Capabilities, now: number, agingMs: number): ReadyTask | undefined {
     let best: { task: ReadyTask; lane: Lane; group: Group; rank: number } | undefined;
     for (const group of this.#groups.values()) {
-      if (group.size === 0 || !isEligible(capabilities, group.requires)) continue;
+      if (group.size === 0 || !isEligible(capabilities, group.requires) || held(group, now)) continue;
       for (let r = 0; r < group.lanes.length; r++) {
         const lane = group.lanes[r]!;
         const task = this.#head(lane);
@@ -143,9 +163,16 @@ export class ReadyQueue {
     return best.task;
   }
 
-  /** The requirement sets of the tasks waiting now (one per group of equal `requires`). */
-  *waitingRequirements(): IterableIterator<Capabilities> {
-    for (const group of this.#groups.values()) if (group.size > 0) yield group.requires;
+  /** The requirement sets of the tasks that may be placed at `now` (one per group), leaving out kinds their limit holds. */
+  *waitingRequirements(now: number): IterableIterator<Capabilities> {
+    for (const group of this.#groups.values()) if (group.size > 0 && !held(group, now)) yield group.requires;
+  }
+
+  /** Queued tasks of the kind whose dispatch window is `window`. */
+  waitingOf(window: DispatchWindow): number {
+    let n = 0;
+    for (const group of this.#groups.values()) if (group.window === window) n += group.size;
+    return n;
   }
 
   /** Removes and returns the most recently queued task of `priority`, if any. */

@@ -27,6 +27,7 @@ import { type Blame, FaultEvidence } from "./blame.ts";
 import { type AgentView, breakerAllows, FRESH_HEALTH, isEligible, MeanLatency, updateHealth } from "./allocation.ts";
 import { AllocationIndex } from "./allocation-index.ts";
 import { type AllocationOption, type AllocationStrategy, type Choice, createStrategy } from "./allocation-strategies.ts";
+import { type DispatchWindow, dispatchWindows, type KindLimits } from "./kind-limits.ts";
 import { ReadyQueue } from "./queue.ts";
 import { stopChildren } from "./stop-children.ts";
 import { affected, backoffMs, nextLevel, type RestartType, type SupervisionPolicy, withinIntensity } from "./restart.ts";
@@ -56,6 +57,8 @@ export interface SupervisorInput {
   allocation?: AllocationOption | undefined;
   /** Every `agingMs` a queued task waits lifts it one priority rank, ms. */
   agingMs: number;
+  /** Per kind, at most `max` attempts placed in any window of `perMs` ms. @default none */
+  limits?: KindLimits | undefined;
   supervision: SupervisionPolicy;
   /** State saved by a previous run ({@link persistSupervisor}); its timers are re-armed at start. */
   restore?: SupervisorRestore | undefined;
@@ -108,6 +111,8 @@ export interface SupervisorContext {
   /** Ordinal the next agent added gets (declaration order, for round-robin). */
   nextOrdinal: number;
   queue: ReadyQueue;
+  /** Kind → the window of its recent placements, for the kinds with a limit; undefined without limits. */
+  limits: Map<string, DispatchWindow> | undefined;
   /** Task id → agent, seq and the task of its running attempt. */
   running: Map<string, { agentId: string; seq: number; task: ReadyTask }>;
   /** Last attempt sequence number handed out. */
@@ -152,6 +157,8 @@ export type SupervisorEvent =
   | AgentStartedEvent
   /** Restart the agents an escalation failed (after the cool-down, or `hive.heal()`). */
   | { type: "supervisor.heal"; at: number }
+  /** A limited kind's window frees: its waiting tasks may be placed. */
+  | { type: "supervisor.window"; kind: string; at: number }
   /** Place from now on with another strategy (validated by the hive). */
   | { type: "supervisor.allocation"; allocation: AllocationOption; at: number }
   | { type: "supervisor.pause"; paused: boolean; at: number }
@@ -261,6 +268,9 @@ class Plan {
  */
 function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Plan, meanMs: number): "placed" | "no-slot" | "declined" | "ineligible" {
   if (context.paused) return "no-slot";
+  const window = context.limits === undefined ? undefined : context.limits.get(task.kind);
+  // A kind over its limit waits, like a task with no free slot (a timer frees it: see `wake`).
+  if (window !== undefined && !window.allows(at)) return "no-slot";
   const pool = context.index.poolFor(task.requires);
   if (pool.count === 0) return pool.runnable ? "no-slot" : "ineligible";
   const choice = context.allocation.choose(task, pool, meanMs, context.random);
@@ -272,6 +282,7 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   const agentId = choice.winner.agentId;
   const entry = context.agents.get(agentId)!;
   adjust(context, entry, (v) => v.busy++);
+  window?.record(at);
   const seq = ++context.seq;
   context.running.set(task.id, { agentId, seq, task });
   entry.runs.add(task.id);
@@ -530,6 +541,10 @@ export const supervisorMachine = setup({
       context.free = 0;
       context.healing = false;
       enqueue.cancel("heal");
+      for (const window of context.limits?.values() ?? []) {
+        if (window.wakeAt !== undefined) enqueue.cancel(`limit:${window.kind}`);
+        window.wakeAt = undefined;
+      }
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /**
@@ -560,6 +575,15 @@ export const supervisorMachine = setup({
       context.paused = event.paused;
       const plan = new Plan();
       if (!context.paused && context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
+      for (const action of flush(plan, context, event.at)) enqueue(action as never);
+    }),
+    /** A limited kind's window freed: its waiting tasks are offered to the agents. */
+    window: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "supervisor.window");
+      const window = context.limits?.get(event.kind);
+      if (window !== undefined) window.wakeAt = undefined;
+      const plan = new Plan();
+      if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
       for (const action of flush(plan, context, event.at)) enqueue(action as never);
     }),
     /** Another allocation strategy from now on; queued work is offered to it at once. */
@@ -605,6 +629,8 @@ export const supervisorMachine = setup({
     const views: AgentView[] = [];
     const specs = input.restore === undefined ? input.agents : restoredSpecs(input.agents, input.restore);
     const startsOnDispatch = input.startsOnDispatch ?? true;
+    // Not persisted: a recovered hive starts every kind with an empty window.
+    const limits = dispatchWindows(input.limits);
     // Tie keys come from a stream of their own, seeded from the hive's: placements do not shift
     // the draws of retries and backoffs.
     const index = new AllocationIndex(createRandom(Math.floor(input.random.next() * 4_294_967_296)));
@@ -628,7 +654,8 @@ export const supervisorMachine = setup({
       fallbackReported: false,
       paused: input.restore?.paused === true,
       nextOrdinal: views.length,
-      queue: new ReadyQueue(),
+      queue: new ReadyQueue(limits),
+      limits,
       running: new Map(),
       seq: 0,
       random: input.random,
@@ -666,6 +693,7 @@ export const supervisorMachine = setup({
         "supervisor.started": { actions: "started" },
         "supervisor.heal": { actions: "heal" },
         "supervisor.allocation": { actions: "setAllocation" },
+        "supervisor.window": { actions: "window" },
         "supervisor.pause": { actions: "pause" },
         "supervisor.stop": { target: "stopped", actions: "stopAll" },
       },
@@ -693,9 +721,9 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
   // never one not yet reached.
   const queue = context.queue;
   for (
-    let view = context.index.nextCandidateFor(-1, queue.waitingRequirements());
+    let view = context.index.nextCandidateFor(-1, queue.waitingRequirements(at));
     view !== undefined && queue.size > 0;
-    view = context.index.nextCandidateFor(view.ordinal, queue.waitingRequirements())
+    view = context.index.nextCandidateFor(view.ordinal, queue.waitingRequirements(at))
   ) {
     while (view.available && view.busy < view.concurrency && breakerAllows(view) && queue.size > 0) {
       const task = queue.takeFor(view.capabilities, at, context.agingMs);
@@ -708,9 +736,24 @@ function fill(context: SupervisorContext, at: number, plan: Plan, meanMs: number
   }
 }
 
+/**
+ * Sets a timer on the hive clock for each limited kind that has tasks waiting and a full window:
+ * when the window frees, `supervisor.window` places them without waiting for another event.
+ */
+function wake(context: SupervisorContext, at: number, actions: unknown[]): void {
+  for (const window of context.limits!.values()) {
+    if (window.wakeAt !== undefined || window.allows(at) || context.queue.waitingOf(window) === 0) continue;
+    const dueAt = window.freeAt(at);
+    window.wakeAt = dueAt;
+    const event: SupervisorEvent = { type: "supervisor.window", kind: window.kind, at: dueAt };
+    actions.push(raise(event as never, { id: `limit:${window.kind}`, delay: dueAt - at }));
+  }
+}
+
 /** The actions that send a plan: one assignment per agent, one report to the Queen, one explanation. */
 function flush(plan: Plan, context: SupervisorContext, at: number): unknown[] {
   const actions: unknown[] = [];
+  if (context.limits !== undefined) wake(context, at, actions);
   const toQueen: SupervisorToQueen[] = [];
   if (plan.ended !== undefined) toQueen.push({ type: "queen.finished", finished: plan.ended, at });
   for (const { ref, event } of plan.agentMessages ?? []) actions.push(sendTo(ref, event));

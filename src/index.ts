@@ -165,6 +165,8 @@ export type {
   Scenario,
   ScenarioInput,
   ScenarioKind,
+  ScenarioSchedule,
+  ScheduleInput,
   TaskKindInput,
   TimeWindow,
 } from "./sim/scenario-types.ts";

@@ -255,6 +255,17 @@ describe("schedules", () => {
     expect(minutely.nextAt! - first).toBe(5 * 60_000);
   });
 
+  it("reads a cron pattern against the clock's epochMs when it has one, and refuses an unknown time zone naming it", async () => {
+    const clock = Object.assign(new SimulatedClock(), { epochMs: Date.UTC(2026, 2, 2, 8, 59) });
+    const { h } = await hive({}, clock);
+    const nine = h.schedule({ kind: "double", input: { n: 1 } }, { cron: "0 9 * * *", timezone: "UTC" });
+    expect(nine.nextAt).toBe(Date.UTC(2026, 2, 2, 9));
+    clock.increment(60_000);
+    await settle();
+    expect(nine.runs).toBe(1);
+    expect(() => h.schedule({ kind: "double" }, { cron: "0 9 * * *", timezone: "Mars/Base" })).toThrow(/"when.timezone" must be an IANA time zone name, received "Mars\/Base"/);
+  });
+
   it("refuses a bad pattern, a bad spec, a taken id and a task with an id — naming the field", async () => {
     const { h } = await hive();
     expect(() => h.schedule({ kind: "double" }, { cron: "every day" })).toThrow(/Cannot schedule task: "when.cron" must be a cron pattern, received "every day"/);

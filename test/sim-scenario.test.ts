@@ -35,7 +35,8 @@ describe("parseScenario", () => {
     expect(s.workload.kinds[0]).toMatchObject({ weight: 1, requires: {}, dependsOn: [] });
     expect(s.faults).toEqual({ taskFailureProbability: 0, workerDeathProbability: 0, agentCrashesPerHour: 0, outages: [] });
     expect(s.policies).toMatchObject({ retries: 0, timeoutMs: 30_000, queue: { maxQueued: 100_000, overflow: "reject" }, supervision: { strategy: "one-for-one" } });
-    expect(s.run).toEqual({ durationMs: 60_000, warmupMs: 0, resolutionMs: 1 });
+    expect(s.run).toEqual({ durationMs: 60_000, warmupMs: 0, resolutionMs: 1, startAt: Date.UTC(2026, 0, 1) });
+    expect(s.workload.schedules).toEqual([]);
     expect(s.dependencies).toEqual([]);
   });
 
@@ -139,8 +140,8 @@ describe("examples/scenarios", () => {
   const dir = new URL("../examples/scenarios/", import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
-  it("ships mm1, mmc, swarm-day, swarm-day-10k and outage", () => {
-    expect(files).toEqual(expect.arrayContaining(["mm1.json", "mmc.json", "swarm-day.json", "swarm-day-10k.json", "outage.json"]));
+  it("ships mm1, mmc, swarm-day, swarm-day-10k, outage and throttled-api", () => {
+    expect(files).toEqual(expect.arrayContaining(["mm1.json", "mmc.json", "swarm-day.json", "swarm-day-10k.json", "outage.json", "throttled-api.json"]));
   });
 
   it.each(files)("%s is a valid scenario", (f) => {

@@ -40,7 +40,7 @@ tasks). With one (the schema of apiary simulate), its agents, policies and task 
 real: each task burns CPU for the duration drawn from its kind; faults, dependencies, the cache
 and the arrival process are simulation-only and left out (it says which). A closed-loop
 scenario's inFlight is its level unless --levels says otherwise. The scenario may name a
-bundled example instead of a file: mm1, mmc, outage, swarm-day, swarm-day-10k.
+bundled example instead of a file: mm1, mmc, outage, swarm-day, swarm-day-10k, throttled-api.
 
 Options:
   --levels LIST         tasks in flight, comma-separated (default 10,100,1000,5000)

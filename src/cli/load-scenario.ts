@@ -82,6 +82,8 @@ export function scenarioWorkload(s: Scenario): ScenarioWorkload {
   if (faults.length > 0) leftOut.push(`injected faults (${faults.join(", ")}): a live run has only the failures that really happen`);
   if (s.dependencies.length > 0 || s.workload.kinds.some((k) => k.dependsOn.length > 0)) leftOut.push("dependencies: the burn tasks call none");
   if (s.workload.kinds.some((k) => k.cache !== undefined) || p.cache !== undefined) leftOut.push("the result cache: every burn runs");
+  if (p.limits !== undefined) leftOut.push(`the dispatch limits (policies.limits on ${Object.keys(p.limits).join(", ")}): every kind runs as burn, and the load test measures what the agents can do`);
+  if (s.workload.schedules.length > 0) leftOut.push("the schedules: the load test keeps its own tasks in flight");
   leftOut.push(`the arrivals (${Object.keys(s.workload.arrivals)[0]}) and the run length: the load test keeps each level's tasks in flight for --tasks-per-level or --duration-ms`);
   return { workload, meanTaskMs: weight > 0 ? weighted / weight : 0, leftOut };
 }

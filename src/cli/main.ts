@@ -41,7 +41,7 @@ Commands:
                       simulation tasks on the worker pool, then print a summary
   simulate FILE       run the scenario in FILE (JSON) in virtual time and print its
                       report: throughput, latency, wait, faults, per-agent utilisation;
-                      FILE may name a bundled example: mm1, mmc, outage, swarm-day, swarm-day-10k
+                      FILE may name a bundled example: mm1, mmc, outage, swarm-day, swarm-day-10k, throttled-api
   load [FILE]         live load test at 10 / 100 / 1,000 / 5,000 tasks in flight on real
                       worker threads, built-in workload or a scenario file; table, --json
                       or --html FILE; --redis URL: on worker nodes (apiary load --help)

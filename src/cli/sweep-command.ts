@@ -26,7 +26,7 @@ export const SWEEP_USAGE = `Usage: apiary sweep SCENARIO.json --replicas N [opti
 Runs N seeded replicas of a virtual-time simulation at every point of a parameter grid, in
 parallel on worker threads (one replica per job), and reports each figure's mean with a 95%
 confidence interval. Replica r of every point uses seed + r. SCENARIO.json may name a
-bundled example instead of a file: mm1, mmc, outage, swarm-day, swarm-day-10k.
+bundled example instead of a file: mm1, mmc, outage, swarm-day, swarm-day-10k, throttled-api.
 
 Options:
   --replicas N          replicas per grid point (required)

@@ -15,6 +15,12 @@ export interface HiveClock {
   setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
   /** Cancels a callback scheduled by {@link HiveClock.setTimeout}; unknown ids are ignored. */
   clearTimeout(id: unknown): void;
+  /**
+   * Wall time at this clock's 0, epoch ms, for what reads wall time (cron schedules). A virtual
+   * clock sets it so that a run is the same whatever day it is made on.
+   * @default the real wall time minus `now()` when the hive is made
+   */
+  readonly epochMs?: number | undefined;
 }
 
 /** The timer half of {@link HiveClock}: schedules and cancels callbacks. */

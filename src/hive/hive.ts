@@ -124,9 +124,12 @@ export class Hive implements AsyncDisposable {
     this.#options = options;
     this.#allocation = options.allocation;
     const clock = options.clock;
-    this.#clock = clock === undefined
-      ? realClock
-      : { now: clock.now?.bind(clock) ?? (() => performance.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    this.#clock = clock === undefined ? realClock : {
+      now: clock.now?.bind(clock) ?? (() => performance.now()),
+      setTimeout: clock.setTimeout.bind(clock),
+      clearTimeout: clock.clearTimeout.bind(clock),
+      ...(clock.epochMs !== undefined ? { epochMs: clock.epochMs } : {}),
+    };
     this.#events = new HiveEvents(this.#clock, options.events?.replay);
     this.#inspect = resolveInspect(options.inspect, this.#clock.now);
     this.#metrics = options.metrics ? new HiveMetrics(() => this.#gaugeSample()) : undefined;

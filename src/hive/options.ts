@@ -187,8 +187,21 @@ export interface HiveOptions {
    * @default "scored"
    */
   allocation?: AllocationOption;
-  /** The actor clock, e.g. XState's `SimulatedClock`. @default real time */
-  clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void };
+  /**
+   * Per-kind dispatch limits: task kind → `{ max, perMs }`. At most `max` attempts of that kind
+   * start on an agent in any window of `perMs` ms on the hive clock (retries count); the rest
+   * wait queued — in priority order, aging included — and go as the window frees, on a timer.
+   * Tasks of other kinds are not held back. A waiting attempt's `timeoutMs` has not started
+   * (its `deadlineMs` has). `max` is an integer from 1 to 1,000,000, `perMs` from 1 to
+   * 2147483647. Windows are not saved: a recovered hive starts them empty. @default none
+   */
+  limits?: Record<string, { max: number; perMs: number }>;
+  /**
+   * The actor clock, e.g. XState's `SimulatedClock`. Its optional `epochMs` is the wall time at
+   * its 0 (epoch ms), which cron schedules read; without it, the real time when the hive is made.
+   * @default real time
+   */
+  clock?: { now?(): number; setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown; clearTimeout(id: unknown): void; epochMs?: number | undefined };
   /** Seed for tie-breaks. @default 1 */
   seed?: number;
   /**

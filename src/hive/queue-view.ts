@@ -1,7 +1,8 @@
 /**
  * `hive.queued()`: the tasks that wait, read off the actors — those ready to run in the order the
- * Supervisor will place them, then those waiting out a delay or a retry backoff (soonest first),
- * then those held for the tasks they run after.
+ * Supervisor will place them, then those its kind's dispatch limit holds (in the same order), then
+ * those waiting out a delay or a retry backoff (soonest first), then those held for the tasks they
+ * run after.
  *
  * @module
  */
@@ -17,11 +18,15 @@ export interface QueuedTask {
   /** The attempt it waits to make (1 for the first). */
   attempt: number;
   /**
-   * `ready`: waits for a free eligible agent; `delayed`: for its `delayMs`/`runAt` or a retry's
-   * backoff; `held`: for the tasks it runs after (`after`).
+   * `ready`: waits for a free eligible agent; `limited`: for its kind's dispatch limit (the hive's
+   * `limits`) to let one more through; `delayed`: for its `delayMs`/`runAt` or a retry's backoff;
+   * `held`: for the tasks it runs after (`after`).
    */
-  state: "ready" | "delayed" | "held";
-  /** Hive-clock time it became ready (ready), becomes eligible (delayed), or was accepted (held), ms. */
+  state: "ready" | "limited" | "delayed" | "held";
+  /**
+   * Hive-clock time it became ready (ready), its kind's window lets the next one through
+   * (limited), it becomes eligible (delayed), or it was accepted (held), ms.
+   */
   at: number;
 }
 
@@ -57,9 +62,18 @@ export function listQueued(queen: QueenActor | undefined, now: number, agingMs: 
   const out: QueuedTask[] = [];
   const supervisor = queen.system.get("supervisor") as ReturnType<typeof supervisorOf> | undefined;
   if (supervisor === undefined) return []; // stopped: nothing waits
-  for (const t of supervisor.getSnapshot().context.queue.list(now, agingMs)) {
+  const { queue, limits } = supervisor.getSnapshot().context;
+  const limited: QueuedTask[] = [];
+  for (const t of queue.list(now, agingMs)) {
     if (out.length >= limit) return out;
-    if (keep(t)) out.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "ready", at: t.enqueuedAt });
+    if (!keep(t)) continue;
+    const window = limits?.get(t.kind);
+    if (window !== undefined && !window.allows(now)) limited.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "limited", at: window.freeAt(now) });
+    else out.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "ready", at: t.enqueuedAt });
+  }
+  for (const t of limited) {
+    if (out.length >= limit) return out;
+    out.push(t);
   }
   const waiting = [...queen.getSnapshot().context.tasks.values()].filter((r) => r.state === "waiting" && keep(r));
   const delayed = waiting.filter((r) => r.held !== true).sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0));

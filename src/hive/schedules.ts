@@ -72,7 +72,7 @@ export class Schedules {
 
   constructor(clock: HiveClock, changed: () => void) {
     this.#clock = clock;
-    this.#wallOffset = Date.now() - clock.now();
+    this.#wallOffset = clock.epochMs ?? Date.now() - clock.now();
     this.#changed = changed;
   }
 
@@ -104,7 +104,14 @@ export class Schedules {
           cause: error,
         });
       }
-      if (cron.nextRun(new Date(this.wallNow())) === null) throw new InvalidOptionsError(`Cannot schedule task: "when.cron" never runs again, received ${JSON.stringify(s.cron)}`);
+      let next: Date | null;
+      try {
+        next = cron.nextRun(new Date(this.wallNow()));
+      } catch (error) {
+        // croner checks the time zone only when it computes a run.
+        throw new InvalidOptionsError(`Cannot schedule task: "when.timezone" must be an IANA time zone name, received ${JSON.stringify(s.timezone)}`, { cause: error });
+      }
+      if (next === null) throw new InvalidOptionsError(`Cannot schedule task: "when.cron" never runs again, received ${JSON.stringify(s.cron)}`);
     }
     let id = o.id;
     if (id === undefined) {

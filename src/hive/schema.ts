@@ -48,9 +48,11 @@ export const agentSchema = z.strictObject(
   { error: "must be an object { id, capabilities, concurrency, restart }" },
 );
 
-const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void }>(
-  (v) => typeof v === "object" && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === "function" && typeof (v as { clearTimeout?: unknown }).clearTimeout === "function",
-  { error: "must be a clock with setTimeout and clearTimeout (for example XState's SimulatedClock)" },
+const clockSchema = z.custom<{ now?: () => number; setTimeout: (fn: (...a: unknown[]) => void, ms: number) => unknown; clearTimeout: (id: unknown) => void; epochMs?: number | undefined }>(
+  (v) =>
+    typeof v === "object" && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === "function" && typeof (v as { clearTimeout?: unknown }).clearTimeout === "function" &&
+    ((v as { epochMs?: unknown }).epochMs === undefined || Number.isFinite((v as { epochMs?: unknown }).epochMs)),
+  { error: "must be a clock with setTimeout and clearTimeout, and a finite epochMs if any (for example XState's SimulatedClock)" },
 );
 
 const inspectSchema = z.custom<unknown>(
@@ -70,6 +72,19 @@ const backendSchema = z.custom<BackendName | BackendFactory>((v) => typeof v ===
   error: (issue) =>
     issue.input === "simulated" ? `"simulated" needs a scenario's workload: run it with simulate(scenario, { seed })` : `must be one of ${BACKEND_NAMES.join(", ")}, or a backend factory function`,
 });
+
+/** The most dispatches a kind's limit may allow per window (`limits.<kind>.max`). */
+export const MAX_LIMIT_DISPATCHES = 1_000_000;
+
+/** Schema of the `limits` option (and of a scenario's): task kind → `{ max, perMs }`. */
+export const limitsSchema = z.record(
+  z.string({ error: "must be a task kind" }).min(1, { error: "must be a non-empty task kind" }),
+  z.strictObject({
+    max: intAtLeast(1, MAX_LIMIT_DISPATCHES),
+    perMs: positiveMs(),
+  }, { error: "must be an object { max, perMs }" }),
+  { error: "must be an object of task kind to { max, perMs }" },
+);
 
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
 
@@ -154,6 +169,7 @@ export const hiveOptionsSchema = z.strictObject(
         escalation: { action: "restart", cooldownMs: 30_000 },
       }),
     allocation: allocationSchema.optional(),
+    limits: limitsSchema.optional(),
     clock: clockSchema.optional(),
     seed: z.number({ error: "must be an integer" }).int({ error: "must be an integer" }).default(1),
     inspect: inspectSchema.optional(),

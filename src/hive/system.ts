@@ -58,6 +58,7 @@ export function startSystem(start: SystemStart, listeners: SystemListeners): Que
       maxQueued: o.queue.maxQueued,
       overflow: o.queue.overflow,
       agingMs: o.queue.agingMs,
+      ...(o.limits !== undefined ? { limits: o.limits } : {}),
       retry: o.retry,
       supervision: o.supervision,
       ...(start.allocation !== undefined ? { allocation: start.allocation } : {}),

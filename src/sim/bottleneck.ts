@@ -179,10 +179,29 @@ export function analyseBottleneck(report: RunReport, options: BottleneckOptions 
       "measured",
     );
   }
-  const relief = threadBound ? [] : reliefFor(report, pools, members, options);
+  // Kinds their dispatch limit paces: their wait is the limit's, and more agents do not shorten it.
+  const paced = new Set<string>();
+  for (const [kind, limit] of Object.entries(options.scenario?.policies.limits ?? {})) {
+    const g = kinds[kind];
+    if (g === undefined) continue;
+    const perSec = (limit.max * 1_000) / limit.perMs;
+    const dispatched = g.throughputPerSec * (1 + g.retried / Math.max(1, g.completed));
+    if (dispatched < perSec / 2) continue;
+    paced.add(kind);
+    say(
+      `${kind} is paced by its dispatch limit (${formatNumber(limit.max)} per ${formatDuration(limit.perMs)}, ${formatNumber(perSec, 2)}/s): it was dispatched at about ${
+        formatNumber(dispatched, 2)
+      }/s, ${share(dispatched, perSec)} of it. Its tasks wait for the limit whenever they arrive faster (a mean wait of ${
+        formatDuration(g.timeBreakdown.waitSlotMs)
+      }, counted above as waiting for a slot): more agents do not shorten that wait; a higher "policies.limits.${kind}" does, if what it protects allows.`,
+      "measured",
+    );
+  }
+  const agentBound = paced.size === 0 ? pools : pools.filter((p) => !paced.has(p.kind));
+  const relief = threadBound ? [] : reliefFor(report, agentBound, members, options);
   for (const r of relief) say(r.statement, r.method);
-  if (relief.length === 0 && pools.length > 0) {
-    const worst = [...pools].sort((x, y) => y.waitMeanMs - x.waitMeanMs)[0]!;
+  if (relief.length === 0 && agentBound.length > 0) {
+    const worst = [...agentBound].sort((x, y) => y.waitMeanMs - x.waitMeanMs)[0]!;
     const g = kinds[worst.kind]!;
     const runMs = g.timeBreakdown.runMs + g.timeBreakdown.fastFailMs;
     if (worst.waitMeanMs <= Math.max(1, runMs / 10)) {

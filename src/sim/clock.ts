@@ -34,14 +34,18 @@ export class VirtualClock implements HiveClock {
   #cleared = 0;
   /** Timers fired since creation. */
   fired = 0;
+  /** Wall time at virtual 0, epoch ms (what cron schedules read). */
+  readonly epochMs: number | undefined;
 
   /**
    * @param resolutionMs timers fall due on the nearest multiple of this many ms (never before
    *   now), so events close in time happen together and the hive handles them in one batch, as
    *   a live hive does within one tick of its timers. 0 keeps every time exact. @default 0
+   * @param epochMs wall time at virtual 0, epoch ms. @default none (the hive takes the real time)
    */
-  constructor(resolutionMs = 0) {
+  constructor(resolutionMs = 0, epochMs?: number) {
     this.#resolutionMs = resolutionMs > 0 ? resolutionMs : 0;
+    this.epochMs = epochMs;
   }
 
   /** Current virtual time, ms. */

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { Cron } from "croner";
 import { isEligible } from "../../actors/allocation.ts";
 import { meanOf } from "./distributions.ts";
 import type { Scenario } from "./scenario-types.ts";
@@ -70,7 +71,10 @@ export function runTooLong(s: Scenario): LimitIssue[] {
   if (spanMs > MAX_SIMULATED_MS) {
     return [{ path: ["run", field], message: `must keep the simulated time (warmupMs + durationMs) within a year (${approximately(MAX_SIMULATED_MS)} ms)` }];
   }
-  const expected = (tasks ?? 0) + (spanMs > 0 ? arrivalsPerMs(s) * spanMs : 0);
+  // A run of `tasks` lasts about as long as they take to arrive: schedules run that long too.
+  const rate = arrivalsPerMs(s);
+  const scheduledMs = tasks === undefined ? spanMs : warmupMs + (rate > 0 ? tasks / rate : 0);
+  const expected = (tasks ?? 0) + (spanMs > 0 ? rate * spanMs : 0) + scheduledRuns(s, scheduledMs);
   if (expected <= MAX_EXPECTED_TASKS) return [];
   const why = !Number.isFinite(expected)
     ? "the closed loop's tasks and think time take no time, so tasks arrive without end"
@@ -79,6 +83,32 @@ export function runTooLong(s: Scenario): LimitIssue[] {
     path: ["run", tasks !== undefined ? "tasks" : field],
     message: `must keep the expected tasks within ${approximately(MAX_EXPECTED_TASKS)} (two hours or more of simulation on a 2-core machine); ${why}`,
   }];
+}
+
+/** Runs of a cron pattern read to estimate its pace (croner takes about half a millisecond a run in a time zone). */
+const SAMPLED_RUNS = 32;
+
+/** Runs the scenario's schedules make over `spanMs` from the run's start (a cron pattern's from the pace of its first {@link SAMPLED_RUNS}). */
+export function scheduledRuns(s: Scenario, spanMs: number): number {
+  let runs = 0;
+  const start = s.run.startAt;
+  for (const schedule of s.workload.schedules) {
+    if ("everyMs" in schedule) {
+      runs += Math.floor(spanMs / schedule.everyMs);
+      continue;
+    }
+    let sample: Date[];
+    try {
+      sample = new Cron(schedule.cron, { paused: true, timezone: schedule.timezone }).nextRuns(SAMPLED_RUNS, new Date(start));
+    } catch {
+      continue; // a bad pattern is reported on its own field
+    }
+    const last = sample.at(-1)?.getTime();
+    if (last === undefined) continue;
+    if (last - start > spanMs || sample.length < SAMPLED_RUNS) runs += sample.filter((d) => d.getTime() - start <= spanMs).length;
+    else runs += (sample.length * spanMs) / Math.max(1, last - start);
+  }
+  return runs;
 }
 
 function approximately(n: number): string {

@@ -7,6 +7,7 @@
  * @module
  */
 import type { AllocationStrategyName } from "../../actors/allocation-strategies.ts";
+import type { KindLimits } from "../../actors/kind-limits.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import type { RetryPolicy } from "../../actors/queen.ts";
 import type { SupervisionPolicy } from "../../actors/restart.ts";
@@ -52,7 +53,7 @@ export interface AgentGroupInput {
 /** A kind of task in the workload. */
 export interface TaskKindInput {
   name: string;
-  /** Share of arrivals (relative to the other kinds' weights). @default 1 */
+  /** Share of arrivals (relative to the other kinds' weights); 0 for a kind that only runs on `schedules`. @default 1 */
   weight?: number;
   /** Capability levels an agent needs. @default {} */
   requires?: Capabilities;
@@ -71,6 +72,20 @@ export interface TaskKindInput {
   /** Results cached by the hive: inputs are drawn from `keys` distinct values, kept `ttlMs`. */
   cache?: { keys: number; ttlMs?: number };
 }
+
+/**
+ * A repeating task, run by the hive's own `hive.schedule` in virtual time: every `everyMs`, or at
+ * the times of a `cron` pattern read against the run's wall time (`run.startAt` plus virtual
+ * time). Its task is one of the workload's kinds (duration, requirements, timeout, retries).
+ */
+export type ScheduleInput =
+  & {
+    /** The task kind, one of `workload.kinds`. */
+    kind: string;
+    /** @default "normal" */
+    priority?: Priority;
+  }
+  & ({ everyMs: number } | { cron: string; /** IANA time zone of the pattern. @default "UTC" */ timezone?: string });
 
 /** A named external dependency, guarded by a breaker in the hive (`hive.dependency`). */
 export interface DependencyInput {
@@ -120,6 +135,8 @@ export interface PoliciesInput {
   cache?: { maxEntries?: number; ttlMs?: number; staleWhileRevalidateMs?: number };
   /** The allocation strategy, by name (a function cannot be written in JSON). @default "scored" */
   allocation?: AllocationStrategyName;
+  /** Per-kind dispatch limits, as the hive's `limits`: kind → `{ max, perMs }`. @default none */
+  limits?: KindLimits;
 }
 
 /** How long the run lasts and how it is measured. */
@@ -136,6 +153,8 @@ export interface RunInput {
   drainMs?: number;
   /** Timers fall due on multiples of this, ms (0: exact): events this close happen together, as within one tick of a live hive's timers. @default 1 */
   resolutionMs?: number;
+  /** The wall time the run starts at, which cron schedules read: an ISO 8601 date-time or epoch ms. @default "2026-01-01T00:00:00Z" */
+  startAt?: string | number;
 }
 
 /** A scenario as written: JSON, or an object from a script. */
@@ -150,6 +169,8 @@ export interface ScenarioInput {
     /** @default { normal: 1 } */
     priorities?: PriorityMix;
     arrivals: ArrivalsInput;
+    /** Repeating tasks, on top of the arrivals. @default [] */
+    schedules?: ScheduleInput[];
   };
   dependencies?: DependencyInput[];
   faults?: FaultsInput;
@@ -180,13 +201,16 @@ export interface ScenarioKind {
   cache?: { keys: number; ttlMs?: number };
 }
 
+/** A schedule, validated. */
+export type ScenarioSchedule = { kind: string; priority: Priority } & ({ everyMs: number } | { cron: string; timezone: string });
+
 /** A validated scenario, defaults filled in. */
 export interface Scenario {
   name: string;
   description?: string;
   seed?: number;
   agents: AgentGroup[];
-  workload: { kinds: ScenarioKind[]; priorities: PriorityMix; arrivals: Arrivals };
+  workload: { kinds: ScenarioKind[]; priorities: PriorityMix; arrivals: Arrivals; schedules: ScenarioSchedule[] };
   dependencies: DependencyInput[];
   faults: {
     taskFailureProbability: number;
@@ -204,6 +228,7 @@ export interface Scenario {
     breaker?: AgentBreakerOptions | false;
     cache?: { maxEntries?: number; ttlMs?: number; staleWhileRevalidateMs?: number };
     allocation?: AllocationStrategyName;
+    limits?: KindLimits;
   };
-  run: { durationMs?: number; tasks?: number; warmupMs: number; sampleEveryMs?: number; drainMs?: number; resolutionMs: number };
+  run: { durationMs?: number; tasks?: number; warmupMs: number; sampleEveryMs?: number; drainMs?: number; resolutionMs: number; /** Epoch ms. */ startAt: number };
 }

@@ -10,12 +10,13 @@
  *
  * @module
  */
+import { Cron } from "croner";
 import { z } from "zod";
 import { ALLOCATION_STRATEGIES, type AllocationStrategyName } from "../../actors/allocation-strategies.ts";
 import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { InvalidOptionsError } from "../core/errors.ts";
 import { agentBreakerSchema } from "../hive/agent-breakers.ts";
-import { hiveOptionsSchema } from "../hive/schema.ts";
+import { hiveOptionsSchema, limitsSchema } from "../hive/schema.ts";
 import { parseFor } from "../core/validation.ts";
 import { runTooLong, unmetRequirements } from "./scenario-limits.ts";
 import type { Scenario } from "./scenario-types.ts";
@@ -33,6 +34,8 @@ export type {
   Scenario,
   ScenarioInput,
   ScenarioKind,
+  ScenarioSchedule,
+  ScheduleInput,
   TaskKindInput,
   TimeWindow,
 } from "./scenario-types.ts";
@@ -111,7 +114,7 @@ const priorityMix = z
 const kindSchema = z.strictObject(
   {
     name: name("task kind"),
-    weight: positive().default(1),
+    weight: finiteAtLeast(0).default(1),
     requires: capabilities.default({}),
     duration: distributionSchema,
     priorities: priorityMix.optional(),
@@ -123,6 +126,49 @@ const kindSchema = z.strictObject(
   },
   { error: "must be a task kind { name, duration, weight?, requires?, priorities?, timeoutMs?, retries?, failureProbability?, dependsOn?, cache? }" },
 );
+
+/** The wall time a run starts at unless it says: a fixed day, so that cron schedules run the same in every run. */
+export const DEFAULT_START_AT = Date.UTC(2026, 0, 1);
+
+/** A cron pattern read in `timezone`, as `hive.schedule` reads it (paused: it only answers when it runs); throws on a bad pattern. */
+export function cronOf(pattern: string, timezone: string): Cron {
+  return new Cron(pattern, { paused: true, timezone });
+}
+
+const scheduleSchema = z
+  .strictObject(
+    {
+      kind: name("task kind"),
+      priority: z.enum(PRIORITIES as [Priority, ...Priority[]], { error: `must be one of ${PRIORITIES.join(", ")}` }).default("normal"),
+      everyMs: int(1).optional(),
+      cron: z.string({ error: "must be a cron pattern" }).min(1, { error: "must be a cron pattern" }).optional(),
+      timezone: z.string({ error: "must be an IANA time zone name" }).min(1, { error: "must be an IANA time zone name" }).optional(),
+    },
+    { error: "must be a schedule { kind, everyMs, priority? } or { kind, cron, timezone?, priority? }" },
+  )
+  .superRefine((s, ctx) => {
+    if ((s.everyMs === undefined) === (s.cron === undefined)) {
+      ctx.addIssue({ code: "custom", path: [], message: 'must give "everyMs" or "cron" (exactly one of the two)' });
+      return;
+    }
+    if (s.cron === undefined) {
+      if (s.timezone !== undefined) ctx.addIssue({ code: "custom", path: ["timezone"], message: 'is only for "cron" schedules' });
+      return;
+    }
+    try {
+      cronOf(s.cron, "UTC");
+    } catch (error) {
+      ctx.addIssue({ code: "custom", path: ["cron"], message: `must be a cron pattern (${error instanceof Error ? error.message : String(error)})` });
+      return;
+    }
+    if (s.timezone === undefined) return;
+    try {
+      cronOf(s.cron, s.timezone).nextRun(new Date(DEFAULT_START_AT));
+    } catch {
+      ctx.addIssue({ code: "custom", path: ["timezone"], message: "must be an IANA time zone name" });
+    }
+  })
+  .transform((s) => s.cron === undefined ? { kind: s.kind, priority: s.priority, everyMs: s.everyMs! } : { kind: s.kind, priority: s.priority, cron: s.cron, timezone: s.timezone ?? "UTC" });
 
 const agentGroupSchema = z.strictObject(
   {
@@ -184,9 +230,12 @@ const policiesSchema = z.strictObject(
       })
       .optional(),
     allocation: z.enum(ALLOCATION_STRATEGIES as [AllocationStrategyName, ...AllocationStrategyName[]], { error: `must be one of ${ALLOCATION_STRATEGIES.join(", ")}` }).optional(),
+    limits: limitsSchema.optional(),
   },
-  { error: "must be an object { supervision?, retry?, queue?, retries?, timeoutMs?, breaker?, cache?, allocation? }" },
+  { error: "must be an object { supervision?, retry?, queue?, retries?, timeoutMs?, breaker?, cache?, allocation?, limits? }" },
 );
+
+const START_AT = 'must be an ISO 8601 date-time (e.g. "2026-01-01T00:00:00Z") or epoch ms';
 
 const runSchema = z
   .strictObject(
@@ -197,8 +246,15 @@ const runSchema = z
       sampleEveryMs: positive().optional(),
       drainMs: positive().optional(),
       resolutionMs: finiteAtLeast(0).default(1),
+      startAt: z
+        .union([
+          z.number({ error: START_AT }).finite({ error: START_AT }),
+          z.string({ error: START_AT }).refine((v) => /^\d{4}-\d{2}-\d{2}T/.test(v) && Number.isFinite(Date.parse(v)), { error: START_AT }),
+        ], { error: START_AT })
+        .transform((v) => (typeof v === "number" ? v : Date.parse(v)))
+        .default(DEFAULT_START_AT),
     },
-    { error: "must be an object { durationMs | tasks, warmupMs?, sampleEveryMs?, drainMs?, resolutionMs? }" },
+    { error: "must be an object { durationMs | tasks, warmupMs?, sampleEveryMs?, drainMs?, resolutionMs?, startAt? }" },
   )
   .superRefine((run, ctx) => {
     if (run.durationMs !== undefined && run.tasks !== undefined) {
@@ -221,8 +277,9 @@ const scenarioSchema = z
           kinds: z.array(kindSchema, { error: "must be an array of task kinds" }).min(1, { error: "must list at least one task kind" }),
           priorities: priorityMix.default({ normal: 1 }),
           arrivals: arrivalsSchema,
+          schedules: z.array(scheduleSchema, { error: "must be an array of schedules" }).max(1_000, { error: "must list at most 1000 schedules" }).default([]),
         },
-        { error: "must be an object { kinds, arrivals, priorities? }" },
+        { error: "must be an object { kinds, arrivals, priorities?, schedules? }" },
       ),
       dependencies: z.array(dependencySchema, { error: "must be an array of dependencies" }).default([]),
       faults: faultsSchema.default({ taskFailureProbability: 0, workerDeathProbability: 0, agentCrashesPerHour: 0, outages: [] }),
@@ -248,6 +305,15 @@ const scenarioSchema = z
       if (kinds.has(k.name)) ctx.addIssue({ code: "custom", path: ["workload", "kinds", i, "name"], message: "must be unique among task kinds" });
       kinds.add(k.name);
     });
+    if (!s.workload.kinds.some((k) => k.weight > 0)) {
+      ctx.addIssue({ code: "custom", path: ["workload", "kinds", 0, "weight"], message: "must be positive for at least one task kind (the arrivals draw kinds by weight)" });
+    }
+    s.workload.schedules.forEach((sc, i) => {
+      if (!kinds.has(sc.kind)) ctx.addIssue({ code: "custom", path: ["workload", "schedules", i, "kind"], message: 'must name a task kind listed in "workload.kinds"' });
+    });
+    for (const kind of Object.keys(s.policies.limits ?? {})) {
+      if (!kinds.has(kind)) ctx.addIssue({ code: "custom", path: ["policies", "limits", kind], message: 'must be keyed by a task kind listed in "workload.kinds"' });
+    }
     const deps = new Set<string>();
     s.dependencies.forEach((d, i) => {
       if (deps.has(d.name)) ctx.addIssue({ code: "custom", path: ["dependencies", i, "name"], message: "must be unique among dependencies" });

@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { AbortedError, isApiaryError } from "../core/errors.ts";
-import { createHive, type Hive, type HiveOptions, submitTrusted, type TaskHandle, type TrustedTask } from "../hive/hive.ts";
+import { createHive, type Hive, type HiveOptions, type ScheduleSpec, submitTrusted, type TaskHandle, type TaskOptions, type TrustedTask } from "../hive/hive.ts";
 import { createRandom } from "../core/random.ts";
 import { parseFor } from "../core/validation.ts";
 import { createArrivals } from "./arrivals.ts";
@@ -77,6 +77,7 @@ function hiveOptions(s: Scenario, clock: VirtualClock, seed: number, backend: No
     retry: p.retry,
     supervision: p.supervision,
     ...(p.allocation !== undefined ? { allocation: p.allocation } : {}),
+    ...(p.limits !== undefined ? { limits: p.limits } : {}),
     // Parsed by the same schema the hive applies again; zod's output type only widens the optionals.
     ...(p.breaker !== undefined ? { breaker: p.breaker as NonNullable<HiveOptions["breaker"]> } : {}),
     cache: {
@@ -150,7 +151,7 @@ export async function simulate(scenario: ScenarioInput | Scenario, options: Simu
   const signal = o.signal;
   if (signal?.aborted) throw new AbortedError(`Simulation of ${JSON.stringify(s.name)} was aborted before it started`, { cause: signal.reason });
 
-  const clock = new VirtualClock(s.run.resolutionMs);
+  const clock = new VirtualClock(s.run.resolutionMs, s.run.startAt);
   const failAfterMs: Record<string, number> = {};
   for (const d of s.dependencies) if (d.failAfterMs !== undefined) failAfterMs[d.name] = d.failAfterMs;
   const f = s.faults;
@@ -225,8 +226,21 @@ async function drive(
     cohortArrivals++;
     if (taskLimit !== undefined && cohortArrivals >= taskLimit) {
       arrivalsOver = true;
-      arrivals.stop();
+      stopArrivals();
     }
+  };
+  // Repeating tasks go through the hive's own schedules; they stop when the arrivals do.
+  const schedules = s.workload.schedules.map((sc, i) => {
+    const kind = s.workload.kinds.find((k) => k.name === sc.kind)!;
+    const task: TaskOptions = { kind: kind.name, requires: kind.requires, priority: sc.priority };
+    if (kind.timeoutMs !== undefined) task.timeoutMs = kind.timeoutMs;
+    if (kind.retries !== undefined) task.retries = kind.retries;
+    const when: ScheduleSpec = "everyMs" in sc ? { everyMs: sc.everyMs } : { cron: sc.cron, timezone: sc.timezone };
+    return hive.schedule(task, when, { id: `schedule-${i + 1}` });
+  });
+  const stopArrivals = (): void => {
+    arrivals.stop();
+    for (const schedule of schedules) schedule.stop();
   };
   const arrivals = createArrivals(s.workload.arrivals, clock, createRandom(streamSeed(seed, STREAM.arrivals)), {
     submit() {
@@ -297,7 +311,7 @@ async function drive(
       if (clock.nextAt() > windowEnd) {
         clock.advanceTo(windowEnd);
         recorder.endWindow();
-        arrivals.stop();
+        stopArrivals();
         arrivalsOver = true;
         draining = true;
         drainUntil = windowEnd + drainMs;
@@ -334,7 +348,7 @@ async function drive(
     }
   }
   if (!draining) recorder.endWindow();
-  arrivals.stop();
+  stopArrivals();
   faultsOver = true;
   const simulatedMs = clock.now();
   // Anything unfinished (drain cut off) is cancelled; the recorder hears of it before it finishes.
