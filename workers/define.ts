@@ -14,6 +14,8 @@
 import type { WorkerDependency } from "./dependency.ts";
 
 export type { DependencyCallOptions, DependencyState, WorkerDependency } from "./dependency.ts";
+export { transfer } from "./transfer.ts";
+export type { TransferItem } from "./transfer.ts";
 
 /** What a handler receives besides its input. */
 export interface TaskContext {

@@ -24,6 +24,7 @@ import {
   type TaskMessage,
   type TaskOutcome,
 } from "./protocol.ts";
+import { buffersOf, isTransferred } from "./transfer.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -297,13 +298,17 @@ export class ThreadRuntime {
     return { kinds: [...Object.keys(await this.load()), ...this.#lazy.keys()].sort() };
   }
 
-  /** Runs a batch; synchronous handlers run in order, async ones concurrently. */
-  run(tasks: readonly TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
+  /**
+   * Runs a batch; synchronous handlers run in order, async ones concurrently. The buffers of
+   * results returned with `transfer(value, list)` are added to `transfers` (once each), for the
+   * reply to move rather than copy.
+   */
+  run(tasks: readonly TaskMessage[], transfers?: ArrayBuffer[]): TaskOutcome[] | Promise<TaskOutcome[]> {
     const handlers = this.#handlers;
-    if (handlers === undefined) return this.load().then(() => this.run(tasks));
+    if (handlers === undefined) return this.load().then(() => this.run(tasks, transfers));
     if (this.#lazy.size > 0) {
       const loading = this.#loadBuiltins(handlers, tasks);
-      if (loading !== undefined) return loading.then(() => this.run(tasks));
+      if (loading !== undefined) return loading.then(() => this.run(tasks, transfers));
     }
     const outcomes: TaskOutcome[] = new Array(tasks.length);
     let pending: Promise<void>[] | undefined;
@@ -328,7 +333,7 @@ export class ThreadRuntime {
             (value as Promise<unknown>).then(
               (v) => {
                 ctx.finish();
-                const outcome = settle(v);
+                const outcome = settle(v, transfers);
                 outcome.async = true;
                 outcomes[i] = withReports(outcome, ctx);
               },
@@ -340,7 +345,7 @@ export class ThreadRuntime {
           );
         } else {
           ctx.finish();
-          outcomes[i] = withReports(settle(value), ctx);
+          outcomes[i] = withReports(settle(value, transfers), ctx);
         }
       } catch (error) {
         ctx.finish();
@@ -357,7 +362,12 @@ function withReports(outcome: TaskOutcome, ctx: AttemptContext): TaskOutcome {
   return outcome;
 }
 
-function settle(value: unknown): TaskOutcome {
+function settle(result: unknown, transfers: ArrayBuffer[] | undefined): TaskOutcome {
+  let value = result;
+  if (isTransferred(result)) {
+    value = result.value;
+    if (transfers !== undefined) buffersOf(result.list, transfers);
+  }
   const bad = findUncloneable(value, "result");
   if (bad !== null) {
     return {

@@ -19,7 +19,11 @@ export const api = {
   },
   run(tasks: TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
     if (runtime === undefined) throw new Error("worker used before init");
-    return runtime.run(tasks);
+    // The buffers of results returned with `transfer(value, list)` move back instead of being copied.
+    const transfers: ArrayBuffer[] = [];
+    const moving = (outcomes: TaskOutcome[]): TaskOutcome[] => (transfers.length === 0 ? outcomes : Comlink.transfer(outcomes, transfers));
+    const out = runtime.run(tasks, transfers);
+    return Array.isArray(out) ? moving(out) : out.then(moving);
   },
   describe(): Promise<Description> {
     if (runtime === undefined) throw new Error("worker used before init");

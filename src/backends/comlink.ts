@@ -173,7 +173,7 @@ export class ComlinkBackend implements ExecutionBackend {
       if (thread.current !== null || thread.dead) continue;
       const { batch, resolve, reject } = this.#waiting.shift()!;
       thread.current = { batch, fail: reject };
-      thread.api.run(batch.tasks).then(
+      thread.api.run(batch.transfer === undefined ? batch.tasks : Comlink.transfer(batch.tasks, batch.transfer)).then(
         (outcomes) => {
           if (thread.current?.batch !== batch) return; // the thread was killed under it
           thread.current = null;

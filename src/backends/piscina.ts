@@ -69,7 +69,13 @@ export class PiscinaBackend implements ExecutionBackend {
     this.#options = options;
     this.#runner = new BatchRunner(
       { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
-      (batch) => this.#pool.run({ op: "run", tasks: batch.tasks }, { signal: batch.controller.signal }) as Promise<TaskOutcome[]>,
+      (batch) =>
+        this.#pool.run(
+          { op: "run", tasks: batch.tasks },
+          batch.transfer === undefined ? { signal: batch.controller.signal } : { signal: batch.controller.signal, transferList: batch.transfer },
+        ) as Promise<
+          TaskOutcome[]
+        >,
     );
     const workerData: WorkerInit = {
       tasksUrl: options.tasksUrl,

@@ -52,6 +52,11 @@ export interface Attempt {
   after?: unknown[] | undefined;
   /** Its own run's bound, ms (the Worker enforces it; a backend may use it to decide when a start is worth reporting early). */
   timeoutMs: number;
+  /**
+   * Buffers inside `input` to move to the thread rather than copy (the task's `transfer`); absent
+   * for most tasks. Once moved they are detached here: the attempt cannot be sent again.
+   */
+  transfer?: readonly ArrayBuffer[] | undefined;
 }
 
 /**

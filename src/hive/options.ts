@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import type { AllocationOption } from "../../actors/allocation-strategies.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
+import type { TransferItem } from "../../workers/transfer.ts";
 import type { BackendName } from "../backends/registry.ts";
 import type { BackendContext, BackendFactory, DependencyChannel, ProgressChannel } from "../backends/types.ts";
 import type { RemoteOptions } from "../backends/remote/options.ts";
@@ -254,6 +255,17 @@ export interface TaskOptions<I = unknown> {
   kind: string;
   /** The handler's input; must be structured-cloneable (no functions or symbols). */
   input?: I;
+  /**
+   * Buffers inside `input` to move to the worker thread instead of copying them: `ArrayBuffer`s,
+   * or typed arrays / `DataView`s (their whole buffer moves). Once the task is sent they are
+   * detached here (`byteLength` 0). The input then exists only on its thread, so the task runs
+   * once: `retries` must be 0, and a run lost with its thread fails (WORKER_CRASHED) instead of
+   * running again. Not for a durable hive or the `remote` backend (INVALID_TASK); on `inline`
+   * nothing moves (same thread) and the buffers stay usable. A handler returns its result the same
+   * way with `transfer(value, list)` from `apiary/worker`.
+   * @default none (the input is copied)
+   */
+  transfer?: readonly TransferItem[];
   /** Capability name → minimum level an agent needs. @default {} */
   requires?: Capabilities;
   /** @default the hive's `defaults.priority` */

@@ -201,6 +201,8 @@ export const taskSchema = z.strictObject(
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
     idempotencyKey: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
+    // Checked in intake.ts (each item, against the input, the retries and the backend)
+    transfer: z.array(z.unknown(), { error: "must be an array of ArrayBuffers or typed arrays" }).optional(),
     // Checked in taskcache.ts
     cache: z.unknown().optional(),
     cacheKey: z.string({ error: "must be a string" }).optional(),

@@ -15,6 +15,7 @@ import { hostname } from "node:os";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { DEP_LAYOUT, type DependencyReport } from "../../../workers/protocol.ts";
+import { buffersInside } from "../../../workers/transfer.ts";
 import { AbortedError, InvalidOptionsError, TaskCancelledError, TaskFailedError, TaskTimeoutError, WaitTimeoutError } from "../../core/errors.ts";
 import { PiscinaBackend } from "../piscina.ts";
 import type { AttemptResult, BackendStats } from "../types.ts";
@@ -496,6 +497,11 @@ function epochNow(): number {
 
 /** An attempt's result as it travels back. */
 function toWire(wire: WireAttempt, result: AttemptResult, startedAt: number | undefined): WireOutcome {
+  if (result.ok && buffersInside(result.value).size > 0) {
+    // JSON would turn it into {} without a word.
+    const failed = new TaskFailedError("Task result cannot travel to the coordinator as JSON: it holds an ArrayBuffer or typed array (encode binary data, for example base64)");
+    result = { ok: false, error: failed };
+  }
   const o = result.ok
     ? { seq: wire.seq, id: wire.id, attempt: wire.attempt, ok: true as const, value: result.value }
     : { seq: wire.seq, id: wire.id, attempt: wire.attempt, ok: false as const, error: errorToWire(result.error) };
