@@ -26,6 +26,12 @@ export interface TaskContext {
   /** The swarm agent whose slot runs this attempt. */
   readonly agentId: string;
   /**
+   * The hive's `workerData` option (`startWorkerNode`'s on a worker node): data every thread
+   * gets once, as it starts — a copy per thread (the value itself on the inline backend).
+   * Undefined when not set.
+   */
+  readonly workerData?: unknown;
+  /**
    * The values of the tasks this one ran after (`submit({ after: [id, …] })`), in that order;
    * with `afterPolicy: "settle"` each is `{ ok: true, value }` or `{ ok: false, error: { code, message } }`.
    * Empty without `after`.

@@ -11,7 +11,15 @@ import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "./prot
 import { ThreadRuntime } from "./runtime.ts";
 
 const init = workerData as WorkerInit | undefined;
-const runtime = new ThreadRuntime(init?.tasksUrl ?? null, init?.abortFlags ?? null, init?.dependencyStates ?? null, init?.startStamps ?? null, loadModuleSync, init?.progressChannel ?? null);
+const runtime = new ThreadRuntime(
+  init?.tasksUrl ?? null,
+  init?.abortFlags ?? null,
+  init?.dependencyStates ?? null,
+  init?.startStamps ?? null,
+  loadModuleSync,
+  init?.progressChannel ?? null,
+  init?.userData,
+);
 // The task module loads as the thread starts (before its first message, on Node), so a thread
 // started to replace a dead one is ready to run when it is first given work. A failure to load
 // is reported by `describe` and `run`.

@@ -63,6 +63,7 @@ class AttemptContext implements TaskContext {
   readonly attempt: number;
   readonly agentId: string;
   readonly after: readonly unknown[];
+  readonly workerData: unknown;
   /** Attempt sequence; the shared flag slot `seq % flags.length` equals `seq` once aborted. */
   readonly #seq: number;
   readonly #flags: Int32Array | null;
@@ -82,7 +83,15 @@ class AttemptContext implements TaskContext {
   #progressTimer: ReturnType<typeof setTimeout> | undefined;
   #progressValue: unknown;
 
-  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null, stamps: StartStamps | null, sendProgress: ((report: ProgressReport) => void) | null = null) {
+  constructor(
+    message: TaskMessage,
+    flags: Int32Array | null,
+    deps: DependencyMirror | null,
+    stamps: StartStamps | null,
+    sendProgress: ((report: ProgressReport) => void) | null = null,
+    workerData: unknown = undefined,
+  ) {
+    this.workerData = workerData;
     this.#stamps = stamps;
     this.#sendProgress = sendProgress;
     this.taskId = message.id;
@@ -209,6 +218,8 @@ export class ThreadRuntime {
   readonly #loadSync: ((url: string) => { default?: unknown } | undefined) | undefined;
   /** Where `ctx.progress` reports go; null when nobody listens. */
   readonly #sendProgress: ((report: ProgressReport) => void) | null;
+  /** Handlers' `ctx.workerData`. */
+  readonly #workerData: unknown;
 
   constructor(
     tasksUrl: string | null,
@@ -217,7 +228,9 @@ export class ThreadRuntime {
     startStamps: SharedArrayBuffer | null = null,
     loadSync?: (url: string) => { default?: unknown } | undefined,
     progress: string | ((report: ProgressReport) => void) | null = null,
+    workerData: unknown = undefined,
   ) {
+    this.#workerData = workerData;
     this.#loadSync = loadSync;
     this.#sendProgress = progressSender(progress);
     this.#tasksUrl = tasksUrl;
@@ -323,7 +336,7 @@ export class ThreadRuntime {
         };
         continue;
       }
-      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps, this.#sendProgress);
+      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps, this.#sendProgress, this.#workerData);
       // The attempt's timeout runs from here, not from when its message arrived.
       if (this.#stamps !== null) stampStart(this.#stamps, task.seq, performance.timeOrigin + performance.now());
       try {

@@ -180,8 +180,21 @@ export interface BackendHost {
 export interface BackendContext {
   /** URL of the user's task module, or null for the built-in handlers only. */
   tasksUrl: string | null;
-  /** Worker threads (`threads`; the number of CPUs by default). */
+  /** Most worker threads (`maxThreads`, or `threads`; the number of CPUs by default). */
   threads: number;
+  /**
+   * Fewest worker threads (`minThreads`): below `threads`, the pool starts this many, grows with
+   * demand and lets a thread idle for `idleTimeoutMs` go. Absent: `threads` (a fixed pool).
+   */
+  minThreads?: number | undefined;
+  /** How long a thread above `minThreads` may idle before it is let go, ms (`idleTimeoutMs`). */
+  idleTimeoutMs?: number | undefined;
+  /** What handlers see as `ctx.workerData` (`workerData`); structured-cloneable. */
+  workerData?: unknown;
+  /** The threads' `process.env` (`env`); absent: the process's own, copied as the thread starts. */
+  env?: Record<string, string> | undefined;
+  /** Node flags of the threads (`execArgv`), e.g. `["--max-old-space-size=512"]`. */
+  execArgv?: string[] | undefined;
   /** Most attempts one message to a thread carries (`maxBatch`). */
   maxBatch: number;
   /** How long an aborted attempt may run on before what runs it is terminated, ms (`abortGraceMs`). */

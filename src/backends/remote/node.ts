@@ -44,6 +44,12 @@ export interface WorkerNodeConfig {
   agents: WireAgent[];
   tasksUrl: string | null;
   threads: number;
+  /** Fewest threads, when the pool grows and shrinks; absent: `threads`. */
+  minThreads?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+  workerData?: unknown;
+  env?: Record<string, string> | undefined;
+  execArgv?: string[] | undefined;
   maxBatch: number;
   abortGraceMs: number;
   startTimeoutMs: number;
@@ -138,6 +144,11 @@ export class WorkerNode implements AsyncDisposable {
     this.#backend = new PiscinaBackend({
       tasksUrl: config.tasksUrl,
       threads: config.threads,
+      minThreads: config.minThreads,
+      idleTimeoutMs: config.idleTimeoutMs,
+      workerData: config.workerData,
+      env: config.env,
+      execArgv: config.execArgv,
       maxBatch: config.maxBatch,
       abortGraceMs: config.abortGraceMs,
       startTimeoutMs: config.startTimeoutMs,
