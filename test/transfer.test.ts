@@ -84,6 +84,19 @@ describe.each(["piscina", "comlink"] as const)("transfer on the %s backend", (ba
   });
 });
 
+describe("transfer and a crashed agent", () => {
+  it("fails, instead of sending a detached buffer, the attempt a crashed agent's task would run again", async () => {
+    const hive = await started({ supervision: { backoff: { minMs: 10, maxMs: 10 } } });
+    const bytes = new Uint8Array(1024);
+    const handle = hive.submit({ kind: "hold", input: { bytes }, transfer: [bytes] });
+    // Crash the agent once the input has moved to the thread (polled: the send is the pool's).
+    for (let i = 0; i < 250 && bytes.byteLength !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(bytes.byteLength).toBe(0);
+    hive.failAgent("a", "test crash");
+    await expect(handle.result).rejects.toMatchObject({ code: "INVALID_TASK", message: expect.stringContaining('its input was moved ("transfer") to the thread of an earlier run and is gone') });
+  });
+});
+
 describe("transfer validation", () => {
   it("refuses a list that is not of buffers, naming the item and the value", async () => {
     const hive = await started();
