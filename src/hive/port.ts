@@ -8,7 +8,7 @@
  */
 import { fromCallback } from "xstate";
 import type { AttemptStart, PortEvent, WorkerEvent, WorkerOutcome } from "../../actors/worker.ts";
-import type { ExecutionBackend } from "../backends/types.ts";
+import type { Attempt, ExecutionBackend } from "../backends/types.ts";
 import type { HiveClock } from "../core/clock.ts";
 import type { TaskTransfers } from "./transfers.ts";
 
@@ -65,19 +65,14 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock, transfer
         const reportsStarts = !backend.startsOnDispatch;
         for (const a of event.attempts) {
           const seq = a.seq;
-          const transfer = transfers?.of(a.input);
+          const attempt: Attempt = { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId, timeoutMs: a.timeoutMs, ...(a.after !== undefined ? { after: a.after } : {}) };
+          // Only inputs submitted with `transfer` have buffers to move (no lookup until one was).
+          if (transfers?.used === true) {
+            const transfer = transfers.of(a.input);
+            if (transfer !== undefined) attempt.transfer = transfer;
+          }
           backend.exec(
-            {
-              id: a.id,
-              seq,
-              kind: a.kind,
-              input: a.input,
-              attempt: a.attempt,
-              agentId,
-              timeoutMs: a.timeoutMs,
-              ...(a.after !== undefined ? { after: a.after } : {}),
-              ...(transfer !== undefined ? { transfer } : {}),
-            },
+            attempt,
             (result) => {
               outcomes.push({ seq, result });
               schedule();
