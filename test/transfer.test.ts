@@ -2,7 +2,7 @@
 // a handler's `transfer(value, list)` moves its result back, and what cannot be moved is refused
 // with a clear error — on real Piscina threads, and on the inline backend.
 import { afterEach, describe, expect, it } from "vitest";
-import { createHive, type Hive } from "../src/index.ts";
+import { createHive, createMemoryStore, type Hive } from "../src/index.ts";
 import { transfer } from "../workers/define.ts";
 import { isDetached } from "../workers/transfer.ts";
 
@@ -122,6 +122,13 @@ describe("transfer validation", () => {
     expect(() => hive.submit({ kind: "inspect", input, transfer: [input] })).toThrow(/"retries" must be 0, received 2 \(the hive's "defaults.retries"\)/);
     expect(() => hive.submit({ kind: "inspect", input, transfer: [input], retries: 1 })).toThrow(/"retries" must be 0, received 1$/);
     await expect(hive.run({ kind: "inspect", input, transfer: [input], retries: 0 })).resolves.toMatchObject({ byteLength: 8 });
+  });
+
+  it("refuses transfer in a durable hive, whose journal keeps inputs as JSON", async () => {
+    const hive = await started({ backend: "inline", store: createMemoryStore(), durability: "batched" });
+    const input = new ArrayBuffer(8);
+    expect(() => hive.submit({ kind: "inspect", input, transfer: [input] })).toThrow(/"transfer" is not for a durable hive/);
+    expect(input.byteLength).toBe(8);
   });
 
   it("refuses a SharedArrayBuffer view: shared memory needs no move", async () => {
