@@ -22,6 +22,7 @@ const scopes: Record<string, () => Promise<BenchScope>> = {
   simulate: async () => (await import("./simulate.ts")).default,
   sweep: async () => (await import("./sweep.ts")).default,
   remote: async () => (await import("./remote.ts")).default,
+  transfer: async () => (await import("./transfer.ts")).default,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -14,6 +14,8 @@
 import type { WorkerDependency } from "./dependency.ts";
 
 export type { DependencyCallOptions, DependencyState, WorkerDependency } from "./dependency.ts";
+export { transfer } from "./transfer.ts";
+export type { TransferItem } from "./transfer.ts";
 
 /** What a handler receives besides its input. */
 export interface TaskContext {
@@ -23,6 +25,12 @@ export interface TaskContext {
   readonly attempt: number;
   /** The swarm agent whose slot runs this attempt. */
   readonly agentId: string;
+  /**
+   * The hive's `workerData` option (`startWorkerNode`'s on a worker node): data every thread
+   * gets once, as it starts — a copy per thread (the value itself on the inline backend).
+   * Undefined when not set.
+   */
+  readonly workerData?: unknown;
   /**
    * The values of the tasks this one ran after (`submit({ after: [id, …] })`), in that order;
    * with `afterPolicy: "settle"` each is `{ ok: true, value }` or `{ ok: false, error: { code, message } }`.

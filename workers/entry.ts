@@ -5,18 +5,36 @@
  * @module
  */
 import { workerData } from "node:worker_threads";
+import { move, transferableSymbol, valueSymbol } from "piscina";
 import { loadModuleSync } from "./load-module.ts";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "./protocol.ts";
 import { ThreadRuntime } from "./runtime.ts";
 
 const init = workerData as WorkerInit | undefined;
-const runtime = new ThreadRuntime(init?.tasksUrl ?? null, init?.abortFlags ?? null, init?.dependencyStates ?? null, init?.startStamps ?? null, loadModuleSync, init?.progressChannel ?? null);
+const runtime = new ThreadRuntime(
+  init?.tasksUrl ?? null,
+  init?.abortFlags ?? null,
+  init?.dependencyStates ?? null,
+  init?.startStamps ?? null,
+  loadModuleSync,
+  init?.progressChannel ?? null,
+  init?.userData,
+);
 // The task module loads as the thread starts (before its first message, on Node), so a thread
 // started to replace a dead one is ready to run when it is first given work. A failure to load
 // is reported by `describe` and `run`.
 runtime.load().catch(() => {});
 
 /** Handles one message from the pool. */
-export default function handle(request: WorkerRequest): TaskOutcome[] | Promise<TaskOutcome[]> | Promise<Description> {
-  return request.op === "run" ? runtime.run(request.tasks) : runtime.describe();
+export default function handle(request: WorkerRequest): Promise<Description> | unknown {
+  if (request.op !== "run") return runtime.describe();
+  const transfers: ArrayBuffer[] = [];
+  const out = runtime.run(request.tasks, transfers);
+  return Array.isArray(out) ? moving(out, transfers) : out.then((outcomes) => moving(outcomes, transfers));
+}
+
+/** The reply, moving the buffers of results returned with `transfer(value, list)` (Piscina's transfer list) instead of copying them. */
+function moving(outcomes: TaskOutcome[], transfers: ArrayBuffer[]): unknown {
+  if (transfers.length === 0) return outcomes;
+  return move({ [transferableSymbol]: transfers, [valueSymbol]: outcomes } as never);
 }

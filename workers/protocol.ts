@@ -72,6 +72,8 @@ export interface WorkerInit {
   startStamps?: SharedArrayBuffer | null;
   /** Name of the `BroadcastChannel` that carries `ctx.progress` reports to the main thread. */
   progressChannel?: string | null;
+  /** The hive's `workerData`: handlers' `ctx.workerData`. */
+  userData?: unknown;
 }
 
 /** A handler's `ctx.progress(value)`, on its way to the main thread. */

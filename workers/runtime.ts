@@ -24,6 +24,7 @@ import {
   type TaskMessage,
   type TaskOutcome,
 } from "./protocol.ts";
+import { buffersOf, isTransferred } from "./transfer.ts";
 
 /** Serialises any thrown value into the shape that crosses back to the main thread. */
 export function serializeError(error: unknown): SerializedError {
@@ -62,6 +63,7 @@ class AttemptContext implements TaskContext {
   readonly attempt: number;
   readonly agentId: string;
   readonly after: readonly unknown[];
+  readonly workerData: unknown;
   /** Attempt sequence; the shared flag slot `seq % flags.length` equals `seq` once aborted. */
   readonly #seq: number;
   readonly #flags: Int32Array | null;
@@ -81,7 +83,15 @@ class AttemptContext implements TaskContext {
   #progressTimer: ReturnType<typeof setTimeout> | undefined;
   #progressValue: unknown;
 
-  constructor(message: TaskMessage, flags: Int32Array | null, deps: DependencyMirror | null, stamps: StartStamps | null, sendProgress: ((report: ProgressReport) => void) | null = null) {
+  constructor(
+    message: TaskMessage,
+    flags: Int32Array | null,
+    deps: DependencyMirror | null,
+    stamps: StartStamps | null,
+    sendProgress: ((report: ProgressReport) => void) | null = null,
+    workerData: unknown = undefined,
+  ) {
+    this.workerData = workerData;
     this.#stamps = stamps;
     this.#sendProgress = sendProgress;
     this.taskId = message.id;
@@ -208,6 +218,8 @@ export class ThreadRuntime {
   readonly #loadSync: ((url: string) => { default?: unknown } | undefined) | undefined;
   /** Where `ctx.progress` reports go; null when nobody listens. */
   readonly #sendProgress: ((report: ProgressReport) => void) | null;
+  /** Handlers' `ctx.workerData`. */
+  readonly #workerData: unknown;
 
   constructor(
     tasksUrl: string | null,
@@ -216,7 +228,9 @@ export class ThreadRuntime {
     startStamps: SharedArrayBuffer | null = null,
     loadSync?: (url: string) => { default?: unknown } | undefined,
     progress: string | ((report: ProgressReport) => void) | null = null,
+    workerData: unknown = undefined,
   ) {
+    this.#workerData = workerData;
     this.#loadSync = loadSync;
     this.#sendProgress = progressSender(progress);
     this.#tasksUrl = tasksUrl;
@@ -297,13 +311,17 @@ export class ThreadRuntime {
     return { kinds: [...Object.keys(await this.load()), ...this.#lazy.keys()].sort() };
   }
 
-  /** Runs a batch; synchronous handlers run in order, async ones concurrently. */
-  run(tasks: readonly TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
+  /**
+   * Runs a batch; synchronous handlers run in order, async ones concurrently. The buffers of
+   * results returned with `transfer(value, list)` are added to `transfers` (once each), for the
+   * reply to move rather than copy.
+   */
+  run(tasks: readonly TaskMessage[], transfers?: ArrayBuffer[]): TaskOutcome[] | Promise<TaskOutcome[]> {
     const handlers = this.#handlers;
-    if (handlers === undefined) return this.load().then(() => this.run(tasks));
+    if (handlers === undefined) return this.load().then(() => this.run(tasks, transfers));
     if (this.#lazy.size > 0) {
       const loading = this.#loadBuiltins(handlers, tasks);
-      if (loading !== undefined) return loading.then(() => this.run(tasks));
+      if (loading !== undefined) return loading.then(() => this.run(tasks, transfers));
     }
     const outcomes: TaskOutcome[] = new Array(tasks.length);
     let pending: Promise<void>[] | undefined;
@@ -318,7 +336,7 @@ export class ThreadRuntime {
         };
         continue;
       }
-      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps, this.#sendProgress);
+      const ctx = new AttemptContext(task, this.#flags, this.#deps, this.#stamps, this.#sendProgress, this.#workerData);
       // The attempt's timeout runs from here, not from when its message arrived.
       if (this.#stamps !== null) stampStart(this.#stamps, task.seq, performance.timeOrigin + performance.now());
       try {
@@ -328,7 +346,7 @@ export class ThreadRuntime {
             (value as Promise<unknown>).then(
               (v) => {
                 ctx.finish();
-                const outcome = settle(v);
+                const outcome = settle(v, transfers);
                 outcome.async = true;
                 outcomes[i] = withReports(outcome, ctx);
               },
@@ -340,7 +358,7 @@ export class ThreadRuntime {
           );
         } else {
           ctx.finish();
-          outcomes[i] = withReports(settle(value), ctx);
+          outcomes[i] = withReports(settle(value, transfers), ctx);
         }
       } catch (error) {
         ctx.finish();
@@ -357,7 +375,12 @@ function withReports(outcome: TaskOutcome, ctx: AttemptContext): TaskOutcome {
   return outcome;
 }
 
-function settle(value: unknown): TaskOutcome {
+function settle(result: unknown, transfers: ArrayBuffer[] | undefined): TaskOutcome {
+  let value = result;
+  if (isTransferred(result)) {
+    value = result.value;
+    if (transfers !== undefined) buffersOf(result.list, transfers);
+  }
   const bad = findUncloneable(value, "result");
   if (bad !== null) {
     return {

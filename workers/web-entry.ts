@@ -15,11 +15,15 @@ let runtime: ThreadRuntime | undefined;
 /** The API a comlink-wrapped worker offers. */
 export const api = {
   init(init: WorkerInit): void {
-    runtime = new ThreadRuntime(init.tasksUrl, init.abortFlags, init.dependencyStates ?? null, init.startStamps ?? null, undefined, init.progressChannel ?? null);
+    runtime = new ThreadRuntime(init.tasksUrl, init.abortFlags, init.dependencyStates ?? null, init.startStamps ?? null, undefined, init.progressChannel ?? null, init.userData);
   },
   run(tasks: TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
     if (runtime === undefined) throw new Error("worker used before init");
-    return runtime.run(tasks);
+    // The buffers of results returned with `transfer(value, list)` move back instead of being copied.
+    const transfers: ArrayBuffer[] = [];
+    const moving = (outcomes: TaskOutcome[]): TaskOutcome[] => (transfers.length === 0 ? outcomes : Comlink.transfer(outcomes, transfers));
+    const out = runtime.run(tasks, transfers);
+    return Array.isArray(out) ? moving(out) : out.then(moving);
   },
   describe(): Promise<Description> {
     if (runtime === undefined) throw new Error("worker used before init");

@@ -17,7 +17,7 @@ import type { ThreadBackendOptions } from "./piscina.ts";
 import { type Batch, BatchRunner } from "./runner.ts";
 import { startDeadline } from "./start-deadline.ts";
 import type { Attempt, AttemptCallback, BackendStats, ExecutionBackend, StartCallback } from "./types.ts";
-import { workerFileUrl } from "./worker-file.ts";
+import { threadStartError, workerFileUrl } from "./worker-file.ts";
 
 interface Thread {
   api: Comlink.Remote<WebWorkerApi>;
@@ -25,6 +25,8 @@ interface Thread {
   /** The batch running on this thread and how to fail it if the thread dies; null when idle. */
   current: { batch: Batch; fail: (error: Error) => void } | null;
   dead: boolean;
+  /** Lets the thread go once it has idled `idleTimeoutMs` (a pool above `minThreads` only). */
+  idleTimer?: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface Waiting {
@@ -67,14 +69,25 @@ export class ComlinkBackend implements ExecutionBackend {
       dependencyStates: options.dependencies?.states ?? null,
       startStamps: this.#runner.startStamps,
       progressChannel: options.progress?.name ?? null,
+      ...(options.workerData !== undefined ? { userData: options.workerData } : {}),
     };
+  }
+
+  /** Fewest threads: `minThreads` when the pool grows and shrinks, else `threads`. */
+  get #minThreads(): number {
+    return Math.min(this.#options.minThreads ?? this.#options.threads, this.#options.threads);
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
     if (typeof (globalThis as { Worker?: unknown }).Worker !== "function") {
       this.#nodeWorker = (await import("node:worker_threads")).Worker;
     }
-    for (let i = 0; i < this.#options.threads; i++) this.#threads.push(this.#spawn());
+    try {
+      for (let i = 0; i < this.#minThreads; i++) this.#threads.push(this.#spawn());
+    } catch (error) {
+      await this.close();
+      throw threadStartError(error, this.#options.execArgv);
+    }
     const deadline = startDeadline(this.#options.startTimeoutMs, signal);
     const stop = deadline.signal;
     try {
@@ -102,7 +115,8 @@ export class ComlinkBackend implements ExecutionBackend {
     const thread = { current: null, dead: false } as unknown as Thread;
     const NodeWorker = this.#nodeWorker;
     if (NodeWorker !== undefined) {
-      const w = new NodeWorker(url);
+      const { env, execArgv } = this.#options;
+      const w = new NodeWorker(url, { ...(env !== undefined ? { env } : {}), ...(execArgv !== undefined ? { execArgv } : {}) });
       w.on("error", (error) => this.#kill(thread, error));
       w.on("exit", (code) => this.#kill(thread, new Error(`worker thread exited with code ${code}`)));
       endpoint = nodeEndpoint(w as unknown as NodePort);
@@ -138,9 +152,24 @@ export class ComlinkBackend implements ExecutionBackend {
     current?.fail(error);
     if (!this.#closed) {
       this.#replaced++;
-      this.#threads.push(this.#spawn());
+      if (this.#threads.length < this.#minThreads || this.#waiting.length > 0) this.#threads.push(this.#spawn());
       this.#pump();
     }
+  }
+
+  /** A pool above `minThreads`: a thread that idles `idleTimeoutMs` stops (it was not lost: nothing replaces it). */
+  #idle(thread: Thread): void {
+    if (this.#threads.length <= this.#minThreads || thread.idleTimer !== undefined) return;
+    const timer = setTimeout(() => {
+      thread.idleTimer = undefined;
+      if (thread.current !== null || thread.dead || this.#closed || this.#threads.length <= this.#minThreads) return;
+      thread.dead = true;
+      this.#threads = this.#threads.filter((t) => t !== thread);
+      thread.api[Comlink.releaseProxy]();
+      thread.terminate();
+    }, this.#options.idleTimeoutMs ?? 60_000);
+    (timer as { unref?: () => void }).unref?.();
+    thread.idleTimer = timer;
   }
 
   #transport(batch: Batch): Promise<TaskOutcome[]> {
@@ -166,27 +195,38 @@ export class ComlinkBackend implements ExecutionBackend {
     });
   }
 
-  /** Starts waiting batches on idle threads. */
+  /** Starts waiting batches on idle threads; starts more threads, up to `threads`, while batches wait. */
   #pump(): void {
     for (const thread of this.#threads) {
       if (this.#waiting.length === 0) return;
       if (thread.current !== null || thread.dead) continue;
       const { batch, resolve, reject } = this.#waiting.shift()!;
+      if (thread.idleTimer !== undefined) {
+        clearTimeout(thread.idleTimer);
+        thread.idleTimer = undefined;
+      }
       thread.current = { batch, fail: reject };
-      thread.api.run(batch.tasks).then(
+      thread.api.run(batch.transfer === undefined ? batch.tasks : Comlink.transfer(batch.tasks, batch.transfer)).then(
         (outcomes) => {
           if (thread.current?.batch !== batch) return; // the thread was killed under it
           thread.current = null;
           resolve(outcomes);
           this.#pump();
+          if (thread.current === null) this.#idle(thread);
         },
         (error: unknown) => {
           if (thread.current?.batch !== batch) return;
           thread.current = null;
           reject(error);
           this.#pump();
+          if (thread.current === null) this.#idle(thread);
         },
       );
+    }
+    // Work still waits and every thread is busy: grow (a new thread takes its first batch as it starts).
+    if (this.#waiting.length > 0 && this.#threads.length < this.#options.threads && !this.#closed) {
+      this.#threads.push(this.#spawn());
+      this.#pump();
     }
   }
 
@@ -199,7 +239,8 @@ export class ComlinkBackend implements ExecutionBackend {
   }
 
   stats(): BackendStats {
-    return { threads: this.#options.threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#replaced };
+    const threads = this.#minThreads === this.#options.threads ? this.#options.threads : this.#threads.length;
+    return { threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#replaced };
   }
 
   async close(): Promise<void> {
@@ -209,6 +250,7 @@ export class ComlinkBackend implements ExecutionBackend {
     const threads = this.#threads;
     this.#threads = [];
     for (const t of threads) {
+      if (t.idleTimer !== undefined) clearTimeout(t.idleTimer);
       t.dead = true;
       t.api[Comlink.releaseProxy]();
       t.terminate();

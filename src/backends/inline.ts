@@ -28,8 +28,8 @@ export class InlineBackend implements ExecutionBackend {
   #messages = 0;
   readonly #onReports: DependencyChannel["onReports"] | undefined;
 
-  constructor(options: { tasksUrl: string | null; dependencies?: DependencyChannel | undefined; progress?: ProgressChannel | undefined }) {
-    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer, options.dependencies?.states ?? null, null, undefined, options.progress?.deliver ?? null);
+  constructor(options: { tasksUrl: string | null; dependencies?: DependencyChannel | undefined; progress?: ProgressChannel | undefined; workerData?: unknown }) {
+    this.#runtime = new ThreadRuntime(options.tasksUrl, this.#flagsBuffer, options.dependencies?.states ?? null, null, undefined, options.progress?.deliver ?? null, options.workerData);
     this.#onReports = options.dependencies?.onReports;
   }
 

@@ -10,18 +10,28 @@
 import { Piscina } from "piscina";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
 import { TasksModuleError } from "../core/errors.ts";
-import { BatchRunner } from "./runner.ts";
+import { type Batch, BatchRunner, COLLATERAL } from "./runner.ts";
 import { spareKeepingBalancer } from "./spare-balancer.ts";
 import { startDeadline } from "./start-deadline.ts";
 import type { Attempt, AttemptCallback, BackendStats, DependencyChannel, ExecutionBackend, ProgressChannel, StartCallback } from "./types.ts";
-import { workerFileUrl } from "./worker-file.ts";
+import { threadStartError, workerFileUrl } from "./worker-file.ts";
 
 /** Options of the thread backends. */
 export interface ThreadBackendOptions {
   /** URL of the user's task module, or null for the built-ins only. */
   tasksUrl: string | null;
-  /** Worker threads. */
+  /** Worker threads: the most, when `minThreads` is less. */
   threads: number;
+  /** Fewest worker threads of a pool that grows and shrinks; absent: `threads` (fixed). */
+  minThreads?: number | undefined;
+  /** How long a thread above `minThreads` may idle before it is let go, ms. */
+  idleTimeoutMs?: number | undefined;
+  /** Handlers' `ctx.workerData`. */
+  workerData?: unknown;
+  /** The threads' `process.env`. */
+  env?: Record<string, string> | undefined;
+  /** The threads' Node flags. */
+  execArgv?: string[] | undefined;
   /** Most attempts carried by one message. */
   maxBatch: number;
   /** How long an aborted attempt may keep running before its thread is terminated, ms. */
@@ -63,13 +73,21 @@ export class PiscinaBackend implements ExecutionBackend {
   readonly #ready = new Set<number>();
   /** Threads terminated or dead while the pool was open (each one is replaced). */
   #threadsLost = 0;
+  /** True when the pool grows and shrinks (`minThreads` below `threads`). */
+  readonly #shrinks: boolean;
+  /** Abort listeners running now: a thread destroyed meanwhile was terminated for its batch. */
+  #killing = 0;
+  /** Live threads destroyed, not by us, in a pool that shrinks: let go idle, unless an error shows within the turn. */
+  #suspects = 0;
+  /** Errors seen (idle threads' and batches') while there are suspects. */
+  #suspectErrors = 0;
   #closing = false;
 
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
     this.#runner = new BatchRunner(
       { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
-      (batch) => this.#pool.run({ op: "run", tasks: batch.tasks }, { signal: batch.controller.signal }) as Promise<TaskOutcome[]>,
+      (batch) => this.#run(batch),
     );
     const workerData: WorkerInit = {
       tasksUrl: options.tasksUrl,
@@ -77,29 +95,70 @@ export class PiscinaBackend implements ExecutionBackend {
       dependencyStates: options.dependencies?.states ?? null,
       startStamps: this.#runner.startStamps,
       progressChannel: options.progress?.name ?? null,
+      ...(options.workerData !== undefined ? { userData: options.workerData } : {}),
     };
-    this.#pool = new Piscina({
-      filename: workerFileUrl("entry").href,
-      minThreads: options.threads + SPARE_THREADS,
-      maxThreads: options.threads + SPARE_THREADS,
-      idleTimeout: 60_000,
-      concurrentTasksPerWorker: MESSAGES_PER_THREAD,
-      loadBalancer: spareKeepingBalancer({ threads: options.threads, messagesPerThread: MESSAGES_PER_THREAD, ready: this.#ready }),
-      workerData,
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
-    });
+    const minThreads = Math.min(options.minThreads ?? options.threads, options.threads);
+    try {
+      this.#pool = new Piscina({
+        filename: workerFileUrl("entry").href,
+        minThreads: minThreads + SPARE_THREADS,
+        maxThreads: options.threads + SPARE_THREADS,
+        idleTimeout: options.idleTimeoutMs ?? 60_000,
+        concurrentTasksPerWorker: MESSAGES_PER_THREAD,
+        loadBalancer: spareKeepingBalancer({ threads: options.threads, messagesPerThread: MESSAGES_PER_THREAD, ready: this.#ready }),
+        workerData,
+        ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+        ...(options.env !== undefined ? { env: options.env } : {}),
+        ...(options.execArgv !== undefined ? { execArgv: options.execArgv } : {}),
+      });
+    } catch (error) {
+      throw threadStartError(error, options.execArgv);
+    }
     this.#pool.on("workerCreate", (thread: { id: number }) => {
       // A thread that exited reports id -1 when destroyed: forget those here.
       const alive = new Set(this.#pool.threads.map((t) => t.threadId));
       for (const id of this.#ready) if (!alive.has(id)) this.#ready.delete(id);
       this.#ready.add(thread.id);
     });
+    this.#shrinks = minThreads < options.threads;
     this.#pool.on("workerDestroy", (thread: { id: number }) => {
-      this.#ready.delete(thread.id);
-      if (!this.#closing) this.#threadsLost++;
+      const alive = this.#ready.delete(thread.id) && thread.id !== -1;
+      if (this.#closing) return;
+      if (!this.#shrinks || !alive || this.#killing > 0) {
+        this.#threadsLost++;
+        return;
+      }
+      // Piscina lets a thread idle past idleTimeoutMs go — and also destroys, still alive, one
+      // whose handler threw uncaught: that error surfaces in this turn (the pool's "error", or
+      // the batch's rejection), before the check.
+      if (this.#suspects++ === 0) setImmediate(this.#classify);
     });
     // A thread that dies with no task on it is reported here (and destroyed, and replaced).
-    this.#pool.on("error", () => {});
+    this.#pool.on("error", () => {
+      if (this.#suspects > 0) this.#suspectErrors++;
+    });
+  }
+
+  /** Counts the turn's suspects: as many lost as errors were seen, the rest let go idle. */
+  readonly #classify = (): void => {
+    this.#threadsLost += Math.min(this.#suspects, this.#suspectErrors);
+    this.#suspects = 0;
+    this.#suspectErrors = 0;
+  };
+
+  #run(batch: Batch): Promise<TaskOutcome[]> {
+    const signal = batch.controller.signal;
+    const message: WorkerRequest = { op: "run", tasks: batch.tasks };
+    const options = batch.transfer === undefined ? { signal } : { signal, transferList: batch.transfer };
+    if (!this.#shrinks) return this.#pool.run(message, options) as Promise<TaskOutcome[]>;
+    // Piscina terminates a thread inside its own abort listener: ours around it mark that turn.
+    signal.addEventListener("abort", () => this.#killing++, { once: true });
+    const sent = this.#pool.run(message, options) as Promise<TaskOutcome[]>;
+    signal.addEventListener("abort", () => this.#killing--, { once: true });
+    return sent.catch((error: unknown) => {
+      if (this.#suspects > 0 && !signal.aborted && !(error instanceof Error && error.message === COLLATERAL)) this.#suspectErrors++;
+      throw error;
+    });
   }
 
   async start(signal?: AbortSignal): Promise<{ kinds: string[] }> {
@@ -129,7 +188,11 @@ export class PiscinaBackend implements ExecutionBackend {
   }
 
   stats(): BackendStats {
-    return { threads: this.#options.threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#threadsLost };
+    const max = this.#options.threads;
+    const min = Math.min(this.#options.minThreads ?? max, max);
+    // A pool that grows and shrinks reports the working threads it has now (not the warm spare).
+    const threads = min === max ? max : Math.min(max, Math.max(min, this.#pool.threads.length - SPARE_THREADS));
+    return { threads, inFlight: this.#runner.inFlight, messages: this.#runner.messages, threadRestarts: this.#threadsLost };
   }
 
   async close(): Promise<void> {

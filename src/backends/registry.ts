@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { describeValue, InvalidOptionsError } from "../core/errors.ts";
+import { describeValue, InvalidOptionsError, isApiaryError } from "../core/errors.ts";
 import type { BackendContext, BackendFactory, ExecutionBackend } from "./types.ts";
 
 /** Imports a backend's module and returns its factory. */
@@ -70,6 +70,8 @@ export async function createBackend(option: BackendName | BackendFactory, contex
   try {
     backend = await factory(context);
   } catch (error) {
+    // A named backend that refuses an option says which: pass that on as it is.
+    if (typeof option === "string" && isApiaryError(error, "INVALID_OPTIONS")) throw error;
     throw new InvalidOptionsError(`Cannot start the hive: the "backend" factory threw: ${messageOf(error)}`, { cause: error });
   }
   const missing = missingMembers(backend);

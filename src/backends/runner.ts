@@ -21,6 +21,7 @@ import {
   type TaskMessage,
   type TaskOutcome,
 } from "../../workers/protocol.ts";
+import { isDetached } from "../../workers/transfer.ts";
 import { InvalidTaskError, WorkerCrashedError } from "../core/errors.ts";
 import { toResult } from "./outcome.ts";
 import type { Attempt, AttemptCallback, AttemptResult, StartCallback } from "./types.ts";
@@ -60,6 +61,8 @@ export interface Batch {
   timers: ReturnType<typeof setTimeout>[];
   /** Counts towards the in-flight message limit. */
   counted: boolean;
+  /** The buffers its attempts move to the thread (`Attempt.transfer`); undefined when none. */
+  transfer: ArrayBuffer[] | undefined;
 }
 
 /** Sends one batch to a thread; rejects if the thread died or the batch's signal aborted. */
@@ -168,11 +171,20 @@ export class BatchRunner {
 
   #send(entries: Pending[], counted: boolean): void {
     const tasks: TaskMessage[] = new Array(entries.length);
+    let transfer: ArrayBuffer[] | undefined;
     for (let i = 0; i < entries.length; i++) {
       const a = entries[i]!.attempt;
       tasks[i] = { id: a.id, seq: a.seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId, after: a.after };
+      if (a.transfer !== undefined) {
+        transfer ??= [];
+        for (const b of a.transfer) if (!transfer.includes(b)) transfer.push(b);
+      }
     }
-    const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [], counted };
+    if (transfer !== undefined && transfer.some(isDetached)) {
+      this.#sendWithout(entries, counted);
+      return;
+    }
+    const batch: Batch = { entries, tasks, controller: new AbortController(), settled: false, timers: [], counted, transfer };
     if (counted) this.#outstanding++;
     for (const e of entries) {
       e.batch = batch;
@@ -209,6 +221,30 @@ export class BatchRunner {
         this.#failed(batch, error);
       },
     );
+  }
+
+  /**
+   * A batch holding an attempt whose moved input is gone (it was transferred to a thread that
+   * died, or to an earlier run of the attempt): that attempt fails, the rest are sent.
+   */
+  #sendWithout(entries: Pending[], counted: boolean): void {
+    const rest: Pending[] = [];
+    for (const e of entries) {
+      if (e.attempt.transfer?.some(isDetached) !== true) rest.push(e);
+      else {
+        const a = e.attempt;
+        queueMicrotask(() =>
+          this.#settle(e, {
+            ok: false,
+            error: new InvalidTaskError(
+              `Cannot run task ${a.id} (${a.kind}) again: its input was moved ("transfer") to the thread of an earlier run and is gone (a transferred input runs once)`,
+              { taskId: a.id },
+            ),
+          })
+        );
+      }
+    }
+    if (rest.length > 0) this.#send(rest, counted);
   }
 
   #done(batch: Batch): void {
@@ -286,7 +322,7 @@ export class BatchRunner {
     }
     if (!batch.controller.signal.aborted && error instanceof Error && error.message === COLLATERAL) {
       // Its thread was terminated for another batch's sake: this one did nothing wrong.
-      for (const e of live) this.#sendAgain(e);
+      for (const e of live) this.#sendAgain(e, error);
       return;
     }
     // The pool rejects every message on a dead thread with one error, oldest first: a message
@@ -312,7 +348,7 @@ export class BatchRunner {
       if (e === culprit || (counted && ++e.idleLosses > MAX_IDLE_LOSSES)) this.#settle(e, crashed(e, error));
       else {
         e.solo = !killed && running.length > 1;
-        this.#sendAgain(e);
+        this.#sendAgain(e, error);
       }
     }
   }
@@ -327,8 +363,12 @@ export class BatchRunner {
     return true;
   }
 
-  /** Queues `e` to be sent again, as its batch was lost with its thread. */
-  #sendAgain(e: Pending): void {
+  /** Queues `e` to be sent again, as its batch was lost with its thread — unless its moved input was lost with it. */
+  #sendAgain(e: Pending, error: unknown): void {
+    if (e.attempt.transfer?.some(isDetached) === true) {
+      this.#settle(e, crashed(e, error, ' (its input had been moved to it with "transfer" and cannot be sent again)'));
+      return;
+    }
     e.batch = undefined;
     this.#unstarted.delete(e);
     this.#waitAgain(e);
@@ -375,10 +415,10 @@ export class BatchRunner {
   }
 }
 
-function crashed(e: Pending, error: unknown): AttemptResult {
+function crashed(e: Pending, error: unknown, note = ""): AttemptResult {
   const detail = error instanceof Error ? error.message : String(error);
   return {
     ok: false,
-    error: new WorkerCrashedError(`The worker thread running task ${e.attempt.id} (${e.attempt.kind}) died: ${detail}`, { cause: error, taskId: e.attempt.id }),
+    error: new WorkerCrashedError(`The worker thread running task ${e.attempt.id} (${e.attempt.kind}) died: ${detail}${note}`, { cause: error, taskId: e.attempt.id }),
   };
 }

@@ -52,6 +52,11 @@ export interface Attempt {
   after?: unknown[] | undefined;
   /** Its own run's bound, ms (the Worker enforces it; a backend may use it to decide when a start is worth reporting early). */
   timeoutMs: number;
+  /**
+   * Buffers inside `input` to move to the thread rather than copy (the task's `transfer`); absent
+   * for most tasks. Once moved they are detached here: the attempt cannot be sent again.
+   */
+  transfer?: readonly ArrayBuffer[] | undefined;
 }
 
 /**
@@ -175,8 +180,21 @@ export interface BackendHost {
 export interface BackendContext {
   /** URL of the user's task module, or null for the built-in handlers only. */
   tasksUrl: string | null;
-  /** Worker threads (`threads`; the number of CPUs by default). */
+  /** Most worker threads (`maxThreads`, or `threads`; the number of CPUs by default). */
   threads: number;
+  /**
+   * Fewest worker threads (`minThreads`): below `threads`, the pool starts this many, grows with
+   * demand and lets a thread idle for `idleTimeoutMs` go. Absent: `threads` (a fixed pool).
+   */
+  minThreads?: number | undefined;
+  /** How long a thread above `minThreads` may idle before it is let go, ms (`idleTimeoutMs`). */
+  idleTimeoutMs?: number | undefined;
+  /** What handlers see as `ctx.workerData` (`workerData`); structured-cloneable. */
+  workerData?: unknown;
+  /** The threads' `process.env` (`env`); absent: the process's own, copied as the thread starts. */
+  env?: Record<string, string> | undefined;
+  /** Node flags of the threads (`execArgv`), e.g. `["--max-old-space-size=512"]`. */
+  execArgv?: string[] | undefined;
   /** Most attempts one message to a thread carries (`maxBatch`). */
   maxBatch: number;
   /** How long an aborted attempt may run on before what runs it is terminated, ms (`abortGraceMs`). */

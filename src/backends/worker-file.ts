@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InvalidOptionsError } from "../core/errors.ts";
 
 /** True on Deno. */
 export const isDeno: boolean = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
@@ -16,4 +17,16 @@ export function workerFileUrl(name: "entry" | "web-entry"): URL {
   if (!here.endsWith(".ts")) return new URL(`../../workers/${name}.js`, here);
   const strips = isDeno || Boolean((globalThis as { process?: { features?: { typescript?: unknown } } }).process?.features?.typescript);
   return strips ? new URL(`../../workers/${name}.ts`, here) : new URL(`../../dist/workers/${name}.js`, here);
+}
+
+/**
+ * The error a thread pool's start gives when Node refused to start a thread: `execArgv` holding
+ * flags Node does not take per thread becomes INVALID_OPTIONS naming it; anything else as it is.
+ */
+export function threadStartError(error: unknown, execArgv: readonly string[] | undefined): unknown {
+  if ((error as { code?: unknown } | null)?.code !== "ERR_WORKER_INVALID_EXEC_ARGV") return error;
+  return new InvalidOptionsError(
+    `Cannot start the hive: "execArgv" must hold flags Node accepts for a worker thread (no V8 flags such as --max-old-space-size: use resourceLimits), received ${JSON.stringify(execArgv)}`,
+    { cause: error },
+  );
 }

@@ -222,6 +222,7 @@ export class Hive implements AsyncDisposable {
         allocation: this.#allocation,
         inspect: this.#inspect.observer,
         restore: recovered.state !== undefined ? { state: recovered.state, ageMs: recovered.stateAgeMs } : undefined,
+        transfers: this.#intake.transfers,
       },
       {
         lifecycle: (event) => this.#onLifecycle(event),

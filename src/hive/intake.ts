@@ -9,6 +9,7 @@ import type { Actor } from "xstate";
 import type { LifecycleEvent, queenMachine, TaskSpec } from "../../actors/queen.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
 import { findUncloneable } from "../../workers/cloneable.ts";
+import { bufferOf, buffersInside, invalidTransferItem } from "../../workers/transfer.ts";
 import type { HiveClock } from "../core/clock.ts";
 import { describeValue, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "../core/errors.ts";
 import type { Disposer } from "../core/disposer.ts";
@@ -18,6 +19,7 @@ import type { HiveEvent } from "./events.ts";
 import type { MapResult, TaskHandle, TaskOptions, TaskProgressEvent } from "./options.ts";
 import { type ParsedHiveOptions, type ParsedTask, taskSchema } from "./schema.ts";
 import type { TaskCache } from "./task-cache.ts";
+import { TaskTransfers } from "./transfers.ts";
 
 /** A task built from a validated scenario (see {@link Intake.submitTrusted}). */
 export interface TrustedTask {
@@ -108,6 +110,8 @@ export class Intake {
   /** `handle.onProgress` listeners, by task id; dropped when the task ends. */
   readonly #progress = new Map<string, Set<ProgressListener>>();
   readonly #onProgressFn: ProgressSubscribe = (id, listener) => this.onProgress(id, listener);
+  /** Inputs whose buffers move to their thread (`transfer`); the port reads it. */
+  readonly transfers = new TaskTransfers();
 
   constructor(host: IntakeHost) {
     this.#host = host;
@@ -142,7 +146,43 @@ export class Intake {
     this.#checkKind(t.kind, action);
     const bad = findUncloneable(t.input);
     if (bad !== null) throw new InvalidTaskError(`Cannot ${action}: "${bad.path}" cannot cross threads, received ${bad.reason}`);
+    const remote = this.#host.options.backend === "remote";
+    if (t.transfer !== undefined || remote) this.#checkBinary(t, action, remote);
     return t;
+  }
+
+  /** A task's `transfer` list, and binary inputs where they cannot go (a worker node: jobs are JSON). */
+  #checkBinary(t: ParsedTask, action: string, remote: boolean): void {
+    const inside = buffersInside(t.input);
+    if (remote && inside.size > 0) {
+      throw new InvalidTaskError(
+        `Cannot ${action}: "input" must be JSON data with backend "remote" (jobs travel to worker nodes as JSON), received ${
+          t.transfer === undefined ? "an ArrayBuffer or typed array in it" : 'one with "transfer"'
+        }: encode binary data (for example base64) or use a thread backend`,
+      );
+    }
+    const list = t.transfer;
+    if (list === undefined || list.length === 0) return;
+    const bad = invalidTransferItem(list);
+    if (bad !== null) throw new InvalidTaskError(`Cannot ${action}: "transfer${bad.at}" ${bad.problem}`);
+    list.forEach((item, i) => {
+      if (!inside.has(bufferOf(item as ArrayBuffer))) {
+        throw new InvalidTaskError(`Cannot ${action}: "transfer[${i}]" must be a buffer inside "input" (or a typed array over one), received one that is not in it`);
+      }
+    });
+    const retries = t.retries ?? this.#host.options.defaults.retries;
+    if (retries > 0) {
+      throw new InvalidTaskError(
+        `Cannot ${action}: a task with "transfer" runs its input once (it is gone from this thread once moved): "retries" must be 0, received ${retries}${
+          t.retries === undefined ? ' (the hive\'s "defaults.retries")' : ""
+        }`,
+      );
+    }
+    if (this.#host.durable.journal !== undefined) {
+      throw new InvalidTaskError(
+        `Cannot ${action}: "transfer" is not for a durable hive (the journal keeps inputs as JSON, and a recovered task would run without its buffers), received it with a journal`,
+      );
+    }
   }
 
   #checkKind(kind: string, action: string): void {
@@ -187,6 +227,7 @@ export class Intake {
     }
     if (t.after !== undefined && t.after.length > 0) this.#host.checkAfter(id, t.after, "submit task");
     const spec = this.#specOf(id, t);
+    if (t.transfer !== undefined && t.transfer.length > 0) this.transfers.set(t.input as object, t.transfer.map((item) => bufferOf(item as ArrayBuffer)));
     const result = new Promise<O>((resolve, reject) => {
       this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
     });

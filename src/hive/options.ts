@@ -9,6 +9,7 @@ import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import type { AllocationOption } from "../../actors/allocation-strategies.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
+import type { TransferItem } from "../../workers/transfer.ts";
 import type { BackendName } from "../backends/registry.ts";
 import type { BackendContext, BackendFactory, DependencyChannel, ProgressChannel } from "../backends/types.ts";
 import type { RemoteOptions } from "../backends/remote/options.ts";
@@ -77,8 +78,40 @@ export interface HiveOptions {
    * @default "piscina" (on Node and on Deno)
    */
   backend?: BackendName | BackendFactory;
-  /** Worker threads. @default the number of CPUs */
+  /**
+   * Worker threads, a fixed pool: the same as `minThreads` and `maxThreads` both `threads`.
+   * @default the number of CPUs
+   */
   threads?: number;
+  /**
+   * Fewest worker threads of a pool that grows and shrinks (not with `threads`): it starts this
+   * many, starts more while work waits for a thread, up to `maxThreads`, and lets a thread idle
+   * for `idleTimeoutMs` go, down to this many. `piscina` and `comlink`.
+   * @default 1 when `maxThreads` is set
+   */
+  minThreads?: number;
+  /** Most worker threads (see `minThreads`). @default the number of CPUs (or `minThreads`, if more) */
+  maxThreads?: number;
+  /** How long a thread above `minThreads` may idle before it stops, ms. @default 60000 */
+  idleTimeoutMs?: number;
+  /**
+   * Data every worker thread gets, as handlers' `ctx.workerData` (structured-cloneable; cloned
+   * into each thread once). On `inline`, the value itself. @default undefined
+   */
+  workerData?: unknown;
+  /**
+   * The worker threads' `process.env` (Node's `Worker` `env` option): only these variables.
+   * `piscina`, and `comlink` on Node; refused where threads are Web Workers (Deno, browsers) and on
+   * `inline`. @default a copy of the process's environment as each thread starts
+   */
+  env?: Record<string, string>;
+  /**
+   * Node flags of the worker threads (Node's `Worker` `execArgv`), e.g. `["--enable-source-maps"]`.
+   * Node refuses V8 flags per thread (`--max-old-space-size`, …: `start()` fails INVALID_OPTIONS
+   * naming "execArgv"); heap limits go in `resourceLimits`. Same backends as `env`.
+   * @default the process's own `execArgv`
+   */
+  execArgv?: string[];
   /** Most attempts one message to a thread carries. @default 32 */
   maxBatch?: number;
   /** How long an aborted attempt may run on before its thread is terminated, ms. @default 1000 */
@@ -267,6 +300,17 @@ export interface TaskOptions<I = unknown> {
   kind: string;
   /** The handler's input; must be structured-cloneable (no functions or symbols). */
   input?: I;
+  /**
+   * Buffers inside `input` to move to the worker thread instead of copying them: `ArrayBuffer`s,
+   * or typed arrays / `DataView`s (their whole buffer moves). Once the task is sent they are
+   * detached here (`byteLength` 0). The input then exists only on its thread, so the task runs
+   * once: `retries` must be 0, and a run lost with its thread fails (WORKER_CRASHED) instead of
+   * running again. Not for a durable hive or the `remote` backend (INVALID_TASK); on `inline`
+   * nothing moves (same thread) and the buffers stay usable. A handler returns its result the same
+   * way with `transfer(value, list)` from `apiary/worker`.
+   * @default none (the input is copied)
+   */
+  transfer?: readonly TransferItem[];
   /** Capability name → minimum level an agent needs. @default {} */
   requires?: Capabilities;
   /** @default the hive's `defaults.priority` */
@@ -367,11 +411,30 @@ export function tasksUrl(tasks: URL | string | undefined): string | null {
   return pathToFileURL(tasks).href;
 }
 
+/**
+ * The pool's size from `threads` (fixed) or `minThreads` / `maxThreads`: `threads` is the most,
+ * `minThreads` the fewest when they differ. Without either bound, the number of CPUs (fixed);
+ * with `maxThreads` alone the pool starts at 1, with `minThreads` alone it grows up to the number
+ * of CPUs (or `minThreads`, if more).
+ */
+export function threadCounts(options: Pick<ParsedHiveOptions, "threads" | "minThreads" | "maxThreads">): { threads: number; minThreads?: number } {
+  if (options.threads !== undefined) return { threads: options.threads };
+  const cpus = Math.max(1, availableParallelism());
+  if (options.minThreads === undefined && options.maxThreads === undefined) return { threads: cpus };
+  const max = options.maxThreads ?? Math.max(cpus, options.minThreads ?? 1);
+  const min = options.minThreads ?? 1;
+  return min === max ? { threads: max } : { threads: max, minThreads: min };
+}
+
 /** What the hive's options give the backend it makes. */
 export function backendContext(options: ParsedHiveOptions, dependencies: DependencyChannel, clock: HiveClock, progress: ProgressChannel): BackendContext {
   return {
     tasksUrl: tasksUrl(options.tasks),
-    threads: options.threads ?? Math.max(1, availableParallelism()),
+    ...threadCounts(options),
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.workerData !== undefined ? { workerData: options.workerData } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    ...(options.execArgv !== undefined ? { execArgv: options.execArgv } : {}),
     maxBatch: options.maxBatch,
     abortGraceMs: options.abortGraceMs,
     startTimeoutMs: options.startTimeoutMs,

@@ -8,8 +8,9 @@
  */
 import { fromCallback } from "xstate";
 import type { AttemptStart, PortEvent, WorkerEvent, WorkerOutcome } from "../../actors/worker.ts";
-import type { ExecutionBackend } from "../backends/types.ts";
+import type { Attempt, ExecutionBackend } from "../backends/types.ts";
 import type { HiveClock } from "../core/clock.ts";
+import type { TaskTransfers } from "./transfers.ts";
 
 /** The epoch time now, ms, at the resolution threads stamp starts with. */
 function epochNow(): number {
@@ -17,7 +18,7 @@ function epochNow(): number {
 }
 
 /** Creates the `port` actor logic for {@link workerMachine} over `backend`. */
-export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnType<typeof fromCallback<PortEvent>> {
+export function createPort(backend: ExecutionBackend, clock: HiveClock, transfers?: TaskTransfers): ReturnType<typeof fromCallback<PortEvent>> {
   return fromCallback<PortEvent>(({ sendBack, receive }) => {
     // Starts and outcomes that arrive in the same tick go back as one event each; a start whose
     // outcome came with it rides on the outcome.
@@ -64,8 +65,14 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock): ReturnT
         const reportsStarts = !backend.startsOnDispatch;
         for (const a of event.attempts) {
           const seq = a.seq;
+          const attempt: Attempt = { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId, timeoutMs: a.timeoutMs, ...(a.after !== undefined ? { after: a.after } : {}) };
+          // Only inputs submitted with `transfer` have buffers to move (no lookup until one was).
+          if (transfers?.used === true) {
+            const transfer = transfers.of(a.input);
+            if (transfer !== undefined) attempt.transfer = transfer;
+          }
           backend.exec(
-            { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId, timeoutMs: a.timeoutMs, ...(a.after !== undefined ? { after: a.after } : {}) },
+            attempt,
             (result) => {
               outcomes.push({ seq, result });
               schedule();

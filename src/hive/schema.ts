@@ -10,6 +10,7 @@ import { PRIORITIES, type Priority } from "../../actors/types.ts";
 import { BACKEND_NAMES, type BackendName, isBackendName } from "../backends/registry.ts";
 import type { BackendFactory } from "../backends/types.ts";
 import { remoteOptionsSchema } from "../backends/remote/options.ts";
+import { findUncloneable } from "../../workers/cloneable.ts";
 
 /** The most worker threads a hive takes (`threads`). */
 export const MAX_THREADS = 512;
@@ -88,6 +89,21 @@ export const limitsSchema = z.record(
 
 const tasksSchema = z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" });
 
+/** The thread-pool options a hive and a worker node share (`minThreads`, `maxThreads`, `idleTimeoutMs`, `workerData`, `env`, `execArgv`). */
+export const poolOptionShapes = {
+  minThreads: intAtLeast(1, MAX_THREADS).optional(),
+  maxThreads: intAtLeast(1, MAX_THREADS).optional(),
+  idleTimeoutMs: positiveMs().optional(),
+  workerData: z.custom<unknown>((v) => findUncloneable(v, "workerData") === null, {
+    error: (issue) => {
+      const bad = findUncloneable(issue.input, "workerData");
+      return `must be structured-cloneable${bad === null ? "" : ` ("${bad.path}" is ${bad.reason})`}`;
+    },
+  }).optional(),
+  env: z.record(z.string({ error: "must be a variable name" }), z.string({ error: "must be a string" }), { error: "must be an object of variable name to string value" }).optional(),
+  execArgv: z.array(z.string({ error: "must be a string (a node flag)" }), { error: "must be an array of node flags (strings)" }).optional(),
+};
+
 /** Schema of `createHive` options. */
 export const hiveOptionsSchema = z.strictObject(
   {
@@ -104,6 +120,7 @@ export const hiveOptionsSchema = z.strictObject(
       }),
     backend: backendSchema.optional(),
     threads: intAtLeast(1, MAX_THREADS).optional(),
+    ...poolOptionShapes,
     maxBatch: intAtLeast(1, 4096).default(32),
     abortGraceMs: positiveMs().default(1_000),
     startTimeoutMs: positiveMs().default(30_000),
@@ -192,7 +209,47 @@ export const hiveOptionsSchema = z.strictObject(
   if (o.agents.length === 0 && o.backend !== "remote") ctx.addIssue({ code: "custom", path: ["agents"], message: "must list at least one agent" });
   if (o.backend === "remote" && o.remote === undefined) ctx.addIssue({ code: "custom", path: ["remote"], message: 'must be an object { redis, ... } with backend "remote"' });
   if (o.remote !== undefined && o.backend !== "remote") ctx.addIssue({ code: "custom", path: ["remote"], message: 'is only for backend "remote"' });
+  checkPoolOptions(o, ctx);
 });
+
+/** Pool options that do not fit together, or that the chosen backend cannot honour. */
+export function checkPoolOptions(
+  o: {
+    backend?: unknown;
+    threads?: number | undefined;
+    minThreads?: number | undefined;
+    maxThreads?: number | undefined;
+    idleTimeoutMs?: number | undefined;
+    workerData?: unknown;
+    env?: unknown;
+    execArgv?: unknown;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  for (const field of ["minThreads", "maxThreads"] as const) {
+    if (o.threads !== undefined && o[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `must not be set with "threads" (threads: n means minThreads = maxThreads = n)` });
+  }
+  if (o.minThreads !== undefined && o.maxThreads !== undefined && o.maxThreads < o.minThreads) {
+    ctx.addIssue({ code: "custom", path: ["maxThreads"], message: `must be at least "minThreads" (${o.minThreads})` });
+  }
+  const threadOptions = (["threads", "minThreads", "maxThreads", "idleTimeoutMs", "workerData", "env", "execArgv"] as const).filter((f) => o[f] !== undefined);
+  if (o.backend === "remote") {
+    for (const f of threadOptions) {
+      if (f !== "threads") ctx.addIssue({ code: "custom", path: [f], message: 'is for the worker nodes with backend "remote": pass it to startWorkerNode' });
+    }
+    return;
+  }
+  if (o.backend === "inline") {
+    for (const f of threadOptions) {
+      if (f !== "workerData" && f !== "threads") ctx.addIssue({ code: "custom", path: [f], message: 'is not for backend "inline" (no threads: handlers run on the calling thread)' });
+    }
+  }
+  if (o.backend === "comlink" && typeof (globalThis as { Worker?: unknown }).Worker === "function") {
+    for (const f of ["env", "execArgv"] as const) {
+      if (o[f] !== undefined) ctx.addIssue({ code: "custom", path: [f], message: 'is not supported by backend "comlink" on Web Workers (Deno, browsers): use backend "piscina"' });
+    }
+  }
+}
 
 /** Parsed `createHive` options. */
 export type ParsedHiveOptions = z.output<typeof hiveOptionsSchema>;
@@ -217,6 +274,8 @@ export const taskSchema = z.strictObject(
     id: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
     signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
     idempotencyKey: z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" }).max(200, { error: "must be at most 200 characters" }).optional(),
+    // Checked in intake.ts (each item, against the input, the retries and the backend)
+    transfer: z.array(z.unknown(), { error: "must be an array of ArrayBuffers or typed arrays" }).optional(),
     // Checked in taskcache.ts
     cache: z.unknown().optional(),
     cacheKey: z.string({ error: "must be a string" }).optional(),

@@ -18,6 +18,7 @@ import type { PersistedHive } from "../../actors/persist.ts";
 import type { HiveDurability } from "./durability.ts";
 import { createPort } from "./port.ts";
 import type { ParsedHiveOptions } from "./schema.ts";
+import type { TaskTransfers } from "./transfers.ts";
 
 /** The running Queen (the root of the actor system). */
 export type QueenActor = Actor<typeof queenMachine>;
@@ -40,12 +41,14 @@ export interface SystemStart {
   inspect: unknown;
   /** The Queen's and Supervisor's saved state, and how old it is. */
   restore: { state: PersistedHive; ageMs: number } | undefined;
+  /** Task inputs that move to their thread (`transfer`). */
+  transfers?: TaskTransfers | undefined;
 }
 
 /** Creates and starts the Queen and, under it, the whole swarm. */
 export function startSystem(start: SystemStart, listeners: SystemListeners): QueenActor {
   const { options: o, backend, clock } = start;
-  const worker = workerMachine.provide({ actors: { port: createPort(backend, clock) } });
+  const worker = workerMachine.provide({ actors: { port: createPort(backend, clock, start.transfers) } });
   const agent = agentMachine.provide({ actors: { worker } });
   const supervisor = supervisorMachine.provide({ actors: { agent } });
   const queen = queenMachine.provide({ actors: { supervisor } });

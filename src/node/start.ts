@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { availableParallelism, hostname } from "node:os";
+import { hostname } from "node:os";
 import { z } from "zod";
 import type { NodeReadiness, WorkerNodeStats } from "../backends/remote/node.ts";
 import { NAME_PATTERN, nodeIdSchema, redisUrlSchema } from "../backends/remote/options.ts";
 import { InvalidOptionsError } from "../core/errors.ts";
 import { parseFor } from "../core/validation.ts";
-import { type AgentOptions, tasksUrl } from "../hive/options.ts";
-import { agentSchema, MAX_THREADS } from "../hive/schema.ts";
+import { type AgentOptions, tasksUrl, threadCounts } from "../hive/options.ts";
+import { agentSchema, checkPoolOptions, MAX_THREADS, poolOptionShapes } from "../hive/schema.ts";
 import type { HealthServer } from "../observe/serve.ts";
 import { nodeHandle, NodeMetrics, type NodeServeOptions } from "./observe.ts";
 
@@ -27,8 +27,20 @@ export interface WorkerNodeOptions {
   agents: AgentOptions[];
   /** The task handler module (as the hive's `tasks`); the built-ins are always there. */
   tasks?: URL | string;
-  /** Worker threads. @default the number of CPUs */
+  /** Worker threads, a fixed pool (as the hive's `threads`). @default the number of CPUs */
   threads?: number;
+  /** Fewest threads of a pool that grows and shrinks (as the hive's `minThreads`; not with `threads`). @default 1 when `maxThreads` is set */
+  minThreads?: number;
+  /** Most threads (as the hive's `maxThreads`). @default the number of CPUs (or `minThreads`, if more) */
+  maxThreads?: number;
+  /** How long a thread above `minThreads` may idle before it stops, ms. @default 60000 */
+  idleTimeoutMs?: number;
+  /** Handlers' `ctx.workerData` on this node (structured-cloneable). */
+  workerData?: unknown;
+  /** The threads' `process.env`. @default a copy of the process's environment */
+  env?: Record<string, string>;
+  /** The threads' Node flags (no V8 flags: heap limits go in `resourceLimits`). @default the process's own */
+  execArgv?: string[];
   /** This node's id in the cluster (letters, digits, `_`, `-`, `.`). @default the host name and process id */
   id?: string;
   /** The cluster's key prefix (as the coordinator's `remote.prefix`). @default "apiary" */
@@ -98,6 +110,7 @@ const nodeOptionsSchema = z.strictObject(
       }),
     tasks: z.union([z.instanceof(URL), z.string().min(1)], { error: "must be a URL or a path of the task handler module" }).optional(),
     threads: int(1, MAX_THREADS).optional(),
+    ...poolOptionShapes,
     id: nodeIdSchema.optional(),
     prefix: nodeIdSchema.default("apiary"),
     leaseMs: int(300, 600_000).default(5_000),
@@ -112,7 +125,7 @@ const nodeOptionsSchema = z.strictObject(
     signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: "must be an AbortSignal" }).optional(),
   },
   { error: "must be an options object { redis, agents, ... }" },
-);
+).superRefine(checkPoolOptions);
 
 /** The default node id: the host name (cleaned) and the process id. */
 function defaultNodeId(): string {
@@ -147,7 +160,11 @@ export async function startWorkerNode(options: WorkerNodeOptions): Promise<Worke
     id,
     agents: o.agents.map((a) => ({ id: a.id, capabilities: a.capabilities, concurrency: a.concurrency, ...(a.restart !== undefined ? { restart: a.restart } : {}) })),
     tasksUrl: tasksUrl(o.tasks),
-    threads: o.threads ?? Math.max(1, availableParallelism()),
+    ...threadCounts(o),
+    ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+    ...(o.workerData !== undefined ? { workerData: o.workerData } : {}),
+    ...(o.env !== undefined ? { env: o.env } : {}),
+    ...(o.execArgv !== undefined ? { execArgv: o.execArgv } : {}),
     maxBatch: o.maxBatch,
     abortGraceMs: o.abortGraceMs,
     startTimeoutMs: o.startTimeoutMs,

@@ -18,6 +18,7 @@ import { hostname } from "node:os";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { DEP_LAYOUT, type DependencyReport, openProgressPort, type ProgressPort, type ProgressReport } from "../../../workers/protocol.ts";
+import { buffersInside } from "../../../workers/transfer.ts";
 import { AbortedError, InvalidOptionsError, TaskCancelledError, TaskFailedError, TaskTimeoutError, WaitTimeoutError } from "../../core/errors.ts";
 import { PiscinaBackend } from "../piscina.ts";
 import type { AttemptResult, BackendStats } from "../types.ts";
@@ -47,6 +48,12 @@ export interface WorkerNodeConfig {
   agents: WireAgent[];
   tasksUrl: string | null;
   threads: number;
+  /** Fewest threads, when the pool grows and shrinks; absent: `threads`. */
+  minThreads?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+  workerData?: unknown;
+  env?: Record<string, string> | undefined;
+  execArgv?: string[] | undefined;
   maxBatch: number;
   abortGraceMs: number;
   startTimeoutMs: number;
@@ -179,6 +186,11 @@ export class WorkerNode implements AsyncDisposable {
     this.#backend = new PiscinaBackend({
       tasksUrl: config.tasksUrl,
       threads: config.threads,
+      minThreads: config.minThreads,
+      idleTimeoutMs: config.idleTimeoutMs,
+      workerData: config.workerData,
+      env: config.env,
+      execArgv: config.execArgv,
       maxBatch: config.maxBatch,
       abortGraceMs: config.abortGraceMs,
       startTimeoutMs: config.startTimeoutMs,
@@ -630,6 +642,11 @@ function outcomeOf(o: WireOutcome): NodeAttemptOutcome {
 
 /** An attempt's result as it travels back. */
 function toWire(wire: WireAttempt, result: AttemptResult, startedAt: number | undefined): WireOutcome {
+  if (result.ok && buffersInside(result.value).size > 0) {
+    // JSON would turn it into {} without a word.
+    const failed = new TaskFailedError("Task result cannot travel to the coordinator as JSON: it holds an ArrayBuffer or typed array (encode binary data, for example base64)");
+    result = { ok: false, error: failed };
+  }
   const o = result.ok
     ? { seq: wire.seq, id: wire.id, attempt: wire.attempt, ok: true as const, value: result.value }
     : { seq: wire.seq, id: wire.id, attempt: wire.attempt, ok: false as const, error: errorToWire(result.error) };
