@@ -144,6 +144,24 @@ describe("journal and recovery", () => {
     expect(events).toEqual(["recovered 4 3"]);
   });
 
+  it("refuses, at submit, an input the journal cannot keep as JSON, naming its path, and keeps running", async () => {
+    const { h } = await hive({ store: { dir: tmp() }, durability: "every-task" });
+    const cases: [unknown, string][] = [
+      [{ ids: new Set([1]) }, '"input.ids" must be JSON data in a durable hive'],
+      [{ at: new Date(0) }, '"input.at" must be JSON data in a durable hive'],
+      [{ n: 10n }, "received a BigInt"],
+      [{ bytes: new Uint8Array(4) }, "received a typed array"],
+      [[1, Number.NaN], '"input[1]" must be JSON data in a durable hive'],
+      [new Map([["a", 1]]), '"input" must be JSON data in a durable hive'],
+    ];
+    for (const [input, message] of cases) {
+      expect(() => h.submit({ kind: "double", input })).toThrow(expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining(message) }));
+    }
+    // Plain JSON data, with an undefined field JSON drops, goes in and runs.
+    expect(await h.run({ kind: "double", input: { n: 21, note: undefined } })).toBe(42);
+    expect(h.stats().tasks).toMatchObject({ accepted: 1, completed: 1 });
+  });
+
   it("re-arms a retry backoff that was running when the hive stopped (batched)", async () => {
     const dir = tmp();
     const { h, clock } = await hive({ store: { dir }, durability: "batched", journal: { flushMs: 1 }, retry: { minMs: 10_000, maxMs: 10_000, jitter: 0 }, breaker: false });

@@ -33,6 +33,10 @@ describe.skipIf(!redisAvailable())("remote backend: binary data and node pool se
       expect(() => hive.submit({ kind: "work", input: { bytes } })).toThrow(
         expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"input" must be JSON data with backend "remote"') }),
       );
+      // Nor anything else JSON would change on the way: a Map, a Date, NaN.
+      expect(() => hive.submit({ kind: "work", input: { seen: new Map([["a", 1]]) } })).toThrow(/"input\.seen" must be JSON data with backend "remote" .*, received a Map/);
+      expect(() => hive.submit({ kind: "work", input: { at: new Date(0) } })).toThrow(/"input\.at" must be JSON data with backend "remote" .*, received a Date/);
+      expect(() => hive.submit({ kind: "work", input: { n: Number.NaN } })).toThrow(/"input\.n" must be JSON data with backend "remote" .*, received NaN/);
       expect(() => hive.submit({ kind: "work", input: bytes, transfer: [bytes] })).toThrow(
         /"input" must be JSON data with backend "remote" \(jobs travel to worker nodes as JSON\), received one with "transfer"/,
       );

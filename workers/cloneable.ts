@@ -63,3 +63,57 @@ function walk(value: unknown, path: string, depth: number, seen: Set<object>): {
   }
   return null;
 }
+
+/**
+ * Returns null when JSON carries `value` faithfully (plain objects, arrays, strings, finite
+ * numbers, booleans, null; `undefined` object fields, which JSON drops, read back the same),
+ * otherwise a path and a reason, e.g. `{ path: "input.ids", reason: "a Set" }`. For what is
+ * written as JSON: a journal's inputs, a worker node's jobs.
+ */
+export function findNonJson(value: unknown, path = "input"): { path: string; reason: string } | null {
+  return walkJson(value, path, 0, new Set());
+}
+
+function walkJson(value: unknown, path: string, depth: number, seen: Set<object>): { path: string; reason: string } | null {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return null;
+    case "number":
+      return Number.isFinite(value) ? null : { path, reason: String(value) };
+    case "bigint":
+      return { path, reason: "a BigInt" };
+    case "undefined":
+      return { path, reason: "undefined" };
+    case "object":
+      break;
+    default:
+      return { path, reason: `a ${typeof value}` };
+  }
+  if (value === null) return null;
+  if (seen.has(value)) return { path, reason: "a circular reference" };
+  if (depth > MAX_DEPTH) return { path, reason: `nesting deeper than ${MAX_DEPTH}` };
+  if (Array.isArray(value)) {
+    seen.add(value);
+    for (let i = 0; i < value.length; i++) {
+      const bad = walkJson(value[i], `${path}[${i}]`, depth + 1, seen);
+      if (bad) return bad;
+    }
+    seen.delete(value);
+    return null;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = ArrayBuffer.isView(value) ? "a typed array" : value instanceof ArrayBuffer ? "an ArrayBuffer" : `a ${(value as object).constructor?.name ?? "class instance"}`;
+    return { path, reason: name };
+  }
+  seen.add(value);
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    const bad = walkJson(v, `${path}.${key}`, depth + 1, seen);
+    if (bad) return bad;
+  }
+  seen.delete(value);
+  return null;
+}

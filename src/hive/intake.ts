@@ -8,7 +8,7 @@
 import type { Actor } from "xstate";
 import type { LifecycleEvent, queenMachine, TaskSpec } from "../../actors/queen.ts";
 import type { Capabilities, Priority } from "../../actors/types.ts";
-import { findUncloneable } from "../../workers/cloneable.ts";
+import { findNonJson, findUncloneable } from "../../workers/cloneable.ts";
 import { bufferOf, buffersInside, invalidTransferItem } from "../../workers/transfer.ts";
 import type { HiveClock } from "../core/clock.ts";
 import { describeValue, InvalidOptionsError, InvalidTaskError, TaskCancelledError } from "../core/errors.ts";
@@ -148,6 +148,17 @@ export class Intake {
     if (bad !== null) throw new InvalidTaskError(`Cannot ${action}: "${bad.path}" cannot cross threads, received ${bad.reason}`);
     const remote = this.#host.options.backend === "remote";
     if (t.transfer !== undefined || remote) this.#checkBinary(t, action, remote);
+    const journaled = this.#host.durable.journal !== undefined;
+    if ((remote || journaled) && t.input !== undefined) {
+      const notJson = findNonJson(t.input);
+      if (notJson !== null) {
+        throw new InvalidTaskError(
+          `Cannot ${action}: "${notJson.path}" must be JSON data ${
+            remote ? 'with backend "remote" (jobs travel to worker nodes as JSON)' : "in a durable hive (the journal keeps inputs as JSON, and a recovered task would run on what JSON kept)"
+          }, received ${notJson.reason}: encode it (a Map as entries, a Date as its epoch ms, binary data as base64)`,
+        );
+      }
+    }
     return t;
   }
 
