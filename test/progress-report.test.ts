@@ -44,6 +44,19 @@ describe.each(["piscina", "inline"] as const)("task progress on %s", (backend) =
     expect(seen.length).toBeGreaterThanOrEqual(1);
     expect(seen.length).toBeLessThanOrEqual(3);
     expect(seen[0]).toEqual({ step: 1, of: 10 });
+    expect(seen.at(-1)).toEqual({ step: 10, of: 10 });
+  });
+
+  it("delivers the last value the throttle held before the result, not after it or never", async () => {
+    const hive = await started({ backend, threads: 1 });
+    const handle = hive.submit({ kind: "progressSteps", input: { steps: 5, gapMs: 0 } });
+    const seen: { step: number }[] = [];
+    handle.onProgress((v) => void seen.push(v as { step: number }));
+    expect(await handle.result).toBe("done");
+    // The steps come within one throttle period: the last one travels with the attempt's outcome.
+    expect(seen.at(-1)).toEqual({ step: 5, of: 5 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen.at(-1)).toEqual({ step: 5, of: 5 }); // a straggler of the run is dropped, not delivered after
   });
 
   it("refuses a value that cannot cross threads with INVALID_OPTIONS, and a listener that is not a function", async () => {

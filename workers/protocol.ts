@@ -40,8 +40,8 @@ export interface SerializedError {
  * never holds back the attempts it would share a message with.
  */
 export type TaskOutcome =
-  | { ok: true; value: unknown; async?: true; deps?: DependencyReport[] }
-  | { ok: false; error: SerializedError; kind?: "handler" | "result" | "unknown-kind"; async?: true; deps?: DependencyReport[] };
+  | { ok: true; value: unknown; async?: true; deps?: DependencyReport[]; progress?: { value: unknown } }
+  | { ok: false; error: SerializedError; kind?: "handler" | "result" | "unknown-kind"; async?: true; deps?: DependencyReport[]; progress?: { value: unknown } };
 
 /**
  * What one guarded dependency call inside a handler came to, reported back to the main thread

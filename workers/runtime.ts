@@ -51,10 +51,21 @@ const NO_AFTER: readonly unknown[] = Object.freeze([]);
  * Where progress reports go: a function (the inline backend: the main thread itself), or the name
  * of a `BroadcastChannel` the main thread listens on (threads), opened on the first report.
  */
-function progressSender(progress: string | ((report: ProgressReport) => void) | null): ((report: ProgressReport) => void) | null {
-  if (progress === null || typeof progress === "function") return progress;
+function progressSender(progress: string | ((report: ProgressReport) => void) | null): ProgressSender | null {
+  if (progress === null) return null;
+  if (typeof progress === "function") return { send: progress, direct: true };
   let channel: ProgressPort | undefined;
-  return (report) => (channel ??= openProgressPort(progress)).postMessage(report);
+  return { send: (report) => (channel ??= openProgressPort(progress)).postMessage(report), direct: false };
+}
+
+/**
+ * How an attempt's progress leaves: `direct` (inline) reaches the hive in the call; a channel's
+ * post races the attempt's outcome, which travels on another port, so the value the throttle
+ * still holds when the attempt ends goes back inside its outcome instead.
+ */
+interface ProgressSender {
+  send(report: ProgressReport): void;
+  direct: boolean;
 }
 
 /** The per-attempt context a handler receives; its `signal` is created on first use. */
@@ -77,7 +88,9 @@ class AttemptContext implements TaskContext {
   reports: DependencyReport[] | undefined;
 
   readonly #stamps: StartStamps | null;
-  readonly #sendProgress: ((report: ProgressReport) => void) | null;
+  readonly #sendProgress: ProgressSender | null;
+  /** The value the throttle held when the attempt ended (threads): it goes back with the outcome. */
+  unsentProgress: { value: unknown } | undefined;
   /** When the last progress report left, and the value waiting for the next (throttled). */
   #progressAt = Number.NEGATIVE_INFINITY;
   #progressTimer: ReturnType<typeof setTimeout> | undefined;
@@ -88,7 +101,7 @@ class AttemptContext implements TaskContext {
     flags: Int32Array | null,
     deps: DependencyMirror | null,
     stamps: StartStamps | null,
-    sendProgress: ((report: ProgressReport) => void) | null = null,
+    sendProgress: ProgressSender | null = null,
     workerData: unknown = undefined,
   ) {
     this.workerData = workerData;
@@ -126,7 +139,7 @@ class AttemptContext implements TaskContext {
     this.#progressTimer = undefined;
     if (this.done) return;
     this.#progressAt = performance.now();
-    this.#sendProgress?.({ taskId: this.taskId, attempt: this.attempt, value: this.#progressValue });
+    this.#sendProgress?.send({ taskId: this.taskId, attempt: this.attempt, value: this.#progressValue });
   }
 
   #flagged(): boolean {
@@ -194,8 +207,14 @@ class AttemptContext implements TaskContext {
 
   /** Settles the attempt: wakes its watcher so it can stop, and marks it finished for the main thread. */
   finish(): void {
+    if (this.#progressTimer !== undefined) {
+      // The latest value wins, the last one too: the throttle held it, the attempt ends now.
+      clearTimeout(this.#progressTimer);
+      this.#progressTimer = undefined;
+      if (this.#sendProgress?.direct === true) this.#flushProgress();
+      else this.unsentProgress = { value: this.#progressValue };
+    }
     this.done = true;
-    if (this.#progressTimer !== undefined) clearTimeout(this.#progressTimer);
     if (this.#stamps !== null) stampEnd(this.#stamps, this.#seq);
     const flags = this.#flags;
     if (this.#controller && flags !== null) Atomics.notify(flags, this.#seq % flags.length);
@@ -217,7 +236,7 @@ export class ThreadRuntime {
   /** Loads the task module synchronously where it can (see `load-module.ts`), else undefined. */
   readonly #loadSync: ((url: string) => { default?: unknown } | undefined) | undefined;
   /** Where `ctx.progress` reports go; null when nobody listens. */
-  readonly #sendProgress: ((report: ProgressReport) => void) | null;
+  readonly #sendProgress: ProgressSender | null;
   /** Handlers' `ctx.workerData`. */
   readonly #workerData: unknown;
 
@@ -372,6 +391,7 @@ export class ThreadRuntime {
 /** Attaches the attempt's dependency reports (if it made guarded calls) to its outcome. */
 function withReports(outcome: TaskOutcome, ctx: AttemptContext): TaskOutcome {
   if (ctx.reports !== undefined && ctx.reports.length > 0) outcome.deps = ctx.reports;
+  if (ctx.unsentProgress !== undefined) outcome.progress = ctx.unsentProgress;
   return outcome;
 }
 

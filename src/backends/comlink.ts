@@ -60,7 +60,7 @@ export class ComlinkBackend implements ExecutionBackend {
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
     this.#runner = new BatchRunner(
-      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
+      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports, onProgress: options.progress?.deliver },
       (batch) => this.#transport(batch),
     );
     this.#init = {

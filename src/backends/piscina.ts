@@ -86,7 +86,7 @@ export class PiscinaBackend implements ExecutionBackend {
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
     this.#runner = new BatchRunner(
-      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports },
+      { maxBatch: options.maxBatch, spread: options.threads * 2, abortGraceMs: options.abortGraceMs, onReports: options.dependencies?.onReports, onProgress: options.progress?.deliver },
       (batch) => this.#run(batch),
     );
     const workerData: WorkerInit = {

@@ -13,6 +13,7 @@ import {
   clearStart,
   type DependencyReport,
   endedOf,
+  type ProgressReport,
   raiseAbortFlag,
   START_LAYOUT,
   startOf,
@@ -76,6 +77,8 @@ export interface BatchRunnerOptions {
   abortGraceMs: number;
   /** Receives the dependency reports outcomes carry (even of attempts aborted meanwhile). */
   onReports?: ((reports: readonly DependencyReport[]) => void) | undefined;
+  /** Receives the last progress value a thread's throttle held when its attempt ended, before the outcome. */
+  onProgress?: ((report: ProgressReport) => void) | undefined;
 }
 
 /** Times an attempt may be lost with a thread that died while none of its batch ran, before it fails. */
@@ -213,6 +216,7 @@ export class BatchRunner {
           const outcome = outcomes[i];
           if (outcome?.async) this.#asyncKinds.add(e.attempt.kind);
           if (outcome?.deps !== undefined) this.#options.onReports?.(outcome.deps);
+          if (outcome?.progress !== undefined) this.#options.onProgress?.({ taskId: e.attempt.id, attempt: e.attempt.attempt, value: outcome.progress.value });
           this.#settle(e, outcome ? toResult(e.attempt, outcome) : crashed(e, new Error("no outcome in the reply")));
         }
       },
