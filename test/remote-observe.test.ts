@@ -133,6 +133,33 @@ describe.skipIf(!available)("remote cluster observed", () => {
     }
   });
 
+  it("a node leaves on SIGTERM without waiting out leases: at once with no coordinator listening, within a lease with Redis gone, and its process exits", async () => {
+    const own = await startRedisServer(); // this test stops it
+    const files = scratch();
+    const nodes: NodeProcess[] = [];
+    try {
+      // 5 s leases: the old leave waited two of them (10 s) for a release nobody would send.
+      nodes.push(await startNode(own.url, { id: "quiet", agents: [{ id: "w", concurrency: 2 }], leaseMs: 5_000, prefix: "leave" }, files.dir));
+      let t0 = performance.now();
+      expect(await nodes[0]!.stop()).toBe(0);
+      const alone = performance.now() - t0;
+      expect(nodes[0]!.output()).toContain("left after 0 attempts");
+      expect(alone).toBeLessThan(5_000);
+
+      nodes.push(await startNode(own.url, { id: "stranded", agents: [{ id: "w", concurrency: 2 }], leaseMs: 5_000, prefix: "leave" }, files.dir));
+      await own.close(); // Redis goes: the leave cannot be said, the lease lapses by itself
+      t0 = performance.now();
+      expect(await nodes[1]!.stop()).toBe(0);
+      const stranded = performance.now() - t0;
+      // Before: no exit at all (BullMQ's clean close waits for Redis, and its stalled-job timer holds the process).
+      expect(stranded).toBeLessThan(15_000);
+    } finally {
+      await Promise.all(nodes.map((n) => n.kill()));
+      await own.close();
+      files.remove();
+    }
+  });
+
   it("ctx.progress in a node's thread reaches handle.onProgress and task.progress events, in order", async () => {
     const prefix = `p${++prefixes}`;
     const files = scratch();

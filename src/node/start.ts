@@ -185,6 +185,6 @@ export async function startWorkerNode(options: WorkerNodeOptions): Promise<Worke
     throw error;
   });
   const stopNode = node.stop.bind(node);
-  node.stop = () => Promise.all([replicas.stop(), stopNode()]).then(() => {});
+  node.stop = () => Promise.all([replicas.stop(node.stats().redisConnected), stopNode()]).then(() => {});
   return nodeHandle(node, metrics);
 }

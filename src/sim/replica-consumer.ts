@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { bullConnection } from "../backends/remote/redis.ts";
+import { bullConnection, closeWorker } from "../backends/remote/redis.ts";
 import { lockDurationMs } from "../backends/remote/protocol.ts";
 import { createReplicaPool, type ReplicaPool } from "./replica-pool.ts";
 import { decodeReplica, encodeReplica, MAX_REPLICA_STALLS, REPLICA_QUEUE, type ReplicaJobData, type ReplicaJobResult } from "./replica-wire.ts";
@@ -28,8 +28,11 @@ export interface ReplicaConsumerOptions {
 
 /** A running replica consumer. */
 export interface ReplicaConsumer {
-  /** Takes no new replica, lets those running finish, then stops the replica threads. */
-  stop(): Promise<void>;
+  /**
+   * Takes no new replica, lets those running finish (a lease at most), then stops the replica
+   * threads; with `redisUp` false it drops its connections at once instead of waiting for Redis.
+   */
+  stop(redisUp?: boolean): Promise<void>;
 }
 
 /** Starts consuming the cluster's sweep replicas. */
@@ -57,9 +60,10 @@ export async function startReplicaConsumer(o: ReplicaConsumerOptions): Promise<R
   await worker.waitUntilReady();
   let stopping: Promise<void> | undefined;
   return {
-    stop: () =>
+    stop: (redisUp = true) =>
       stopping ??= (async () => {
-        await worker.close().catch(() => {});
+        // A replica still running past a lease is left to run again elsewhere (its lock lapses).
+        await closeWorker(worker, o.leaseMs, redisUp);
         if (pool !== undefined) await (await pool).destroy().catch(() => {});
       })(),
   };

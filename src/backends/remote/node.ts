@@ -38,7 +38,7 @@ import {
   type WireAttempt,
   type WireOutcome,
 } from "./protocol.ts";
-import { bullConnection, connect, reachable } from "./redis.ts";
+import { bullConnection, closeWorker, connect, reachable, within } from "./redis.ts";
 
 /** What a node is made from (validated by `startWorkerNode`). */
 export interface WorkerNodeConfig {
@@ -309,8 +309,9 @@ export class WorkerNode implements AsyncDisposable {
     await this.#redis.hset(this.#keys.nodes, this.id, JSON.stringify(this.#description(state)));
   }
 
-  async #announce(state: Announcement["state"]): Promise<void> {
-    await this.#redis.publish(this.#keys.announce, JSON.stringify({ nodeId: this.id, incarnation: this.#incarnation, state } satisfies Announcement));
+  /** Publishes `state`; resolves with how many listened (coordinators: nodes do not subscribe). */
+  async #announce(state: Announcement["state"]): Promise<number> {
+    return await this.#redis.publish(this.#keys.announce, JSON.stringify({ nodeId: this.id, incarnation: this.#incarnation, state } satisfies Announcement));
   }
 
   /** The heartbeat: renews the lease; a lapsed one means the coordinator has given this incarnation up. */
@@ -561,9 +562,10 @@ export class WorkerNode implements AsyncDisposable {
 
   /**
    * Leaves the cluster: says it is leaving, waits until the coordinator has removed its agents
-   * (their running attempts finish here first) — or, with no coordinator answering, until it has
-   * nothing left to run and two leases have passed — then stops taking jobs, gives up its lease
-   * and stops its threads. Idempotent.
+   * (their running attempts finish here first) — or, with no coordinator listening, until it has
+   * nothing left to run — then stops taking jobs, gives up its lease and stops its threads. With
+   * Redis gone it does not wait for it (a lease at most per step): the lease lapses and the
+   * coordinator crashes its agents. Idempotent.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -573,17 +575,22 @@ export class WorkerNode implements AsyncDisposable {
   async #stop(): Promise<void> {
     if (this.#state === "up") {
       this.#state = "leaving";
-      try {
-        const released = new Promise<void>((resolve) => (this.#released = resolve));
+      const leaseMs = this.#config.leaseMs;
+      const released = new Promise<void>((resolve) => (this.#released = resolve));
+      // Only a coordinator listens on the announce channel: with none, no release will come.
+      const said = this.#redis.status !== "ready" ? Promise.resolve(undefined) : (async () => {
         await this.#describe("leaving");
-        await this.#announce("leaving");
+        return await this.#announce("leaving");
+      })().catch(() => undefined);
+      const coordinators = await within(said, leaseMs, undefined);
+      if (coordinators !== undefined) {
         const quietSince = { at: Date.now() };
         await Promise.race([
           released,
           new Promise<void>((resolve) => {
             const timer = setInterval(() => {
               if (this.#running.size > 0) quietSince.at = Date.now();
-              else if (Date.now() - quietSince.at > this.#config.leaseMs * 2) {
+              else if (coordinators === 0 || Date.now() - quietSince.at > leaseMs * 2) {
                 clearInterval(timer);
                 resolve();
               }
@@ -591,22 +598,21 @@ export class WorkerNode implements AsyncDisposable {
             void released.then(() => clearInterval(timer));
           }),
         ]);
-      } catch {
-        // Redis unreachable: leave anyway (the lease lapses and the coordinator crashes our agents).
       }
     }
     const joined = this.#state !== "starting";
     this.#state = "stopped";
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     if (this.#reportTimer !== undefined) clearTimeout(this.#reportTimer);
-    await this.#worker?.close().catch(() => {});
+    if (this.#worker !== undefined) await closeWorker(this.#worker, this.#config.leaseMs, this.#redis.status === "ready");
     if (joined && this.#redis.status === "ready") {
-      try {
+      const release = (async () => {
         await this.#redis.eval(RELEASE, 2, this.#keys.lease(this.id), this.#keys.nodes, this.id, `"incarnation":"${this.#incarnation}"`);
         await this.#announce("gone");
-      } catch {
+      })().catch(() => {
         // The lease lapses by itself.
-      }
+      });
+      await within(release, this.#config.leaseMs, undefined);
     }
     await this.#backend.close();
     this.#progressPort?.close();

@@ -46,3 +46,27 @@ export async function reachable(client: Redis, url: string, timeoutMs: number, s
     if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }
+
+/** Resolves after `ms` (the timer does not hold the process open). */
+function after(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
+
+/**
+ * Resolves with `work`'s outcome, or with `fallback` once `ms` have passed: a Redis command waits
+ * out a reconnection forever (BullMQ's setting), which a stopping process must not.
+ */
+export function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return Promise.race([work, after(ms).then(() => fallback)]);
+}
+
+/**
+ * Closes a BullMQ worker: cleanly (its running jobs finish, its connections quit) within `graceMs`
+ * while Redis answers; at once, dropping its connections, when it does not (a clean close would
+ * wait for Redis forever, and BullMQ's stalled-job timer with it, holding the process open). A job
+ * still running is left to its lock, which lapses: it runs again elsewhere.
+ */
+export async function closeWorker(worker: { close(force?: boolean): Promise<void>; disconnect(): Promise<void> }, graceMs: number, redisUp: boolean): Promise<void> {
+  const closed = await within(worker.close(!redisUp).then(() => true, () => true), redisUp ? graceMs : 1_000, false);
+  if (!closed) await within(worker.disconnect().catch(() => {}), 1_000, undefined);
+}
