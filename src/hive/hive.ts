@@ -704,9 +704,18 @@ export class Hive implements AsyncDisposable {
    * const ask = hive.dependency("llm", (prompt: string) => llm.complete(prompt), { consecutiveFailures: 3, resetTimeoutMs: 10_000 });
    * const text = await ask("hello");
    * ```
-   * @throws InvalidOptionsError when `name` is empty or taken, or an option is invalid
+   * @throws InvalidOptionsError when `name` is empty or taken, or an option is invalid (`rateLimit` on
+   * the `remote` backend, which cannot count the worker nodes' calls yet)
    */
   dependency<A extends unknown[], R>(name: string, fn: (...args: A) => R | PromiseLike<R>, options?: DependencyOptions): (...args: A) => Promise<Awaited<R>> {
+    if (this.#options.backend === "remote" && options !== null && typeof options === "object" && (options as { rateLimit?: unknown }).rateLimit !== undefined) {
+      // The windows live in this machine's shared memory: worker nodes' calls would go uncounted.
+      throw new InvalidOptionsError(
+        `Cannot register dependency: "rateLimit" does not hold across worker nodes yet (backend "remote": the windows live in one machine's shared memory, so the nodes' calls would go uncounted), received ${
+          describeValue((options as { rateLimit?: unknown }).rateLimit)
+        }: pace the kind that calls it with the hive's "limits" instead`,
+      );
+    }
     return this.#dependencies.register(name, fn, options);
   }
 
