@@ -261,3 +261,18 @@ describe("the worker entry's task module loading", () => {
     await expect(runtime.describe()).rejects.toThrow(`tasks module ${url} could not be loaded`);
   });
 });
+
+describe("stopping while a thread loads its task module", () => {
+  it("never aborts the process: 150 stops, each just after a thread died and its replacement began loading", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [new URL("./fixtures/stop-while-loading.mjs", import.meta.url).pathname, "150"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+    // Before the load guard: "FATAL ERROR: v8::… " and SIGABRT in about one run in three.
+    expect(out).not.toContain("FATAL ERROR");
+    expect(code).toBe(0);
+    expect(out).toContain('{"survived":150}');
+  }, 60_000);
+});

@@ -6,7 +6,7 @@
  */
 import { workerData } from "node:worker_threads";
 import { move, transferableSymbol, valueSymbol } from "piscina";
-import { loadModuleSync } from "./load-module.ts";
+import { guardedLoad } from "./load-module.ts";
 import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "./protocol.ts";
 import { ThreadRuntime } from "./runtime.ts";
 
@@ -16,7 +16,7 @@ const runtime = new ThreadRuntime(
   init?.abortFlags ?? null,
   init?.dependencyStates ?? null,
   init?.startStamps ?? null,
-  loadModuleSync,
+  guardedLoad(init?.loadGuard ? new Int32Array(init.loadGuard) : null),
   init?.progressChannel ?? null,
   init?.userData,
 );

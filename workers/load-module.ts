@@ -36,3 +36,24 @@ export function loadModuleSync(url: string): { default?: unknown } | undefined {
     return undefined;
   }
 }
+
+/**
+ * `loadModuleSync` that a pool closing can wait out. Node 20 aborts the whole process (a V8
+ * check, `IsGraphAsync … must be used on an instantiated module`) when a thread is terminated
+ * inside `require()` of an ES module; the pool terminates its threads as it closes, one of them
+ * perhaps a replacement loading its task module. So a thread counts itself in `LOADING` before
+ * it loads, then looks at `CLOSING`: raised, it leaves the load to `import()` (which a
+ * termination interrupts safely). The pool raises `CLOSING`, then waits for `LOADING` to reach 0
+ * (both sequentially consistent, so no thread is inside a synchronous load once it reads 0).
+ */
+export function guardedLoad(guard: Int32Array | null): (url: string) => { default?: unknown } | undefined {
+  if (guard === null) return loadModuleSync;
+  return (url) => {
+    Atomics.add(guard, 0, 1);
+    try {
+      return Atomics.load(guard, 1) === 0 ? loadModuleSync(url) : undefined;
+    } finally {
+      Atomics.sub(guard, 0, 1);
+    }
+  };
+}

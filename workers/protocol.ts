@@ -74,7 +74,15 @@ export interface WorkerInit {
   progressChannel?: string | null;
   /** The hive's `workerData`: handlers' `ctx.workerData`. */
   userData?: unknown;
+  /**
+   * Two counters (layout: {@link LOAD_GUARD}): threads loading a module synchronously now, and a
+   * flag the pool raises before it terminates its threads. See `guardedLoad` in load-module.ts.
+   */
+  loadGuard?: SharedArrayBuffer | null;
 }
+
+/** Slots of {@link WorkerInit.loadGuard} (Int32). */
+export const LOAD_GUARD = { LOADING: 0, CLOSING: 1, bytes: 8 } as const;
 
 /** A handler's `ctx.progress(value)`, on its way to the main thread. */
 export interface ProgressReport {

@@ -8,7 +8,7 @@
  * @module
  */
 import { Piscina } from "piscina";
-import type { Description, TaskOutcome, WorkerInit, WorkerRequest } from "../../workers/protocol.ts";
+import { type Description, LOAD_GUARD, type TaskOutcome, type WorkerInit, type WorkerRequest } from "../../workers/protocol.ts";
 import { TasksModuleError } from "../core/errors.ts";
 import { type Batch, BatchRunner, COLLATERAL } from "./runner.ts";
 import { spareKeepingBalancer } from "./spare-balancer.ts";
@@ -82,6 +82,8 @@ export class PiscinaBackend implements ExecutionBackend {
   /** Errors seen (idle threads' and batches') while there are suspects. */
   #suspectErrors = 0;
   #closing = false;
+  /** Threads inside a synchronous module load, and the flag that stops new ones (see `guardedLoad`). */
+  readonly #loadGuard = new Int32Array(new SharedArrayBuffer(LOAD_GUARD.bytes));
 
   constructor(options: ThreadBackendOptions) {
     this.#options = options;
@@ -95,6 +97,7 @@ export class PiscinaBackend implements ExecutionBackend {
       dependencyStates: options.dependencies?.states ?? null,
       startStamps: this.#runner.startStamps,
       progressChannel: options.progress?.name ?? null,
+      loadGuard: this.#loadGuard.buffer as SharedArrayBuffer,
       ...(options.workerData !== undefined ? { userData: options.workerData } : {}),
     };
     const minThreads = Math.min(options.minThreads ?? options.threads, options.threads);
@@ -198,6 +201,11 @@ export class PiscinaBackend implements ExecutionBackend {
   async close(): Promise<void> {
     this.#closing = true;
     this.#runner.clear();
+    // No thread may be inside a synchronous module load when it is terminated (Node 20 aborts the
+    // process there): stop new ones, wait out those under way (milliseconds; bounded).
+    Atomics.store(this.#loadGuard, LOAD_GUARD.CLOSING, 1);
+    const end = performance.now() + 2_000;
+    while (Atomics.load(this.#loadGuard, LOAD_GUARD.LOADING) > 0 && performance.now() < end) await new Promise((resolve) => setTimeout(resolve, 1));
     await this.#pool.destroy();
   }
 }
