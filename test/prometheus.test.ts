@@ -6,26 +6,17 @@
 // Without promtool (Debian's `prometheus` package) the tests skip and say so, unless
 // APIARY_REQUIRE_PROMTOOL=1 (CI sets it), in which case they fail.
 import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHive, type Hive } from "../src/index.ts";
-import { fixtureTasks } from "./helpers.ts";
+import { fixtureTasks, onPath } from "./helpers.ts";
 
 const required = process.env.APIARY_REQUIRE_PROMTOOL === "1";
 const examples = fileURLToPath(new URL("../examples/prometheus/", import.meta.url));
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const path = join(dir, name);
-    if (dir !== "" && existsSync(path)) return path;
-  }
-  return undefined;
-}
 
 const promtool = onPath("promtool");
 const prometheus = onPath("prometheus");

@@ -3,12 +3,10 @@
 // a node's thread to `handle.onProgress`, and the coordinator's backstop deadline when a node
 // that took an attempt is frozen (SIGSTOP) with its lease still good.
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHive, type HiveEvent } from "../src/index.ts";
-import { apiary } from "./helpers.ts";
+import { apiary, onPath } from "./helpers.ts";
 import { type NodeProcess, redisAvailable, type RedisServer, scratch, startNode, startRedisServer, until } from "./remote-cluster.ts";
 
 const available = redisAvailable();
@@ -24,13 +22,6 @@ describe("apiary worker --port", () => {
   });
 });
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const path = join(dir, name);
-    if (dir !== "" && existsSync(path)) return path;
-  }
-  return undefined;
-}
 const promtool = onPath("promtool");
 
 /** `promtool check metrics` on `text`: its exit code and what it printed. */

@@ -18,7 +18,7 @@ import { parseFor } from "../core/validation.ts";
 import type { DeadLetter as EventDeadLetter, SubscribeOptions, WaitForOptions } from "../observe/bus.ts";
 import { LogHistogram } from "../metrics/histogram.ts";
 import type { MetricSnapshot } from "../metrics/registry.ts";
-import { DEFAULT_HEALTH_PORT, type HealthServer, serveHealth } from "../observe/serve.ts";
+import { type HealthServer, serveOwned } from "../observe/serve.ts";
 import { backendHost } from "./backend-host.ts";
 import { AgentBreakers, type BreakerTransitionEvent, parseAgentBreakerOptions } from "./agent-breakers.ts";
 import { type DeadLetteredTask, DeadLetters } from "./dead-letters.ts";
@@ -748,28 +748,13 @@ export class Hive implements AsyncDisposable {
    * @throws InvalidOptionsError (rejects) when `options` is not an object { port, host, signal } or an option is invalid
    * @throws ServeFailedError (rejects) when the port cannot be bound
    */
-  async serve(options: HiveServeOptions = {}): Promise<HealthServer> {
-    if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
-    const { port: _port, host: _host, signal: _signal, ...unknown } = options;
-    const extra = Object.keys(unknown);
-    if (extra.length > 0) {
-      throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
-    }
-    const server = await serveHealth({
-      port: options.port ?? DEFAULT_HEALTH_PORT,
-      ...(options.host !== undefined ? { host: options.host } : {}),
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  serve(options: HiveServeOptions = {}): Promise<HealthServer> {
+    return serveOwned(options, this.#servers, {
       metrics: () => this.metricsText(),
       live: () => this.#state !== "stopped",
       ready: () => readiness(this.#state, this.#queen),
       dashboard: hiveDashboard({ hive: this, queen: () => this.#queen, metrics: this.#metrics, now: this.#clock.now }),
     });
-    this.#servers.add(server);
-    const close = (): Promise<void> => {
-      this.#servers.delete(server);
-      return server.close();
-    };
-    return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
   }
 
   #gaugeSample(): HiveGaugeSample {

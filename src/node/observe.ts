@@ -11,9 +11,8 @@
  * @module
  */
 import type { AttemptEnd, NodeAttemptOutcome, NodeReadiness, WorkerNode, WorkerNodeStats } from "../backends/remote/node.ts";
-import { describeValue, InvalidOptionsError } from "../core/errors.ts";
 import { type BoundCounter, type BoundHistogram, MetricsRegistry } from "../metrics/registry.ts";
-import { DEFAULT_HEALTH_PORT, type HealthServer, serveHealth } from "../observe/serve.ts";
+import { type HealthServer, serveOwned } from "../observe/serve.ts";
 import { TASK_SECONDS_BUCKETS } from "../hive/metrics.ts";
 import type { WorkerNodeHandle } from "./start.ts";
 
@@ -119,27 +118,8 @@ export interface ServedNode extends ObservedNode {
  * connected to Redis, its lease renewed within a lease and threads up; 503 with the reason
  * otherwise).
  */
-export async function serveNode(node: ServedNode, metrics: NodeMetrics, options: NodeServeOptions, servers: Set<HealthServer>): Promise<HealthServer> {
-  if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
-  const { port: _port, host: _host, signal: _signal, ...unknown } = options;
-  const extra = Object.keys(unknown);
-  if (extra.length > 0) {
-    throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
-  }
-  const server = await serveHealth({
-    port: options.port ?? DEFAULT_HEALTH_PORT,
-    ...(options.host !== undefined ? { host: options.host } : {}),
-    ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    metrics: () => metrics.toPrometheus(),
-    live: () => !node.stopped,
-    ready: () => node.readiness(),
-  });
-  servers.add(server);
-  const close = (): Promise<void> => {
-    servers.delete(server);
-    return server.close();
-  };
-  return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
+export function serveNode(node: ServedNode, metrics: NodeMetrics, options: NodeServeOptions, servers: Set<HealthServer>): Promise<HealthServer> {
+  return serveOwned(options, servers, { metrics: () => metrics.toPrometheus(), live: () => !node.stopped, ready: () => node.readiness() });
 }
 
 /** The handle `startWorkerNode` returns: the node, its metrics and its health servers (closed when it stops). */

@@ -21,7 +21,7 @@ import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
-import { AbortedError, ServeFailedError } from "../core/errors.ts";
+import { AbortedError, describeValue, InvalidOptionsError, ServeFailedError } from "../core/errors.ts";
 import { fn, parseFor } from "../core/validation.ts";
 import { createDashboard, type Dashboard, type DashboardOptions, type DashboardSource } from "./dashboard.ts";
 
@@ -235,4 +235,36 @@ function send(response: ServerResponse, status: number, type: string, body: stri
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `serveHealth` behind a public `serve(options)` (`hive.serve()`, a worker node's `serve()`):
+ * checks `options` is an object of `port`, `host` and `signal` only, serves the owner's
+ * `endpoints` (port {@link DEFAULT_HEALTH_PORT} unless told), and keeps the server in `servers`
+ * until it closes, so the owner closes what is left when it stops.
+ * @throws InvalidOptionsError (rejects) naming what is wrong with `options`
+ */
+export async function serveOwned(
+  options: unknown,
+  servers: Set<HealthServer>,
+  endpoints: Pick<HealthServerOptions, "metrics" | "live" | "ready" | "dashboard">,
+): Promise<HealthServer> {
+  if (options === null || typeof options !== "object") throw new InvalidOptionsError(`Cannot serve health: options must be an object { port, host, signal }, received ${describeValue(options)}`);
+  const { port, host, signal, ...unknown } = options as { port?: number; host?: string; signal?: AbortSignal };
+  const extra = Object.keys(unknown);
+  if (extra.length > 0) {
+    throw new InvalidOptionsError(`Cannot serve health: ${extra.map((k) => JSON.stringify(k)).join(", ")} ${extra.length === 1 ? "is not a known option" : "are not known options"}`);
+  }
+  const server = await serveHealth({
+    port: port ?? DEFAULT_HEALTH_PORT,
+    ...(host !== undefined ? { host } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+    ...endpoints,
+  });
+  servers.add(server);
+  const close = (): Promise<void> => {
+    servers.delete(server);
+    return server.close();
+  };
+  return { url: server.url, port: server.port, close, [Symbol.asyncDispose]: close };
 }
