@@ -1,6 +1,7 @@
 // Rate limits on dependencies hold across the main thread and every worker thread (a sliding log
 // in shared memory): real threads, real time, kept short (windows of 150 ms).
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { grantMarginMs, waitForCall } from "../workers/rate-window.ts";
 import { createHive, type Hive, isApiaryError } from "../src/index.ts";
 import { fixtureTasks } from "./helpers.ts";
 
@@ -60,5 +61,58 @@ describe("dependency rate limits", () => {
     expect(() => hive.dependency("x", () => 1, { rateLimit: { max: 1, perMs: 10, burst: 2 } as never })).toThrow(/"rateLimit.burst" is not a known option/);
     hive.dependency("big", () => 1, { rateLimit: { max: 16_000, perMs: 10 } });
     expect(() => hive.dependency("more", () => 1, { rateLimit: { max: 500, perMs: 10 } })).toThrow(/must fit the 384 calls left/);
+  });
+
+  describe("a limit counted elsewhere (worker nodes: in Redis)", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const refused = (ms: number) => new Error(`wait ${ms}`);
+
+    it("lets go a grant that came back later than the margin, and asks again", async () => {
+      vi.useFakeTimers({ toFake: ["performance", "setTimeout"] });
+      const margin = grantMarginMs(1_000);
+      expect(margin).toBe(25);
+      // The first answer takes 40 ms (a thread hop under load): its call would go too late.
+      const answers = [40, 2];
+      let asked = 0;
+      const take = (): Promise<number> => {
+        vi.advanceTimersByTime(answers[asked++] ?? 0);
+        return Promise.resolve(0);
+      };
+      await waitForCall(take, true, refused, margin);
+      expect(asked).toBe(2);
+    });
+
+    it("sleeps as long as the store says, and fails fast when the limit does not wait", async () => {
+      vi.useFakeTimers({ toFake: ["performance", "setTimeout"] });
+      const waits = [300, 0];
+      let asked = 0;
+      const done = waitForCall(() => Promise.resolve(waits[asked++]!), true, refused, 25);
+      await vi.advanceTimersByTimeAsync(299);
+      expect(asked).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      await done;
+      expect(asked).toBe(2);
+      await expect(waitForCall(() => Promise.resolve(120), false, refused, 25)).rejects.toThrow("wait 120");
+    });
+
+    it("takes the third late grant in a row: a machine too loaded to do better still makes progress", async () => {
+      vi.useFakeTimers({ toFake: ["performance", "setTimeout"] });
+      let asked = 0;
+      await waitForCall(
+        () => {
+          asked++;
+          vi.advanceTimersByTime(100);
+          return Promise.resolve(0);
+        },
+        true,
+        refused,
+        25,
+      );
+      expect(asked).toBe(3);
+      // Windows under 250 ms keep a tenth of the window as margin, never under 1 ms.
+      expect([grantMarginMs(100), grantMarginMs(5), grantMarginMs(60_000)]).toEqual([10, 1, 25]);
+    });
   });
 });

@@ -33,10 +33,6 @@ describe.skipIf(!redisAvailable())("remote backend: binary data and node pool se
       expect(() => hive.submit({ kind: "work", input: { bytes } })).toThrow(
         expect.objectContaining({ code: "INVALID_TASK", message: expect.stringContaining('"input" must be JSON data with backend "remote"') }),
       );
-      // A dependency's rate limit cannot count the nodes' calls yet: refused, not silently exceeded.
-      expect(() => hive.dependency("llm", () => 1, { rateLimit: { max: 1, perMs: 1_000 } })).toThrow(
-        expect.objectContaining({ code: "INVALID_OPTIONS", message: expect.stringContaining('"rateLimit" does not hold across worker nodes yet') }),
-      );
       // Nor anything else JSON would change on the way: a Map, a Date, NaN.
       expect(() => hive.submit({ kind: "work", input: { seen: new Map([["a", 1]]) } })).toThrow(/"input\.seen" must be JSON data with backend "remote" .*, received a Map/);
       expect(() => hive.submit({ kind: "work", input: { at: new Date(0) } })).toThrow(/"input\.at" must be JSON data with backend "remote" .*, received a Date/);

@@ -11,7 +11,7 @@
  * @module
  */
 import { DEP_LAYOUT, DEP_STATE, type DependencyCallResult, type DependencyReport } from "./protocol.ts";
-import { acquireRate, RateWindows } from "./rate-window.ts";
+import { acquireRate, RateRequests, RateWindows } from "./rate-window.ts";
 
 /** A dependency's breaker state as a thread sees it. */
 export type DependencyState = "closed" | "open" | "halfOpen";
@@ -48,9 +48,12 @@ export class DependencyMirror {
   #version = 0;
   /** The rate limits beside the states (absent in a buffer from before they existed). */
   readonly rates: RateWindows | null;
+  /** Asks the main thread for calls of limits counted beyond this process (a worker node's); null without a rate channel. */
+  readonly elsewhere: RateRequests | null;
 
-  constructor(buffer: SharedArrayBuffer) {
+  constructor(buffer: SharedArrayBuffer, rateChannel: string | null = null) {
     this.rates = buffer.byteLength > DEP_LAYOUT.bytes ? new RateWindows(buffer) : null;
+    this.elsewhere = rateChannel === null ? null : new RateRequests(rateChannel);
     this.#words = new Int32Array(buffer, 0, DEP_LAYOUT.namesAt / 4);
     this.#bytes = new Uint8Array(buffer, DEP_LAYOUT.namesAt, DEP_LAYOUT.NAME_BYTES);
   }
@@ -136,8 +139,9 @@ export function workerDependency(mirror: DependencyMirror | null, name: string, 
           return options.fallback(error);
         }
       }
-      // A rate limit (set on the main thread) counts this call with every other thread's.
-      const waiting = mirror.rates === null ? undefined : acquireRate(mirror.rates, slot, name);
+      // A rate limit (set on the main thread) counts this call with every other thread's — and,
+      // on a worker node, with every node's and the coordinator's (asked of the main thread).
+      const waiting = mirror.rates === null ? undefined : acquireRate(mirror.rates, slot, name, undefined, undefined, mirror.elsewhere?.take ?? null);
       if (waiting !== undefined) await waiting;
       try {
         const value = await fn();

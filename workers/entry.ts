@@ -19,6 +19,7 @@ const runtime = new ThreadRuntime(
   guardedLoad(init?.loadGuard ? new Int32Array(init.loadGuard) : null),
   init?.progressChannel ?? null,
   init?.userData,
+  init?.rateChannel ?? null,
 );
 // The task module loads as the thread starts (before its first message, on Node), so a thread
 // started to replace a dead one is ready to run when it is first given work. A failure to load

@@ -72,6 +72,11 @@ export interface WorkerInit {
   startStamps?: SharedArrayBuffer | null;
   /** Name of the `BroadcastChannel` that carries `ctx.progress` reports to the main thread. */
   progressChannel?: string | null;
+  /**
+   * Name of the `BroadcastChannel` on which a thread asks its process's main thread for a call of
+   * a rate limit counted beyond the process (a worker node's: in Redis); see {@link RateRequest}.
+   */
+  rateChannel?: string | null;
   /** The hive's `workerData`: handlers' `ctx.workerData`. */
   userData?: unknown;
   /**
@@ -105,6 +110,24 @@ export function openProgressPort(name: string): ProgressPort {
   const port = new (globalThis as unknown as { BroadcastChannel: new (name: string) => ProgressPort }).BroadcastChannel(name);
   port.unref?.();
   return port;
+}
+
+/**
+ * A thread's request for one call of a rate limit its process counts elsewhere (a worker node's
+ * limits are counted in Redis, over every node and the coordinator): posted on the rate channel.
+ */
+export interface RateRequest {
+  /** Unique across the process's threads; the reply carries it back. */
+  id: string;
+  slot: number;
+  name: string;
+}
+
+/** The main thread's answer to a {@link RateRequest}: 0 when the call may go, else ms until one may; or why it could not ask. */
+export interface RateReply {
+  id: string;
+  waitMs?: number;
+  error?: string;
 }
 
 /** Least time between two progress reports of one attempt, ms; the latest value in between wins. */
@@ -197,8 +220,9 @@ export const DEP_LAYOUT = {
 /**
  * Layout of the rate limits of dependencies (`rateLimit: { max, perMs }`), after the names in the
  * same buffer. Per slot six Int32 words from `wordsAt`: a spin lock, the ring's head, `max` (0:
- * no limit), `perMs`, where the slot's ring starts in the pool, and whether a call waits (1) or
- * fails fast (0) when none may go. The pool holds Float64 epoch
+ * no limit), `perMs`, where the slot's ring starts in the pool (-1: the limit is counted beyond
+ * this process, and a thread asks its main thread on the rate channel), and whether a call waits
+ * (1) or fails fast (0) when none may go. The pool holds Float64 epoch
  * times of calls, each limited dependency owning `max` of them: a sliding log, so no window of
  * `perMs` ever holds more than `max` calls, whichever thread makes them.
  */

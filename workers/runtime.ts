@@ -248,13 +248,14 @@ export class ThreadRuntime {
     loadSync?: (url: string) => { default?: unknown } | undefined,
     progress: string | ((report: ProgressReport) => void) | null = null,
     workerData: unknown = undefined,
+    rateChannel: string | null = null,
   ) {
     this.#workerData = workerData;
     this.#loadSync = loadSync;
     this.#sendProgress = progressSender(progress);
     this.#tasksUrl = tasksUrl;
     this.#flags = abortFlags ? new Int32Array(abortFlags) : null;
-    this.#deps = dependencyStates ? new DependencyMirror(dependencyStates) : null;
+    this.#deps = dependencyStates ? new DependencyMirror(dependencyStates, rateChannel) : null;
     this.#stamps = startStamps ? startStampViews(startStamps) : null;
   }
 

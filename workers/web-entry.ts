@@ -15,7 +15,16 @@ let runtime: ThreadRuntime | undefined;
 /** The API a comlink-wrapped worker offers. */
 export const api = {
   init(init: WorkerInit): void {
-    runtime = new ThreadRuntime(init.tasksUrl, init.abortFlags, init.dependencyStates ?? null, init.startStamps ?? null, undefined, init.progressChannel ?? null, init.userData);
+    runtime = new ThreadRuntime(
+      init.tasksUrl,
+      init.abortFlags,
+      init.dependencyStates ?? null,
+      init.startStamps ?? null,
+      undefined,
+      init.progressChannel ?? null,
+      init.userData,
+      init.rateChannel ?? null,
+    );
   },
   run(tasks: TaskMessage[]): TaskOutcome[] | Promise<TaskOutcome[]> {
     if (runtime === undefined) throw new Error("worker used before init");

@@ -69,6 +69,7 @@ export class ComlinkBackend implements ExecutionBackend {
       dependencyStates: options.dependencies?.states ?? null,
       startStamps: this.#runner.startStamps,
       progressChannel: options.progress?.name ?? null,
+      rateChannel: options.dependencies?.rateChannel ?? null,
       ...(options.workerData !== undefined ? { userData: options.workerData } : {}),
     };
   }

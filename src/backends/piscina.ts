@@ -97,6 +97,7 @@ export class PiscinaBackend implements ExecutionBackend {
       dependencyStates: options.dependencies?.states ?? null,
       startStamps: this.#runner.startStamps,
       progressChannel: options.progress?.name ?? null,
+      rateChannel: options.dependencies?.rateChannel ?? null,
       loadGuard: this.#loadGuard.buffer as SharedArrayBuffer,
       ...(options.workerData !== undefined ? { userData: options.workerData } : {}),
     };

@@ -22,6 +22,23 @@ export interface DependencyChannel {
   readonly states: SharedArrayBuffer;
   /** Hands the guarded calls an attempt made (in any order, any time after they ended) to the breakers. */
   onReports(reports: readonly DependencyReport[]): void;
+  /**
+   * A backend whose handlers run beyond this machine (the `remote` backend's worker nodes) hands
+   * over the store that counts rate-limited calls for all of them; the main thread's calls are
+   * then counted there too, instead of in this machine's shared memory.
+   */
+  shareRates?(store: RateStore): void;
+  /**
+   * Where threads ask for calls of limits counted beyond their process (`RateRequest`s on
+   * a `BroadcastChannel` of this name): set by a worker node, whose main thread asks the store.
+   */
+  readonly rateChannel?: string | undefined;
+}
+
+/** Counts rate-limited dependency calls where every process that makes them shares it (Redis, for worker nodes). */
+export interface RateStore {
+  /** Takes one call of `name`'s window now: 0 when taken, else ms until one may free (rejects when the store cannot be asked). */
+  take(name: string, limit: { max: number; perMs: number }): Promise<number>;
 }
 
 /**

@@ -15,13 +15,18 @@
  * dies holding a probe token never reports; while half-open, tokens not given back within
  * `resetTimeoutMs` are handed out again.
  *
+ * Rate limits hold over the main thread and every thread through a sliding log in the same
+ * buffer; on a hive whose handlers run on worker nodes (the `remote` backend) they are counted in
+ * Redis instead, by the store the backend hands over ({@link DependencyChannel.shareRates}):
+ * main-thread calls made before it arrives wait for it.
+ *
  * @module
  */
 import { z } from "zod";
 import { DEP_LAYOUT, DEP_STATE, type DependencyReport, RATE_LAYOUT } from "../../workers/protocol.ts";
-import { acquireRate, RateWindows } from "../../workers/rate-window.ts";
+import { acquireRate, grantMarginMs, RateWindows, waitForCall } from "../../workers/rate-window.ts";
 import { type BreakerSummary, type BreakerTransitionEvent, summary } from "./agent-breakers.ts";
-import type { DependencyChannel } from "../backends/types.ts";
+import type { DependencyChannel, RateStore } from "../backends/types.ts";
 import { CircuitBreaker, type CircuitBreakerOptions } from "../breaker/breaker.ts";
 import type { HiveClock } from "../core/clock.ts";
 import { InvalidOptionsError, RateLimitedError } from "../core/errors.ts";
@@ -91,11 +96,43 @@ export class DependencyRegistry implements Disposable {
 
   /** What backends hand to their threads. */
   readonly channel: DependencyChannel;
+  /** Where rate-limited calls are counted when not in this buffer (worker nodes: Redis); undefined: here. */
+  #store: Promise<RateStore> | undefined;
+  #settleStore: { resolve: (store: RateStore) => void; reject: (error: Error) => void } | undefined;
+  /** Set once the store is gone for good (the hive stopped): every later call fails with it. */
+  #storeLost: Error | undefined;
 
   constructor(clock: HiveClock, onTransition: (event: BreakerTransitionEvent) => void) {
     this.#clock = clock;
     this.#onTransition = onTransition;
-    this.channel = { states: this.#buffer, onReports: (reports) => this.#record(reports) };
+    this.channel = {
+      states: this.#buffer,
+      onReports: (reports) => this.#record(reports),
+      shareRates: (store) => {
+        if (this.#settleStore === undefined) this.#store = Promise.resolve(store);
+        this.#settleStore?.resolve(store);
+        this.#settleStore = undefined;
+      },
+    };
+  }
+
+  /**
+   * Counts rate-limited calls in the store the backend will hand over (`channel.shareRates`):
+   * main-thread calls wait for it. For a backend whose handlers run beyond this machine.
+   */
+  expectSharedRates(): void {
+    this.#store = new Promise<RateStore>((resolve, reject) => {
+      this.#settleStore = { resolve, reject };
+    });
+    this.#store.catch(() => {}); // rejected only for callers that wait on it
+  }
+
+  /** The store is gone, or will not come (the hive stopped, or did not start): calls waiting for it, and later ones, fail with `error`. */
+  sharedRatesLost(error: Error): void {
+    if (this.#store === undefined || this.#storeLost !== undefined) return;
+    this.#storeLost = error;
+    this.#settleStore?.reject(error);
+    this.#settleStore = undefined;
   }
 
   /**
@@ -172,6 +209,17 @@ export class DependencyRegistry implements Disposable {
     const limit = { max: rate.max, perMs: rate.perMs };
     const makeError = (waitMs: number): Error =>
       new RateLimitedError(`Dependency ${JSON.stringify(name)} is rate limited (${limit.max} calls per ${limit.perMs} ms): the next call may go in ${Math.ceil(waitMs)} ms`);
+    if (this.#store !== undefined) {
+      const shared = this.#store;
+      return async (...args: A): Promise<Awaited<R>> => {
+        if (breaker.state !== "open") {
+          const store = await shared;
+          if (this.#storeLost !== undefined) throw this.#storeLost;
+          await waitForCall(() => store.take(name, limit), rate.wait ?? true, makeError, grantMarginMs(limit.perMs));
+        }
+        return breaker.execute(() => fn(...args)) as Promise<Awaited<R>>;
+      };
+    }
     return (...args: A): Promise<Awaited<R>> => {
       // An open circuit fails fast without spending a call of the window.
       let waiting: Promise<void> | undefined;

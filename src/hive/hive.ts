@@ -136,6 +136,8 @@ export class Hive implements AsyncDisposable {
     const breakerOptions = parseAgentBreakerOptions(input.breaker);
     this.#agentBreakers = breakerOptions === false ? undefined : new AgentBreakers(options.agents.map((a) => a.id), breakerOptions, this.#clock, (e) => this.#onAgentBreaker(e));
     this.#dependencies = new DependencyRegistry(this.#clock, (e) => this.#events.publish(e));
+    // Worker nodes' calls of a rate-limited dependency count in Redis: so do the main thread's.
+    if (options.backend === "remote") this.#dependencies.expectSharedRates();
     this.#taskCache = new TaskCache(input.cache, input.store, clock === undefined ? undefined : this.#clock, this.#clock);
     this.#durable = new HiveDurability(options.durability, options.recover, input.journal, input.store);
     this.#intake = new Intake({
@@ -201,6 +203,7 @@ export class Hive implements AsyncDisposable {
       ({ kinds } = await backend.start(signal));
     } catch (error) {
       this.#state = "stopped";
+      this.#dependencies.sharedRatesLost(new HiveStoppedError(`Cannot call a rate-limited dependency: the hive did not start (${error instanceof Error ? error.message : String(error)})`));
       await this.#backend?.close().catch(() => {});
       throw error;
     }
@@ -675,6 +678,7 @@ export class Hive implements AsyncDisposable {
       queen.stop();
     }
     this.#intake.cancelWaiting();
+    this.#dependencies.sharedRatesLost(new HiveStoppedError("Cannot call a rate-limited dependency: the hive stopped, and its calls count in Redis through it"));
     await this.#backend?.close();
     await this.#durable.close().catch(() => {});
     // Breakers stop; the cache flushes to its store (a failing store never fails `stop()`).
@@ -704,18 +708,9 @@ export class Hive implements AsyncDisposable {
    * const ask = hive.dependency("llm", (prompt: string) => llm.complete(prompt), { consecutiveFailures: 3, resetTimeoutMs: 10_000 });
    * const text = await ask("hello");
    * ```
-   * @throws InvalidOptionsError when `name` is empty or taken, or an option is invalid (`rateLimit` on
-   * the `remote` backend, which cannot count the worker nodes' calls yet)
+   * @throws InvalidOptionsError when `name` is empty or taken, or an option is invalid
    */
   dependency<A extends unknown[], R>(name: string, fn: (...args: A) => R | PromiseLike<R>, options?: DependencyOptions): (...args: A) => Promise<Awaited<R>> {
-    if (this.#options.backend === "remote" && options !== null && typeof options === "object" && (options as { rateLimit?: unknown }).rateLimit !== undefined) {
-      // The windows live in this machine's shared memory: worker nodes' calls would go uncounted.
-      throw new InvalidOptionsError(
-        `Cannot register dependency: "rateLimit" does not hold across worker nodes yet (backend "remote": the windows live in one machine's shared memory, so the nodes' calls would go uncounted), received ${
-          describeValue((options as { rateLimit?: unknown }).rateLimit)
-        }: pace the kind that calls it with the hive's "limits" instead`,
-      );
-    }
     return this.#dependencies.register(name, fn, options);
   }
 

@@ -28,6 +28,7 @@ import type { Attempt, AttemptCallback, AttemptResult, BackendContext, BackendHo
 import { Cluster, type NodeLink } from "./cluster.ts";
 import { snapshotStates } from "./dependency-mirror.ts";
 import { Orphans } from "./orphans.ts";
+import { RedisRateLog } from "./rate-log.ts";
 import type { ResolvedRemoteOptions } from "./options.ts";
 import {
   type ClusterKeys,
@@ -139,6 +140,8 @@ export class RemoteBackend implements ExecutionBackend {
         `Cannot start the remote backend: "remote.redis" must be a Redis with maxmemory-policy noeviction (it could drop queued jobs), received ${JSON.stringify(url)} with ${policy}`,
       );
     }
+    // Rate-limited dependencies: the main thread's calls count in the log the nodes' threads use.
+    this.#context.dependencies.shareRates?.(new RedisRateLog(redis, this.#options.prefix));
     const cluster = new Cluster({ redisUrl: url, prefix: this.#options.prefix, checkMs }, this.#keys, redis, subscriber, {
       prepare: (link) => this.#orphans.scan(link.id, link.queue, redis),
       joined: (link) => this.#joined(link),
@@ -152,7 +155,9 @@ export class RemoteBackend implements ExecutionBackend {
     } catch (error) {
       throw startError(`Cannot start the remote backend: ${messageOf(error)} (start some with: apiary worker --redis ${url} --agents FILE)`, error, signal);
     }
-    this.#depsTimer = setInterval(() => this.#mirrorDependencies(), checkMs);
+    // Dependencies registered before start reach the nodes before any task does.
+    await this.#mirrorDependencies();
+    this.#depsTimer = setInterval(() => void this.#mirrorDependencies(), checkMs);
     this.#kinds = this.#kindsNow().join("\n");
     return { kinds: this.#kindsNow() };
   }
@@ -505,15 +510,15 @@ export class RemoteBackend implements ExecutionBackend {
     this.#host.setKinds(kinds);
   }
 
-  /** Writes the dependency breakers' states to Redis when they changed (nodes mirror them). */
-  #mirrorDependencies(): void {
+  /** Writes the dependency breakers' states and rate limits to Redis when they changed (nodes mirror them). */
+  async #mirrorDependencies(): Promise<void> {
     if (this.#orphans.size > 0) this.#orphans.expire(Date.now());
     const snapshot = snapshotStates(this.#context.dependencies.states);
     if (snapshot === this.#depsSnapshot) return;
     this.#depsSnapshot = snapshot;
     const redis = this.#redis;
     if (redis === undefined) return;
-    void redis.multi().set(this.#keys.dependencies, snapshot).publish(this.#keys.dependenciesChanged, snapshot).exec().catch(() => {
+    await redis.multi().set(this.#keys.dependencies, snapshot).publish(this.#keys.dependenciesChanged, snapshot).exec().catch(() => {
       this.#depsSnapshot = ""; // try again at the next check
     });
   }

@@ -17,12 +17,14 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { DEP_LAYOUT, type DependencyReport, openProgressPort, type ProgressPort, type ProgressReport } from "../../../workers/protocol.ts";
+import { type DependencyReport, openProgressPort, type ProgressPort, type ProgressReport, RATE_LAYOUT } from "../../../workers/protocol.ts";
+import { RateWindows } from "../../../workers/rate-window.ts";
 import { buffersInside } from "../../../workers/transfer.ts";
 import { AbortedError, InvalidOptionsError, TaskCancelledError, TaskFailedError, TaskTimeoutError, WaitTimeoutError } from "../../core/errors.ts";
 import { PiscinaBackend } from "../piscina.ts";
 import type { AttemptResult, BackendStats } from "../types.ts";
 import { applyStates } from "./dependency-mirror.ts";
+import { RedisRateLog, serveRateRequests } from "./rate-log.ts";
 import {
   type Announcement,
   type ClusterKeys,
@@ -141,8 +143,11 @@ export class WorkerNode implements AsyncDisposable {
   readonly #config: WorkerNodeConfig;
   readonly #keys: ClusterKeys;
   readonly #backend: PiscinaBackend;
-  /** The coordinator's dependency-breaker states, mirrored; the threads read it. */
-  readonly #dependencyStates = new SharedArrayBuffer(DEP_LAYOUT.bytes);
+  /** The coordinator's dependency-breaker states and rate limits, mirrored; the threads read it. */
+  readonly #dependencyStates = new SharedArrayBuffer(RATE_LAYOUT.bytes);
+  /** Where its threads ask for calls of rate-limited dependencies (counted in Redis). */
+  readonly #rateChannel = `apiary-node-rates-${randomUUID()}`;
+  #stopRates: (() => void) | undefined;
   /** Dependency calls made since the last job result; they ride on the next one. */
   #reports: DependencyReport[] = [];
   readonly #redis: Redis;
@@ -195,7 +200,7 @@ export class WorkerNode implements AsyncDisposable {
       abortGraceMs: config.abortGraceMs,
       startTimeoutMs: config.startTimeoutMs,
       resourceLimits: config.resourceLimits,
-      dependencies: { states: this.#dependencyStates, onReports: (reports) => this.#reports.push(...reports) },
+      dependencies: { states: this.#dependencyStates, onReports: (reports) => this.#reports.push(...reports), rateChannel: this.#rateChannel },
       progress: { name: this.#progressChannel, deliver: (report) => this.#onProgress(report) },
     });
     this.#redis = connect(config.redis, `apiary-node-${config.id}`);
@@ -236,6 +241,7 @@ export class WorkerNode implements AsyncDisposable {
         if (r !== null && typeof r === "object" && typeof r.taskId === "string" && typeof r.attempt === "number") this.#onProgress(r);
       };
       this.#progressPort = port;
+      this.#stopRates = serveRateRequests(this.#rateChannel, new RateWindows(this.#dependencyStates), new RedisRateLog(this.#redis, this.#config.prefix));
     }
     try {
       await reachable(this.#redis, this.#config.redis, this.#config.startTimeoutMs, signal);
@@ -617,6 +623,8 @@ export class WorkerNode implements AsyncDisposable {
     await this.#backend.close();
     this.#progressPort?.close();
     this.#progressPort = undefined;
+    this.#stopRates?.();
+    this.#stopRates = undefined;
     this.#subscriber.disconnect();
     this.#redis.disconnect();
   }
