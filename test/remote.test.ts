@@ -61,8 +61,8 @@ describe.skipIf(!available)("remote backend on Redis", () => {
       expect(new Set(gpuOut.map((o) => o.agent))).toEqual(new Set(["gpu"]));
       expect(new Set(cpuOut.map((o) => o.pid)).size).toBe(1);
       expect(cpuOut[0]!.pid).not.toBe(gpuOut[0]!.pid);
-      expect(c.hive.explain(cpu[0]!.id)?.winner.agentId).toBe("n1/cpu");
-      expect(c.hive.explain(gpu[0]!.id)?.winner.agentId).toBe("n2/gpu");
+      expect(c.hive.explain(cpu[0]!.id)?.winner?.agentId).toBe("n1/cpu");
+      expect(c.hive.explain(gpu[0]!.id)?.winner?.agentId).toBe("n2/gpu");
       // A handler's error comes back with its name and message.
       const failed = await c.hive.run({ kind: "fail", requires: { cpu: 0.5 } }).catch((e: unknown) => e);
       expect(failed).toMatchObject({ code: "TASK_FAILED", cause: { name: "RangeError", message: "remote boom" } });
