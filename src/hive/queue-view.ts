@@ -25,7 +25,8 @@ export interface QueuedTask {
   state: "ready" | "limited" | "delayed" | "held";
   /**
    * Hive-clock time it became ready (ready), its kind's window lets the next one through
-   * (limited), it becomes eligible (delayed), or it was accepted (held), ms.
+   * (limited; now while that waits on starts not yet reported by the backend), it becomes
+   * eligible (delayed), or it was accepted (held), ms.
    */
   at: number;
 }
@@ -78,7 +79,7 @@ export function listQueued(queen: QueenActor | undefined, now: number, agingMs: 
     if (out.length >= limit) return out;
     if (!keep(t)) continue;
     const window = limits?.get(t.kind);
-    if (window !== undefined && !window.allows(now)) limited.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "limited", at: window.freeAt(now) });
+    if (window !== undefined && !window.allows(now)) limited.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "limited", at: window.freeAt(now) ?? now });
     else out.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "ready", at: t.enqueuedAt });
   }
   for (const t of limited) {
@@ -136,8 +137,11 @@ export function waitingOf(queen: QueenActor | undefined, id: string, now: number
   const window = limits?.get(record.kind);
   if (window !== undefined && !window.allows(now)) {
     const at = window.freeAt(now);
-    const reason = `kind ${JSON.stringify(record.kind)} is at its dispatch limit of ${window.max} per ${window.perMs} ms: the next may go ${when(at, now)}${pause}`;
-    return { attempt: record.attempt, waiting: { state: "limited", at, reason } };
+    const limit = `kind ${JSON.stringify(record.kind)} is at its dispatch limit of ${window.max} per ${window.perMs} ms`;
+    const reason = at === undefined
+      ? `${limit}: ${window.pending} of its attempts placed have not reported their start yet; the next may go once they do and the window allows${pause}`
+      : `${limit}: the next may go ${when(at, now)}${pause}`;
+    return { attempt: record.attempt, waiting: { state: "limited", at: at ?? now, reason } };
   }
   const at = queue.enqueuedAt(id, record.priority) ?? record.submittedAt;
   return { attempt: record.attempt, waiting: { state: "ready", at, reason: paused ? "the hive is paused (hive.resume() restarts dispatch)" : "no eligible agent has a free slot" } };
