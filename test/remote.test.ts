@@ -1,6 +1,7 @@
 // The remote backend on a real Redis with worker nodes in child processes (`apiary worker`):
 // placement by capability across nodes, a node killed with SIGKILL mid-run, a node that comes
-// back, a clean leave, and timeouts and cancels that reach a handler spinning on a remote thread.
+// back, a clean leave, timeouts and cancels that reach a handler spinning on a remote thread, and
+// a kind's dispatch limit held across nodes on the handlers' own start times.
 import { existsSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

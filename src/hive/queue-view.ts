@@ -144,5 +144,6 @@ export function waitingOf(queen: QueenActor | undefined, id: string, now: number
     return { attempt: record.attempt, waiting: { state: "limited", at: at ?? now, reason } };
   }
   const at = queue.enqueuedAt(id, record.priority) ?? record.submittedAt;
-  return { attempt: record.attempt, waiting: { state: "ready", at, reason: paused ? "the hive is paused (hive.resume() restarts dispatch)" : "no eligible agent has a free slot" } };
+  const busy = supervisor.getSnapshot().context.allocation.name === "custom" ? "no eligible agent has a free slot, or the allocation function left it queued" : "no eligible agent has a free slot";
+  return { attempt: record.attempt, waiting: { state: "ready", at, reason: paused ? "the hive is paused (hive.resume() restarts dispatch)" : busy } };
 }
