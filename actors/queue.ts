@@ -214,6 +214,19 @@ export class ReadyQueue {
     return out.map((o) => o.task);
   }
 
+  /**
+   * When queued task `id` of `priority` joined the queue, or undefined when it is not queued. Walks
+   * only its own lane (found through `#live`), newest first: `explain()` asks this, not a hot path.
+   */
+  enqueuedAt(id: string, priority: (typeof PRIORITIES)[number]): number | undefined {
+    const group = this.#live.get(id);
+    if (group === undefined) return undefined;
+    const lane = group.lanes[PRIORITIES.indexOf(priority)]!;
+    // Newest first: an earlier entry of a reused id may linger there, removed.
+    for (let i = lane.items.length - 1; i >= lane.head; i--) if (lane.items[i]?.id === id) return lane.items[i]!.enqueuedAt;
+    return undefined;
+  }
+
   /** Queued tasks per priority. */
   counts(): Record<(typeof PRIORITIES)[number], number> {
     const out = { critical: 0, high: 0, normal: 0, low: 0, background: 0 };

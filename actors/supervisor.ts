@@ -111,10 +111,13 @@ export interface SupervisorContext {
   /** Ordinal the next agent added gets (declaration order, for round-robin). */
   nextOrdinal: number;
   queue: ReadyQueue;
-  /** Kind → the window of its recent placements, for the kinds with a limit; undefined without limits. */
+  /** Kind → the window of its recent starts, for the kinds with a limit; undefined without limits. */
   limits: Map<string, DispatchWindow> | undefined;
-  /** Task id → agent, seq and the task of its running attempt. */
-  running: Map<string, { agentId: string; seq: number; task: ReadyTask }>;
+  /**
+   * Task id → agent, seq and the task of its running attempt; `startPending`: its kind's window
+   * counts it as pending until its start (or its end) is reported.
+   */
+  running: Map<string, { agentId: string; seq: number; task: ReadyTask; startPending: boolean }>;
   /** Last attempt sequence number handed out. */
   seq: number;
   random: Random;
@@ -282,9 +285,12 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   const agentId = choice.winner.agentId;
   const entry = context.agents.get(agentId)!;
   adjust(context, entry, (v) => v.busy++);
-  window?.record(at);
+  // Where placement is not the start, the window counts the attempt from its reported start.
+  const startPending = window !== undefined && !context.startsOnDispatch;
+  if (startPending) window.placed();
+  else window?.record(at);
   const seq = ++context.seq;
-  context.running.set(task.id, { agentId, seq, task });
+  context.running.set(task.id, { agentId, seq, task, startPending });
   entry.runs.add(task.id);
   const byAgent = (plan.byAgent ??= new Map());
   let list = byAgent.get(agentId);
@@ -381,6 +387,7 @@ export const supervisorMachine = setup({
         // Not the attempt on record (its agent crashed and it was re-queued, or it was superseded).
         if (run === undefined || run.seq !== end.seq || run.agentId !== event.agentId) continue;
         context.running.delete(end.id);
+        if (run.startPending) startKnown(context, run, end.startedAt, enqueue);
         const finished: Finished = { id: end.id, agentId: event.agentId, attempt: run.task.attempt, result: end.result, durationMs: end.durationMs, startedAt: end.startedAt };
         (plan.ended ??= []).push(finished);
         if (entry === undefined) continue;
@@ -562,12 +569,23 @@ export const supervisorMachine = setup({
     started: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "supervisor.started") return;
       const started: Started[] = [];
+      let counted = false;
       for (const s of event.starts) {
         const run = context.running.get(s.id);
         if (run === undefined || run.seq !== s.seq || run.agentId !== event.agentId) continue;
         started.push({ id: s.id, agentId: event.agentId, attempt: run.task.attempt, at: s.startedAt });
+        if (run.startPending) {
+          startKnown(context, run, s.startedAt ?? event.at, enqueue);
+          counted = true;
+        }
       }
       if (started.length > 0) enqueue(sendParent({ type: "queen.started", started, at: event.at } satisfies SupervisorToQueen));
+      // A window that counted these as pending may take more now, or knows when it will.
+      if (counted) {
+        const plan = new Plan();
+        if (context.queue.size > 0) fill(context, event.at, plan, context.latency.value);
+        for (const action of flush(plan, context, event.at)) enqueue(action as never);
+      }
     }),
     /** `hive.pause()` / `hive.resume()`: placement stops; on resume the queue is offered at once. */
     pause: enqueueActions(({ context, event, enqueue }) => {
@@ -710,6 +728,21 @@ export const supervisorMachine = setup({
 });
 
 /**
+ * The start of a running attempt its kind's window counted as pending became known (`at`), or it
+ * ended without one (`undefined`). The window's wake-up, if set, may now be too late: it is
+ * cancelled, and the step's `flush` sets it again.
+ */
+function startKnown(context: SupervisorContext, run: { task: ReadyTask; startPending: boolean }, at: number | undefined, enqueue: { cancel(id: string): void }): void {
+  run.startPending = false;
+  const window = context.limits!.get(run.task.kind)!;
+  if (at === undefined) window.unstarted();
+  else window.started(at);
+  if (window.wakeAt === undefined) return;
+  enqueue.cancel(`limit:${window.kind}`);
+  window.wakeAt = undefined;
+}
+
+/**
  * Moves queued tasks onto agents with free slots, most urgent first, until none fits. A task the
  * strategy declines (a user's function left it queued) goes back to the head of its lane, and the
  * agent at hand is passed over until the next fill.
@@ -744,6 +777,8 @@ function wake(context: SupervisorContext, at: number, actions: unknown[]): void 
   for (const window of context.limits!.values()) {
     if (window.wakeAt !== undefined || window.allows(at) || context.queue.waitingOf(window) === 0) continue;
     const dueAt = window.freeAt(at);
+    // Its placed attempts not yet started fill it: a reported start or end decides, not a timer.
+    if (dueAt === undefined) continue;
     window.wakeAt = dueAt;
     const event: SupervisorEvent = { type: "supervisor.window", kind: window.kind, at: dueAt };
     actions.push(raise(event as never, { id: `limit:${window.kind}`, delay: dueAt - at }));
@@ -825,6 +860,8 @@ function crashAgent(context: SupervisorContext, entry: AgentEntry, reason: strin
     for (const taskId of e.runs) {
       const run = context.running.get(taskId)!;
       context.running.delete(taskId);
+      // It may have begun on the agent that crashed, unreported: counted as starting now, to be safe.
+      if (run.startPending) context.limits!.get(run.task.kind)!.started(at);
       context.queue.push({ ...run.task, avoid: id, enqueuedAt: at });
       (plan.requeued ??= []).push(taskId);
     }

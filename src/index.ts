@@ -30,6 +30,7 @@ export type {
   LatencySummary,
   MapOptions,
   MapResult,
+  PlacementExplanation,
   QueuedOptions,
   QueuedTask,
   ScheduleHandle,
@@ -38,6 +39,8 @@ export type {
   TaskHandle,
   TaskOptions,
   TaskProgressEvent,
+  Waiting,
+  WaitingExplanation,
 } from "./hive/hive.ts";
 export type { HiveJournalOptions, TaskResult } from "./hive/durability.ts";
 export type { Durability, JournalStats } from "./journal/journal.ts";

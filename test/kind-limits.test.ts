@@ -1,10 +1,12 @@
 // Per-kind dispatch limits (`createHive({ limits })`) on a live hive in virtual time (inline
 // backend, a SimulatedClock): the window holds, a timer on the hive clock frees the waiting tasks,
 // other kinds are not held back, priorities order the waiting ones, retries count, and the option
-// is validated naming the field.
+// is validated naming the field. On a backend whose attempts start after their placement (a
+// backend of the test's own that starts them when told) the window counts the reported starts.
 import { SimulatedClock } from "xstate";
 import { afterEach, describe, expect, it } from "vitest";
-import { createHive, type Hive, type HiveEvent, type HiveOptions } from "../src/index.ts";
+import { DispatchWindow } from "../actors/kind-limits.ts";
+import { type AttemptCallback, type AttemptResult, createHive, type ExecutionBackend, type Hive, type HiveEvent, type HiveOptions, type StartCallback } from "../src/index.ts";
 import { fixtureTasks, settle } from "./helpers.ts";
 
 const hives: Hive[] = [];
@@ -93,6 +95,70 @@ describe("per-kind dispatch limits", () => {
     expect(await first.result).toBe(2);
     await h.stop();
     await expect(second.result).rejects.toMatchObject({ code: "TASK_CANCELLED" });
+  });
+
+  it("on a backend that reports starts, counts each attempt from its start: placed and not started, it fills the window", async () => {
+    // Attempts start (and end) when the test says: as on threads that free late, or worker nodes far off.
+    const held: { id: string; done: AttemptCallback; onStart: StartCallback | undefined }[] = [];
+    const backend: ExecutionBackend = {
+      name: "late-start",
+      startsOnDispatch: false,
+      start: () => Promise.resolve({ kinds: ["call"] }),
+      exec: (attempt, done, onStart) => void held.push({ id: attempt.id, done, onStart }),
+      abort: () => {},
+      stats: () => ({ threads: 0, inFlight: held.length, messages: 0, threadRestarts: 0 }),
+      close: () => Promise.resolve(),
+    };
+    const { h, clock, events } = await hive({ backend: () => backend, agents: [{ id: "a", concurrency: 8 }], limits: { call: { max: 2, perMs: 1_000 } } });
+    const handles = Array.from({ length: 4 }, (_, n) => h.submit({ kind: "call", input: n, id: `c${n}` }));
+    const placed = (): string[] => events.filter((e) => e.type === "allocation.decided").map((e) => (e as { taskId: string }).taskId);
+    await settle();
+    expect(placed()).toEqual(["c0", "c1"]);
+    // A window of placements would let two more through at 1000; neither has started yet.
+    await advance(clock, 1_500);
+    expect(placed()).toEqual(["c0", "c1"]);
+    expect(h.explain("c2")?.waiting).toMatchObject({ state: "limited", reason: expect.stringContaining("2 of its attempts placed have not reported their start yet") });
+    // They start at 1500 (the callback takes epoch ms: now, which the hive reads as its own now).
+    for (const a of held.splice(0)) {
+      a.onStart?.(performance.timeOrigin + performance.now(), false);
+      a.done({ ok: true, value: a.id } satisfies AttemptResult);
+    }
+    await settle();
+    expect(starts(events, "call").map((e) => e.at)).toEqual([expect.closeTo(1_500, 0), expect.closeTo(1_500, 0)]);
+    expect(h.explain("c2")?.waiting).toMatchObject({ state: "limited", at: expect.closeTo(2_500, 0) });
+    await advance(clock, 990);
+    expect(placed()).toEqual(["c0", "c1"]);
+    await advance(clock, 20);
+    expect(placed()).toEqual(["c0", "c1", "c2", "c3"]);
+    // One ends without starting (cancelled while it waited): its place in the window is free again.
+    h.submit({ kind: "call", input: 4, id: "c4" });
+    await settle();
+    expect(placed()).toHaveLength(4);
+    expect(held.map((a) => a.id)).toEqual(["c2", "c3"]);
+    expect(h.cancel("c3")).toBe(true);
+    await settle();
+    expect(placed()).toEqual(["c0", "c1", "c2", "c3", "c4"]);
+    await expect(handles[3]!.result).rejects.toMatchObject({ code: "TASK_CANCELLED" });
+  });
+
+  it("a window holds max starts in any perMs, its attempts placed and not started included, whatever order the starts arrive in", () => {
+    const w = new DispatchWindow("k", { max: 3, perMs: 1_000 });
+    w.placed();
+    w.placed();
+    w.placed();
+    expect([w.allows(0), w.freeAt(0), w.pending]).toEqual([false, undefined, 3]);
+    w.started(300);
+    expect([w.allows(1_299), w.allows(1_300), w.freeAt(400)]).toEqual([false, true, 1_300]);
+    w.started(100); // reported after a later start
+    expect([w.allows(1_099), w.allows(1_100), w.freeAt(400)]).toEqual([false, true, 1_100]);
+    w.unstarted(); // the third never started
+    expect([w.allows(400), w.freeAt(400), w.pending]).toEqual([true, 400, 0]);
+    w.record(400); // starts 100, 300, 400: full
+    expect([w.allows(1_099), w.freeAt(500)]).toEqual([false, 1_100]);
+    w.record(1_100); // 100 leaves: 300, 400, 1100
+    expect(w.freeAt(1_100)).toBe(1_300);
+    w.started(50); // older than every start kept: it changes nothing
+    expect([w.freeAt(1_100), w.allows(1_300)]).toEqual([1_300, true]);
   });
 
   it("refuses a bad limit, naming the field and the value", () => {

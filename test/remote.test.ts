@@ -1,6 +1,7 @@
 // The remote backend on a real Redis with worker nodes in child processes (`apiary worker`):
 // placement by capability across nodes, a node killed with SIGKILL mid-run, a node that comes
-// back, a clean leave, and timeouts and cancels that reach a handler spinning on a remote thread.
+// back, a clean leave, timeouts and cancels that reach a handler spinning on a remote thread, and
+// a kind's dispatch limit held across nodes on the handlers' own start times.
 import { existsSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,8 +62,8 @@ describe.skipIf(!available)("remote backend on Redis", () => {
       expect(new Set(gpuOut.map((o) => o.agent))).toEqual(new Set(["gpu"]));
       expect(new Set(cpuOut.map((o) => o.pid)).size).toBe(1);
       expect(cpuOut[0]!.pid).not.toBe(gpuOut[0]!.pid);
-      expect(c.hive.explain(cpu[0]!.id)?.winner.agentId).toBe("n1/cpu");
-      expect(c.hive.explain(gpu[0]!.id)?.winner.agentId).toBe("n2/gpu");
+      expect(c.hive.explain(cpu[0]!.id)?.winner?.agentId).toBe("n1/cpu");
+      expect(c.hive.explain(gpu[0]!.id)?.winner?.agentId).toBe("n2/gpu");
       // A handler's error comes back with its name and message.
       const failed = await c.hive.run({ kind: "fail", requires: { cpu: 0.5 } }).catch((e: unknown) => e);
       expect(failed).toMatchObject({ code: "TASK_FAILED", cause: { name: "RangeError", message: "remote boom" } });
@@ -169,6 +170,39 @@ describe.skipIf(!available)("remote backend on Redis", () => {
       expect(state).toBe("open");
       const fast = await c.hive.run({ kind: "useDep", input: { name: "db" } }).catch((e: unknown) => e);
       expect(fast).toMatchObject({ code: "TASK_FAILED", cause: { code: "CIRCUIT_OPEN" } });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("paces a limited kind across nodes: no window of perMs holds more than max starts, as the handlers saw them; a start counts once reported, before the outcome", async () => {
+    const spec = (id: string) => ({ id, agents: [{ id: "w", concurrency: 3 }], threads: 3 });
+    const c = await cluster([spec("n1"), spec("n2")], { limits: { work: { max: 3, perMs: 1_000 } } });
+    try {
+      const log = c.files.file("runs.log");
+      const handles = Array.from({ length: 9 }, (_, n) => c.hive.submit({ kind: "work", input: { n, sleepMs: 1_500, log } }));
+      await Promise.all(handles.map((h) => h.result));
+      const windows = (times: number[]): number => {
+        const t = [...times].sort((a, b) => a - b);
+        let most = 0;
+        for (let i = 0; i < t.length; i++) most = Math.max(most, t.filter((x) => x >= t[i]! && x < t[i]! + 1_000).length);
+        return most;
+      };
+      // When each handler began, by its own process's clock (one machine: one epoch).
+      const began = c.files.lines("runs.log").filter((l) => l["what"] === "start").map((l) => l["at"] as number);
+      expect(began).toHaveLength(9);
+      // And when the coordinator says each attempt started (task.started, on the hive clock).
+      const started = c.events.filter((e) => e.type === "task.started").map((e) => (e as { at: number }).at);
+      expect(started).toHaveLength(9);
+      expect(windows(began)).toBeLessThanOrEqual(3);
+      expect(windows(started)).toBeLessThanOrEqual(3);
+      // Three windows' worth: the last three began at least two windows after the first.
+      expect(Math.max(...began) - Math.min(...began)).toBeGreaterThanOrEqual(2_000);
+      // The second window's attempts began while the first's still ran: a node reports a start
+      // (after 250 ms of it) ahead of its outcome, and the window counts it from there.
+      const ended = c.files.lines("runs.log").filter((l) => l["what"] === "end").map((l) => l["at"] as number);
+      expect([...began].sort((a, b) => a - b)[3]!).toBeLessThan(Math.min(...ended));
+      expect(new Set(c.files.lines("runs.log").map((l) => l["pid"])).size).toBe(2);
     } finally {
       await c.close();
     }

@@ -290,7 +290,7 @@ describe("task groups and explanations", () => {
     const d = h.explain(handle.id)!;
     expect(d.winner).toMatchObject({ agentId: "strong", capability: 0.9, load: 1, health: 1, retry: 1 });
     expect(d.runnerUp).toMatchObject({ agentId: "weak", capability: 0.6 });
-    expect(d.winner.score).toBeGreaterThan(d.runnerUp!.score);
+    expect(d.winner?.score).toBeGreaterThan(d.runnerUp!.score);
     expect(h.explain("nope")).toBeUndefined();
   });
 });

@@ -89,7 +89,9 @@ export type AttemptCallback = (result: AttemptResult) => void;
 /**
  * Called when an attempt begins to run, with the epoch time (ms) it began — before its
  * {@link AttemptCallback} — and again with `ended` true when it has finished running but its
- * outcome is held up (it shares a reply with an attempt still running on its thread). When its
+ * outcome is held up (it shares a reply with an attempt still running on its thread). `ended`
+ * true also reports a start whose timeout runs elsewhere (on a worker node): the hive then arms
+ * no timeout of its own for the attempt. When its
  * thread died under it and it waits to run again, it is called with `undefined`; its new start
  * follows. Only backends that do not start on dispatch call it.
  */

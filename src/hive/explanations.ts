@@ -7,6 +7,7 @@
 import type { Blame } from "../../actors/blame.ts";
 import type { LifecycleEvent } from "../../actors/queen.ts";
 import type { Decision } from "../../actors/supervisor.ts";
+import type { Waiting } from "./queue-view.ts";
 
 /** Whose fault one failed attempt was, as `explain()` lists it. */
 export interface FaultAttribution {
@@ -23,8 +24,34 @@ export interface FaultAttribution {
   at: number;
 }
 
-/** What `explain(taskId)` returns: the latest placement and whose fault each failed attempt was. */
-export type Explanation = Decision & { faults: FaultAttribution[] };
+/**
+ * `explain(taskId)` of a task placed at least once: its latest placement, whose fault each failed
+ * attempt was, and — while it waits again (a retry's backoff, a crashed agent's requeue) — what for.
+ */
+export type PlacementExplanation = Decision & {
+  faults: FaultAttribution[];
+  /** Present while the task waits; absent once it runs or ended. */
+  waiting?: Waiting;
+};
+
+/** `explain(taskId)` of a task never placed yet: what it waits for. It has no decision (no `winner`). */
+export interface WaitingExplanation {
+  taskId: string;
+  /** The attempt it waits to make (1 for the first). */
+  attempt: number;
+  /** Whose fault each failed attempt was: empty for a task never placed. */
+  faults: FaultAttribution[];
+  waiting: Waiting;
+  winner?: undefined;
+  runnerUp?: undefined;
+  strategy?: undefined;
+}
+
+/**
+ * What `explain(taskId)` returns: {@link PlacementExplanation} once the task was placed, else
+ * {@link WaitingExplanation}. `explanation.winner !== undefined` tells them apart.
+ */
+export type Explanation = PlacementExplanation | WaitingExplanation;
 
 /** Tasks kept for `explain()`; the oldest go first. */
 const EXPLAINED_LIMIT = 10_000;
@@ -73,10 +100,14 @@ export class Explanations {
     list.push(entry);
   }
 
-  /** The explanation of `taskId`, or undefined when no decision about it is kept. */
-  explain(taskId: string): Explanation | undefined {
+  /**
+   * The explanation of `taskId` with what it waits for (`waiting`, from the Queen; `attempt` is the
+   * one it waits to make), or undefined when it neither waits nor has a kept decision.
+   */
+  explain(taskId: string, waiting: { attempt: number; waiting: Waiting } | undefined): Explanation | undefined {
     const decision = this.#decisions.get(taskId) ?? this.#olderDecisions.get(taskId);
-    if (decision === undefined) return undefined;
-    return { ...decision, faults: [...(this.#faults.get(taskId) ?? this.#olderFaults.get(taskId) ?? [])] };
+    const faults = [...(this.#faults.get(taskId) ?? this.#olderFaults.get(taskId) ?? [])];
+    if (decision === undefined) return waiting === undefined ? undefined : { taskId, attempt: waiting.attempt, faults, waiting: waiting.waiting };
+    return waiting === undefined ? { ...decision, faults } : { ...decision, faults, waiting: waiting.waiting };
   }
 }

@@ -35,7 +35,7 @@ import { agentSchema, allocationSchema, hiveOptionsSchema, type ParsedHiveOption
 import { agentStats, type HiveState, type HiveStats, NO_POOL, NO_TASKS, readiness } from "./stats.ts";
 import { persistSystem, type QueenActor, startSystem, supervisorOf } from "./system.ts";
 import { type InvalidateSelector, TaskCache } from "./task-cache.ts";
-import { listQueued, type QueuedOptions, type QueuedTask } from "./queue-view.ts";
+import { listQueued, type QueuedOptions, type QueuedTask, waitingOf } from "./queue-view.ts";
 import { TaskGraph } from "./task-graph.ts";
 import { ProgressHub } from "./progress.ts";
 import type { ProgressReport } from "../../workers/protocol.ts";
@@ -44,10 +44,10 @@ import { type ScheduleHandle, type ScheduleOptions, Schedules, type ScheduleSpec
 export type { AgentOptions, HiveOptions, HiveServeOptions, MapResult, TaskHandle, TaskOptions, TaskProgressEvent } from "./options.ts";
 export type { HiveEvent, HiveEventType } from "./events.ts";
 export type { AgentStats, HiveState, HiveStats, LatencySummary } from "./stats.ts";
-export type { Explanation, FaultAttribution } from "./explanations.ts";
+export type { Explanation, FaultAttribution, PlacementExplanation, WaitingExplanation } from "./explanations.ts";
 export type { DeadLetteredTask } from "./dead-letters.ts";
 export type { MapOptions, TrustedTask } from "./intake.ts";
-export type { QueuedOptions, QueuedTask } from "./queue-view.ts";
+export type { QueuedOptions, QueuedTask, Waiting } from "./queue-view.ts";
 export type { ScheduleHandle, ScheduleOptions, ScheduleSpec } from "./schedules.ts";
 
 /** @internal Key of {@link Hive}'s trusted submit, for the simulation (not exported from the package). */
@@ -428,9 +428,23 @@ export class Hive implements AsyncDisposable {
   /**
    * Why a task ran where it did: the latest placement decision (the winner, the runner-up and
    * every score term) and, for each failed attempt, whose fault it was and on what evidence.
+   * While the task waits, `waiting` says for what: `ready` (no eligible agent has a free slot, or
+   * the hive is paused), `limited` (its kind's dispatch limit; `at` is when the next may go),
+   * `delayed` (`delayMs`/`runAt` or a retry's backoff; `at` is when it may go) or `held` (the tasks
+   * it runs after). A task never placed yet has no decision: `winner` is undefined. Undefined for
+   * an id the hive neither holds nor has a kept decision about. Found by id (no walk over the
+   * queue; a ready task's `at` walks its own priority lane only).
+   *
+   * @example
+   * ```ts
+   * const e = hive.explain(handle.id);
+   * if (e?.waiting) console.log(`${e.waiting.state}: ${e.waiting.reason}`);
+   * else console.log(e?.winner?.agentId);
+   * ```
    */
   explain(taskId: string): Explanation | undefined {
-    return this.#explanations.explain(taskId);
+    this.#intake.flush(); // this turn's submits too
+    return this.#explanations.explain(taskId, waitingOf(this.#queen, taskId, this.#clock.now(), this.#graph));
   }
 
   /**

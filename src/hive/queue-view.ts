@@ -25,9 +25,20 @@ export interface QueuedTask {
   state: "ready" | "limited" | "delayed" | "held";
   /**
    * Hive-clock time it became ready (ready), its kind's window lets the next one through
-   * (limited), it becomes eligible (delayed), or it was accepted (held), ms.
+   * (limited; now while that waits on starts not yet reported by the backend), it becomes
+   * eligible (delayed), or it was accepted (held), ms.
    */
   at: number;
+}
+
+/** What a waiting task waits for, as `hive.explain(taskId).waiting` says it. */
+export interface Waiting {
+  /** As {@link QueuedTask.state}: `ready`, `limited`, `delayed` or `held`. */
+  state: QueuedTask["state"];
+  /** As {@link QueuedTask.at}: hive-clock time, ms. */
+  at: number;
+  /** What it waits for, in words (the kind and its limit, the tasks it runs after, a paused hive, …). */
+  reason: string;
 }
 
 /** What `hive.queued()` lists. */
@@ -68,7 +79,7 @@ export function listQueued(queen: QueenActor | undefined, now: number, agingMs: 
     if (out.length >= limit) return out;
     if (!keep(t)) continue;
     const window = limits?.get(t.kind);
-    if (window !== undefined && !window.allows(now)) limited.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "limited", at: window.freeAt(now) });
+    if (window !== undefined && !window.allows(now)) limited.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "limited", at: window.freeAt(now) ?? now });
     else out.push({ taskId: t.id, kind: t.kind, priority: t.priority, attempt: t.attempt, state: "ready", at: t.enqueuedAt });
   }
   for (const t of limited) {
@@ -86,4 +97,53 @@ export function listQueued(queen: QueenActor | undefined, now: number, agingMs: 
     if (r.held === true) out.push({ taskId: r.id, kind: r.kind, priority: r.priority, attempt: r.attempt, state: "held", at: r.submittedAt });
   }
   return out;
+}
+
+/** What the hive knows besides its actors when it explains a wait. */
+export interface WaitingHost {
+  /** The tasks held task `id` still waits for, or undefined when it is not held. */
+  pending(id: string): readonly string[] | undefined;
+}
+
+/** "in 400 ms (at 1000 on the hive clock)", or "now" when `at` is not ahead of `now`. */
+function when(at: number, now: number): string {
+  return at > now ? `in ${at - now} ms (at ${at} on the hive clock)` : "now";
+}
+
+/**
+ * What task `id` waits for, read as `listQueued` reads it but for one task: its Queen record by id,
+ * then its kind's window and its lane of the ready queue. Undefined when the task runs, ended or
+ * is unknown.
+ */
+export function waitingOf(queen: QueenActor | undefined, id: string, now: number, host: WaitingHost): { attempt: number; waiting: Waiting } | undefined {
+  const record = queen?.getSnapshot().context.tasks.get(id);
+  if (queen === undefined || record === undefined || record.state === "running") return undefined;
+  if (record.state === "waiting") {
+    if (record.held === true) {
+      const pending = host.pending(id) ?? [];
+      const reason = pending.length > 0 ? `runs after ${pending.map((p) => JSON.stringify(p)).join(", ")}, not ended yet` : "runs after tasks that have ended: it is released in a moment";
+      return { attempt: record.attempt, waiting: { state: "held", at: record.submittedAt, reason } };
+    }
+    const at = record.dueAt ?? now;
+    const reason = record.attempt > 1
+      ? `retry backoff after attempt ${record.attempt - 1} failed: attempt ${record.attempt} may go ${when(at, now)}`
+      : `delayed (delayMs / runAt): it may go ${when(at, now)}`;
+    return { attempt: record.attempt, waiting: { state: "delayed", at, reason } };
+  }
+  const supervisor = queen.system.get("supervisor") as ReturnType<typeof supervisorOf> | undefined;
+  if (supervisor === undefined) return undefined; // stopped: nothing waits
+  const { queue, limits, paused } = supervisor.getSnapshot().context;
+  const pause = paused ? "; the hive is paused (hive.resume() restarts dispatch)" : "";
+  const window = limits?.get(record.kind);
+  if (window !== undefined && !window.allows(now)) {
+    const at = window.freeAt(now);
+    const limit = `kind ${JSON.stringify(record.kind)} is at its dispatch limit of ${window.max} per ${window.perMs} ms`;
+    const reason = at === undefined
+      ? `${limit}: ${window.pending} of its attempts placed have not reported their start yet; the next may go once they do and the window allows${pause}`
+      : `${limit}: the next may go ${when(at, now)}${pause}`;
+    return { attempt: record.attempt, waiting: { state: "limited", at: at ?? now, reason } };
+  }
+  const at = queue.enqueuedAt(id, record.priority) ?? record.submittedAt;
+  const busy = supervisor.getSnapshot().context.allocation.name === "custom" ? "no eligible agent has a free slot, or the allocation function left it queued" : "no eligible agent has a free slot";
+  return { attempt: record.attempt, waiting: { state: "ready", at, reason: paused ? "the hive is paused (hive.resume() restarts dispatch)" : busy } };
 }

@@ -64,6 +64,13 @@ export class TaskGraph {
     return this.#held.size;
   }
 
+  /** The tasks held task `id` still waits for (those of its `after` not yet ended), or undefined when it is not held. */
+  pending(id: string): string[] | undefined {
+    const held = this.#held.get(id);
+    if (held === undefined) return undefined;
+    return held.after.filter((p) => !this.#outcomes.has(p) && this.#host.durable.finished(p) === undefined && this.#host.isOpen(p));
+  }
+
   /** Refuses an `after` that names the task itself or a task the hive does not know. */
   check(id: string, after: readonly string[], action: string): void {
     for (const [i, p] of after.entries()) {

@@ -337,12 +337,17 @@ export class RemoteBackend implements ExecutionBackend {
     const started = data.started;
     if (!Array.isArray(started)) return;
     const graceMs = this.#context.abortGraceMs + this.#options.marginMs;
+    const now = epochNow();
     for (const [seq, ranMs] of started) {
       const p = this.#live.get(seq);
       if (p === undefined || p.jobId !== jobId || p.backstop !== undefined) continue;
       const timer = setTimeout(() => this.#backstop(p), Math.max(0, p.attempt.timeoutMs + graceMs - ranMs));
       timer.unref?.();
       p.backstop = timer;
+      // The hive learns of the start now, not only with the outcome (a limited kind's window counts
+      // it from here). `ended`: its node runs its timeout, and the backstop above stands behind it,
+      // so the hive arms none of its own, as for an attempt whose start arrives with its outcome.
+      p.onStart?.(now - ranMs, true);
     }
   }
 
