@@ -26,6 +26,14 @@ const runtime = new ThreadRuntime(
 // is reported by `describe` and `run`.
 runtime.load().catch(() => {});
 
+/**
+ * Piscina loads this module with `require()` (Node's require of an ES module). For a module with a
+ * default export, Node 20 then builds a facade module to add `__esModule`, and a thread terminated
+ * while it does so aborts the whole process (a V8 fatal error, met once in a full test run: a pool
+ * stopped while a fresh thread loaded this file). Exporting `__esModule` skips the facade.
+ */
+export const __esModule = true;
+
 /** Handles one message from the pool. */
 export default function handle(request: WorkerRequest): Promise<Description> | unknown {
   if (request.op !== "run") return runtime.describe();

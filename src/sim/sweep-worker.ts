@@ -24,6 +24,14 @@ export interface ReplicaResult {
   bottleneck?: Bottleneck;
 }
 
+/**
+ * Piscina loads this module with `require()` (Node's require of an ES module). For a module with a
+ * default export, Node 20 then builds a facade module to add `__esModule`, and a thread terminated
+ * while it does so aborts the whole process (a V8 fatal error, met once in a full test run: a pool
+ * stopped while a fresh thread loaded this file). Exporting `__esModule` skips the facade.
+ */
+export const __esModule = true;
+
 /** Runs one replica. */
 export default async function runReplica(job: ReplicaJob): Promise<ReplicaResult> {
   const report = await simulate(job.scenario, { seed: job.seed });
