@@ -20,6 +20,22 @@ describe("apiary worker --port", () => {
     expect(host.code).toBe(2);
     expect(host.stderr).toContain('"--host" needs "--port": the health server\'s port, received --host "0.0.0.0"');
   });
+
+  it("takes a pool that grows and shrinks (--min-threads, --max-threads, --idle-timeout-ms), not beside --threads", async () => {
+    const base = ["worker", "--redis", "redis://127.0.0.1:1", "--agents", "agents.json"];
+    const [both, inverted, idle] = await Promise.all([
+      apiary(...base, "--threads", "2", "--max-threads", "4"),
+      apiary(...base, "--min-threads", "3", "--max-threads", "2"),
+      apiary(...base, "--idle-timeout-ms", "0"),
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('"--threads" is a fixed pool: give it, or "--min-threads"/"--max-threads" for one that grows and shrinks, not both (received --threads 2)');
+    expect(inverted.code).toBe(2);
+    expect(inverted.stderr).toContain('"--min-threads" must be at most "--max-threads" (2), received 3');
+    expect(idle.code).toBe(2);
+    expect(idle.stderr).toContain('"--idle-timeout-ms" must be an integer from 1 to 2147483647, received "0"');
+    expect(both.stderr).toContain("--min-threads N");
+  });
 });
 
 const promtool = onPath("promtool");

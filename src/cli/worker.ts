@@ -21,6 +21,9 @@ export const WORKER_OPTIONS = {
   agents: STRING,
   tasks: STRING,
   threads: STRING,
+  "min-threads": STRING,
+  "max-threads": STRING,
+  "idle-timeout-ms": STRING,
   id: STRING,
   prefix: STRING,
   "lease-ms": STRING,
@@ -43,6 +46,9 @@ Options:
   --agents FILE       JSON array of agents this node brings
   --tasks MODULE      task handler module (default: the built-ins only)
   --threads N         worker threads (default: one per CPU)
+  --min-threads N     a pool that grows and shrinks: fewest threads (not with --threads)
+  --max-threads N     ... and most threads (default: one per CPU)
+  --idle-timeout-ms N how long a thread above --min-threads idles before it stops (default 60000)
   --id NODE           node id in the cluster (default: host name and process id)
   --prefix P          the cluster's key prefix (default: apiary)
   --lease-ms N        heartbeat lease, ms (default 5000)
@@ -68,6 +74,15 @@ export async function runWorkerCommand(argv: readonly string[], out: (line: stri
     if (values.redis === undefined) throw new UsageError(`"--redis" is required: the Redis URL the coordinator uses, e.g. --redis redis://127.0.0.1:6379`);
     if (values.agents === undefined) throw new UsageError(`"--agents" is required: a JSON file with the agents this node brings`);
     const threads = intFlag("threads", values.threads, 1, MAX_THREADS);
+    const minThreads = intFlag("min-threads", values["min-threads"], 1, MAX_THREADS);
+    const maxThreads = intFlag("max-threads", values["max-threads"], 1, MAX_THREADS);
+    const idleTimeoutMs = intFlag("idle-timeout-ms", values["idle-timeout-ms"], 1, 2_147_483_647);
+    if (threads !== undefined && (minThreads !== undefined || maxThreads !== undefined)) {
+      throw new UsageError(`"--threads" is a fixed pool: give it, or "--min-threads"/"--max-threads" for one that grows and shrinks, not both (received --threads ${threads})`);
+    }
+    if (minThreads !== undefined && maxThreads !== undefined && minThreads > maxThreads) {
+      throw new UsageError(`"--min-threads" must be at most "--max-threads" (${maxThreads}), received ${minThreads}`);
+    }
     const leaseMs = intFlag("lease-ms", values["lease-ms"], 300, 600_000);
     durationMs = intFlag("duration-ms", values["duration-ms"], 1, 2_147_483_647);
     port = intFlag("port", values.port, 0, 65_535);
@@ -78,6 +93,9 @@ export async function runWorkerCommand(argv: readonly string[], out: (line: stri
       agents: readAgents(values.agents),
       ...(values.tasks !== undefined ? { tasks: pathToFileURL(resolve(values.tasks)) } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(minThreads !== undefined ? { minThreads } : {}),
+      ...(maxThreads !== undefined ? { maxThreads } : {}),
+      ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
       ...(values.id !== undefined ? { id: values.id } : {}),
       ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
       ...(leaseMs !== undefined ? { leaseMs } : {}),
