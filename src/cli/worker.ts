@@ -116,7 +116,11 @@ export async function runWorkerCommand(argv: readonly string[], out: (line: stri
       throw error;
     });
     if (server !== undefined) out(`worker node ${node.id} serves ${server.url}/metrics, ${server.url}/health/ready`);
-    out(`worker node ${node.id} (incarnation ${node.incarnation}) joined ${options.redis}: agents ${agents}; ${node.stats().pool.threads} threads; kinds ${node.kinds.join(", ")}`);
+    out(
+      `worker node ${node.id} (incarnation ${node.incarnation}) joined ${options.redis}: agents ${agents}; ${threadsLine(node.stats().pool.threads, options.minThreads, options.maxThreads)}; kinds ${
+        node.kinds.join(", ")
+      }`,
+    );
     await aborted(life.signal);
     out(`worker node ${node.id} leaving`);
     await node.stop();
@@ -148,4 +152,10 @@ function readAgents(file: string): Parameters<typeof startWorkerNode>[0]["agents
   const agents = Array.isArray(parsed) ? parsed : (parsed as { agents?: unknown } | null)?.agents;
   if (!Array.isArray(agents)) throw new UsageError(`"--agents" file ${JSON.stringify(file)} must hold a JSON array of agents (or { "agents": [...] })`);
   return agents as Parameters<typeof startWorkerNode>[0]["agents"];
+}
+
+/** "2 threads", or for a pool that grows and shrinks "1 to 3 threads (1 now)". */
+function threadsLine(now: number, min: number | undefined, max: number | undefined): string {
+  if (min === undefined && max === undefined) return `${now} thread${now === 1 ? "" : "s"}`;
+  return `${min ?? 1} to ${max ?? "one per CPU"} threads (${now} now)`;
 }
