@@ -117,7 +117,10 @@ describe("a bad task fails alone on real threads (1,000 tasks, 10% poison)", () 
 describe("attribution", () => {
   it("crashes one broken agent among healthy ones; the others carry its work", async () => {
     const agents = ["a", "b", "c", "broken"].map((id) => ({ id, concurrency: 2 }));
-    const { hive, events } = await started({ tasks: poison, threads: 2, agents, retry: { minMs: 0, maxMs: 0, jitter: 0 }, supervision: { failAfter: 3 } });
+    // Round-robin keeps offering the broken agent work until it is crashed: the scored strategy
+    // learns from its failures and may stop placing there before the fourth one that blames it
+    // (met once in a full run on the loaded machine: 200 tasks done, no crash).
+    const { hive, events } = await started({ tasks: poison, threads: 2, agents, allocation: "round-robin", retry: { minMs: 0, maxMs: 0, jitter: 0 }, supervision: { failAfter: 3 } });
     const outs = await Promise.all(Array.from({ length: 200 }, () => hive.run<string>({ kind: "brokenOn", input: { agent: "broken" }, retries: 3 })));
     expect(outs.every((agent) => agent !== "broken")).toBe(true);
     const crashed = events.filter((e) => e.type === "agent.crashed").map((e) => (e as { agentId: string }).agentId);
