@@ -36,6 +36,8 @@ export interface AgentContext {
 export interface Assignment {
   task: ReadyTask;
   seq: number;
+  /** Its kind's dispatch window waits for its start: a backend that batches start reports sends this one at once. */
+  reportStart?: true;
 }
 
 /** Events an Agent accepts. */
@@ -91,9 +93,10 @@ export const agentMachine = setup({
       }
       const attempts: WorkerAttempt[] = new Array(event.assignments.length);
       for (let i = 0; i < event.assignments.length; i++) {
-        const { task, seq } = event.assignments[i]!;
+        const { task, seq, reportStart } = event.assignments[i]!;
         context.running.set(task.id, seq);
         attempts[i] = { id: task.id, seq, kind: task.kind, input: task.input, attempt: task.attempt, timeoutMs: task.timeoutMs, ...(task.after !== undefined ? { after: task.after } : {}) };
+        if (reportStart === true) attempts[i]!.reportStart = true;
       }
       context.busy += attempts.length; // in place, like `running`: no context copy per attempt
       const run = { type: "worker.run", attempts, at: event.at } satisfies WorkerEvent;

@@ -295,7 +295,7 @@ function place(context: SupervisorContext, task: ReadyTask, at: number, plan: Pl
   const byAgent = (plan.byAgent ??= new Map());
   let list = byAgent.get(agentId);
   if (list === undefined) byAgent.set(agentId, list = []);
-  list.push({ task, seq });
+  list.push(startPending ? { task, seq, reportStart: true } : { task, seq });
   (plan.started ??= []).push({ id: task.id, agentId, attempt: task.attempt });
   // Fields written out, not spread: one object shape for every decision (a placement is the hot path).
   const decision: Decision = { taskId: task.id, attempt: task.attempt, strategy: choice.strategy, winner: choice.winner, runnerUp: choice.runnerUp, at };

@@ -24,6 +24,8 @@ export interface WorkerAttempt {
   timeoutMs: number;
   /** Outcomes of the tasks it ran after (`after`), in order (`ctx.after`); absent without `after`. */
   after?: unknown[] | undefined;
+  /** Its start is wanted as soon as known (its kind's dispatch window waits for it). */
+  reportStart?: true;
 }
 
 /** Input of {@link workerMachine}. */

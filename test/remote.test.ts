@@ -208,6 +208,28 @@ describe.skipIf(!available)("remote backend on Redis", () => {
     }
   });
 
+  it("turns a short window as fast as its starts arrive: a node reports a limited kind's start at once, not after 250 ms", async () => {
+    const spec = (id: string) => ({ id, agents: [{ id: "w", concurrency: 5 }], threads: 5 });
+    const c = await cluster([spec("n1"), spec("n2")], { limits: { work: { max: 2, perMs: 100 } } });
+    try {
+      const log = c.files.file("runs.log");
+      const handles = Array.from({ length: 10 }, (_, n) => c.hive.submit({ kind: "work", input: { n, sleepMs: 1_500, log } }));
+      await Promise.all(handles.map((h) => h.result));
+      const began = c.files.lines("runs.log").filter((l) => l["what"] === "start").map((l) => l["at"] as number).sort((a, b) => a - b);
+      expect(began).toHaveLength(10);
+      // Five windows' worth: at least four windows from the first start to the last...
+      const span = began[9]! - began[0]!;
+      expect(span).toBeGreaterThanOrEqual(390);
+      // ...and not a report delay per window: with starts reported after 250 ms of a run the
+      // five pairs took 250 ms and a round trip each (1,039 ms measured; 428 ms reported at once).
+      expect(span).toBeLessThan(900);
+      // No 100 ms holds three of them (a few ms allowed for the threads' clocks).
+      for (let i = 2; i < began.length; i++) expect(began[i]! - began[i - 2]!).toBeGreaterThanOrEqual(95);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("cancel reaches the handler on its node", async () => {
     const c = await cluster([{ id: "n1", agents: [{ id: "w", concurrency: 2 }] }]);
     try {

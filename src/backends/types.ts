@@ -70,6 +70,12 @@ export interface Attempt {
   /** Its own run's bound, ms (the Worker enforces it; a backend may use it to decide when a start is worth reporting early). */
   timeoutMs: number;
   /**
+   * Its start is wanted as soon as it is known — its kind's dispatch limit (`limits`) waits for
+   * it before the next of the kind goes: a backend that holds start reports back to batch them
+   * (the `remote` backend's nodes) sends this one at once.
+   */
+  reportStart?: boolean | undefined;
+  /**
    * Buffers inside `input` to move to the thread rather than copy (the task's `transfer`); absent
    * for most tasks. Once moved they are detached here: the attempt cannot be sent again.
    */

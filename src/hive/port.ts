@@ -66,6 +66,7 @@ export function createPort(backend: ExecutionBackend, clock: HiveClock, transfer
         for (const a of event.attempts) {
           const seq = a.seq;
           const attempt: Attempt = { id: a.id, seq, kind: a.kind, input: a.input, attempt: a.attempt, agentId, timeoutMs: a.timeoutMs, ...(a.after !== undefined ? { after: a.after } : {}) };
+          if (a.reportStart === true) attempt.reportStart = true;
           // Only inputs submitted with `transfer` have buffers to move (no lookup until one was).
           if (transfers?.used === true) {
             const transfer = transfers.of(a.input);

@@ -253,6 +253,7 @@ export class RemoteBackend implements ExecutionBackend {
         p.jobId = jobId;
         const a = p.attempt;
         attempts[k] = { seq: a.seq, id: a.id, kind: a.kind, input: a.input, attempt: a.attempt, agentId: a.agentId.slice(node.link.id.length + 1), timeoutMs: a.timeoutMs };
+        if (a.reportStart === true) attempts[k]!.reportStart = true;
       }
       const data: JobData = { epoch: this.#epoch, attempts };
       node.jobs.set(jobId, entries);

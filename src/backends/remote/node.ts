@@ -436,14 +436,15 @@ export class WorkerNode implements AsyncDisposable {
       const timer = setTimeout(() => this.#expire(r), Math.max(0, startedAt + r.wire.timeoutMs - now));
       timer.unref?.();
       r.timer = timer;
-      // Tell the coordinator once it has run a while (its backstop arms from there).
+      // Tell the coordinator once it has run a while (its backstop arms from there) — at once when
+      // its kind's dispatch limit waits for its start.
       const report = setTimeout(() => {
         if (r.settled || r.startedAt !== startedAt) return;
         const started = this.#startReports.get(r.job) ?? [];
         started.push([r.wire.seq, Math.round(epochNow() - startedAt)]);
         this.#startReports.set(r.job, started);
         this.#reportTimer ??= setTimeout(() => this.#flushStarts(), 0);
-      }, Math.max(0, startedAt + Math.min(START_REPORT_AFTER_MS, r.wire.timeoutMs / 4) - now));
+      }, r.wire.reportStart === true ? 0 : Math.max(0, startedAt + Math.min(START_REPORT_AFTER_MS, r.wire.timeoutMs / 4) - now));
       report.unref?.();
     }
   };

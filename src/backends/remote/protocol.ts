@@ -97,6 +97,8 @@ export interface WireAttempt {
   /** The node-local agent id. */
   agentId: string;
   timeoutMs: number;
+  /** Report its start at once, not after a while (its kind's dispatch limit waits for it). */
+  reportStart?: true;
 }
 
 /** A job's data: attempts for one node, from one coordinator incarnation. */
