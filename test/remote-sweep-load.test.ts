@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHive, sweep } from "../src/index.ts";
+import { createHive, plan, sweep } from "../src/index.ts";
+import type { PlanReport } from "../src/sim/plan.ts";
 import type { LoadReport, SweepReport } from "../src/sim/report.ts";
 import { REPLICA_QUEUE } from "../src/sim/replica-wire.ts";
 import { type NodeProcess, redisAvailable, type RedisServer, scratch, startNode, startRedisServer } from "./remote-cluster.ts";
@@ -60,6 +61,8 @@ describe("load and sweep over Redis: flags", () => {
       [["load", "--prefix", "p"], `"--prefix" and "--min-nodes" go with "--redis"`],
       [["sweep", "mm1", "--replicas", "2", "--redis", url, "--threads", "2"], `"--threads" does not go with "--redis"`],
       [["sweep", "mm1", "--replicas", "2", "--min-nodes", "2"], `"--prefix" and "--min-nodes" go with "--redis"`],
+      [["plan", "mm1", "--vary", "agents.0.count=1..3", "--target", "waitMs.p95<2000", "--redis", url, "--threads", "2"], `"--threads" does not go with "--redis"`],
+      [["plan", "mm1", "--vary", "agents.0.count=1..3", "--target", "waitMs.p95<2000", "--prefix", "p"], `"--prefix" and "--min-nodes" go with "--redis"`],
     ];
     for (const [args, message] of cases) {
       const run = await cli(args);
@@ -69,6 +72,7 @@ describe("load and sweep over Redis: flags", () => {
     const help = await cli(["sweep", "--help"]);
     expect(help.stdout).toContain("--redis URL");
     expect((await cli(["load", "--help"])).stdout).toContain("--redis URL");
+    expect((await cli(["plan", "--help"])).stdout).toContain("--redis URL");
   }, 60_000);
 });
 
@@ -170,6 +174,30 @@ describe.skipIf(!available)("load and sweep over Redis", () => {
       await c.kill();
     }
   }, 120_000);
+
+  it("apiary plan --redis sizes the swarm on two nodes: the same choice and evidence as a local plan with the same seed", async () => {
+    const c = await nodes(2, { any: 1 });
+    try {
+      const file = files.file("plan.json");
+      const { writeFileSync } = await import("node:fs");
+      writeFileSync(file, JSON.stringify(scenario(300_000)));
+      const args = ["plan", file, "--vary", "agents.0.count=1..5", "--target", "waitMs.p95<1500", "--replicas", "3", "--seed", "11"];
+      const run = await cli([...args, "--redis", redis.url, "--prefix", c.prefix, "--min-nodes", "2", "--json"]);
+      const remote = JSON.parse(run.stdout) as PlanReport;
+      const local = await plan(scenario(300_000), { vary: { "agents.0.count": [1, 2, 3, 4, 5] }, targets: ["waitMs.p95<1500"], replicas: 3, seed: 11, threads: 2 });
+      expect(run.code).toBe(local.choice === null ? 1 : 0);
+      expect(remote.choice).toEqual(local.choice);
+      expect(remote.candidates).toEqual(JSON.parse(JSON.stringify(local.candidates)));
+      expect(remote.threads).toBe(2);
+      expect(remote.nodes!.map((n) => n.id).sort()).toEqual(["n1", "n2"]);
+      expect(remote.nodes!.reduce((n, node) => n + node.replicas, 0)).toBe(local.candidates.reduce((n, x) => n + x.replicas, 0));
+      // The table says where the replicas ran.
+      const table = await cli([...args, "--redis", redis.url, "--prefix", c.prefix]);
+      expect(table.stdout).toMatch(/on 2 worker nodes over Redis: n\d \(1 thread, \d+ replicas?\), n\d/);
+    } finally {
+      await c.kill();
+    }
+  }, 180_000);
 
   it("a node killed under a replica: the replica runs again on the other node and the sweep ends with the same figures", async () => {
     const c = await nodes(2, { any: 1 });

@@ -19,10 +19,11 @@ import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
 import { parseFor } from "../core/validation.ts";
 import { describeFigure, formatFigureValue } from "./figure-names.ts";
 import { formatNumber } from "./format.ts";
-import { createReplicaPool } from "./replica-pool.ts";
+import type { RemoteReplicaOptions, RemoteReplicaPool, ReplicaNode } from "./remote-replica-pool.ts";
+import { createReplicaPool, type ReplicaPool } from "./replica-pool.ts";
 import type { Bottleneck, Estimate, TargetResult } from "./report.ts";
 import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
-import { aggregate, MAX_REPLICAS, MAX_SWEEP_THREADS, setPath, type VaryValue } from "./sweep.ts";
+import { aggregate, MAX_REPLICAS, MAX_SWEEP_THREADS, remoteReplicasSchema, setPath, type VaryValue } from "./sweep.ts";
 import type { ReplicaResult } from "./sweep-worker.ts";
 import { evaluateEstimate, parseTargets, type Target, type TargetInput } from "./targets.ts";
 
@@ -36,6 +37,12 @@ export interface PlanOptions {
   replicas?: number;
   /** Worker threads. @default the number of CPUs */
   threads?: number;
+  /**
+   * Run the replicas on the worker nodes of a cluster (`apiary worker --redis URL`) instead of
+   * local threads, as `sweep` does: the same seeds give the same figures, so the same choice. Not
+   * with `threads` (the nodes bring them).
+   */
+  remote?: RemoteReplicaOptions;
   /** Seed of replica 0; replica r uses `seed + r`. @default the scenario's seed, else 1 */
   seed?: number;
   /** `bisection` (assume more of the last path is better), `linear` (try in order), or `auto`: bisection where the last path's values are numbers in order. @default "auto" */
@@ -73,6 +80,8 @@ export interface PlanReport {
   replicas: number;
   seed: number;
   threads: number;
+  /** With `remote`: the nodes that ran replicas, with their counts. */
+  nodes?: ReplicaNode[];
   search: "bisection" | "linear";
   /** The smallest setting that meets every target (path → value), or null when none does. */
   choice: Record<string, VaryValue> | null;
@@ -107,6 +116,7 @@ const optionsSchema = z.strictObject({
   search: z.enum(["auto", "bisection", "linear"], { error: "must be one of auto, bisection, linear" }).optional(),
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, detail: string) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
+  remote: remoteReplicasSchema.optional(),
 });
 
 /** The default replicas per setting. */
@@ -139,6 +149,9 @@ function ordered(values: readonly VaryValue[]): boolean {
  */
 export async function plan(scenario: ScenarioInput | Scenario, options: PlanOptions): Promise<PlanReport> {
   const o = parseFor(optionsSchema, options, "plan");
+  if (o.remote !== undefined && o.threads !== undefined) {
+    throw new InvalidOptionsError(`Cannot plan: "threads" must not be given with "remote" (the worker nodes bring the threads), received ${o.threads}`);
+  }
   const base = parseScenario(scenario);
   const targets = parseTargets(o.targets, "targets", { kinds: base.workload.kinds.map((k) => k.name) }, true, "plan");
   const replicas = o.replicas ?? DEFAULT_PLAN_REPLICAS;
@@ -166,7 +179,12 @@ export async function plan(scenario: ScenarioInput | Scenario, options: PlanOpti
   if (signal?.aborted) throw new AbortedError("The plan was aborted before it started", { cause: signal.reason });
 
   const t0 = performance.now();
-  const pool = await createReplicaPool(threads);
+  let remote: RemoteReplicaPool | undefined;
+  if (o.remote !== undefined) {
+    const { createRemoteReplicaPool } = await import("./remote-replica-pool.ts");
+    remote = await createRemoteReplicaPool(o.remote, signal);
+  }
+  const pool: ReplicaPool = remote ?? (await createReplicaPool(threads));
   let done = 0;
   let tried = 0;
   try {
@@ -248,7 +266,8 @@ export async function plan(scenario: ScenarioInput | Scenario, options: PlanOpti
       targets: targets.map((t) => t.text),
       replicas,
       seed,
-      threads,
+      threads: remote?.threads ?? threads,
+      ...(remote !== undefined ? { nodes: remote.nodes() } : {}),
       search,
       choice: choice === null ? null : { ...choice.params },
       evidence: {

@@ -59,6 +59,16 @@ export const MAX_REPLICAS = 10_000;
 /** The most worker threads a sweep takes. */
 export const MAX_SWEEP_THREADS = 256;
 
+/** `remote` of a sweep or a plan: the cluster whose worker nodes run the replicas. */
+export const remoteReplicasSchema = z.strictObject({
+  redis: redisUrlSchema,
+  prefix: nodeIdSchema.optional(),
+  minNodes: z.number({ error: "must be an integer from 1 to 10000" }).int({ error: "must be an integer from 1 to 10000" }).min(1, { error: "must be an integer from 1 to 10000" }).max(10_000, {
+    error: "must be an integer from 1 to 10000",
+  }).optional(),
+  waitMs: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" }).min(1, { error: "must be a positive integer" }).optional(),
+}, { error: "must be an object { redis, prefix, minNodes, waitMs }" });
+
 const varyValue = z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" });
 const optionsSchema = z.strictObject({
   replicas: z.number({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).int({ error: `must be an integer from 1 to ${MAX_REPLICAS}` }).min(1, {
@@ -75,14 +85,7 @@ const optionsSchema = z.strictObject({
   signal: z.custom<AbortSignal>((v) => typeof v === "object" && v !== null && typeof (v as AbortSignal).aborted === "boolean", { error: "must be an AbortSignal" }).optional(),
   onProgress: z.custom<(done: number, total: number) => void>((v) => typeof v === "function", { error: "must be a function" }).optional(),
   targets: z.array(z.custom<TargetInput>(() => true), { error: 'must be an array of targets such as "waitMs.p95<2000"' }).optional(),
-  remote: z.strictObject({
-    redis: redisUrlSchema,
-    prefix: nodeIdSchema.optional(),
-    minNodes: z.number({ error: "must be an integer from 1 to 10000" }).int({ error: "must be an integer from 1 to 10000" }).min(1, { error: "must be an integer from 1 to 10000" }).max(10_000, {
-      error: "must be an integer from 1 to 10000",
-    }).optional(),
-    waitMs: z.number({ error: "must be a positive integer" }).int({ error: "must be a positive integer" }).min(1, { error: "must be a positive integer" }).optional(),
-  }, { error: "must be an object { redis, prefix, minNodes, waitMs }" }).optional(),
+  remote: remoteReplicasSchema.optional(),
 });
 
 /** Every combination of the `vary` values, in key order then value order. */

@@ -22,6 +22,12 @@ function paramsText(params: Record<string, unknown>, keys: readonly string[]): s
   return keys.length === 0 ? "as given" : keys.map((k) => `${k}=${String(params[k] ?? "—")}`).join(" ");
 }
 
+/** The worker nodes that ran a sweep's or a plan's replicas over Redis, in a line. */
+function nodesLine(list: readonly { id: string; threads: number; replicas: number }[]): string {
+  const nodes = list.map((n) => `${n.id} (${n.threads} ${n.threads === 1 ? "thread" : "threads"}, ${n.replicas} ${n.replicas === 1 ? "replica" : "replicas"})`).join(", ");
+  return `on ${list.length} worker ${list.length === 1 ? "node" : "nodes"} over Redis: ${plainText(nodes)}`;
+}
+
 /**
  * A sweep: one row per figure (named in plain words, with its unit), one column per parameter
  * combination, each cell the mean and its 95% interval (a sweep has a few combinations and many
@@ -31,10 +37,7 @@ export function formatSweepReport(r: SweepReport): string {
   checkReport(r, "sweep report (from sweep)", (x) => x.mode === "sweep" && Array.isArray(x.rows));
   const wall = r.wallMs === undefined ? "" : `, ${formatDuration(r.wallMs)}`;
   const lines = [`apiary sweep — ${plainText(r.scenario)}: ${r.rows.length} combinations × ${r.replicas} replicas on ${r.threads} threads${wall}`, ""];
-  if (r.nodes !== undefined) {
-    const nodes = r.nodes.map((n) => `${n.id} (${n.threads} ${n.threads === 1 ? "thread" : "threads"}, ${n.replicas} ${n.replicas === 1 ? "replica" : "replicas"})`).join(", ");
-    lines.splice(1, 0, `on ${r.nodes.length} worker ${r.nodes.length === 1 ? "node" : "nodes"} over Redis: ${plainText(nodes)}`);
-  }
+  if (r.nodes !== undefined) lines.splice(1, 0, nodesLine(r.nodes));
   if (r.rows.length === 0) {
     lines.push("(no rows)");
     return `${lines.join("\n")}\n`;
@@ -73,6 +76,7 @@ export function formatPlanReport(r: PlanReport): string {
     `             ${plainText(r.statement)}`,
     "",
   ];
+  if (r.nodes !== undefined) lines.splice(1, 0, nodesLine(r.nodes));
   const tried = r.candidates.filter((c) => c.tried !== null).sort((a, b) => a.tried! - b.tried!);
   const head = ["#", ...paths, "verdict", ...r.targets, "replicas"];
   const rows = tried.map((c) =>
