@@ -177,6 +177,14 @@ describe("renderHtml", () => {
     expect(est).toContain("2 · 100 — latency (submit to completion), p99: 900.0 ms (95% CI 780.0 ms to 1,020 ms, n=3)");
   });
 
+  it("names the worker nodes a report ran on over Redis, and nothing of nodes for one run on this machine", () => {
+    const sweep = renderHtml({ ...sweepReport(), nodes: [{ id: "n1", threads: 2, replicas: 5 }, { id: "<n2>", threads: 1, replicas: 1 }] });
+    expect(sweep).toContain("<dt>worker nodes</dt><dd>2<small>over Redis — n1: 2 threads, 5 replicas; &lt;n2&gt;: 1 thread, 1 replica</small></dd>");
+    const load = renderHtml({ ...loadReport([10]), nodes: [{ id: "a", threads: 1, agents: ["a/w", "a/v"] }] });
+    expect(load).toContain("<dt>worker nodes</dt><dd>1<small>over Redis — a: 1 thread, agents a/w a/v</small></dd>");
+    expect(renderHtml(sweepReport())).not.toContain("worker nodes");
+  });
+
   it("names the figures that are zero everywhere instead of drawing charts of zeros, and keeps rates within 100%", () => {
     const r = sweepReport();
     for (const row of r.rows) {

@@ -14,6 +14,20 @@ export function figure(label: string, value: string, hint?: string): string {
   return `<div class="figure"><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}${hint === undefined ? "" : `<small>${escapeHtml(hint)}</small>`}</dd></div>`;
 }
 
+/**
+ * The headline figure of the worker nodes a report ran on over Redis (load: their agents; sweep
+ * and plan: the replicas each ran), or none when it ran on this machine.
+ */
+export function nodesFigure(nodes: readonly { id: string; threads: number; replicas?: number; agents?: string[] }[] | undefined): string[] {
+  if (nodes === undefined) return [];
+  const each = nodes.map((n) =>
+    `${n.id}: ${n.threads} ${n.threads === 1 ? "thread" : "threads"}${n.replicas !== undefined ? `, ${n.replicas} ${n.replicas === 1 ? "replica" : "replicas"}` : ""}${
+      n.agents !== undefined ? `, agents ${n.agents.join(" ")}` : ""
+    }`
+  );
+  return [figure("worker nodes", String(nodes.length), `over Redis — ${each.join("; ")}`)];
+}
+
 /** A cell's text, or its text and a second, smaller line (an interval, a note). */
 export type Cell = string | { text: string; sub?: string; className?: string; title?: string };
 

@@ -8,7 +8,7 @@
 import { estimateChart } from "./charts.ts";
 import { formatFigureBare } from "./figure-names.ts";
 import { escapeHtml, formatDuration, formatNumber } from "./format.ts";
-import { type Cell, chartFigure, figure, findingsList, note, table } from "./html-parts.ts";
+import { type Cell, chartFigure, figure, findingsList, nodesFigure, note, table } from "./html-parts.ts";
 import type { PlanReport } from "./plan.ts";
 
 /** The body of a plan report. */
@@ -20,6 +20,7 @@ export function planBody(r: PlanReport): string {
     figure("targets", r.targets.join(", ")),
     figure("settings simulated", `${formatNumber(r.tried)} of ${formatNumber(r.gridSize)}`, r.search === "bisection" ? "bisection" : "in order"),
     figure("replicas", formatNumber(r.replicas), "per setting (twice that when close to a target)"),
+    ...nodesFigure(r.nodes),
     ...(r.wallMs !== undefined ? [figure("wall time", formatDuration(r.wallMs))] : []),
   ];
   const parts = [`<dl class="headline">${headline.join("")}</dl>`, `<section><p class="${r.choice === null ? "bad" : "ok"}">${escapeHtml(r.statement)}</p></section>`];

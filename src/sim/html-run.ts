@@ -9,7 +9,7 @@
 import { groupedBarChart, latencyHistogram, timeSeriesChart, utilisationChart } from "./charts.ts";
 import { extraLabel } from "./figure-names.ts";
 import { formatDuration, formatMs, formatNumber, formatPercent } from "./format.ts";
-import { type Cell, chartFigure, figure, findingsList, note, table, targetsTable } from "./html-parts.ts";
+import { type Cell, chartFigure, figure, findingsList, nodesFigure, note, table, targetsTable } from "./html-parts.ts";
 import type { GroupFigures, LoadReport, RunReport, TimeBreakdown } from "./report.ts";
 import { levelColumns } from "./table.ts";
 import { agentTimeline, MAX_LANES } from "./timeline.ts";
@@ -298,6 +298,7 @@ export function loadBody(r: LoadReport): string {
   const headline = [
     figure("levels", levels.length === 0 ? "none" : levels.map((l) => formatNumber(l.inFlight)).join(" / "), "tasks in flight"),
     figure("tasks", formatNumber(total.accepted), "accepted over all levels"),
+    ...nodesFigure(r.nodes),
     figure("success", formatPercent(total.accepted > 0 ? total.completed / total.accepted : 1), `${formatNumber(total.completed)} completed`),
     figure("lost", formatNumber(total.lost), total.lost === 0 ? "every accepted task ended once" : "accepted tasks with no end"),
     figure("shed / rejected", `${formatNumber(total.shed)} / ${formatNumber(total.rejected)}`),

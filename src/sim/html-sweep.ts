@@ -9,7 +9,7 @@
 import { allZero, estimateChart } from "./charts.ts";
 import { describeFigure, formatFigureBare, GROUP_FIGURES, RUN_FIGURES, shortLabel, splitFigure } from "./figure-names.ts";
 import { escapeHtml, formatDuration, formatNumber, formatPercent } from "./format.ts";
-import { type Cell, chartFigure, figure, findingsList, note, table } from "./html-parts.ts";
+import { type Cell, chartFigure, figure, findingsList, nodesFigure, note, table } from "./html-parts.ts";
 import type { Estimate, SweepReport } from "./report.ts";
 
 /** Most figure columns a table of estimates has, so it fits a page beside the parameter columns. */
@@ -67,6 +67,7 @@ export function sweepBody(r: SweepReport): string {
     figure("replicas", formatNumber(r.replicas), "per parameter combination"),
     figure("combinations", formatNumber(r.rows.length)),
     figure("threads", formatNumber(r.threads)),
+    ...nodesFigure(r.nodes),
     ...(r.wallMs !== undefined ? [figure("wall time", formatDuration(r.wallMs))] : []),
     figure("varied", paramKeys.length === 0 ? "nothing" : paramKeys.join(", ")),
     ...(targets.length > 0 ? [figure("targets", failedRows === 0 ? "met everywhere" : `missed at ${failedRows} of ${r.rows.length}`, "with 95% confidence")] : []),
