@@ -92,3 +92,14 @@ export function onPath(name: string): string | undefined {
   }
   return undefined;
 }
+
+/** The most calls any window of `perMs` holds (times sorted). */
+export function busiestWindow(times: number[], perMs: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i]! - t[j]! >= perMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}

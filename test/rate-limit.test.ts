@@ -3,23 +3,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { grantMarginMs, waitForCall } from "../workers/rate-window.ts";
 import { createHive, type Hive, isApiaryError } from "../src/index.ts";
-import { fixtureTasks } from "./helpers.ts";
+import { busiestWindow, fixtureTasks } from "./helpers.ts";
 
 const hives: Hive[] = [];
 afterEach(async () => {
   await Promise.all(hives.splice(0).map((h) => h.stop()));
 });
-
-/** The most calls any window of `perMs` holds (times sorted). */
-function busiestWindow(times: number[], perMs: number): number {
-  const t = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < t.length; i++) {
-    while (t[i]! - t[j]! >= perMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
 
 describe("dependency rate limits", () => {
   it("no window of perMs holds more than max calls, counted from two threads and the main thread", async () => {

@@ -5,18 +5,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rateLogKey, RedisRateLog } from "../src/backends/remote/rate-log.ts";
 import { createHive } from "../src/index.ts";
+import { busiestWindow } from "./helpers.ts";
 import { type NodeProcess, redisAvailable, type RedisServer, scratch, startNode, startRedisServer } from "./remote-cluster.ts";
-
-/** The most calls any window of `perMs` holds. */
-function busiestWindow(times: number[], perMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= perMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
 
 describe.skipIf(!redisAvailable())("remote backend: dependency rate limits across worker nodes", () => {
   let redis: RedisServer;
