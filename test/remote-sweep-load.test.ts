@@ -2,6 +2,7 @@
 // processes (`apiary worker`): a load spread over two nodes, a sweep whose replicas run on the
 // nodes with the figures of a local sweep, and a node killed (SIGKILL) under a replica.
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -88,6 +89,13 @@ describe.skipIf(!available)("load and sweep over Redis", () => {
     files.remove();
   });
 
+  /** Writes `content` to a scenario file of the test's scratch folder; its path. */
+  function scenarioFile(name: string, content: unknown): string {
+    const file = files.file(name);
+    writeFileSync(file, JSON.stringify(content));
+    return file;
+  }
+
   /** Worker nodes on a fresh prefix of the shared Redis. */
   async function nodes(count: number, capabilities: Record<string, number>, leaseMs = 1_000): Promise<{ prefix: string; nodes: NodeProcess[]; kill(): Promise<void> }> {
     const prefix = `ops${++prefixes}`;
@@ -159,9 +167,7 @@ describe.skipIf(!available)("load and sweep over Redis", () => {
   it("apiary sweep --redis runs the replicas on two nodes and reports the figures of a local sweep with the same seed", async () => {
     const c = await nodes(2, { any: 1 });
     try {
-      const file = files.file("small.json");
-      const { writeFileSync } = await import("node:fs");
-      writeFileSync(file, JSON.stringify(scenario(300_000)));
+      const file = scenarioFile("small.json", scenario(300_000));
       const run = await cli(["sweep", file, "--replicas", "4", "--vary", "agents.0.count=2,3", "--seed", "11", "--redis", redis.url, "--prefix", c.prefix, "--min-nodes", "2", "--json"]);
       expect(run.code).toBe(0);
       const remote = JSON.parse(run.stdout) as SweepReport;
@@ -178,9 +184,7 @@ describe.skipIf(!available)("load and sweep over Redis", () => {
   it("apiary plan --redis sizes the swarm on two nodes: the same choice and evidence as a local plan with the same seed", async () => {
     const c = await nodes(2, { any: 1 });
     try {
-      const file = files.file("plan.json");
-      const { writeFileSync } = await import("node:fs");
-      writeFileSync(file, JSON.stringify(scenario(300_000)));
+      const file = scenarioFile("plan.json", scenario(300_000));
       const args = ["plan", file, "--vary", "agents.0.count=1..5", "--target", "waitMs.p95<1500", "--replicas", "3", "--seed", "11"];
       const run = await cli([...args, "--redis", redis.url, "--prefix", c.prefix, "--min-nodes", "2", "--json"]);
       const remote = JSON.parse(run.stdout) as PlanReport;

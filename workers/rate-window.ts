@@ -88,13 +88,15 @@ export class RateWindows {
   }
 
   /**
-   * Takes a call slot of `slot` at `now`: 0 when taken, else how long until one frees, ms. A
-   * limit counted elsewhere is not taken here (see {@link acquireRate}).
+   * Takes a call slot of `slot` at `now`: 0 when taken (or the slot has no limit), else how long
+   * until one frees, ms — or {@link COUNTED_ELSEWHERE} for a limit another process counts (see
+   * {@link acquireRate}).
    */
   take(slot: number, now = epochNow()): number {
     const at = slot * RATE_LAYOUT.WORDS_PER_SLOT;
     const max = Atomics.load(this.#words, at + 2);
-    if (max === 0 || Atomics.load(this.#words, at + 4) === COUNTED_ELSEWHERE) return 0;
+    if (max === 0) return 0;
+    if (Atomics.load(this.#words, at + 4) === COUNTED_ELSEWHERE) return COUNTED_ELSEWHERE;
     while (Atomics.compareExchange(this.#words, at, 0, 1) !== 0); // spin: held for a few reads and writes
     try {
       const perMs = this.#words[at + 3]!;
@@ -134,14 +136,14 @@ export function acquireRate(
   elsewhere: TakeElsewhere | null = null,
 ): Promise<void> | undefined {
   const first = windows.take(slot);
-  if (first === 0) {
-    if (windows.limitOf(slot)?.elsewhere !== true) return undefined;
+  if (first === 0) return undefined;
+  if (first === COUNTED_ELSEWHERE) {
     if (elsewhere === null) return Promise.reject(new Error(`Dependency ${JSON.stringify(name)}: its rate limit is counted beyond this process, and this thread has no way to ask`));
     return waitForCall(() => elsewhere(slot, name), wait, makeError, grantMarginMs(windows.limitOf(slot)!.perMs));
   }
   if (!wait) throw makeError(first);
   return (async () => {
-    for (let waitMs = first; waitMs !== 0; waitMs = windows.take(slot)) await sleep(waitMs);
+    for (let waitMs = first; waitMs > 0; waitMs = windows.take(slot)) await sleep(waitMs);
   })();
 }
 

@@ -21,7 +21,7 @@ import { parseTargets } from "../sim/targets.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { examplesHint, scenarioPath } from "./scenario-file.ts";
-import { parseVary } from "./sweep-command.ts";
+import { parseVary, REMOTE_FLAGS, REMOTE_USAGE, remoteFlags } from "./sweep-command.ts";
 
 /** Help for `apiary plan`. */
 export const PLAN_USAGE = `Usage: apiary plan SCENARIO.json --vary PATH=LIST --target FIGURE<VALUE [options]
@@ -43,12 +43,7 @@ Options:
                         successRate>=99.5%, byKind.NAME.latencyMs.p99<8000, byPriority.high.…
   --replicas N          replicas per setting (default ${DEFAULT_PLAN_REPLICAS}, at least 2)
   --threads N           worker threads (default: one per CPU)
-  --redis URL           run the replicas on the worker nodes of the cluster on this Redis
-                        (apiary worker --redis URL ...) instead of local threads: same seeds,
-                        same figures, same choice
-  --prefix P            the cluster's key prefix, with --redis (default: apiary)
-  --min-nodes N         worker nodes to wait for (up to 30 s), with --redis (default: 1)
-  --seed N              seed of replica 0 (default: the scenario's, else 1)
+${REMOTE_USAGE}  --seed N              seed of replica 0 (default: the scenario's, else 1)
   --linear              try every setting in order instead of bisecting
   --json                print the plan as one JSON object: "choice" (path → value, or null)
                         and the evidence for it
@@ -81,9 +76,7 @@ export async function runPlanCommand(argv: readonly string[]): Promise<number> {
       target: { type: "string", multiple: true },
       replicas: { type: "string" },
       threads: { type: "string" },
-      redis: { type: "string" },
-      prefix: { type: "string" },
-      "min-nodes": { type: "string" },
+      ...REMOTE_FLAGS,
       seed: { type: "string" },
       linear: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
@@ -108,9 +101,8 @@ export async function runPlanCommand(argv: readonly string[]): Promise<number> {
     const replicas = intFlag("replicas", values.replicas, 2, MAX_REPLICAS) ?? DEFAULT_PLAN_REPLICAS;
     const threads = intFlag("threads", values.threads, 1, MAX_SWEEP_THREADS);
     const seed = intFlag("seed", values.seed, 0);
-    const minNodes = intFlag("min-nodes", values["min-nodes"], 1, 10_000);
-    if (values.redis === undefined && (values.prefix !== undefined || minNodes !== undefined)) return fail(`"--prefix" and "--min-nodes" go with "--redis", received no "--redis"`);
-    if (values.redis !== undefined && threads !== undefined) return fail(`"--threads" does not go with "--redis" (the worker nodes bring the threads), received ${threads}`);
+    const remote = remoteFlags(values, threads);
+    if (typeof remote === "string") return fail(remote);
     const file = positionals[0]!;
     let input: unknown;
     try {
@@ -132,7 +124,7 @@ export async function runPlanCommand(argv: readonly string[]): Promise<number> {
       replicas,
       ...(threads !== undefined ? { threads } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      ...(values.redis !== undefined ? { remote: { redis: values.redis, prefix: values.prefix, minNodes } } : {}),
+      ...(remote !== undefined ? { remote } : {}),
       ...(values.linear ? { search: "linear" as const } : {}),
       onProgress: (done, detail) => {
         progress ??= createProgress("plan (replicas)", expectedReplicas(vary, replicas, values.linear), true);

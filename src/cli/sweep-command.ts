@@ -14,11 +14,24 @@ import { InvalidOptionsError, isApiaryError } from "../core/errors.ts";
 import { renderHtml } from "../sim/html.ts";
 import { parseScenario } from "../sim/scenario.ts";
 import { allPassed, parseTargets, type Target } from "../sim/targets.ts";
+import type { RemoteReplicaOptions } from "../sim/remote-replica-pool.ts";
 import { MAX_REPLICAS, MAX_SWEEP_THREADS, sweep, type VaryValue } from "../sim/sweep.ts";
 import { formatSweepReport } from "../sim/table.ts";
 import { intFlag, parseCommandArgs, reportFailure } from "./args.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import { examplesHint, scenarioPath } from "./scenario-file.ts";
+
+/** The flags of `sweep` and `plan` that run the replicas on worker nodes over Redis. */
+export const REMOTE_FLAGS = { redis: { type: "string" }, prefix: { type: "string" }, "min-nodes": { type: "string" } } as const;
+
+/** Their help lines. */
+export const REMOTE_USAGE = `  --redis URL           run the replicas on the worker nodes of the cluster on this Redis
+                        (apiary worker --redis URL ...) instead of local threads: each
+                        replica is a job a node runs on one of its threads; same seeds,
+                        same figures
+  --prefix P            the cluster's key prefix, with --redis (default: apiary)
+  --min-nodes N         worker nodes to wait for (up to 30 s), with --redis (default: 1)
+`;
 
 /** Help for `apiary sweep`. */
 export const SWEEP_USAGE = `Usage: apiary sweep SCENARIO.json --replicas N [options]
@@ -38,12 +51,7 @@ Options:
                         successRate>=99.5% (repeatable): met only when the figure's whole
                         95% interval is; exit code 1 when a combination misses one
   --threads N           worker threads (default: one per CPU)
-  --redis URL           run the replicas on the worker nodes of the cluster on this Redis
-                        (apiary worker --redis URL ...) instead of local threads: each
-                        replica is a job a node runs on one of its threads; same figures
-  --prefix P            the cluster's key prefix, with --redis (default: apiary)
-  --min-nodes N         worker nodes to wait for (up to 30 s), with --redis (default: 1)
-  --seed N              seed of replica 0 (default: the scenario's, else 1)
+${REMOTE_USAGE}  --seed N              seed of replica 0 (default: the scenario's, else 1)
   --json                print the report as one JSON object (progress stays on stderr)
   --html FILE           also write a self-contained HTML report to FILE
   -h, --help            show this help
@@ -94,6 +102,21 @@ function jsonValue(text: string): VaryValue {
   return text;
 }
 
+/**
+ * The `remote` option those flags give (undefined without `--redis`), or the usage error they
+ * make: `--prefix`/`--min-nodes` without `--redis`, `--threads` with it.
+ * @throws RangeError when `--min-nodes` is out of range
+ */
+export function remoteFlags(
+  values: { redis?: string | undefined; prefix?: string | undefined; "min-nodes"?: string | undefined },
+  threads: number | undefined,
+): RemoteReplicaOptions | undefined | string {
+  const minNodes = intFlag("min-nodes", values["min-nodes"], 1, 10_000);
+  if (values.redis === undefined && (values.prefix !== undefined || minNodes !== undefined)) return `"--prefix" and "--min-nodes" go with "--redis", received no "--redis"`;
+  if (values.redis !== undefined && threads !== undefined) return `"--threads" does not go with "--redis" (the worker nodes bring the threads), received ${threads}`;
+  return values.redis === undefined ? undefined : { redis: values.redis, prefix: values.prefix, minNodes };
+}
+
 /** Runs `apiary sweep` with `argv` (after the command name); resolves to the exit code. */
 export async function runSweepCommand(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -102,9 +125,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       replicas: { type: "string" },
       vary: { type: "string", multiple: true },
       threads: { type: "string" },
-      redis: { type: "string" },
-      prefix: { type: "string" },
-      "min-nodes": { type: "string" },
+      ...REMOTE_FLAGS,
       seed: { type: "string" },
       target: { type: "string", multiple: true },
       json: { type: "boolean", default: false },
@@ -128,9 +149,8 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
     const vary = Object.fromEntries((values.vary ?? []).map((v) => parseVary(v)));
     const threads = intFlag("threads", values.threads, 1, MAX_SWEEP_THREADS);
     const seed = intFlag("seed", values.seed, 0);
-    const minNodes = intFlag("min-nodes", values["min-nodes"], 1, 10_000);
-    if (values.redis === undefined && (values.prefix !== undefined || minNodes !== undefined)) return fail(`"--prefix" and "--min-nodes" go with "--redis", received no "--redis"`);
-    if (values.redis !== undefined && threads !== undefined) return fail(`"--threads" does not go with "--redis" (the worker nodes bring the threads), received ${threads}`);
+    const remote = remoteFlags(values, threads);
+    if (typeof remote === "string") return fail(remote);
     const file = positionals[0]!;
     let scenario: unknown;
     try {
@@ -153,7 +173,7 @@ export async function runSweepCommand(argv: readonly string[]): Promise<number> 
       targets: targets.map((t) => t.text),
       ...(threads !== undefined ? { threads } : {}),
       ...(seed !== undefined ? { seed } : {}),
-      ...(values.redis !== undefined ? { remote: { redis: values.redis, prefix: values.prefix, minNodes } } : {}),
+      ...(remote !== undefined ? { remote } : {}),
       onProgress: (done, total) => {
         progress ??= createProgress("sweep", total, true);
         progress.update(done);

@@ -19,11 +19,10 @@ import { AbortedError, InvalidOptionsError } from "../core/errors.ts";
 import { parseFor } from "../core/validation.ts";
 import { describeFigure, formatFigureValue } from "./figure-names.ts";
 import { formatNumber } from "./format.ts";
-import type { RemoteReplicaOptions, RemoteReplicaPool, ReplicaNode } from "./remote-replica-pool.ts";
-import { createReplicaPool, type ReplicaPool } from "./replica-pool.ts";
+import type { RemoteReplicaOptions, ReplicaNode } from "./remote-replica-pool.ts";
 import type { Bottleneck, Estimate, TargetResult } from "./report.ts";
 import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.ts";
-import { aggregate, MAX_REPLICAS, MAX_SWEEP_THREADS, remoteReplicasSchema, setPath, type VaryValue } from "./sweep.ts";
+import { aggregate, MAX_REPLICAS, MAX_SWEEP_THREADS, openReplicaPool, refuseThreadsWithRemote, remoteReplicasSchema, setPath, type VaryValue } from "./sweep.ts";
 import type { ReplicaResult } from "./sweep-worker.ts";
 import { evaluateEstimate, parseTargets, type Target, type TargetInput } from "./targets.ts";
 
@@ -149,9 +148,7 @@ function ordered(values: readonly VaryValue[]): boolean {
  */
 export async function plan(scenario: ScenarioInput | Scenario, options: PlanOptions): Promise<PlanReport> {
   const o = parseFor(optionsSchema, options, "plan");
-  if (o.remote !== undefined && o.threads !== undefined) {
-    throw new InvalidOptionsError(`Cannot plan: "threads" must not be given with "remote" (the worker nodes bring the threads), received ${o.threads}`);
-  }
+  refuseThreadsWithRemote(o, "plan");
   const base = parseScenario(scenario);
   const targets = parseTargets(o.targets, "targets", { kinds: base.workload.kinds.map((k) => k.name) }, true, "plan");
   const replicas = o.replicas ?? DEFAULT_PLAN_REPLICAS;
@@ -179,12 +176,7 @@ export async function plan(scenario: ScenarioInput | Scenario, options: PlanOpti
   if (signal?.aborted) throw new AbortedError("The plan was aborted before it started", { cause: signal.reason });
 
   const t0 = performance.now();
-  let remote: RemoteReplicaPool | undefined;
-  if (o.remote !== undefined) {
-    const { createRemoteReplicaPool } = await import("./remote-replica-pool.ts");
-    remote = await createRemoteReplicaPool(o.remote, signal);
-  }
-  const pool: ReplicaPool = remote ?? (await createReplicaPool(threads));
+  const { pool, remote } = await openReplicaPool(o.remote, threads, signal);
   let done = 0;
   let tried = 0;
   try {

@@ -88,6 +88,28 @@ const optionsSchema = z.strictObject({
   remote: remoteReplicasSchema.optional(),
 });
 
+/** `threads` and `remote` of a sweep or a plan do not go together: the worker nodes bring the threads. */
+export function refuseThreadsWithRemote(o: { threads?: number | undefined; remote?: unknown }, action: "sweep" | "plan"): void {
+  if (o.remote !== undefined && o.threads !== undefined) {
+    throw new InvalidOptionsError(`Cannot ${action}: "threads" must not be given with "remote" (the worker nodes bring the threads), received ${o.threads}`);
+  }
+}
+
+/**
+ * The pool a sweep or a plan runs its replicas on: the cluster's worker nodes with `remote`
+ * (`remote` is then that pool, for its nodes and threads), else `threads` local threads.
+ */
+export async function openReplicaPool(
+  options: RemoteReplicaOptions | undefined,
+  threads: number,
+  signal: AbortSignal | undefined,
+): Promise<{ pool: ReplicaPool; remote: RemoteReplicaPool | undefined }> {
+  if (options === undefined) return { pool: await createReplicaPool(threads), remote: undefined };
+  const { createRemoteReplicaPool } = await import("./remote-replica-pool.ts");
+  const remote = await createRemoteReplicaPool(options, signal);
+  return { pool: remote, remote };
+}
+
 /** Every combination of the `vary` values, in key order then value order. */
 function grid(vary: Record<string, readonly VaryValue[]>): Record<string, VaryValue>[] {
   let points: Record<string, VaryValue>[] = [{}];
@@ -162,9 +184,7 @@ export function setPath(scenario: unknown, path: string, value: VaryValue): unkn
  */
 export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOptions): Promise<SweepReport> {
   const o = parseFor(optionsSchema, options, "sweep");
-  if (o.remote !== undefined && o.threads !== undefined) {
-    throw new InvalidOptionsError(`Cannot sweep: "threads" must not be given with "remote" (the worker nodes bring the threads), received ${o.threads}`);
-  }
+  refuseThreadsWithRemote(o, "sweep");
   const base = parseScenario(scenario);
   const vary = o.vary ?? {};
   const seed = o.seed ?? base.seed ?? 1;
@@ -184,12 +204,7 @@ export async function sweep(scenario: ScenarioInput | Scenario, options: SweepOp
   const signal = o.signal;
   if (signal?.aborted) throw new AbortedError("The sweep was aborted before it started", { cause: signal.reason });
   const t0 = performance.now();
-  let remote: RemoteReplicaPool | undefined;
-  if (o.remote !== undefined) {
-    const { createRemoteReplicaPool } = await import("./remote-replica-pool.ts");
-    remote = await createRemoteReplicaPool(o.remote, signal);
-  }
-  const pool: ReplicaPool = remote ?? (await createReplicaPool(threads));
+  const { pool, remote } = await openReplicaPool(o.remote, threads, signal);
   const total = points.length * o.replicas;
   let done = 0;
   try {
