@@ -34,6 +34,15 @@ async function advance(clock: SimulatedClock, ms: number, stepMs = 10): Promise<
 }
 
 describe("explain() of a waiting task", () => {
+  it("says when in whole milliseconds on a clock that reads fractions (a live hive's)", async () => {
+    const { h, clock } = await hive({ limits: { double: { max: 1, perMs: 1_000 } } });
+    clock.increment(0.4);
+    [0, 1].forEach((n) => h.submit<number>({ kind: "double", input: { n }, id: `f${n}` }));
+    await settle();
+    clock.increment(250.3);
+    expect(h.explain("f1")?.waiting?.reason).toContain("the next may go in 750 ms (at 1000 on the hive clock)");
+  });
+
   it("says a task its kind's limit holds is limited, with the limit and when the next may go", async () => {
     const { h, clock } = await hive({ limits: { double: { max: 2, perMs: 1_000 } } });
     const handles = [0, 1, 2, 3].map((n) => h.submit<number>({ kind: "double", input: { n }, id: `d${n}` }));

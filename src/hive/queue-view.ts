@@ -107,7 +107,7 @@ export interface WaitingHost {
 
 /** "in 400 ms (at 1000 on the hive clock)", or "now" when `at` is not ahead of `now`. */
 function when(at: number, now: number): string {
-  return at > now ? `in ${at - now} ms (at ${at} on the hive clock)` : "now";
+  return at > now ? `in ${Math.ceil(at - now)} ms (at ${Math.round(at)} on the hive clock)` : "now";
 }
 
 /**
